@@ -1,0 +1,221 @@
+//! `ApiError`: the one error type of the HTTP layer. Every failure a client can see goes through
+//! it, so every error body has the DESIGN.md shape `{"detail":{"code","message"}}` with a stable
+//! upper-case code. Store failures become 503 (busy, read-only, full: retry later) or 500 with a
+//! generic message; their cause chain is logged once, here, never sent.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::store::StoreError;
+
+/// Errors returned by handlers and extractors.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 401: no key, or a key that is unknown or revoked.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// 403: the key's role is too low.
+    #[error("Admin role required for this operation")]
+    Forbidden,
+    /// 404: no job with this id.
+    #[error("Job '{0}' not found")]
+    JobNotFound(String),
+    /// 404: no such route.
+    #[error("no route for {0}")]
+    RouteNotFound(String),
+    /// 405: the route exists but not for this method.
+    #[error("method {0} is not allowed on this route")]
+    MethodNotAllowed(String),
+    /// 409: POST with an id that exists.
+    #[error("Job '{0}' already exists")]
+    JobExists(String),
+    /// 400: the body is not JSON at all.
+    #[error("request body is not valid JSON: {0}")]
+    InvalidJson(String),
+    /// 415: the body is not declared as JSON.
+    #[error("expected `Content-Type: application/json`")]
+    UnsupportedMediaType,
+    /// 413: the body is larger than the limit.
+    #[error("request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// 422: a field is missing, of the wrong type or out of range; the message names it.
+    #[error("{field}: {message}")]
+    Validation {
+        /// Dotted path of the field (`trigger.seconds`), or the query parameter.
+        field: String,
+        /// What was expected.
+        message: String,
+    },
+    /// 422: the trigger cannot fire as given (bad cron, unknown timezone, date in the past...).
+    #[error("{0}")]
+    InvalidTrigger(String),
+    /// 422: a command action while the server runs without `--allow-command-jobs`.
+    #[error("command jobs are disabled: start the server with --allow-command-jobs to allow them")]
+    CommandJobsDisabled,
+    /// 503 or 500 depending on the store error.
+    #[error("storage failure")]
+    Store(#[from] StoreError),
+}
+
+impl ApiError {
+    /// Shorthand for [`ApiError::Validation`].
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError::Validation {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::JobNotFound(_) | ApiError::RouteNotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::JobExists(_) => StatusCode::CONFLICT,
+            ApiError::InvalidJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Validation { .. }
+            | ApiError::InvalidTrigger(_)
+            | ApiError::CommandJobsDisabled => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Store(e) => match e {
+                StoreError::Busy | StoreError::ReadOnly | StoreError::Full => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                StoreError::JobExists(_) => StatusCode::CONFLICT,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+        }
+    }
+
+    /// The stable code in the body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthorized(_) => "UNAUTHORIZED",
+            ApiError::Forbidden => "FORBIDDEN",
+            ApiError::JobNotFound(_) => "JOB_NOT_FOUND",
+            ApiError::RouteNotFound(_) => "NOT_FOUND",
+            ApiError::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
+            ApiError::JobExists(_) => "JOB_ALREADY_EXISTS",
+            ApiError::InvalidJson(_) => "INVALID_JSON",
+            ApiError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            ApiError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
+            ApiError::Validation { .. } => "VALIDATION_ERROR",
+            ApiError::InvalidTrigger(_) => "INVALID_TRIGGER",
+            ApiError::CommandJobsDisabled => "COMMAND_JOBS_DISABLED",
+            ApiError::Store(e) => match e {
+                StoreError::Busy => "DATABASE_BUSY",
+                StoreError::ReadOnly | StoreError::Full => "DATABASE_UNAVAILABLE",
+                StoreError::JobExists(_) => "JOB_ALREADY_EXISTS",
+                _ => "INTERNAL_ERROR",
+            },
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            ApiError::Store(StoreError::Busy) => {
+                "the database is busy (another process holds its write lock): retry shortly"
+                    .to_string()
+            }
+            ApiError::Store(StoreError::ReadOnly) => {
+                "the database is read-only: writes are refused".to_string()
+            }
+            ApiError::Store(StoreError::Full) => {
+                "the database or disk is full: writes are refused".to_string()
+            }
+            ApiError::Store(StoreError::JobExists(id)) => format!("Job '{id}' already exists"),
+            ApiError::Store(_) => "internal error: see the server log".to_string(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Writes the cause chain of an error on one line: `outer: inner: innermost`.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error.code = self.code(), error.chain = %error_chain(&self), "request failed");
+        }
+        let mut response = (
+            status,
+            axum::Json(json!({"detail": {"code": self.code(), "message": self.message()}})),
+        )
+            .into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_maps_to_its_status_and_code() {
+        let cases: Vec<(ApiError, u16, &str)> = vec![
+            (
+                ApiError::Unauthorized("API key required"),
+                401,
+                "UNAUTHORIZED",
+            ),
+            (ApiError::Forbidden, 403, "FORBIDDEN"),
+            (ApiError::JobNotFound("x".into()), 404, "JOB_NOT_FOUND"),
+            (ApiError::JobExists("x".into()), 409, "JOB_ALREADY_EXISTS"),
+            (
+                ApiError::validation("trigger", "missing"),
+                422,
+                "VALIDATION_ERROR",
+            ),
+            (
+                ApiError::InvalidTrigger("bad".into()),
+                422,
+                "INVALID_TRIGGER",
+            ),
+            (ApiError::CommandJobsDisabled, 422, "COMMAND_JOBS_DISABLED"),
+            (ApiError::PayloadTooLarge(10), 413, "PAYLOAD_TOO_LARGE"),
+            (ApiError::Store(StoreError::Busy), 503, "DATABASE_BUSY"),
+            (
+                ApiError::Store(StoreError::ReadOnly),
+                503,
+                "DATABASE_UNAVAILABLE",
+            ),
+            (
+                ApiError::Store(StoreError::corrupt("jobs", "x", "bad")),
+                500,
+                "INTERNAL_ERROR",
+            ),
+        ];
+        for (error, status, code) in cases {
+            assert_eq!(error.status().as_u16(), status, "status of {error:?}");
+            assert_eq!(error.code(), code, "code of {error:?}");
+        }
+    }
+
+    #[test]
+    fn internal_errors_do_not_leak_their_cause() {
+        let error = ApiError::Store(StoreError::corrupt("jobs", "secret-row", "SELECT * FROM x"));
+        assert!(!error.message().contains("SELECT"));
+        assert!(!error.message().contains("secret-row"));
+    }
+}

@@ -1,0 +1,198 @@
+//! Extractors owned by the API so that every rejection speaks our error shape: the API key
+//! (authentication, then role), JSON bodies (with the path of the offending field) and query
+//! strings. The key extractor comes first among handler arguments, so 401/403 win over 422.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::request::Parts;
+use chrono::Duration;
+use serde::de::DeserializeOwned;
+
+use super::{ApiError, AppState};
+use crate::apikey;
+use crate::model::Role;
+
+/// A request authenticated by a live API key of any role.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// The key's name (recorded in audit rows; the key itself is never kept).
+    pub name: String,
+    /// The key's role.
+    pub role: Role,
+}
+
+/// A request authenticated by an admin key; a monitor key is refused with 403.
+#[derive(Debug, Clone)]
+pub struct Admin(pub Authenticated);
+
+/// Finds the presented key: `X-API-Key`, else `Authorization: Bearer`. A header that is present
+/// but unreadable counts as a wrong key, not a missing one.
+fn presented_key(parts: &Parts) -> Result<Option<&str>, ApiError> {
+    let invalid = ApiError::Unauthorized("Invalid API key");
+    if let Some(value) = parts.headers.get("x-api-key") {
+        return value.to_str().map(|v| Some(v.trim())).map_err(|_| invalid);
+    }
+    if let Some(value) = parts.headers.get(AUTHORIZATION) {
+        let text = value
+            .to_str()
+            .map_err(|_| ApiError::Unauthorized("Invalid API key"))?;
+        let mut words = text.splitn(2, ' ');
+        let scheme = words.next().unwrap_or_default();
+        let token = words.next().unwrap_or_default().trim();
+        if scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() {
+            return Ok(Some(token));
+        }
+        return Err(ApiError::Unauthorized("Invalid API key"));
+    }
+    Ok(None)
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    #[tracing::instrument(name = "authenticate", skip_all)]
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let key = presented_key(parts)?.ok_or(ApiError::Unauthorized("API key required"))?;
+        if key.is_empty() {
+            return Err(ApiError::Unauthorized("API key required"));
+        }
+        let hash = apikey::hash(key);
+        let (info, stored_hash) = state
+            .store
+            .find_key_by_hash(&hash)
+            .await?
+            .ok_or(ApiError::Unauthorized("Invalid API key"))?;
+        if !apikey::hashes_equal(&hash, &stored_hash) || info.revoked_at.is_some() {
+            return Err(ApiError::Unauthorized("Invalid API key"));
+        }
+        // Recording last use is bookkeeping: it must not slow the request or fail it.
+        let now = chrono::Utc::now();
+        if info
+            .last_used_at
+            .is_none_or(|t| now - t > Duration::seconds(60))
+        {
+            let store = state.store.clone();
+            tokio::spawn(async move {
+                if let Err(e) = store
+                    .touch_key(info.id, now, now - Duration::seconds(60))
+                    .await
+                {
+                    tracing::debug!(error = %e, "could not record key use");
+                }
+            });
+        }
+        Ok(Authenticated {
+            name: info.name,
+            role: info.role,
+        })
+    }
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let who = Authenticated::from_request_parts(parts, state).await?;
+        if who.role != Role::Admin {
+            return Err(ApiError::Forbidden);
+        }
+        Ok(Admin(who))
+    }
+}
+
+/// A JSON body deserialized into `T`; failures name the field (`trigger.seconds: invalid type`).
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| {
+                let mime = mime.trim().to_ascii_lowercase();
+                mime == "application/json"
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
+            });
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let limit = state.config.max_body_bytes;
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(limit)
+            } else {
+                ApiError::InvalidJson(rejection.body_text())
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Deserializes JSON, telling a syntax error (400) from a field that is missing, unknown or of
+/// the wrong type (422, with the dotted path of the field).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(value) => Ok(value),
+        Err(error) => {
+            let path = error.path().to_string();
+            let inner = error.into_inner();
+            match inner.classify() {
+                serde_json::error::Category::Data => {
+                    let field = if path == "." {
+                        "body".to_string()
+                    } else {
+                        path
+                    };
+                    Err(ApiError::validation(
+                        field,
+                        strip_position(&inner.to_string()),
+                    ))
+                }
+                _ => Err(ApiError::InvalidJson(inner.to_string())),
+            }
+        }
+    }
+}
+
+/// serde_json appends " at line 1 column 42" to data errors; the field path says more.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// A query string deserialized into `T`; failures name the parameter.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
+        serde_path_to_error::deserialize(de)
+            .map(ApiQuery)
+            .map_err(|error| {
+                let path = error.path().to_string();
+                let field = if path == "." {
+                    "query".to_string()
+                } else {
+                    path
+                };
+                ApiError::validation(field, error.into_inner().to_string())
+            })
+    }
+}
+
+fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
+    form_urlencoded::parse(query.as_bytes())
+}

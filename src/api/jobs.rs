@@ -1,0 +1,722 @@
+//! `/jobs` (DESIGN.md, *API*): create, replace, list, read, delete, preview and run history.
+//! All admin-only. Input is parsed once into domain types ([`NewJob`]); responses are built
+//! from domain types by explicit conversions, so no struct serves both the file and the wire.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::extract::{Admin, ApiJson, ApiQuery};
+use super::{ApiError, AppState, ok, truncate};
+use crate::actions::Action;
+use crate::model::{Job, JobSettings, NewJob, Run};
+use crate::schedule::Trigger;
+use crate::store::{JobFilter, JobSortKey};
+use crate::timestamp::Timestamp;
+
+/// Largest page for `GET /jobs` and run history.
+pub const MAX_PAGE: u32 = 1000;
+/// Default page size.
+pub const DEFAULT_PAGE: u32 = 100;
+/// Most fire times one preview returns.
+pub const MAX_PREVIEW: u32 = 1000;
+/// Upper bound of `misfire_grace_seconds` (one week).
+pub const MAX_GRACE_SECONDS: u32 = 7 * 24 * 3600;
+/// Upper bound of `max_instances`.
+pub const MAX_INSTANCES: u32 = 1000;
+/// Upper bound of `jitter_seconds` (one day).
+pub const MAX_JITTER_SECONDS: u32 = 24 * 3600;
+/// Upper bound of a job name's length, in characters.
+pub const MAX_NAME_CHARS: usize = 256;
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/jobs", get(list_jobs).post(create_job))
+        .route(
+            "/jobs/{job_id}",
+            get(get_job).put(put_job).delete(delete_job),
+        )
+        .route("/jobs/{job_id}/preview", get(preview_job))
+        .route("/jobs/{job_id}/runs", get(list_runs))
+}
+
+/// Body of `POST /jobs` and `PUT /jobs/{job_id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobBody {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    trigger: Value,
+    action: Value,
+    #[serde(default)]
+    misfire_grace_seconds: Option<u32>,
+    #[serde(default)]
+    coalesce: Option<bool>,
+    #[serde(default)]
+    max_instances: Option<u32>,
+    #[serde(default)]
+    jitter_seconds: Option<u32>,
+    #[serde(default)]
+    paused: Option<bool>,
+}
+
+/// A trigger as accepted; parsed by [`parse_tagged`] so errors carry the full field path
+/// (serde's internally tagged enums lose it).
+#[derive(Debug)]
+enum TriggerBody {
+    Cron(CronBody),
+    Interval(IntervalBody),
+    Date(DateBody),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CronBody {
+    expr: String,
+    #[serde(default)]
+    timezone: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IntervalBody {
+    seconds: u64,
+    #[serde(default)]
+    start_at: Option<Timestamp>,
+    #[serde(default)]
+    end_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DateBody {
+    run_at: Timestamp,
+}
+
+/// Splits `{"type": "...", ...}` at `field` into its type and the other members.
+fn split_tagged(value: Value, field: &str) -> Result<(String, Value), ApiError> {
+    let Value::Object(mut map) = value else {
+        return Err(ApiError::validation(
+            field,
+            "must be an object with a `type`",
+        ));
+    };
+    match map.remove("type") {
+        Some(Value::String(kind)) => Ok((kind, Value::Object(map))),
+        Some(_) => Err(ApiError::validation(
+            format!("{field}.type"),
+            "must be a string",
+        )),
+        None => Err(ApiError::validation(
+            format!("{field}.type"),
+            "missing field `type`",
+        )),
+    }
+}
+
+/// Deserializes the members of a tagged object, naming `field.member` on error.
+fn parse_members<T: serde::de::DeserializeOwned>(value: Value, field: &str) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let full = if path == "." {
+            field.to_string()
+        } else {
+            format!("{field}.{path}")
+        };
+        ApiError::validation(full, e.into_inner().to_string())
+    })
+}
+
+fn parse_trigger(value: Value) -> Result<TriggerBody, ApiError> {
+    let (kind, rest) = split_tagged(value, "trigger")?;
+    match kind.as_str() {
+        "cron" => parse_members(rest, "trigger").map(TriggerBody::Cron),
+        "interval" => parse_members(rest, "trigger").map(TriggerBody::Interval),
+        "date" => parse_members(rest, "trigger").map(TriggerBody::Date),
+        other => Err(ApiError::validation(
+            "trigger.type",
+            format!(
+                "unknown trigger type `{}`: expected `cron`, `interval` or `date`",
+                truncate(other, 32)
+            ),
+        )),
+    }
+}
+
+fn parse_action(value: Value) -> Result<Action, ApiError> {
+    let (kind, rest) = split_tagged(value, "action")?;
+    match kind.as_str() {
+        "noop" => match rest.as_object().and_then(|m| m.keys().next()) {
+            Some(extra) => Err(ApiError::validation(
+                format!("action.{extra}"),
+                "unknown field for a `noop` action",
+            )),
+            None => Ok(Action::Noop),
+        },
+        "http" => parse_members(rest, "action").map(Action::Http),
+        "command" => parse_members(rest, "action").map(Action::Command),
+        other => Err(ApiError::validation(
+            "action.type",
+            format!(
+                "unknown action type `{}`: expected `noop`, `http` or `command`",
+                truncate(other, 32)
+            ),
+        )),
+    }
+}
+
+/// Checks a job id: `[A-Za-z0-9._-]{1,128}`, not only dots (so it is a safe path segment).
+pub fn validate_job_id(id: &str) -> Result<(), ApiError> {
+    if id.is_empty() || id.len() > 128 {
+        return Err(ApiError::validation("id", "must be 1 to 128 characters"));
+    }
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return Err(ApiError::validation(
+            "id",
+            "may contain only letters, digits, `.`, `_` and `-`",
+        ));
+    }
+    if id.bytes().all(|b| b == b'.') {
+        return Err(ApiError::validation("id", "may not consist only of dots"));
+    }
+    Ok(())
+}
+
+fn generated_id() -> String {
+    let bytes: [u8; 8] = rand::random();
+    format!("job-{}", hex::encode(bytes))
+}
+
+fn build_trigger(body: TriggerBody, now: DateTime<Utc>) -> Result<Trigger, ApiError> {
+    let invalid = |field: &str, message: String| {
+        ApiError::InvalidTrigger(format!("trigger.{field}: {message}"))
+    };
+    match body {
+        TriggerBody::Cron(CronBody { expr, timezone }) => {
+            let tz = timezone.unwrap_or_else(|| "UTC".to_string());
+            Trigger::cron(&expr, &tz).map_err(|e| {
+                let field = if crate::schedule::parse_timezone(&tz).is_err() {
+                    "timezone"
+                } else {
+                    "expr"
+                };
+                invalid(field, e.to_string())
+            })
+        }
+        TriggerBody::Interval(IntervalBody {
+            seconds,
+            start_at,
+            end_at,
+        }) => {
+            let start = match start_at {
+                Some(s) => s.get(),
+                None => {
+                    let step = i64::try_from(seconds).unwrap_or(i64::MAX);
+                    chrono::Duration::try_seconds(step)
+                        .and_then(|d| now.checked_add_signed(d))
+                        .ok_or_else(|| invalid("seconds", format!("{seconds} is too large")))?
+                }
+            };
+            let end = end_at.map(Timestamp::get);
+            if let Some(end) = end
+                && end <= now
+            {
+                return Err(invalid(
+                    "end_at",
+                    format!("{} is in the past", Timestamp::new(end)),
+                ));
+            }
+            Trigger::interval(seconds, start, end).map_err(|e| invalid("seconds", e.to_string()))
+        }
+        TriggerBody::Date(DateBody { run_at }) => {
+            if run_at.get() <= now {
+                return Err(invalid("run_at", format!("{run_at} is in the past")));
+            }
+            Ok(Trigger::Date {
+                run_at: run_at.get(),
+            })
+        }
+    }
+}
+
+fn check_range(
+    field: &str,
+    value: Option<u32>,
+    min: u32,
+    max: u32,
+    default: u32,
+) -> Result<u32, ApiError> {
+    let v = value.unwrap_or(default);
+    if v < min || v > max {
+        return Err(ApiError::validation(
+            field,
+            format!("must be between {min} and {max}, got {v}"),
+        ));
+    }
+    Ok(v)
+}
+
+/// Parses a body into a job with `id`, and computes its first run from `now`.
+fn new_job(
+    body: JobBody,
+    id: String,
+    now: DateTime<Utc>,
+    allow_command: bool,
+) -> Result<(NewJob, Option<DateTime<Utc>>), ApiError> {
+    validate_job_id(&id)?;
+    if let Some(name) = &body.name
+        && name.chars().count() > MAX_NAME_CHARS
+    {
+        return Err(ApiError::validation(
+            "name",
+            format!("must be at most {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    let action = parse_action(body.action)?;
+    let trigger_body = parse_trigger(body.trigger)?;
+    action
+        .validate()
+        .map_err(|e| ApiError::validation(e.field(), e.message()))?;
+    if matches!(action, Action::Command(_)) && !allow_command {
+        return Err(ApiError::CommandJobsDisabled);
+    }
+    let defaults = JobSettings::default();
+    let settings = JobSettings {
+        misfire_grace_seconds: check_range(
+            "misfire_grace_seconds",
+            body.misfire_grace_seconds,
+            0,
+            MAX_GRACE_SECONDS,
+            defaults.misfire_grace_seconds,
+        )?,
+        coalesce: body.coalesce.unwrap_or(defaults.coalesce),
+        max_instances: check_range(
+            "max_instances",
+            body.max_instances,
+            1,
+            MAX_INSTANCES,
+            defaults.max_instances,
+        )?,
+        jitter_seconds: check_range(
+            "jitter_seconds",
+            body.jitter_seconds,
+            0,
+            MAX_JITTER_SECONDS,
+            defaults.jitter_seconds,
+        )?,
+    };
+    let trigger = build_trigger(trigger_body, now)?;
+    let paused = body.paused.unwrap_or(false);
+    let first = first_run(&trigger, now);
+    if first.is_none() {
+        return Err(ApiError::InvalidTrigger(
+            "trigger: never fires after now".into(),
+        ));
+    }
+    let job = NewJob {
+        id,
+        name: body.name,
+        trigger,
+        action,
+        settings,
+        paused,
+    };
+    Ok((job, if paused { None } else { first }))
+}
+
+/// The first occurrence at or after `now` (an occurrence exactly now is due at once).
+pub fn first_run(trigger: &Trigger, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    trigger
+        .next_fire_after(now - chrono::Duration::milliseconds(1))
+        .map(|f| Timestamp::new(f.at).get())
+}
+
+/// The trigger as it is sent back: the same shape as it is accepted.
+fn trigger_json(trigger: &Trigger) -> Value {
+    match trigger {
+        Trigger::Date { run_at } => json!({"type": "date", "run_at": Timestamp::new(*run_at)}),
+        Trigger::Interval {
+            seconds,
+            start_at,
+            end_at,
+        } => json!({
+            "type": "interval",
+            "seconds": seconds,
+            "start_at": Timestamp::new(*start_at),
+            "end_at": end_at.map(Timestamp::new),
+        }),
+        Trigger::Cron { expr, timezone } => {
+            json!({"type": "cron", "expr": expr.as_str(), "timezone": timezone.name()})
+        }
+    }
+}
+
+/// One run as sent on the wire.
+#[derive(Debug, Serialize)]
+struct RunResponse {
+    id: i64,
+    job_id: String,
+    kind: &'static str,
+    status: &'static str,
+    scheduled_at: Timestamp,
+    last_scheduled_at: Option<Timestamp>,
+    occurrences: i64,
+    started_at: Option<Timestamp>,
+    finished_at: Option<Timestamp>,
+    duration_ms: Option<i64>,
+    instance_id: Option<String>,
+    http_status: Option<i64>,
+    exit_code: Option<i64>,
+    output: Option<String>,
+    error: Option<String>,
+}
+
+impl From<Run> for RunResponse {
+    fn from(run: Run) -> RunResponse {
+        RunResponse {
+            id: run.id,
+            job_id: run.job_id,
+            kind: run.kind.as_str(),
+            status: run.status.as_str(),
+            scheduled_at: run.scheduled_at.into(),
+            last_scheduled_at: run.last_scheduled_at.map(Timestamp::new),
+            occurrences: run.occurrences,
+            started_at: run.started_at.map(Timestamp::new),
+            finished_at: run.finished_at.map(Timestamp::new),
+            duration_ms: run.duration_ms,
+            instance_id: run.owner_id,
+            http_status: run.http_status,
+            exit_code: run.exit_code,
+            output: run.output,
+            error: run.error,
+        }
+    }
+}
+
+/// One job as sent on the wire; the first four fields are the seed story's `JobInfo`.
+#[derive(Debug, Serialize)]
+struct JobResponse {
+    id: String,
+    next_run_time: Option<Timestamp>,
+    trigger_type: &'static str,
+    trigger_details: String,
+    name: Option<String>,
+    trigger: Value,
+    action: Action,
+    paused: bool,
+    misfire_grace_seconds: u32,
+    coalesce: bool,
+    max_instances: u32,
+    jitter_seconds: u32,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    last_run: Option<RunResponse>,
+}
+
+impl JobResponse {
+    fn new(job: Job, last_run: Option<Run>) -> JobResponse {
+        JobResponse {
+            next_run_time: job.next_run_at.map(Timestamp::new),
+            trigger_type: job.trigger.kind().as_str(),
+            trigger_details: job.trigger.details(),
+            trigger: trigger_json(&job.trigger),
+            name: job.name,
+            action: job.action,
+            paused: job.paused,
+            misfire_grace_seconds: job.settings.misfire_grace_seconds,
+            coalesce: job.settings.coalesce,
+            max_instances: job.settings.max_instances,
+            jitter_seconds: job.settings.jitter_seconds,
+            created_at: job.created_at.into(),
+            updated_at: job.updated_at.into(),
+            last_run: last_run.map(RunResponse::from),
+            id: job.id,
+        }
+    }
+}
+
+async fn job_response(state: &AppState, job: Job) -> Result<JobResponse, ApiError> {
+    let last = state.store.last_run(&job.id).await?;
+    Ok(JobResponse::new(job, last))
+}
+
+/// Query of `GET /jobs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListParams {
+    #[serde(default)]
+    limit: Option<u32>,
+    #[serde(default)]
+    cursor: Option<String>,
+    #[serde(default)]
+    paused: Option<bool>,
+    #[serde(default)]
+    trigger_type: Option<String>,
+}
+
+fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    check_range("limit", limit, 1, MAX_PAGE, DEFAULT_PAGE)
+}
+
+fn encode_cursor(key: &JobSortKey) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}\n{}", key.next_run, key.id))
+}
+
+fn decode_cursor(cursor: &str) -> Result<JobSortKey, ApiError> {
+    let bad = || ApiError::validation("cursor", "is not a cursor returned by this API");
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (next_run, id) = text.split_once('\n').ok_or_else(bad)?;
+    if next_run != "~" && Timestamp::parse(next_run).is_err() {
+        return Err(bad());
+    }
+    validate_job_id(id).map_err(|_| bad())?;
+    Ok(JobSortKey {
+        next_run: next_run.to_string(),
+        id: id.to_string(),
+    })
+}
+
+/// `GET /jobs`: jobs in next-run order (paused and finished last), keyset-paginated.
+async fn list_jobs(
+    _admin: Admin,
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<impl IntoResponse, ApiError> {
+    let limit = page_limit(params.limit)?;
+    let after = params.cursor.as_deref().map(decode_cursor).transpose()?;
+    if let Some(t) = &params.trigger_type
+        && !matches!(t.as_str(), "date" | "interval" | "cron")
+    {
+        return Err(ApiError::validation(
+            "trigger_type",
+            "must be one of `date`, `interval`, `cron`",
+        ));
+    }
+    let filter = JobFilter {
+        paused: params.paused,
+        trigger_type: params.trigger_type,
+    };
+    let page = state
+        .store
+        .list_jobs(&filter, after.as_ref(), limit)
+        .await?;
+    let mut jobs = Vec::with_capacity(page.jobs.len());
+    for job in page.jobs {
+        jobs.push(job_response(&state, job).await?);
+    }
+    Ok(ok(
+        json!({"jobs": jobs, "next_cursor": page.next.as_ref().map(encode_cursor)}),
+    ))
+}
+
+/// `POST /jobs`: creates a job; 409 when the id exists.
+async fn create_job(
+    Admin(who): Admin,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<JobBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let now = Timestamp::now().get();
+    let id = body.id.clone().unwrap_or_else(generated_id);
+    let (job, next) = new_job(body, id, now, state.config.allow_command_jobs)?;
+    let stored = state
+        .store
+        .insert_job(&job, next, now)
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::JobExists(id) => ApiError::JobExists(id),
+            other => ApiError::from(other),
+        })?;
+    state.scheduler.wake();
+    tracing::info!(job.id = %stored.id, key.name = %who.name, "job created");
+    Ok((StatusCode::CREATED, ok(job_response(&state, stored).await?)))
+}
+
+/// `PUT /jobs/{job_id}`: creates (201) or replaces (200) the job. A replaced job keeps its run
+/// history; its next run is recomputed from the new trigger.
+async fn put_job(
+    Admin(who): Admin,
+    State(state): State<AppState>,
+    Path(job_id): Path<String>,
+    ApiJson(body): ApiJson<JobBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    validate_job_id(&job_id)?;
+    if let Some(id) = &body.id
+        && id != &job_id
+    {
+        return Err(ApiError::validation(
+            "id",
+            "must equal the id in the path (or be left out)",
+        ));
+    }
+    let now = Timestamp::now().get();
+    let (job, next) = new_job(body, job_id, now, state.config.allow_command_jobs)?;
+    let (stored, created) = state.store.upsert_job(&job, next, now).await?;
+    state.scheduler.wake();
+    tracing::info!(job.id = %stored.id, created, key.name = %who.name, "job put");
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, ok(job_response(&state, stored).await?)))
+}
+
+/// Loads a job or answers 404 `JOB_NOT_FOUND` (also for ids that cannot exist).
+async fn load_job(state: &AppState, job_id: &str) -> Result<Job, ApiError> {
+    let not_found = || ApiError::JobNotFound(truncate(job_id, 128));
+    if validate_job_id(job_id).is_err() {
+        return Err(not_found());
+    }
+    state.store.get_job(job_id).await?.ok_or_else(not_found)
+}
+
+/// `GET /jobs/{job_id}`: the job with its definition, next run and last run.
+async fn get_job(
+    _admin: Admin,
+    State(state): State<AppState>,
+    Path(job_id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let job = load_job(&state, &job_id).await?;
+    Ok(ok(job_response(&state, job).await?))
+}
+
+/// `DELETE /jobs/{job_id}`: removes the job and its history (seed story AC 2 and 3).
+async fn delete_job(
+    Admin(who): Admin,
+    State(state): State<AppState>,
+    Path(job_id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let not_found = || ApiError::JobNotFound(truncate(&job_id, 128));
+    if validate_job_id(&job_id).is_err() || !state.store.delete_job(&job_id).await? {
+        return Err(not_found());
+    }
+    state.scheduler.wake();
+    tracing::info!(job.id = %job_id, key.name = %who.name, "job deleted");
+    Ok(ok(json!({"message": format!("Job '{job_id}' deleted")})))
+}
+
+/// Query of `GET /jobs/{job_id}/preview`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreviewParams {
+    #[serde(default)]
+    count: Option<u32>,
+    #[serde(default)]
+    from: Option<Timestamp>,
+}
+
+/// `GET /jobs/{job_id}/preview?count=N&from=T`: the next N fire times strictly after T (default
+/// now), each in UTC and in the job's timezone, with DST adjustments marked.
+async fn preview_job(
+    _admin: Admin,
+    State(state): State<AppState>,
+    Path(job_id): Path<String>,
+    ApiQuery(params): ApiQuery<PreviewParams>,
+) -> Result<impl IntoResponse, ApiError> {
+    let job = load_job(&state, &job_id).await?;
+    let count = check_range("count", params.count, 1, MAX_PREVIEW, 10)?;
+    let from = params.from.map(Timestamp::get).unwrap_or_else(Utc::now);
+    let tz = job.trigger.timezone();
+    let times: Vec<Value> = job
+        .trigger
+        .fires_after(from)
+        .take(count as usize)
+        .map(|fire| {
+            json!({
+                "utc": Timestamp::new(fire.at),
+                "local": fire.at.with_timezone(&tz).to_rfc3339_opts(SecondsFormat::Millis, false),
+                "dst": fire.dst.map(|d| d.as_str()),
+            })
+        })
+        .collect();
+    Ok(ok(json!({
+        "job_id": job.id,
+        "timezone": tz.name(),
+        "from": Timestamp::new(from),
+        "times": times,
+    })))
+}
+
+/// Query of `GET /jobs/{job_id}/runs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunsParams {
+    #[serde(default)]
+    limit: Option<u32>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+/// `GET /jobs/{job_id}/runs`: run history, newest first, keyset-paginated.
+async fn list_runs(
+    _admin: Admin,
+    State(state): State<AppState>,
+    Path(job_id): Path<String>,
+    ApiQuery(params): ApiQuery<RunsParams>,
+) -> Result<impl IntoResponse, ApiError> {
+    let job = load_job(&state, &job_id).await?;
+    let limit = page_limit(params.limit)?;
+    let before = match params.cursor.as_deref() {
+        None => None,
+        Some(c) => {
+            let bad = || ApiError::validation("cursor", "is not a cursor returned by this API");
+            let bytes = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
+            let text = String::from_utf8(bytes).map_err(|_| bad())?;
+            Some(
+                text.strip_prefix("run:")
+                    .and_then(|n| n.parse::<i64>().ok())
+                    .ok_or_else(bad)?,
+            )
+        }
+    };
+    let runs = state.store.list_runs(&job.id, before, limit).await?;
+    let next_cursor = if runs.len() as u32 == limit {
+        runs.last()
+            .map(|r| URL_SAFE_NO_PAD.encode(format!("run:{}", r.id)))
+    } else {
+        None
+    };
+    let runs: Vec<RunResponse> = runs.into_iter().map(RunResponse::from).collect();
+    Ok(ok(json!({"runs": runs, "next_cursor": next_cursor})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_ids_are_checked() {
+        for good in ["a", "nightly-backup", "A.b_c-9", &"x".repeat(128)] {
+            assert!(validate_job_id(good).is_ok(), "{good:?} should be accepted");
+        }
+        for bad in ["", ".", "..", "a/b", "a b", "é", &"x".repeat(129), "a%2Fb"] {
+            assert!(validate_job_id(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn cursors_round_trip_and_junk_is_refused() {
+        let key = JobSortKey {
+            next_run: "2026-11-28T12:00:00.000Z".into(),
+            id: "job-1".into(),
+        };
+        assert_eq!(decode_cursor(&encode_cursor(&key)).ok(), Some(key));
+        for junk in ["", "!!!", "bm9wZQ"] {
+            assert!(decode_cursor(junk).is_err(), "{junk:?}");
+        }
+    }
+}

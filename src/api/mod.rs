@@ -1,0 +1,85 @@
+//! The HTTP API (DESIGN.md, *API*): router, shared state, and one module per resource. Handlers
+//! parse input into domain types, call the store, and answer in the `{"status":"ok","data":…}`
+//! envelope; every failure is an [`ApiError`].
+
+mod auth;
+mod error;
+mod extract;
+mod health;
+mod jobs;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, Uri};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+pub use error::{ApiError, error_chain};
+
+use crate::config::Config;
+use crate::scheduler::SchedulerHandle;
+use crate::store::Store;
+
+/// URL prefix of every versioned route.
+pub const PREFIX: &str = "/api/v1alpha1";
+
+/// What every handler can reach; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The SQLite store.
+    pub store: Store,
+    /// Service configuration.
+    pub config: Arc<Config>,
+    /// Wakes the scheduler when jobs change, and reports its state.
+    pub scheduler: SchedulerHandle,
+    /// When this process started serving.
+    pub started: Instant,
+}
+
+/// `{"status":"ok","data":…}`.
+#[derive(Debug, Serialize)]
+pub struct Envelope<T: Serialize> {
+    status: &'static str,
+    data: T,
+}
+
+/// Wraps `data` in the success envelope.
+pub fn ok<T: Serialize>(data: T) -> axum::Json<Envelope<T>> {
+    axum::Json(Envelope { status: "ok", data })
+}
+
+/// The whole router: versioned routes under [`PREFIX`], health probes at the root, and JSON
+/// answers for unknown routes (404) and wrong methods (405).
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.max_body_bytes;
+    let api = Router::new().merge(jobs::router()).merge(auth::router());
+    Router::new()
+        .nest(PREFIX, api)
+        .merge(health::router())
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+async fn route_not_found(uri: Uri) -> Response {
+    ApiError::RouteNotFound(truncate(uri.path(), 200)).into_response()
+}
+
+async fn method_not_allowed(method: Method) -> Response {
+    ApiError::MethodNotAllowed(method.to_string()).into_response()
+}
+
+/// Cuts text echoed back to a client to at most `max` characters.
+pub(crate) fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let mut cut: String = text.chars().take(max).collect();
+        cut.push('…');
+        cut
+    }
+}

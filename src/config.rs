@@ -1,0 +1,53 @@
+//! Typed configuration for the service, with the defaults DESIGN.md names. Built by `main.rs`
+//! from flags and environment, or directly by tests (port 0, a temp file).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Default SQLite file, relative to the working directory.
+pub const DEFAULT_DB: &str = "schedlite.db";
+/// Default listen address: loopback only, so a fresh install is not reachable from the network.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// Everything `serve` needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Path of the SQLite file; created if missing.
+    pub db_path: PathBuf,
+    /// Address to bind; port 0 picks a free port (see `Application::port`).
+    pub listen: SocketAddr,
+    /// Whether `command` actions may be created and run (they execute programs on the host).
+    pub allow_command_jobs: bool,
+    /// How long running actions may go on after SIGTERM before they are marked `interrupted`.
+    pub shutdown_grace: Duration,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// How many actions may run at once in this process.
+    pub max_concurrent_runs: usize,
+    /// Keys to provision at start (stored hashed): from `SCHEDLITE_ADMIN_KEY` / `SCHEDLITE_MONITOR_KEY`.
+    pub provision_admin_key: Option<String>,
+    /// See `provision_admin_key`.
+    pub provision_monitor_key: Option<String>,
+    /// Whether the loop that fires jobs runs in this process (tests of the API alone turn it off).
+    pub run_scheduler: bool,
+}
+
+impl Config {
+    /// A configuration with every default, for the given file.
+    pub fn new(db_path: impl Into<PathBuf>) -> Config {
+        Config {
+            db_path: db_path.into(),
+            listen: DEFAULT_LISTEN
+                .parse()
+                .expect("BUG: default listen address parses"),
+            allow_command_jobs: false,
+            shutdown_grace: Duration::from_secs(10),
+            max_body_bytes: 64 * 1024,
+            max_concurrent_runs: 256,
+            provision_admin_key: None,
+            provision_monitor_key: None,
+            run_scheduler: true,
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! The `schedlite` command line: parses flags into a [`Config`], calls the library, and turns
+//! any error into one line on stderr and a non-zero exit. No logic lives here.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use schedlite::config::{DEFAULT_DB, DEFAULT_LISTEN};
+use schedlite::model::Role;
+use schedlite::startup::open_and_migrate;
+use schedlite::{Application, Config, apikey, telemetry, timestamp};
+
+/// A persistent job scheduler: jobs in one SQLite file, managed over REST.
+#[derive(Debug, Parser)]
+#[command(name = "schedlite", version, about)]
+struct Cli {
+    /// The SQLite file (created if missing).
+    #[arg(long, global = true, env = "SCHEDLITE_DB", default_value = DEFAULT_DB)]
+    db: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply migrations, then serve the API and fire jobs until SIGTERM or Ctrl-C.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "SCHEDLITE_LISTEN", default_value = DEFAULT_LISTEN)]
+        listen: SocketAddr,
+        /// Allow `command` actions, which run programs on this host.
+        #[arg(long, env = "SCHEDLITE_ALLOW_COMMAND_JOBS")]
+        allow_command_jobs: bool,
+        /// Seconds running actions may go on after a shutdown signal before they are interrupted.
+        #[arg(long, env = "SCHEDLITE_SHUTDOWN_GRACE_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
+        shutdown_grace_seconds: u64,
+    },
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create a key and print it, alone, on stdout (only its hash is stored).
+    Create {
+        /// A unique name for the key.
+        #[arg(long)]
+        name: String,
+        /// What the key may do.
+        #[arg(long, value_enum)]
+        role: RoleArg,
+    },
+    /// List keys (never the keys themselves).
+    List,
+    /// Revoke the live key with this name.
+    Revoke {
+        /// The key's name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Admin,
+    Monitor,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Role {
+        match r {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Monitor => Role::Monitor,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Writes an error and its causes on one line.
+fn chain(error: &dyn std::error::Error) -> String {
+    schedlite::api::error_chain(error)
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Serve {
+            listen,
+            allow_command_jobs,
+            shutdown_grace_seconds,
+        } => {
+            telemetry::init("info", std::io::stderr);
+            let mut config = Config::new(cli.db);
+            config.listen = listen;
+            config.allow_command_jobs = allow_command_jobs;
+            config.shutdown_grace = Duration::from_secs(shutdown_grace_seconds);
+            config.provision_admin_key = non_empty_env("SCHEDLITE_ADMIN_KEY");
+            config.provision_monitor_key = non_empty_env("SCHEDLITE_MONITOR_KEY");
+            let mut app = Application::build(config).await.map_err(|e| chain(&e))?;
+            if let Some(key) = app.take_initial_admin_key() {
+                println!(
+                    "schedlite: no API keys existed, so an admin key named 'admin' was created."
+                );
+                println!("schedlite: it is shown only this once; only its hash is stored:");
+                println!("{key}");
+            }
+            app.run_until_stopped(shutdown_signal())
+                .await
+                .map_err(|e| chain(&e))
+        }
+        Command::Migrate => {
+            telemetry::init("warn", std::io::stderr);
+            let config = Config::new(cli.db);
+            let store = schedlite::store::Store::open(&config.db_path, true)
+                .await
+                .map_err(|e| chain(&e))?;
+            let report = store.migrate().await.map_err(|e| chain(&e))?;
+            if report.applied.is_empty() {
+                println!("schema is up to date (version {})", report.current);
+            } else {
+                println!(
+                    "applied {} migration(s); schema version {}",
+                    report.applied.len(),
+                    report.current
+                );
+            }
+            store.close().await;
+            Ok(())
+        }
+        Command::Keys { command } => {
+            telemetry::init("warn", std::io::stderr);
+            let config = Config::new(cli.db);
+            let store = open_and_migrate(&config).await.map_err(|e| chain(&e))?;
+            let now = chrono::Utc::now();
+            let result = match command {
+                KeysCommand::Create { name, role } => {
+                    if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+                        Err("--name must be 1 to 64 printable characters".to_string())
+                    } else {
+                        let key = apikey::generate();
+                        store
+                            .create_key(&name, role.into(), &apikey::hash(&key), now)
+                            .await
+                            .map(|_| println!("{key}"))
+                            .map_err(|e| chain(&e))
+                    }
+                }
+                KeysCommand::List => store.list_keys().await.map_err(|e| chain(&e)).map(|keys| {
+                    println!(
+                        "{:<24} {:<8} {:<25} {:<25} REVOKED",
+                        "NAME", "ROLE", "CREATED", "LAST USED"
+                    );
+                    for k in keys {
+                        println!(
+                            "{:<24} {:<8} {:<25} {:<25} {}",
+                            k.name,
+                            k.role,
+                            timestamp::format(k.created_at),
+                            k.last_used_at
+                                .map(timestamp::format)
+                                .unwrap_or_else(|| "-".into()),
+                            k.revoked_at
+                                .map(timestamp::format)
+                                .unwrap_or_else(|| "-".into()),
+                        );
+                    }
+                }),
+                KeysCommand::Revoke { name } => match store.revoke_key(&name, now).await {
+                    Ok(true) => {
+                        println!("revoked key '{name}'");
+                        Ok(())
+                    }
+                    Ok(false) => Err(format!("no live key named '{name}'")),
+                    Err(e) => Err(chain(&e)),
+                },
+            };
+            store.close().await;
+            result
+        }
+    }
+}
+
+fn non_empty_env(var: &str) -> Option<String> {
+    std::env::var(var).ok().filter(|v| !v.is_empty())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C received: shutting down"),
+        () = terminate => tracing::info!("SIGTERM received: shutting down"),
+    }
+}

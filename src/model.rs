@@ -1,0 +1,244 @@
+//! Domain types shared by the layers: what a job, a run and an API key are, independent of how
+//! they are stored (`store/`) or sent (`api/`). No IO and no SQL here.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+
+use crate::actions::Action;
+use crate::schedule::Trigger;
+
+/// Per-job firing policy (DESIGN.md, *Firing semantics*).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobSettings {
+    /// An occurrence later than this is recorded `missed` instead of run.
+    pub misfire_grace_seconds: u32,
+    /// Whether several occurrences caught up within grace run once.
+    pub coalesce: bool,
+    /// An occurrence due while this many runs are still running is recorded `skipped`.
+    pub max_instances: u32,
+    /// Each run starts after a random delay of up to this many seconds.
+    pub jitter_seconds: u32,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        JobSettings {
+            misfire_grace_seconds: 60,
+            coalesce: true,
+            max_instances: 1,
+            jitter_seconds: 0,
+        }
+    }
+}
+
+/// A job to create or replace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewJob {
+    /// `[A-Za-z0-9._-]{1,128}`, checked by the API.
+    pub id: String,
+    /// Free text for people.
+    pub name: Option<String>,
+    /// When it fires.
+    pub trigger: Trigger,
+    /// What it does.
+    pub action: Action,
+    /// How it fires.
+    pub settings: JobSettings,
+    /// A paused job keeps its definition but has no next run.
+    pub paused: bool,
+}
+
+/// A stored job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    /// Unique id.
+    pub id: String,
+    /// Free text for people.
+    pub name: Option<String>,
+    /// When it fires.
+    pub trigger: Trigger,
+    /// What it does.
+    pub action: Action,
+    /// How it fires.
+    pub settings: JobSettings,
+    /// Paused jobs do not fire.
+    pub paused: bool,
+    /// The next occurrence; `None` while paused or once the trigger is finished.
+    pub next_run_at: Option<DateTime<Utc>>,
+    /// When the job was first created.
+    pub created_at: DateTime<Utc>,
+    /// When the job was last replaced, paused or resumed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The state of a run row (DESIGN.md, *Firing semantics*).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RunStatus {
+    /// Claimed and executing.
+    Running,
+    /// The action reported success.
+    Succeeded,
+    /// The action reported failure (non-2xx, non-zero exit, connection error).
+    Failed,
+    /// The action ran past its timeout and was stopped.
+    TimedOut,
+    /// Later than the misfire grace: not run.
+    Missed,
+    /// `max_instances` runs were still running: not run.
+    Skipped,
+    /// The process died or shut down while it ran.
+    Interrupted,
+}
+
+impl RunStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [RunStatus; 7] = [
+        RunStatus::Running,
+        RunStatus::Succeeded,
+        RunStatus::Failed,
+        RunStatus::TimedOut,
+        RunStatus::Missed,
+        RunStatus::Skipped,
+        RunStatus::Interrupted,
+    ];
+
+    /// The text stored in `job_runs.status` and sent on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::TimedOut => "timed_out",
+            RunStatus::Missed => "missed",
+            RunStatus::Skipped => "skipped",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl FromStr for RunStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        RunStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| format!("unknown run status `{s}`"))
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a run came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    /// An occurrence of the trigger.
+    Scheduled,
+    /// `POST /jobs/{id}/run`.
+    Manual,
+}
+
+impl RunKind {
+    /// The text stored in `job_runs.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Scheduled => "scheduled",
+            RunKind::Manual => "manual",
+        }
+    }
+}
+
+/// One row of run history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    /// Row id, increasing with insertion.
+    pub id: i64,
+    /// The job it belongs to.
+    pub job_id: String,
+    /// The occurrence (the first one when `occurrences > 1`).
+    pub scheduled_at: DateTime<Utc>,
+    /// The last occurrence merged into this row, when it stands for several.
+    pub last_scheduled_at: Option<DateTime<Utc>>,
+    /// How many occurrences this row accounts for.
+    pub occurrences: i64,
+    /// Trigger or manual.
+    pub kind: RunKind,
+    /// Where it stands.
+    pub status: RunStatus,
+    /// When the action started, for runs that started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it ended.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// finished − started in milliseconds.
+    pub duration_ms: Option<i64>,
+    /// The process that claimed it.
+    pub owner_id: Option<String>,
+    /// HTTP status of an http action.
+    pub http_status: Option<i64>,
+    /// Exit code of a command action.
+    pub exit_code: Option<i64>,
+    /// First KiB of a response body or tail of a command's output.
+    pub output: Option<String>,
+    /// Why it did not succeed.
+    pub error: Option<String>,
+}
+
+/// What an API key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// `GET /auth/me`, `GET /metrics`.
+    Monitor,
+    /// Everything.
+    Admin,
+}
+
+impl Role {
+    /// The text stored in `api_keys.role`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Monitor => "monitor",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "monitor" => Ok(Role::Monitor),
+            other => Err(format!(
+                "unknown role `{other}`: expected `admin` or `monitor`"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An API key as listed: never the key itself, which is not stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyInfo {
+    /// Row id.
+    pub id: i64,
+    /// Unique among live keys.
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+    /// When created.
+    pub created_at: DateTime<Utc>,
+    /// Last authenticated request (updated at most once a minute).
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When revoked, if it is.
+    pub revoked_at: Option<DateTime<Utc>>,
+}

@@ -1,0 +1,55 @@
+//! `SchedulerHandle`: how the API wakes the loop when jobs change and reads its state for
+//! `/healthz`, without knowing anything else about it.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+
+/// What `/healthz` reports about the loop.
+#[derive(Debug, Clone, Default)]
+pub struct SchedulerStatus {
+    /// Whether the loop is running in this process.
+    pub running: bool,
+    /// When the loop last finished a pass.
+    pub last_pass_at: Option<DateTime<Utc>>,
+    /// This process's id in the `instances` table, once registered.
+    pub instance_id: Option<String>,
+}
+
+/// Cheap to clone; shared by the API and the loop.
+#[derive(Debug, Clone, Default)]
+pub struct SchedulerHandle {
+    notify: Arc<Notify>,
+    status: Arc<Mutex<SchedulerStatus>>,
+}
+
+impl SchedulerHandle {
+    /// A handle with nothing running yet.
+    pub fn new() -> SchedulerHandle {
+        SchedulerHandle::default()
+    }
+
+    /// Wakes the loop at once (a job was created, changed or deleted). Wakes that arrive while
+    /// the loop is busy are kept, so none is lost.
+    pub fn wake(&self) {
+        self.notify.notify_one();
+    }
+
+    /// Waits for the next [`SchedulerHandle::wake`].
+    pub(crate) async fn woken(&self) {
+        self.notify.notified().await;
+    }
+
+    /// A snapshot of the loop's state.
+    pub fn status(&self) -> SchedulerStatus {
+        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Changes the state under the lock.
+    pub(crate) fn update(&self, f: impl FnOnce(&mut SchedulerStatus)) {
+        if let Ok(mut status) = self.status.lock() {
+            f(&mut status);
+        }
+    }
+}

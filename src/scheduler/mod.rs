@@ -1,0 +1,443 @@
+//! The scheduler (DESIGN.md, *Firing semantics*): a tokio loop that sleeps until the earliest
+//! `next_run_at` (or until woken through [`SchedulerHandle`]), claims due occurrences in write
+//! transactions, hands them to actions with bounded concurrency and records outcomes in
+//! batches. A failing or panicking action is an outcome, never an error that stops the loop.
+//!
+//! [`Scheduler::step`] is one pass at a chosen `now`, callable on its own.
+
+mod handle;
+pub mod liveness;
+pub mod plan;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio::task::AbortHandle;
+use tracing::Instrument;
+
+pub use handle::{SchedulerHandle, SchedulerStatus};
+
+use crate::actions::{Executor, Outcome, OutcomeStatus};
+use crate::model::RunStatus;
+use crate::store::{ClaimReport, ClaimedRun, RunRecord, Store, StoreError};
+use crate::timestamp;
+
+/// Longest the loop sleeps without looking at the file again: other processes sharing it may
+/// have added jobs due sooner than anything this process knows about.
+pub const MAX_IDLE: Duration = Duration::from_secs(1);
+
+/// Most due jobs claimed in one transaction.
+pub const CLAIM_BATCH: u32 = 512;
+
+/// Most outcomes written in one transaction.
+const RECORD_BATCH: usize = 1024;
+
+/// Tuning of one scheduler.
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// Most actions running at once.
+    pub max_concurrent_runs: usize,
+    /// How long running actions may go on after shutdown starts.
+    pub shutdown_grace: Duration,
+}
+
+/// Runs that this process has started and not yet recorded, so shutdown can wait for them or
+/// abort them.
+#[derive(Default)]
+struct InFlight {
+    runs: Mutex<HashMap<i64, AbortHandle>>,
+    changed: Notify,
+}
+
+impl InFlight {
+    fn len(&self) -> usize {
+        self.runs.lock().map(|r| r.len()).unwrap_or(0)
+    }
+}
+
+/// One process's scheduler.
+pub struct Scheduler {
+    store: Store,
+    executor: Executor,
+    handle: SchedulerHandle,
+    config: SchedulerConfig,
+    instance_id: String,
+    hostname: String,
+    permits: Arc<Semaphore>,
+    in_flight: Arc<InFlight>,
+    records: mpsc::UnboundedSender<RunRecord>,
+    records_rx: Mutex<Option<mpsc::UnboundedReceiver<RunRecord>>>,
+}
+
+/// Errors that stop the scheduler from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    /// Registering the process or the first recovery failed.
+    #[error("scheduler could not start")]
+    Store(#[from] StoreError),
+    /// The HTTP client for actions could not be built.
+    #[error("scheduler could not start: {0}")]
+    Action(#[from] crate::actions::ActionError),
+}
+
+impl Scheduler {
+    /// Registers this process in the file and recovers runs left by dead processes.
+    pub async fn start(
+        store: Store,
+        handle: SchedulerHandle,
+        config: SchedulerConfig,
+    ) -> Result<Scheduler, SchedulerError> {
+        let executor = Executor::new()?;
+        let hostname = liveness::hostname();
+        let pid = std::process::id();
+        let suffix: [u8; 4] = rand::random();
+        let instance_id = format!("{hostname}-{pid}-{}", hex::encode(suffix));
+        let proc_start = liveness::proc_start(pid);
+        store
+            .register_instance(
+                &instance_id,
+                i64::from(pid),
+                &hostname,
+                proc_start.as_deref(),
+                Utc::now(),
+            )
+            .await?;
+        let (records, records_rx) = mpsc::unbounded_channel();
+        let scheduler = Scheduler {
+            permits: Arc::new(Semaphore::new(config.max_concurrent_runs.max(1))),
+            store,
+            executor,
+            handle,
+            config,
+            instance_id,
+            hostname,
+            in_flight: Arc::new(InFlight::default()),
+            records,
+            records_rx: Mutex::new(Some(records_rx)),
+        };
+        scheduler.recover_dead_owners(Utc::now()).await?;
+        let id = scheduler.instance_id.clone();
+        scheduler.handle.update(|s| {
+            s.running = true;
+            s.instance_id = Some(id);
+        });
+        tracing::info!(instance.id = %scheduler.instance_id, "scheduler started");
+        Ok(scheduler)
+    }
+
+    /// This process's id in `instances` and `job_runs.owner_id`.
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+
+    /// Marks `interrupted` the running runs of every other process that is no longer alive.
+    /// Returns how many runs were recovered.
+    pub async fn recover_dead_owners(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut recovered = 0;
+        for (owner, instance) in self.store.owners_of_running_runs(&self.instance_id).await? {
+            let dead = match &instance {
+                None => true,
+                Some(i) => !liveness::is_alive(i, &self.hostname, now),
+            };
+            if !dead {
+                continue;
+            }
+            let reason = match &instance {
+                Some(i) => format!(
+                    "the process running it (instance {}, pid {}) died",
+                    i.id, i.pid
+                ),
+                None => "the process running it is unknown and presumed dead".to_string(),
+            };
+            let n = self
+                .store
+                .interrupt_runs_of(owner.as_deref(), now, &reason)
+                .await?;
+            if let Some(i) = &instance {
+                self.store.mark_instance_stopped(&i.id, now).await?;
+            }
+            if n > 0 {
+                tracing::warn!(
+                    owner = owner.as_deref().unwrap_or("-"),
+                    runs = n,
+                    "recovered runs of a dead process"
+                );
+            }
+            recovered += n;
+        }
+        Ok(recovered)
+    }
+
+    /// One pass at `now`: claims due occurrences and starts their runs. Returns what was claimed.
+    pub async fn step(&self, now: DateTime<Utc>) -> Result<ClaimReport, StoreError> {
+        let report = self
+            .store
+            .claim_due(now, &self.instance_id, CLAIM_BATCH, |job, running| {
+                plan::plan(
+                    &job.trigger,
+                    &job.settings,
+                    job.next_run_at.unwrap_or(now),
+                    now,
+                    running,
+                )
+            })
+            .await?;
+        for run in &report.runs {
+            self.dispatch(run.clone());
+        }
+        self.handle.update(|s| s.last_pass_at = Some(now));
+        Ok(report)
+    }
+
+    /// Starts a claimed run in its own task. Its outcome goes to the record writer.
+    pub fn dispatch(&self, run: ClaimedRun) {
+        let permits = self.permits.clone();
+        let executor = self.executor.clone();
+        let records = self.records.clone();
+        let in_flight = self.in_flight.clone();
+        let run_id = run.run_id;
+        let span = tracing::info_span!("run", job.id = %run.job_id, scheduled_at = %timestamp::format(run.scheduled_at), run.id = run.run_id);
+        // The map entry is inserted before the task can finish, under the same lock that
+        // the task takes to remove it.
+        let mut runs = match self.in_flight.runs.lock() {
+            Ok(r) => r,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let task = tokio::spawn(
+            async move {
+                let _permit = permits.acquire_owned().await;
+                if run.jitter_seconds > 0 {
+                    let delay_ms = rand::random_range(0..=u64::from(run.jitter_seconds) * 1000);
+                    tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                }
+                let started_at = Utc::now();
+                let job_id = run.job_id.clone();
+                let scheduled_at = run.scheduled_at;
+                let action = run.action.clone();
+                // A panic inside an action must not lose the run: it is caught here and recorded.
+                let outcome = match tokio::spawn(async move {
+                    executor.execute(&action, &job_id, scheduled_at).await
+                })
+                .await
+                {
+                    Ok(outcome) => outcome,
+                    Err(e) => Outcome::failed(format!("the action panicked: {e}")),
+                };
+                let finished_at = Utc::now();
+                let status = match outcome.status {
+                    OutcomeStatus::Succeeded => RunStatus::Succeeded,
+                    OutcomeStatus::Failed => RunStatus::Failed,
+                    OutcomeStatus::TimedOut => RunStatus::TimedOut,
+                };
+                tracing::debug!(status = status.as_str(), "run finished");
+                let _ = records.send(RunRecord {
+                    run_id: run.run_id,
+                    status,
+                    started_at,
+                    finished_at,
+                    http_status: outcome.http_status,
+                    exit_code: outcome.exit_code,
+                    output: outcome.output,
+                    error: outcome.error,
+                });
+                if let Ok(mut r) = in_flight.runs.lock() {
+                    r.remove(&run.run_id);
+                }
+                in_flight.changed.notify_waiters();
+            }
+            .instrument(span),
+        );
+        runs.insert(run_id, task.abort_handle());
+    }
+
+    /// Runs the loop until `shutdown` turns true, then drains: running actions get the
+    /// shutdown grace to finish, the rest are aborted and recorded `interrupted`.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let writer = self
+            .records_rx
+            .lock()
+            .ok()
+            .and_then(|mut rx| rx.take())
+            .map(|rx| tokio::spawn(write_records(self.store.clone(), rx)));
+        let maintenance = tokio::spawn(self.clone().maintain(shutdown.clone()));
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let now = Utc::now();
+            let full = match self.step(now).await {
+                Ok(report) => report.jobs as u32 >= CLAIM_BATCH,
+                Err(e) => {
+                    tracing::error!(error = %crate::api::error_chain(&e), "scheduler pass failed; retrying");
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    continue;
+                }
+            };
+            if full {
+                tokio::task::yield_now().await;
+                continue;
+            }
+            let wake_in = match self.store.earliest_next_run().await {
+                Ok(Some(next)) => (next - Utc::now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+                    .min(MAX_IDLE),
+                Ok(None) => MAX_IDLE,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read the next due time");
+                    MAX_IDLE
+                }
+            };
+            if wake_in.is_zero() {
+                continue;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(wake_in) => {}
+                () = self.handle.woken() => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        self.drain().await;
+        maintenance.abort();
+        self.handle.update(|s| s.running = false);
+        let leftover: Vec<i64> = self
+            .in_flight
+            .runs
+            .lock()
+            .map(|r| r.keys().copied().collect())
+            .unwrap_or_default();
+        if let Some(writer) = writer {
+            // The channel is FIFO: the flush mark is written after every outcome sent before it.
+            flush_and_stop(writer, &self.records).await;
+        }
+        let now = Utc::now();
+        if let Err(e) = self
+            .store
+            .interrupt_runs_of(
+                Some(&self.instance_id),
+                now,
+                "the server shut down while the run was in flight",
+            )
+            .await
+        {
+            tracing::error!(error = %e, runs = leftover.len(), "could not mark interrupted runs");
+        }
+        if let Err(e) = self
+            .store
+            .mark_instance_stopped(&self.instance_id, now)
+            .await
+        {
+            tracing::warn!(error = %e, "could not mark this instance stopped");
+        }
+        tracing::info!(interrupted = leftover.len(), "scheduler stopped");
+    }
+
+    /// Waits up to the shutdown grace for running actions, then aborts the rest.
+    async fn drain(&self) {
+        let deadline = tokio::time::Instant::now() + self.config.shutdown_grace;
+        loop {
+            let notified = self.in_flight.changed.notified();
+            if self.in_flight.len() == 0 {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                break;
+            }
+        }
+        if let Ok(runs) = self.in_flight.runs.lock() {
+            tracing::warn!(
+                runs = runs.len(),
+                "shutdown grace over: interrupting running actions"
+            );
+            for handle in runs.values() {
+                handle.abort();
+            }
+        }
+    }
+
+    /// Heartbeat and recovery of dead owners, every [`liveness::HEARTBEAT_EVERY`].
+    async fn maintain(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(liveness::HEARTBEAT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            let now = Utc::now();
+            if let Err(e) = self.store.heartbeat(&self.instance_id, now).await {
+                tracing::warn!(error = %e, "heartbeat failed");
+            }
+            if let Err(e) = self.recover_dead_owners(now).await {
+                tracing::warn!(error = %e, "recovery of dead processes' runs failed");
+            }
+        }
+    }
+}
+
+/// Stops the writer after it has written what it holds.
+async fn flush_and_stop(
+    writer: tokio::task::JoinHandle<()>,
+    records: &mpsc::UnboundedSender<RunRecord>,
+) {
+    let _ = records.send(RunRecord {
+        run_id: FLUSH_MARK,
+        status: RunStatus::Interrupted,
+        started_at: Utc::now(),
+        finished_at: Utc::now(),
+        http_status: None,
+        exit_code: None,
+        output: None,
+        error: None,
+    });
+    if tokio::time::timeout(Duration::from_secs(10), writer)
+        .await
+        .is_err()
+    {
+        tracing::error!("the outcome writer did not finish in time");
+    }
+}
+
+/// A record id that tells the writer to flush and stop; never a real row id (they are > 0).
+const FLUSH_MARK: i64 = -1;
+
+/// Writes outcomes in batches: one transaction for everything that arrived together.
+async fn write_records(store: Store, mut rx: mpsc::UnboundedReceiver<RunRecord>) {
+    let mut batch = Vec::with_capacity(RECORD_BATCH);
+    loop {
+        let n = rx.recv_many(&mut batch, RECORD_BATCH).await;
+        if n == 0 {
+            return;
+        }
+        let stop = batch.iter().any(|r| r.run_id == FLUSH_MARK);
+        batch.retain(|r| r.run_id != FLUSH_MARK);
+        let mut attempt = 0;
+        while !batch.is_empty() {
+            match store.record_outcomes(&batch).await {
+                Ok(()) => break,
+                Err(e) => {
+                    attempt += 1;
+                    tracing::error!(error = %crate::api::error_chain(&e), runs = batch.len(), attempt, "could not record run outcomes; retrying");
+                    if attempt >= 30 {
+                        tracing::error!(
+                            runs = batch.len(),
+                            "giving up on recording outcomes: the runs stay `running` until recovered as interrupted"
+                        );
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200 * attempt.min(10))).await;
+                }
+            }
+        }
+        batch.clear();
+        if stop {
+            return;
+        }
+    }
+}

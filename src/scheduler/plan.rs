@@ -1,0 +1,270 @@
+//! What to do with one due job at `now`: which occurrences run, which are missed (later than the
+//! misfire grace), which are merged (coalesce), which are skipped (`max_instances`), and where
+//! the next run lies. Pure: no IO, no clock; `now` is a parameter.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::model::JobSettings;
+use crate::schedule::Trigger;
+use crate::store::{ClaimPlan, Span};
+use crate::timestamp::Timestamp;
+
+/// Most separate runs one claim starts for one job when coalescing is off; earlier
+/// occurrences beyond it are recorded missed (a catch-up storm is never what anyone wants).
+pub const MAX_RUNS_PER_CLAIM: usize = 100;
+
+/// Most occurrences walked one by one when counting a stretch of missed ones of a non-interval
+/// trigger (a year of an every-second cron); beyond it the stretch is closed and the rest
+/// counted on the next pass.
+pub const MAX_WALK: u64 = 40_000_000;
+
+fn ms(at: DateTime<Utc>) -> DateTime<Utc> {
+    Timestamp::new(at).get()
+}
+
+fn extend(span: &mut Option<Span>, at: DateTime<Utc>, count: i64, last: DateTime<Utc>) {
+    match span {
+        Some(s) => {
+            s.last = last;
+            s.count += count;
+        }
+        None => {
+            *span = Some(Span {
+                first: at,
+                last,
+                count,
+            });
+        }
+    }
+}
+
+/// Decides what happens to the occurrences of a job from `next_run_at` up to `now`.
+///
+/// - An occurrence earlier than `now - misfire_grace_seconds` is missed; consecutive missed
+///   ones form one span (one `missed` row, however many).
+/// - Occurrences within grace run: once, as one span, with `coalesce`; otherwise each on its
+///   own (at most [`MAX_RUNS_PER_CLAIM`], older ones counted missed).
+/// - With `running` runs already going, only `max_instances - running` new runs start; the
+///   others are skipped.
+/// - `next_run_at` becomes the first occurrence after `now`, or `None` when the trigger ends.
+pub fn plan(
+    trigger: &Trigger,
+    settings: &JobSettings,
+    next_run_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    running: u32,
+) -> ClaimPlan {
+    let cutoff = now - Duration::seconds(i64::from(settings.misfire_grace_seconds));
+    let mut missed: Option<Span> = None;
+    let mut within: Vec<DateTime<Utc>> = Vec::new();
+    let mut within_span: Option<Span> = None;
+    let mut next = Some(ms(next_run_at));
+    let mut walked: u64 = 0;
+    while let Some(at) = next {
+        if at > now {
+            break;
+        }
+        if at < cutoff {
+            // Interval triggers jump over a whole stretch of missed occurrences at once.
+            if let Trigger::Interval {
+                seconds, end_at, ..
+            } = trigger
+            {
+                let step = Duration::seconds(i64::try_from(*seconds).unwrap_or(i64::MAX));
+                let step_ms = step.num_milliseconds().max(1);
+                let gap_ms = (cutoff - at).num_milliseconds();
+                let mut n = (gap_ms + step_ms - 1) / step_ms; // occurrences in [at, cutoff)
+                if let Some(end) = end_at {
+                    let to_end = (*end - at).num_milliseconds() / step_ms + 1;
+                    n = n.min(to_end.max(1));
+                }
+                let n = n.max(1);
+                let last = at + Duration::milliseconds(step_ms * (n - 1));
+                extend(&mut missed, at, n, last);
+                next = trigger.next_fire_after(last).map(|f| ms(f.at));
+                continue;
+            }
+            extend(&mut missed, at, 1, at);
+            walked += 1;
+            if walked >= MAX_WALK {
+                next = trigger.next_fire_after(at).map(|f| ms(f.at));
+                break;
+            }
+        } else if settings.coalesce {
+            extend(&mut within_span, at, 1, at);
+        } else {
+            within.push(at);
+        }
+        next = trigger.next_fire_after(at).map(|f| ms(f.at));
+    }
+    let mut runs: Vec<Span> = match within_span {
+        Some(span) => vec![span],
+        None => {
+            if within.len() > MAX_RUNS_PER_CLAIM {
+                let overflow = within.len() - MAX_RUNS_PER_CLAIM;
+                for at in within.drain(..overflow) {
+                    extend(&mut missed, at, 1, at);
+                }
+            }
+            within
+                .into_iter()
+                .map(|at| Span {
+                    first: at,
+                    last: at,
+                    count: 1,
+                })
+                .collect()
+        }
+    };
+    let available = settings.max_instances.saturating_sub(running) as usize;
+    let skipped = if runs.len() > available {
+        runs.split_off(available)
+    } else {
+        Vec::new()
+    };
+    ClaimPlan {
+        missed,
+        runs,
+        skipped,
+        next_run_at: next,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(s: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_800_000_000 + s, 0)
+            .single()
+            .expect("valid")
+    }
+
+    fn every_second() -> Trigger {
+        Trigger::interval(1, at(0), None).expect("valid")
+    }
+
+    fn settings(grace: u32, coalesce: bool, max_instances: u32) -> JobSettings {
+        JobSettings {
+            misfire_grace_seconds: grace,
+            coalesce,
+            max_instances,
+            jitter_seconds: 0,
+        }
+    }
+
+    #[test]
+    fn on_time_occurrence_runs_once_and_advances() {
+        let p = plan(&every_second(), &settings(60, true, 1), at(10), at(10), 0);
+        assert_eq!(
+            p.runs,
+            vec![Span {
+                first: at(10),
+                last: at(10),
+                count: 1
+            }]
+        );
+        assert_eq!(p.missed, None);
+        assert_eq!(p.next_run_at, Some(at(11)));
+    }
+
+    #[test]
+    fn downtime_within_grace_coalesces_into_one_run() {
+        let p = plan(&every_second(), &settings(60, true, 1), at(10), at(15), 0);
+        assert_eq!(
+            p.runs,
+            vec![Span {
+                first: at(10),
+                last: at(15),
+                count: 6
+            }]
+        );
+        assert_eq!(p.missed, None);
+        assert_eq!(p.next_run_at, Some(at(16)));
+    }
+
+    #[test]
+    fn without_coalesce_each_occurrence_runs_but_only_max_instances_start() {
+        let p = plan(&every_second(), &settings(60, false, 2), at(10), at(14), 0);
+        assert_eq!(p.runs.len(), 2);
+        assert_eq!(p.skipped.len(), 3);
+        assert_eq!(p.runs[0].first, at(10));
+    }
+
+    #[test]
+    fn occurrences_beyond_grace_are_one_missed_span() {
+        let p = plan(&every_second(), &settings(1, true, 1), at(10), at(15), 0);
+        assert_eq!(
+            p.missed,
+            Some(Span {
+                first: at(10),
+                last: at(13),
+                count: 4
+            })
+        );
+        assert_eq!(
+            p.runs,
+            vec![Span {
+                first: at(14),
+                last: at(15),
+                count: 2
+            }]
+        );
+    }
+
+    #[test]
+    fn a_week_of_downtime_is_one_missed_row_computed_without_walking() {
+        let week = 7 * 24 * 3600;
+        let p = plan(&every_second(), &settings(60, true, 1), at(0), at(week), 0);
+        let missed = p.missed.expect("missed span");
+        assert_eq!(missed.first, at(0));
+        assert_eq!(missed.last, at(week - 61));
+        assert_eq!(missed.count, week - 60);
+        assert_eq!(p.runs[0].count, 61);
+        let total: i64 = missed.count + p.runs.iter().map(|s| s.count).sum::<i64>();
+        assert_eq!(total, week + 1, "every occurrence is accounted for");
+    }
+
+    #[test]
+    fn cron_missed_stretch_is_walked_and_counted() {
+        let trigger = Trigger::cron("* * * * * *", "UTC").expect("valid");
+        let p = plan(&trigger, &settings(0, true, 1), at(0), at(3600), 0);
+        let missed = p.missed.expect("missed");
+        assert_eq!(
+            missed.count + p.runs.iter().map(|s| s.count).sum::<i64>(),
+            3601
+        );
+    }
+
+    #[test]
+    fn max_instances_reached_skips() {
+        let p = plan(&every_second(), &settings(60, true, 1), at(10), at(10), 1);
+        assert!(p.runs.is_empty());
+        assert_eq!(
+            p.skipped,
+            vec![Span {
+                first: at(10),
+                last: at(10),
+                count: 1
+            }]
+        );
+        assert_eq!(p.next_run_at, Some(at(11)));
+    }
+
+    #[test]
+    fn date_trigger_runs_once_then_finishes() {
+        let trigger = Trigger::Date { run_at: at(5) };
+        let p = plan(&trigger, &settings(60, true, 1), at(5), at(5), 0);
+        assert_eq!(p.runs.len(), 1);
+        assert_eq!(p.next_run_at, None);
+    }
+
+    #[test]
+    fn interval_with_end_stops() {
+        let trigger = Trigger::interval(1, at(0), Some(at(3))).expect("valid");
+        let p = plan(&trigger, &settings(0, true, 1), at(0), at(100), 0);
+        assert_eq!(p.missed.map(|m| m.count), Some(4));
+        assert_eq!(p.next_run_at, None);
+    }
+}

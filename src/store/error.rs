@@ -1,0 +1,177 @@
+//! `StoreError`: what can go wrong below the API and scheduler. Display texts are for operators:
+//! they name the file, the migration or the row, never include SQL.
+
+use std::path::{Path, PathBuf};
+
+/// SQLite result codes we tell apart (primary codes; extended codes share the low byte).
+const SQLITE_BUSY: i64 = 5;
+const SQLITE_LOCKED: i64 = 6;
+const SQLITE_READONLY: i64 = 8;
+const SQLITE_IOERR: i64 = 10;
+const SQLITE_CORRUPT: i64 = 11;
+const SQLITE_FULL: i64 = 13;
+const SQLITE_CANTOPEN: i64 = 14;
+const SQLITE_NOTADB: i64 = 26;
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The file exists but is not a SQLite database.
+    #[error("`{}` is not a SQLite database", path.display())]
+    NotADatabase {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file cannot be opened or created.
+    #[error("cannot open database `{}`: {reason}", path.display())]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why, in words.
+        reason: String,
+    },
+    /// The file was migrated by a newer schedlite.
+    #[error(
+        "the database schema is newer than this binary (it has migration {0}, which this binary does not know): upgrade schedlite"
+    )]
+    SchemaTooNew(i64),
+    /// An applied migration's file changed after it was applied.
+    #[error(
+        "migration {0} was changed after it was applied to this database: restore the released migration file"
+    )]
+    MigrationEdited(i64),
+    /// Applying a migration failed; the failed migration's transaction was rolled back.
+    #[error("applying migrations failed")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    /// Another connection held the write lock past the busy timeout.
+    #[error("the database is busy (locked by another connection): retry")]
+    Busy,
+    /// The file or its directory is read-only.
+    #[error("the database is read-only")]
+    ReadOnly,
+    /// The disk (or `max_page_count`) is full.
+    #[error("the database or disk is full")]
+    Full,
+    /// A row that violates what the code expects (a hand edit); names table, key and problem.
+    #[error("unreadable row in `{table}` ({key}): {reason}")]
+    Corrupt {
+        /// Table name.
+        table: &'static str,
+        /// Primary key of the row.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A job with this id exists already.
+    #[error("a job with id `{0}` already exists")]
+    JobExists(String),
+    /// A live API key with this name exists already.
+    #[error("a live API key named `{0}` already exists")]
+    KeyNameTaken(String),
+    /// Any other database failure.
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+}
+
+impl StoreError {
+    pub(crate) fn corrupt(table: &'static str, key: &str, reason: impl Into<String>) -> StoreError {
+        StoreError::Corrupt {
+            table,
+            key: key.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Classifies an error met while opening `path`.
+    pub(crate) fn from_open(path: &Path, error: sqlx::Error) -> StoreError {
+        match primary_code(&error) {
+            Some(SQLITE_NOTADB) => StoreError::NotADatabase {
+                path: path.to_path_buf(),
+            },
+            Some(SQLITE_CANTOPEN)
+            | Some(SQLITE_IOERR)
+            | Some(SQLITE_READONLY)
+            | Some(SQLITE_CORRUPT) => StoreError::Open {
+                path: path.to_path_buf(),
+                reason: database_message(&error),
+            },
+            _ => match error {
+                sqlx::Error::Io(io) => StoreError::Open {
+                    path: path.to_path_buf(),
+                    reason: io.to_string(),
+                },
+                other => StoreError::from(other),
+            },
+        }
+    }
+
+    /// Classifies a migration failure into the cases an operator must act on.
+    pub(crate) fn from_migrate(error: sqlx::migrate::MigrateError) -> StoreError {
+        use sqlx::migrate::MigrateError as M;
+        match error {
+            M::VersionMissing(v) => StoreError::SchemaTooNew(v),
+            M::VersionMismatch(v) => StoreError::MigrationEdited(v),
+            M::Execute(e) => StoreError::from(e),
+            other => StoreError::Migrate(other),
+        }
+    }
+
+    /// Whether retrying later may succeed (busy), as opposed to a broken file or a bug.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Busy)
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> StoreError {
+        match primary_code(&error) {
+            Some(SQLITE_BUSY) | Some(SQLITE_LOCKED) => StoreError::Busy,
+            Some(SQLITE_READONLY) => StoreError::ReadOnly,
+            Some(SQLITE_FULL) => StoreError::Full,
+            _ => match error {
+                sqlx::Error::PoolTimedOut => StoreError::Busy,
+                other => StoreError::Database(other),
+            },
+        }
+    }
+}
+
+fn primary_code(error: &sqlx::Error) -> Option<i64> {
+    let code = error.as_database_error()?.code()?;
+    code.parse::<i64>().ok().map(|c| c & 0xff)
+}
+
+fn database_message(error: &sqlx::Error) -> String {
+    match error.as_database_error() {
+        Some(db) => db.message().to_string(),
+        None => error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrate_errors_map_to_operator_cases() {
+        use sqlx::migrate::MigrateError as M;
+        assert!(matches!(
+            StoreError::from_migrate(M::VersionMissing(7)),
+            StoreError::SchemaTooNew(7)
+        ));
+        assert!(matches!(
+            StoreError::from_migrate(M::VersionMismatch(3)),
+            StoreError::MigrationEdited(3)
+        ));
+        assert!(
+            StoreError::from_migrate(M::VersionMissing(7))
+                .to_string()
+                .contains("upgrade schedlite")
+        );
+    }
+
+    #[test]
+    fn pool_timeout_is_busy() {
+        assert!(StoreError::from(sqlx::Error::PoolTimedOut).is_transient());
+    }
+}

@@ -1,0 +1,454 @@
+//! SQL for the `jobs` table: create, replace, read, page, pause/resume, delete.
+
+use chrono::{DateTime, Utc};
+
+use super::{Store, StoreError, parse_opt_ts, parse_ts, ts};
+use crate::actions::Action;
+use crate::model::{Job, JobSettings, NewJob};
+use crate::schedule::Trigger;
+
+/// The columns one `jobs` row is read into; private to the store (the domain type is [`Job`]).
+struct JobRow {
+    id: String,
+    name: Option<String>,
+    trigger_type: String,
+    cron_expr: Option<String>,
+    timezone: String,
+    interval_seconds: Option<i64>,
+    start_at: Option<String>,
+    end_at: Option<String>,
+    run_at: Option<String>,
+    action: String,
+    next_run_at: Option<String>,
+    paused: bool,
+    misfire_grace_seconds: i64,
+    coalesce_missed: bool,
+    max_instances: i64,
+    jitter_seconds: i64,
+    created_at: String,
+    updated_at: String,
+}
+
+/// A trigger spread over its typed columns.
+struct TriggerColumns {
+    trigger_type: &'static str,
+    cron_expr: Option<String>,
+    timezone: String,
+    interval_seconds: Option<i64>,
+    start_at: Option<String>,
+    end_at: Option<String>,
+    run_at: Option<String>,
+}
+
+impl TriggerColumns {
+    fn of(trigger: &Trigger) -> TriggerColumns {
+        let mut cols = TriggerColumns {
+            trigger_type: trigger.kind().as_str(),
+            cron_expr: None,
+            timezone: trigger.timezone().name().to_string(),
+            interval_seconds: None,
+            start_at: None,
+            end_at: None,
+            run_at: None,
+        };
+        match trigger {
+            Trigger::Date { run_at } => cols.run_at = Some(ts(*run_at)),
+            Trigger::Interval {
+                seconds,
+                start_at,
+                end_at,
+            } => {
+                cols.interval_seconds = Some(i64::try_from(*seconds).unwrap_or(i64::MAX));
+                cols.start_at = Some(ts(*start_at));
+                cols.end_at = end_at.map(ts);
+            }
+            Trigger::Cron { expr, .. } => cols.cron_expr = Some(expr.as_str().to_string()),
+        }
+        cols
+    }
+}
+
+fn int_setting(key: &str, column: &str, value: i64, min: i64) -> Result<u32, StoreError> {
+    u32::try_from(value)
+        .ok()
+        .filter(|v| i64::from(*v) >= min)
+        .ok_or_else(|| {
+            StoreError::corrupt("jobs", key, format!("{column}: {value} is out of range"))
+        })
+}
+
+impl TryFrom<JobRow> for Job {
+    type Error = StoreError;
+
+    fn try_from(row: JobRow) -> Result<Job, StoreError> {
+        let key = row.id.as_str();
+        let corrupt = |reason: String| StoreError::corrupt("jobs", key, reason);
+        let trigger = match row.trigger_type.as_str() {
+            "cron" => {
+                let expr = row
+                    .cron_expr
+                    .as_deref()
+                    .ok_or_else(|| corrupt("cron_expr is NULL".into()))?;
+                Trigger::cron(expr, &row.timezone).map_err(|e| corrupt(e.to_string()))?
+            }
+            "interval" => {
+                let seconds = row
+                    .interval_seconds
+                    .and_then(|s| u64::try_from(s).ok())
+                    .ok_or_else(|| corrupt("interval_seconds is NULL or negative".into()))?;
+                let start = row
+                    .start_at
+                    .as_deref()
+                    .ok_or_else(|| corrupt("start_at is NULL".into()))?;
+                let start_at = parse_ts("jobs", key, "start_at", start)?;
+                let end_at = parse_opt_ts("jobs", key, "end_at", row.end_at.as_deref())?;
+                Trigger::interval(seconds, start_at, end_at).map_err(|e| corrupt(e.to_string()))?
+            }
+            "date" => {
+                let run_at = row
+                    .run_at
+                    .as_deref()
+                    .ok_or_else(|| corrupt("run_at is NULL".into()))?;
+                Trigger::Date {
+                    run_at: parse_ts("jobs", key, "run_at", run_at)?,
+                }
+            }
+            other => return Err(corrupt(format!("unknown trigger_type `{other}`"))),
+        };
+        let action: Action = serde_json::from_str(&row.action)
+            .map_err(|e| corrupt(format!("action is not a valid action: {e}")))?;
+        let settings = JobSettings {
+            misfire_grace_seconds: int_setting(
+                key,
+                "misfire_grace_seconds",
+                row.misfire_grace_seconds,
+                0,
+            )?,
+            coalesce: row.coalesce_missed,
+            max_instances: int_setting(key, "max_instances", row.max_instances, 1)?,
+            jitter_seconds: int_setting(key, "jitter_seconds", row.jitter_seconds, 0)?,
+        };
+        Ok(Job {
+            next_run_at: parse_opt_ts("jobs", key, "next_run_at", row.next_run_at.as_deref())?,
+            created_at: parse_ts("jobs", key, "created_at", &row.created_at)?,
+            updated_at: parse_ts("jobs", key, "updated_at", &row.updated_at)?,
+            id: row.id,
+            name: row.name,
+            trigger,
+            action,
+            settings,
+            paused: row.paused,
+        })
+    }
+}
+
+/// Filters for [`Store::list_jobs`]; `None` means any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobFilter {
+    /// Only paused (`true`) or only active (`false`) jobs.
+    pub paused: Option<bool>,
+    /// Only jobs with this trigger type (`date`, `interval`, `cron`).
+    pub trigger_type: Option<String>,
+}
+
+/// A position in next-run order: jobs sort by `next_run_at` with NULLs last, then by id.
+/// The cursor of `GET /jobs` encodes the last key of a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobSortKey {
+    /// `next_run_at` text, or `~` (sorts after every timestamp) when NULL.
+    pub next_run: String,
+    /// The job id.
+    pub id: String,
+}
+
+impl JobSortKey {
+    /// The sort key of a job.
+    pub fn of(job: &Job) -> JobSortKey {
+        JobSortKey {
+            next_run: job.next_run_at.map(ts).unwrap_or_else(|| "~".to_string()),
+            id: job.id.clone(),
+        }
+    }
+}
+
+/// One page of jobs and the key to continue after, if there may be more.
+#[derive(Debug, Clone)]
+pub struct JobPage {
+    /// The jobs, in next-run order.
+    pub jobs: Vec<Job>,
+    /// Set when the page was full.
+    pub next: Option<JobSortKey>,
+}
+
+fn bool_int(b: bool) -> i64 {
+    i64::from(b)
+}
+
+impl Store {
+    /// Inserts a new job. A job with the same id gives [`StoreError::JobExists`].
+    pub async fn insert_job(
+        &self,
+        job: &NewJob,
+        next_run_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<Job, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let exists = sqlx::query_scalar!(
+            r#"SELECT count(*) AS "n!: i64" FROM jobs WHERE id = ?"#,
+            job.id
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if exists > 0 {
+            return Err(StoreError::JobExists(job.id.clone()));
+        }
+        insert_row(&mut tx, job, next_run_at, now, now).await?;
+        tx.commit().await?;
+        self.get_job(&job.id)
+            .await?
+            .ok_or_else(|| StoreError::corrupt("jobs", &job.id, "vanished right after insert"))
+    }
+
+    /// Creates or replaces the job with `job.id`. A replaced job keeps its `created_at` and its
+    /// run history. Returns the job and whether it was created.
+    pub async fn upsert_job(
+        &self,
+        job: &NewJob,
+        next_run_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(Job, bool), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let created_at = sqlx::query_scalar!("SELECT created_at FROM jobs WHERE id = ?", job.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let created = created_at.is_none();
+        match created_at {
+            None => insert_row(&mut tx, job, next_run_at, now, now).await?,
+            Some(_) => {
+                let c = TriggerColumns::of(&job.trigger);
+                let action = action_json(&job.action)?;
+                let next = next_run_at.map(ts);
+                let updated = ts(now);
+                let grace = i64::from(job.settings.misfire_grace_seconds);
+                let coalesce = bool_int(job.settings.coalesce);
+                let max_instances = i64::from(job.settings.max_instances);
+                let jitter = i64::from(job.settings.jitter_seconds);
+                let paused = bool_int(job.paused);
+                sqlx::query!(
+                    "UPDATE jobs SET name = ?, trigger_type = ?, cron_expr = ?, timezone = ?,
+                        interval_seconds = ?, start_at = ?, end_at = ?, run_at = ?, action = ?,
+                        next_run_at = ?, paused = ?, misfire_grace_seconds = ?, coalesce_missed = ?,
+                        max_instances = ?, jitter_seconds = ?, updated_at = ?
+                     WHERE id = ?",
+                    job.name,
+                    c.trigger_type,
+                    c.cron_expr,
+                    c.timezone,
+                    c.interval_seconds,
+                    c.start_at,
+                    c.end_at,
+                    c.run_at,
+                    action,
+                    next,
+                    paused,
+                    grace,
+                    coalesce,
+                    max_instances,
+                    jitter,
+                    updated,
+                    job.id,
+                )
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        let stored = self
+            .get_job(&job.id)
+            .await?
+            .ok_or_else(|| StoreError::corrupt("jobs", &job.id, "vanished right after upsert"))?;
+        Ok((stored, created))
+    }
+
+    /// The job with this id, if any.
+    pub async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        read_job(&mut conn, id).await
+    }
+
+    /// Deletes the job and its run history. Returns whether it existed.
+    pub async fn delete_job(&self, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query!("DELETE FROM jobs WHERE id = ?", id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Up to `limit` jobs after `after` in next-run order (NULLs last, then id).
+    ///
+    /// Keyset paging: a page starts strictly after the last key of the previous one, so jobs
+    /// added or deleted between pages neither shift nor repeat the others.
+    pub async fn list_jobs(
+        &self,
+        filter: &JobFilter,
+        after: Option<&JobSortKey>,
+        limit: u32,
+    ) -> Result<JobPage, StoreError> {
+        let paused = filter.paused.map(bool_int);
+        let (after_next, after_id) = match after {
+            Some(k) => (k.next_run.as_str(), k.id.as_str()),
+            None => ("", ""),
+        };
+        let limit_i = i64::from(limit);
+        let rows = sqlx::query_as!(
+            JobRow,
+            r#"SELECT id AS "id!", name, trigger_type, cron_expr, timezone, interval_seconds, start_at, end_at,
+                      run_at, action, next_run_at, paused AS "paused: bool", misfire_grace_seconds,
+                      coalesce_missed AS "coalesce_missed: bool", max_instances, jitter_seconds,
+                      created_at, updated_at
+               FROM jobs
+               WHERE (ifnull(next_run_at, '~'), id) > (?1, ?2)
+                 AND (?3 IS NULL OR paused = ?3)
+                 AND (?4 IS NULL OR trigger_type = ?4)
+               ORDER BY ifnull(next_run_at, '~'), id
+               LIMIT ?5"#,
+            after_next,
+            after_id,
+            paused,
+            filter.trigger_type,
+            limit_i,
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let jobs = rows
+            .into_iter()
+            .map(Job::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = if jobs.len() as u32 == limit {
+            jobs.last().map(JobSortKey::of)
+        } else {
+            None
+        };
+        Ok(JobPage { jobs, next })
+    }
+
+    /// How many jobs the file holds.
+    pub async fn count_jobs(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar!(r#"SELECT count(*) AS "n!: i64" FROM jobs"#)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Pauses (clearing `next_run_at`) or resumes (setting it) a job. Returns the updated job,
+    /// or `None` when no job has this id.
+    pub async fn set_paused(
+        &self,
+        id: &str,
+        paused: bool,
+        next_run_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Job>, StoreError> {
+        let paused_i = bool_int(paused);
+        let next = next_run_at.map(ts);
+        let updated = ts(now);
+        let done = sqlx::query!(
+            "UPDATE jobs SET paused = ?, next_run_at = ?, updated_at = ? WHERE id = ?",
+            paused_i,
+            next,
+            updated,
+            id
+        )
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.get_job(id).await
+    }
+
+    /// The earliest `next_run_at` of any job, which is when the scheduler must wake next.
+    pub async fn earliest_next_run(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let next = sqlx::query_scalar!(
+            r#"SELECT next_run_at AS "next!" FROM jobs WHERE next_run_at IS NOT NULL ORDER BY next_run_at LIMIT 1"#
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        next.map(|t| parse_ts("jobs", "earliest", "next_run_at", &t))
+            .transpose()
+    }
+}
+
+fn action_json(action: &Action) -> Result<String, StoreError> {
+    serde_json::to_string(action).map_err(|e| StoreError::corrupt("jobs", "action", e.to_string()))
+}
+
+async fn insert_row(
+    tx: &mut sqlx::SqliteConnection,
+    job: &NewJob,
+    next_run_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let c = TriggerColumns::of(&job.trigger);
+    let action = action_json(&job.action)?;
+    let next = next_run_at.map(ts);
+    let created = ts(created_at);
+    let updated = ts(updated_at);
+    let grace = i64::from(job.settings.misfire_grace_seconds);
+    let coalesce = bool_int(job.settings.coalesce);
+    let max_instances = i64::from(job.settings.max_instances);
+    let jitter = i64::from(job.settings.jitter_seconds);
+    let paused = bool_int(job.paused);
+    sqlx::query!(
+        "INSERT INTO jobs (id, name, trigger_type, cron_expr, timezone, interval_seconds, start_at,
+            end_at, run_at, action, next_run_at, paused, misfire_grace_seconds, coalesce_missed,
+            max_instances, jitter_seconds, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        job.id,
+        job.name,
+        c.trigger_type,
+        c.cron_expr,
+        c.timezone,
+        c.interval_seconds,
+        c.start_at,
+        c.end_at,
+        c.run_at,
+        action,
+        next,
+        paused,
+        grace,
+        coalesce,
+        max_instances,
+        jitter,
+        created,
+        updated,
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| match e.as_database_error() {
+        Some(db) if db.is_unique_violation() => StoreError::JobExists(job.id.clone()),
+        _ => StoreError::from(e),
+    })?;
+    Ok(())
+}
+
+/// Reads one job on a given connection (inside a transaction, for the scheduler's claims).
+pub(super) async fn read_job(
+    conn: &mut sqlx::SqliteConnection,
+    id: &str,
+) -> Result<Option<Job>, StoreError> {
+    let row = sqlx::query_as!(
+        JobRow,
+        r#"SELECT id AS "id!", name, trigger_type, cron_expr, timezone, interval_seconds, start_at, end_at,
+                  run_at, action, next_run_at, paused AS "paused: bool", misfire_grace_seconds,
+                  coalesce_missed AS "coalesce_missed: bool", max_instances, jitter_seconds,
+                  created_at, updated_at
+           FROM jobs WHERE id = ?"#,
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(Job::try_from).transpose()
+}

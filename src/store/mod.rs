@@ -1,0 +1,195 @@
+//! The only module that contains SQL. Everything else talks to plain async methods of [`Store`],
+//! so that a PostgreSQL store could later stand beside this one without touching callers.
+//!
+//! Every query goes through sqlx's compile-time checked macros; `.sqlx/` holds their offline
+//! data so the crate builds without a database. Timestamps are bound and read as the
+//! fixed-width text of [`crate::timestamp`].
+
+mod claims;
+mod error;
+mod instances;
+mod jobs;
+mod keys;
+mod runs;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub use claims::{ClaimPlan, ClaimReport, ClaimedRun, RunRecord, Span};
+pub use error::StoreError;
+pub use instances::Instance;
+pub use jobs::{JobFilter, JobPage, JobSortKey};
+
+use crate::timestamp::{self, Timestamp};
+
+/// Embedded migrations from `migrations/`, applied by `serve` at start and by `migrate`.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// How long a statement waits for another connection's write lock before failing with
+/// `DATABASE_BUSY`. Long enough to ride out another process's claim transaction, short enough
+/// that an API client gets an answer.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Handle on the SQLite file; cheap to clone (it wraps a pool).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+/// What [`Store::migrate`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationReport {
+    /// Versions applied by this call, oldest first.
+    pub applied: Vec<i64>,
+    /// The schema version now in the file.
+    pub current: i64,
+}
+
+impl Store {
+    /// Opens (and with `create`, creates) the SQLite file and checks that it is a database.
+    ///
+    /// Every connection runs in WAL mode with `synchronous=NORMAL` (durable across process
+    /// crashes; a power cut may lose the last transactions but never corrupts), foreign keys on,
+    /// and [`BUSY_TIMEOUT`].
+    pub async fn open(path: &Path, create: bool) -> Result<Store, StoreError> {
+        if path.is_dir() {
+            return Err(StoreError::Open {
+                path: path.to_path_buf(),
+                reason: "it is a directory, not a file".into(),
+            });
+        }
+        if !create && !path.exists() {
+            return Err(StoreError::Open {
+                path: path.to_path_buf(),
+                reason: "no such file".into(),
+            });
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(create)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::from_open(path, e))?;
+        let store = Store {
+            pool,
+            path: path.to_path_buf(),
+        };
+        // Reading the schema forces SQLite to read the header: a file that is not a database
+        // fails here rather than on the first request.
+        sqlx::query!("SELECT count(*) AS n FROM sqlite_schema")
+            .fetch_one(&store.pool)
+            .await
+            .map_err(|e| StoreError::from_open(path, e))?;
+        Ok(store)
+    }
+
+    /// The file this store works on.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Applies pending migrations. Refuses a file whose schema is newer than this binary, or
+    /// whose applied migrations were edited since, naming the version.
+    pub async fn migrate(&self) -> Result<MigrationReport, StoreError> {
+        let before = self.schema_version().await.unwrap_or(0);
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(StoreError::from_migrate)?;
+        let current = self.schema_version().await?;
+        let applied = MIGRATOR
+            .iter()
+            .map(|m| m.version)
+            .filter(|v| *v > before && *v <= current)
+            .collect();
+        Ok(MigrationReport { applied, current })
+    }
+
+    /// The newest migration version applied to the file, 0 for a file never migrated.
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        let exists = sqlx::query_scalar!(
+            r#"SELECT count(*) AS "n!: i64" FROM sqlite_schema WHERE type = 'table' AND name = '_sqlx_migrations'"#
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        if exists == 0 {
+            return Ok(0);
+        }
+        let version = sqlx::query_scalar!(
+            r#"SELECT max(version) AS "v: i64" FROM _sqlx_migrations WHERE success = 1"#
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(version.unwrap_or(0))
+    }
+
+    /// The newest migration this binary knows.
+    pub fn latest_known_version() -> i64 {
+        MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+    }
+
+    /// A cheap round trip proving the file is readable.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query!("SELECT 1 AS one")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Closes every connection (checkpointing the WAL when this is the last one).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Formats an instant for a TEXT column.
+fn ts(at: DateTime<Utc>) -> String {
+    timestamp::format(at)
+}
+
+/// Reads a TEXT timestamp column, naming the row and column when it is malformed.
+fn parse_ts(
+    table: &'static str,
+    key: &str,
+    column: &str,
+    text: &str,
+) -> Result<DateTime<Utc>, StoreError> {
+    Timestamp::parse(text)
+        .map(Timestamp::get)
+        .map_err(|e| StoreError::corrupt(table, key, format!("{column}: {e}")))
+}
+
+/// [`parse_ts`] for a nullable column.
+fn parse_opt_ts(
+    table: &'static str,
+    key: &str,
+    column: &str,
+    text: Option<&str>,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    text.map(|t| parse_ts(table, key, column, t)).transpose()
+}
+
+/// Parses an enum-like TEXT column (role, status), naming the row when it holds junk.
+fn parse_text<T: FromStr<Err = String>>(
+    table: &'static str,
+    key: &str,
+    text: &str,
+) -> Result<T, StoreError> {
+    text.parse()
+        .map_err(|e: String| StoreError::corrupt(table, key, e))
+}

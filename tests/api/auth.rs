@@ -1,0 +1,184 @@
+//! Authentication and roles (DESIGN.md, *API*; seed story AC 4 and 5).
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::*;
+
+/// Missing, unknown and revoked keys get 401 with the exact bodies DESIGN.md gives.
+#[tokio::test]
+async fn missing_wrong_and_revoked_keys_get_401() {
+    let app = spawn_app().await;
+    let (status, body) = app.call(Method::GET, "/jobs", None, None).await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        body,
+        json!({"detail": {"code": "UNAUTHORIZED", "message": "API key required"}})
+    );
+
+    let (status, body) = app
+        .call(Method::GET, "/jobs", Some("sl_not-a-real-key"), None)
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        body,
+        json!({"detail": {"code": "UNAUTHORIZED", "message": "Invalid API key"}})
+    );
+
+    // Revoke the monitor key in the file, as `schedlite keys revoke` does.
+    sqlx::query(
+        "UPDATE api_keys SET revoked_at = '2026-01-01T00:00:00.000Z' WHERE name = 'env-monitor'",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("revoke");
+    let (status, body) = app
+        .call(Method::GET, "/auth/me", Some(MONITOR_KEY), None)
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        body,
+        json!({"detail": {"code": "UNAUTHORIZED", "message": "Invalid API key"}})
+    );
+}
+
+/// `Authorization: Bearer` works like `X-API-Key`; another scheme is a wrong key.
+#[tokio::test]
+async fn bearer_tokens_are_accepted() {
+    let app = spawn_app().await;
+    let resp = app
+        .client
+        .get(app.url("/auth/me"))
+        .header("Authorization", format!("Bearer {ADMIN_KEY}"))
+        .send()
+        .await
+        .expect("sent");
+    let (status, body) = parse(resp).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({"status": "ok", "data": {"name": "env-admin", "role": "admin"}})
+    );
+
+    let resp = app
+        .client
+        .get(app.url("/auth/me"))
+        .header("Authorization", format!("Basic {ADMIN_KEY}"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(parse(resp).await.0, 401);
+}
+
+/// A monitor may call /auth/me but gets 403 on every /jobs route (seed story AC 4, 5).
+#[tokio::test]
+async fn monitor_key_is_forbidden_on_jobs_routes() {
+    let app = spawn_app().await;
+    app.create_job(&interval_job("j1", 3600)).await;
+    let (status, body) = app
+        .call(Method::GET, "/auth/me", Some(MONITOR_KEY), None)
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            200,
+            json!({"status": "ok", "data": {"name": "env-monitor", "role": "monitor"}})
+        )
+    );
+
+    let forbidden = json!({"detail": {"code": "FORBIDDEN", "message": "Admin role required for this operation"}});
+    let body = interval_job("j2", 60);
+    let cases = [
+        (Method::GET, "/jobs", None),
+        (Method::POST, "/jobs", Some(&body)),
+        (Method::GET, "/jobs/j1", None),
+        (Method::PUT, "/jobs/j1", Some(&body)),
+        (Method::DELETE, "/jobs/j1", None),
+        (Method::GET, "/jobs/j1/preview", None),
+        (Method::GET, "/jobs/j1/runs", None),
+    ];
+    for (method, path, body) in cases {
+        let (status, json) = app
+            .call(method.clone(), path, Some(MONITOR_KEY), body)
+            .await;
+        assert_eq!(status, 403, "{method} {path}");
+        assert_eq!(json, forbidden, "{method} {path}");
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM jobs").await,
+        1,
+        "nothing changed"
+    );
+}
+
+/// Authentication comes before validation: a bad body with no key is a 401, not a 422.
+#[tokio::test]
+async fn authentication_comes_before_validation() {
+    let app = spawn_app().await;
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/jobs",
+            None,
+            Some(&json!({"nonsense": true})),
+        )
+        .await;
+    assert_eq!(status, 401);
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/jobs",
+            Some(MONITOR_KEY),
+            Some(&json!({"nonsense": true})),
+        )
+        .await;
+    assert_eq!(status, 403);
+}
+
+/// Keys are stored only as SHA-256 hashes: neither provisioned key appears in the file.
+#[tokio::test]
+async fn keys_are_stored_hashed_only() {
+    let mut app = spawn_app().await;
+    let (status, _) = app
+        .call(Method::GET, "/auth/me", Some(ADMIN_KEY), None)
+        .await;
+    assert_eq!(status, 200);
+    let hashes: Vec<String> = sqlx::query_scalar("SELECT key_hash FROM api_keys ORDER BY name")
+        .fetch_all(&app.pool)
+        .await
+        .expect("hashes");
+    assert_eq!(
+        hashes,
+        vec![
+            schedlite::apikey::hash(ADMIN_KEY),
+            schedlite::apikey::hash(MONITOR_KEY)
+        ]
+    );
+    let path = app.db_path.clone();
+    app.stop().await;
+    for file in [path.clone(), path.with_extension("db-wal")] {
+        if let Ok(bytes) = std::fs::read(&file) {
+            for key in [ADMIN_KEY, MONITOR_KEY] {
+                assert!(
+                    !bytes.windows(key.len()).any(|w| w == key.as_bytes()),
+                    "{key} found in clear in {}",
+                    file.display()
+                );
+            }
+        }
+    }
+}
+
+/// last_used_at is recorded for a key that authenticates.
+#[tokio::test]
+async fn last_use_is_recorded() {
+    let app = spawn_app().await;
+    app.get("/jobs").await;
+    wait_for("last_used_at", std::time::Duration::from_secs(5), || async {
+        let n = app
+            .count("SELECT count(*) FROM api_keys WHERE name = 'env-admin' AND last_used_at IS NOT NULL")
+            .await;
+        (n == 1).then_some(())
+    })
+    .await;
+}

@@ -1,0 +1,249 @@
+//! The `schedlite` binary: bad files and flags give one-line errors and a non-zero exit, keys
+//! are printed alone, and the file is readable with `sqlite3`.
+
+use std::process::{Command, Output};
+
+fn schedlite(args: &[&str], db: &std::path::Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_schedlite"))
+        .args(args)
+        .env("SCHEDLITE_DB", db)
+        .env_remove("SCHEDLITE_ADMIN_KEY")
+        .env_remove("SCHEDLITE_MONITOR_KEY")
+        .env("RUST_LOG", "info")
+        .output()
+        .expect("schedlite runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+fn assert_one_line_error(out: &Output, needle: &str, what: &str) {
+    assert!(!out.status.success(), "{what}: should fail");
+    let err = stderr(out);
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error")).collect();
+    assert_eq!(lines.len(), 1, "{what}: one error line, got {err:?}");
+    assert!(
+        lines[0].contains(needle),
+        "{what}: {err:?} should mention {needle:?}"
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{what}: no panic: {err}"
+    );
+}
+
+/// A file that is not a database, a directory, and a newer schema are refused cleanly.
+#[test]
+fn bad_database_files_are_refused_with_one_line() {
+    let dir = tempfile::tempdir().expect("dir");
+    let text = dir.path().join("notes.txt");
+    std::fs::write(
+        &text,
+        "these are not the pages you are looking for\n".repeat(200),
+    )
+    .expect("write");
+    assert_one_line_error(
+        &schedlite(&["migrate"], &text),
+        "is not a SQLite database",
+        "text file",
+    );
+    assert_eq!(
+        std::fs::read_to_string(&text).expect("read"),
+        "these are not the pages you are looking for\n".repeat(200),
+        "the file is left untouched"
+    );
+
+    assert_one_line_error(
+        &schedlite(&["migrate"], dir.path()),
+        "directory",
+        "directory",
+    );
+
+    let newer = dir.path().join("newer.db");
+    let out = schedlite(&["migrate"], &newer);
+    assert!(out.status.success(), "{}", stderr(&out));
+    tokio::runtime::Runtime::new().expect("rt").block_on(async {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", newer.display())).await.expect("open");
+        sqlx::query("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (99990101000000, 'future', 1, x'00', 0)")
+            .execute(&pool)
+            .await
+            .expect("insert");
+        pool.close().await;
+    });
+    assert_one_line_error(
+        &schedlite(&["migrate"], &newer),
+        "newer than this binary",
+        "newer schema",
+    );
+    assert_one_line_error(
+        &schedlite(&["serve", "--listen", "127.0.0.1:0"], &newer),
+        "newer than this binary",
+        "serve on newer schema",
+    );
+}
+
+/// `keys create` prints the key alone; an unknown role is refused; list never shows keys.
+#[test]
+fn keys_are_created_listed_and_revoked() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("k.db");
+    let out = schedlite(
+        &["keys", "create", "--name", "ops", "--role", "monitor"],
+        &db,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let key = stdout.trim();
+    assert_eq!(stdout.lines().count(), 1, "the key alone: {stdout:?}");
+    assert!(key.starts_with("sl_") && key.len() == 67, "{key}");
+
+    let out = schedlite(
+        &["keys", "create", "--name", "x", "--role", "superuser"],
+        &db,
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("superuser"), "{}", stderr(&out));
+
+    let out = schedlite(&["keys", "create", "--name", "ops", "--role", "admin"], &db);
+    assert_one_line_error(&out, "already exists", "duplicate name");
+
+    let out = schedlite(&["keys", "list"], &db);
+    let listing = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        listing.contains("ops") && listing.contains("monitor"),
+        "{listing}"
+    );
+    assert!(!listing.contains(&key[3..]), "list never shows a key");
+
+    let out = schedlite(&["keys", "revoke", "ops"], &db);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_one_line_error(
+        &schedlite(&["keys", "revoke", "ops"], &db),
+        "no live key",
+        "revoke twice",
+    );
+}
+
+/// `migrate` twice is a no-op the second time.
+#[test]
+fn migrate_twice_is_a_no_op() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("m.db");
+    let first = schedlite(&["migrate"], &db);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(String::from_utf8_lossy(&first.stdout).contains("applied"));
+    let second = schedlite(&["migrate"], &db);
+    assert!(second.status.success());
+    assert!(String::from_utf8_lossy(&second.stdout).contains("up to date"));
+}
+
+/// Bad flags and environment values get an error naming them, not a panic.
+#[test]
+fn bad_flags_are_named() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("f.db");
+    let out = schedlite(&["serve", "--listen", "not-an-address"], &db);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--listen"), "{}", stderr(&out));
+    let out = Command::new(env!("CARGO_BIN_EXE_schedlite"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("SCHEDLITE_DB", &db)
+        .env("SCHEDLITE_ADMIN_KEY", "short")
+        .output()
+        .expect("runs");
+    assert_one_line_error(&out, "SCHEDLITE_ADMIN_KEY", "short admin key");
+}
+
+/// The first start with no keys prints an admin key once; the file is readable with sqlite3;
+/// the key appears neither in the logs nor in the file.
+#[tokio::test]
+async fn first_start_prints_a_working_key_that_is_never_logged() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("first.db");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_schedlite"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("SCHEDLITE_DB", &db)
+        .env_remove("SCHEDLITE_ADMIN_KEY")
+        .env_remove("SCHEDLITE_MONITOR_KEY")
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let key = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find(|l| l.starts_with("sl_"))
+    })
+    .await
+    .expect("join")
+    .expect("a key is printed");
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/api/v1alpha1");
+    let created = crate::helpers::wait_for("server up", std::time::Duration::from_secs(10), || async {
+        client
+            .post(format!("{url}/jobs"))
+            .header("X-API-Key", &key)
+            .header("content-type", "application/json")
+            .body(r#"{"id":"readable","trigger":{"type":"cron","expr":"0 3 * * *"},"action":{"type":"noop"}}"#)
+            .send()
+            .await
+            .ok()
+    })
+    .await;
+    assert_eq!(created.status().as_u16(), 201);
+    let resp = client
+        .get(format!("{url}/auth/me"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status().as_u16(), 200);
+
+    let rows = crate::helpers::sqlite3(&db, "select id, trigger_type, next_run_at from jobs").await;
+    assert!(
+        rows.starts_with("readable|cron|") && rows.trim_end().ends_with("T03:00:00.000Z"),
+        "{rows:?}"
+    );
+
+    // SIGTERM: a clean exit.
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("join")
+        .expect("wait");
+    assert!(
+        output.status.success(),
+        "exit 0 on SIGTERM: {:?}",
+        output.status
+    );
+    let logs = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(logs.contains("serving"), "logs were captured: {logs}");
+    assert!(!logs.contains(&key), "the key must not be logged");
+    assert!(
+        !logs.contains(&key[3..]),
+        "no part of the key body is logged"
+    );
+    for file in [db.clone(), db.with_extension("db-wal")] {
+        if let Ok(bytes) = std::fs::read(&file) {
+            assert!(
+                !bytes.windows(key.len()).any(|w| w == key.as_bytes()),
+                "key in clear in {}",
+                file.display()
+            );
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! `spawn_app()`: the real service on port 0 against a SQLite file in a temp dir, with an admin
+//! and a monitor key provisioned, plus a pool on the same file to check rows and one helper per
+//! endpoint. Logs only with `TEST_LOG` set.
+
+use std::path::PathBuf;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use reqwest::{Method, Response};
+use schedlite::{Application, Config};
+use serde_json::Value;
+use sqlx::SqlitePool;
+use sqlx::sqlite::SqliteConnectOptions;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
+pub const MONITOR_KEY: &str = "test-monitor-key-0123456789";
+
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var("TEST_LOG").is_ok() {
+        schedlite::telemetry::init("info", std::io::stdout);
+    } else {
+        schedlite::telemetry::init("off", std::io::sink);
+    }
+});
+
+/// A running service and what a test needs to talk to it.
+pub struct TestApp {
+    pub address: String,
+    pub db_path: PathBuf,
+    pub client: reqwest::Client,
+    pub pool: SqlitePool,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+    // Keeps the directory (and the file) alive; dropped last.
+    pub dir: Option<TempDir>,
+}
+
+/// Options for [`spawn_app_with`].
+#[derive(Clone, Default)]
+pub struct AppOptions {
+    pub run_scheduler: bool,
+    pub allow_command_jobs: bool,
+}
+
+/// A fresh app on a fresh file, scheduler off (API tests).
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(AppOptions::default()).await
+}
+
+/// A fresh app on a fresh file.
+pub async fn spawn_app_with(options: AppOptions) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db_path = dir.path().join("schedlite.db");
+    let mut app = start_on(db_path, options).await;
+    app.dir = Some(dir);
+    app
+}
+
+/// Starts the service on an existing (or new) file.
+pub async fn start_on(db_path: PathBuf, options: AppOptions) -> TestApp {
+    LazyLock::force(&TRACING);
+    let mut config = Config::new(&db_path);
+    config.listen = "127.0.0.1:0".parse().expect("addr");
+    config.provision_admin_key = Some(ADMIN_KEY.to_string());
+    config.provision_monitor_key = Some(MONITOR_KEY.to_string());
+    config.run_scheduler = options.run_scheduler;
+    config.allow_command_jobs = options.allow_command_jobs;
+    config.shutdown_grace = Duration::from_secs(2);
+    let app = Application::build(config).await.expect("app builds");
+    let port = app.port();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        app.run_until_stopped(async move {
+            let _ = rx.await;
+        })
+        .await
+        .expect("server runs");
+    });
+    let pool = SqlitePool::connect_with(
+        SqliteConnectOptions::new()
+            .filename(&db_path)
+            .busy_timeout(Duration::from_secs(10)),
+    )
+    .await
+    .expect("pool on the same file");
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+
+        db_path,
+        client: reqwest::Client::new(),
+        pool,
+        shutdown: Some(tx),
+        server: Some(server),
+        dir: None,
+    }
+}
+
+impl TestApp {
+    /// Stops the server gracefully and waits for it; the file stays.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task");
+        }
+        self.pool.close().await;
+    }
+
+    /// Stops this app and starts a new one on the same file.
+    pub async fn restart(mut self, options: AppOptions) -> TestApp {
+        self.stop().await;
+        let dir = self.dir.take();
+        let mut next = start_on(self.db_path.clone(), options).await;
+        next.dir = dir;
+        next
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/api/v1alpha1{}", self.address, path)
+    }
+
+    /// Sends a request with an optional key and JSON body; returns status and parsed body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(key) = key {
+            req = req.header("X-API-Key", key);
+        }
+        if let Some(body) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        parse(req.send().await.expect("request sent")).await
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.call(Method::GET, path, Some(ADMIN_KEY), None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.call(Method::POST, path, Some(ADMIN_KEY), Some(body))
+            .await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.call(Method::PUT, path, Some(ADMIN_KEY), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        self.call(Method::DELETE, path, Some(ADMIN_KEY), None).await
+    }
+
+    /// Creates a job and asserts it was created.
+    pub async fn create_job(&self, body: &Value) -> Value {
+        let (status, json) = self.post("/jobs", body).await;
+        assert_eq!(status, 201, "creating {body}: {json}");
+        json["data"].clone()
+    }
+
+    /// Number of rows matching a SQL count query.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let sql = sqlx::AssertSqlSafe(sql.to_string());
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(&self.pool)
+            .await
+            .expect("count query")
+    }
+}
+
+pub async fn parse(resp: Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("body");
+    let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, json)
+}
+
+/// Polls `check` until it returns `Some` or `timeout` passes (then panics with `what`).
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// An interval job body.
+pub fn interval_job(id: &str, seconds: u64) -> Value {
+    serde_json::json!({"id": id, "trigger": {"type": "interval", "seconds": seconds}, "action": {"type": "noop"}})
+}
+
+/// A cron job body.
+pub fn cron_job(id: &str, expr: &str, timezone: &str) -> Value {
+    serde_json::json!({"id": id, "trigger": {"type": "cron", "expr": expr, "timezone": timezone}, "action": {"type": "noop"}})
+}
+
+/// Runs `sql` with the `sqlite3` command-line shell, as an operator would, and returns its
+/// output. Where the shell is not installed (the README promises tests on a machine with only
+/// Rust), the same query runs through sqlx and is printed the way the shell prints it.
+pub async fn sqlite3(db: &std::path::Path, sql: &str) -> String {
+    match std::process::Command::new("sqlite3")
+        .arg(db)
+        .arg(sql)
+        .output()
+    {
+        Ok(out) => {
+            assert!(
+                out.status.success(),
+                "sqlite3 failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).to_string()
+        }
+        Err(_) => {
+            eprintln!("sqlite3 is not installed: running the query through sqlx instead");
+            use sqlx::{Column, Row};
+            let pool = SqlitePool::connect(&format!("sqlite:{}", db.display()))
+                .await
+                .expect("open");
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+                .fetch_all(&pool)
+                .await
+                .expect("query");
+            let mut text = String::new();
+            for row in rows {
+                let cells: Vec<String> = (0..row.columns().len())
+                    .map(|i| {
+                        row.try_get::<Option<String>, _>(i)
+                            .map(|v| v.unwrap_or_default())
+                            .or_else(|_| row.try_get::<i64, _>(i).map(|v| v.to_string()))
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                text.push_str(&cells.join("|"));
+                text.push('\n');
+            }
+            pool.close().await;
+            text
+        }
+    }
+}

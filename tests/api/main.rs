@@ -1,0 +1,8 @@
+//! Black-box tests: the real service on a random port against a temp SQLite file.
+
+mod auth;
+mod cli;
+mod helpers;
+mod jobs;
+mod processes;
+mod scheduler;
