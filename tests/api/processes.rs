@@ -1,0 +1,1 @@
+//! Real processes: crashes (SIGKILL), SIGTERM, two servers on one file (issue 3).

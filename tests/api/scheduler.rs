@@ -1,0 +1,1 @@
+//! Scheduler behaviour through the API with the loop running in-process (issue 3).
