@@ -53,6 +53,9 @@ pub enum ApiError {
     /// 422: a command action while the server runs without `--allow-command-jobs`.
     #[error("command jobs are disabled: start the server with --allow-command-jobs to allow them")]
     CommandJobsDisabled,
+    /// 503: this process runs no scheduler loop, so it cannot start a run.
+    #[error("the scheduler is not running in this process: retry shortly")]
+    SchedulerNotRunning,
     /// 503 or 500 depending on the store error.
     #[error("storage failure")]
     Store(#[from] StoreError),
@@ -81,6 +84,7 @@ impl ApiError {
             ApiError::Validation { .. }
             | ApiError::InvalidTrigger(_)
             | ApiError::CommandJobsDisabled => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::SchedulerNotRunning => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Store(e) => match e {
                 StoreError::Busy | StoreError::ReadOnly | StoreError::Full => {
                     StatusCode::SERVICE_UNAVAILABLE
@@ -106,6 +110,7 @@ impl ApiError {
             ApiError::Validation { .. } => "VALIDATION_ERROR",
             ApiError::InvalidTrigger(_) => "INVALID_TRIGGER",
             ApiError::CommandJobsDisabled => "COMMAND_JOBS_DISABLED",
+            ApiError::SchedulerNotRunning => "SCHEDULER_NOT_RUNNING",
             ApiError::Store(e) => match e {
                 StoreError::Busy => "DATABASE_BUSY",
                 StoreError::ReadOnly | StoreError::Full => "DATABASE_UNAVAILABLE",

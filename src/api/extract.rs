@@ -137,13 +137,13 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
 /// Deserializes JSON, telling a syntax error (400) from a field that is missing, unknown or of
 /// the wrong type (422, with the dotted path of the field).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize::<_, T>(de) {
-        Ok(value) => Ok(value),
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Ok(value) => value,
         Err(error) => {
             let path = error.path().to_string();
             let inner = error.into_inner();
-            match inner.classify() {
+            return match inner.classify() {
                 serde_json::error::Category::Data => {
                     let field = if path == "." {
                         "body".to_string()
@@ -156,9 +156,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                     ))
                 }
                 _ => Err(ApiError::InvalidJson(inner.to_string())),
-            }
+            };
         }
-    }
+    };
+    // Text after the JSON value (`{...} x`) is an error, not something to ignore.
+    de.end().map_err(|e| ApiError::InvalidJson(e.to_string()))?;
+    Ok(value)
 }
 
 /// serde_json appends " at line 1 column 42" to data errors; the field path says more.

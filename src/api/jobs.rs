@@ -6,7 +6,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -46,6 +46,9 @@ pub fn router() -> Router<AppState> {
         )
         .route("/jobs/{job_id}/preview", get(preview_job))
         .route("/jobs/{job_id}/runs", get(list_runs))
+        .route("/jobs/{job_id}/pause", post(pause_job))
+        .route("/jobs/{job_id}/resume", post(resume_job))
+        .route("/jobs/{job_id}/run", post(run_job))
 }
 
 /// Body of `POST /jobs` and `PUT /jobs/{job_id}`.
@@ -366,7 +369,7 @@ fn trigger_json(trigger: &Trigger) -> Value {
 
 /// One run as sent on the wire.
 #[derive(Debug, Serialize)]
-struct RunResponse {
+pub(super) struct RunResponse {
     id: i64,
     job_id: String,
     kind: &'static str,
@@ -541,6 +544,7 @@ async fn create_job(
             other => ApiError::from(other),
         })?;
     state.scheduler.wake();
+    audit(&state, &who.name, "create", &stored.id, None).await;
     tracing::info!(job.id = %stored.id, key.name = %who.name, "job created");
     Ok((StatusCode::CREATED, ok(job_response(&state, stored).await?)))
 }
@@ -566,6 +570,8 @@ async fn put_job(
     let (job, next) = new_job(body, job_id, now, state.config.allow_command_jobs)?;
     let (stored, created) = state.store.upsert_job(&job, next, now).await?;
     state.scheduler.wake();
+    let action = if created { "create" } else { "replace" };
+    audit(&state, &who.name, action, &stored.id, None).await;
     tracing::info!(job.id = %stored.id, created, key.name = %who.name, "job put");
     let status = if created {
         StatusCode::CREATED
@@ -605,8 +611,112 @@ async fn delete_job(
         return Err(not_found());
     }
     state.scheduler.wake();
+    audit(&state, &who.name, "delete", &job_id, None).await;
     tracing::info!(job.id = %job_id, key.name = %who.name, "job deleted");
     Ok(ok(json!({"message": format!("Job '{job_id}' deleted")})))
+}
+
+/// Appends an audit row. The change itself has been made: a failure to audit it is logged
+/// loudly rather than reported to the client as if the change had failed.
+async fn audit(state: &AppState, key_name: &str, action: &str, job_id: &str, detail: Option<&str>) {
+    if let Err(e) = state
+        .store
+        .record_audit(Utc::now(), key_name, action, job_id, detail)
+        .await
+    {
+        tracing::error!(error = %super::error_chain(&e), job.id = %job_id, action, "could not write the audit row");
+    }
+}
+
+/// `POST /jobs/{job_id}/pause`: the job keeps its definition and history but does not fire
+/// until resumed. Pausing a paused job changes nothing.
+async fn pause_job(
+    Admin(who): Admin,
+    State(state): State<AppState>,
+    Path(job_id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let job = load_job(&state, &job_id).await?;
+    let job = if job.paused {
+        job
+    } else {
+        let now = Utc::now();
+        let paused = state.store.set_paused(&job.id, true, None, now).await?;
+        let paused = paused.ok_or_else(|| ApiError::JobNotFound(truncate(&job_id, 128)))?;
+        state.scheduler.wake();
+        audit(&state, &who.name, "pause", &job_id, None).await;
+        paused
+    };
+    Ok(ok(job_response(&state, job).await?))
+}
+
+/// `POST /jobs/{job_id}/resume`: the next run is the first occurrence after now, so a long
+/// pause causes no burst of misfires. Resuming an active job changes nothing.
+async fn resume_job(
+    Admin(who): Admin,
+    State(state): State<AppState>,
+    Path(job_id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let job = load_job(&state, &job_id).await?;
+    let job = if !job.paused {
+        job
+    } else {
+        let now = Timestamp::now().get();
+        let next = job
+            .trigger
+            .next_fire_after(now)
+            .map(|f| Timestamp::new(f.at).get());
+        let resumed = state.store.set_paused(&job.id, false, next, now).await?;
+        let resumed = resumed.ok_or_else(|| ApiError::JobNotFound(truncate(&job_id, 128)))?;
+        state.scheduler.wake();
+        audit(&state, &who.name, "resume", &job_id, None).await;
+        resumed
+    };
+    Ok(ok(job_response(&state, job).await?))
+}
+
+/// `POST /jobs/{job_id}/run`: one extra occurrence now, recorded in the history like any
+/// other (kind `manual`); the schedule and the paused state are unchanged. Answers 202 with
+/// the run, which is `running` until its outcome is recorded.
+async fn run_job(
+    Admin(who): Admin,
+    State(state): State<AppState>,
+    Path(job_id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let job = load_job(&state, &job_id).await?;
+    let instance = state
+        .scheduler
+        .status()
+        .instance_id
+        .ok_or(ApiError::SchedulerNotRunning)?;
+    if !state.scheduler.status().running {
+        return Err(ApiError::SchedulerNotRunning);
+    }
+    let now = Timestamp::now().get();
+    let claimed = state
+        .store
+        .insert_manual_run(&job.id, now, &instance)
+        .await?
+        .ok_or_else(|| ApiError::JobNotFound(truncate(&job_id, 128)))?;
+    let run_id = claimed.run_id;
+    if !state.scheduler.submit(claimed) {
+        // The loop stopped between the check and the hand-over: the row must not stay running.
+        state
+            .store
+            .interrupt_runs(
+                &[run_id],
+                Utc::now(),
+                "the scheduler stopped before the run could start",
+            )
+            .await?;
+        return Err(ApiError::SchedulerNotRunning);
+    }
+    let detail = json!({"run_id": run_id}).to_string();
+    audit(&state, &who.name, "run", &job.id, Some(&detail)).await;
+    let run = state.store.get_run(run_id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        ok(json!({"run": run.map(RunResponse::from)})),
+    ))
 }
 
 /// Query of `GET /jobs/{job_id}/preview`.

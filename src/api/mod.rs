@@ -2,6 +2,7 @@
 //! parse input into domain types, call the store, and answer in the `{"status":"ok","data":…}`
 //! envelope; every failure is an [`ApiError`].
 
+mod audit;
 mod auth;
 mod error;
 mod extract;
@@ -55,7 +56,10 @@ pub fn ok<T: Serialize>(data: T) -> axum::Json<Envelope<T>> {
 /// answers for unknown routes (404) and wrong methods (405).
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
-    let api = Router::new().merge(jobs::router()).merge(auth::router());
+    let api = Router::new()
+        .merge(jobs::router())
+        .merge(auth::router())
+        .merge(audit::router());
     Router::new()
         .nest(PREFIX, api)
         .merge(health::router())

@@ -4,7 +4,9 @@
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
+
+use crate::store::ClaimedRun;
 
 /// What `/healthz` reports about the loop.
 #[derive(Debug, Clone, Default)]
@@ -22,6 +24,7 @@ pub struct SchedulerStatus {
 pub struct SchedulerHandle {
     notify: Arc<Notify>,
     status: Arc<Mutex<SchedulerStatus>>,
+    manual: Arc<Mutex<Option<mpsc::UnboundedSender<ClaimedRun>>>>,
 }
 
 impl SchedulerHandle {
@@ -39,6 +42,22 @@ impl SchedulerHandle {
     /// Waits for the next [`SchedulerHandle::wake`].
     pub(crate) async fn woken(&self) {
         self.notify.notified().await;
+    }
+
+    /// Hands a run claimed outside the loop (`POST /jobs/{id}/run`) to the loop to execute.
+    /// Returns false when no loop runs in this process (the run is then not started).
+    pub fn submit(&self, run: ClaimedRun) -> bool {
+        match self.manual.lock() {
+            Ok(guard) => guard.as_ref().is_some_and(|tx| tx.send(run).is_ok()),
+            Err(_) => false,
+        }
+    }
+
+    /// Connects [`SchedulerHandle::submit`] to the loop.
+    pub(crate) fn set_submitter(&self, tx: Option<mpsc::UnboundedSender<ClaimedRun>>) {
+        if let Ok(mut guard) = self.manual.lock() {
+            *guard = tx;
+        }
     }
 
     /// A snapshot of the loop's state.

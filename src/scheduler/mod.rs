@@ -70,6 +70,7 @@ pub struct Scheduler {
     in_flight: Arc<InFlight>,
     records: mpsc::UnboundedSender<RunRecord>,
     records_rx: Mutex<Option<mpsc::UnboundedReceiver<RunRecord>>>,
+    submitted_rx: Mutex<Option<mpsc::UnboundedReceiver<ClaimedRun>>>,
 }
 
 /// Errors that stop the scheduler from starting.
@@ -106,6 +107,8 @@ impl Scheduler {
             )
             .await?;
         let (records, records_rx) = mpsc::unbounded_channel();
+        let (submitted, submitted_rx) = mpsc::unbounded_channel();
+        handle.set_submitter(Some(submitted));
         let scheduler = Scheduler {
             permits: Arc::new(Semaphore::new(config.max_concurrent_runs.max(1))),
             store,
@@ -117,6 +120,7 @@ impl Scheduler {
             in_flight: Arc::new(InFlight::default()),
             records,
             records_rx: Mutex::new(Some(records_rx)),
+            submitted_rx: Mutex::new(Some(submitted_rx)),
         };
         scheduler.recover_dead_owners(Utc::now()).await?;
         let id = scheduler.instance_id.clone();
@@ -263,6 +267,19 @@ impl Scheduler {
             .and_then(|mut rx| rx.take())
             .map(|rx| tokio::spawn(write_records(self.store.clone(), rx)));
         let maintenance = tokio::spawn(self.clone().maintain(shutdown.clone()));
+        let submitted = self
+            .submitted_rx
+            .lock()
+            .ok()
+            .and_then(|mut rx| rx.take())
+            .map(|mut rx| {
+                let this = self.clone();
+                tokio::spawn(async move {
+                    while let Some(run) = rx.recv().await {
+                        this.dispatch(run);
+                    }
+                })
+            });
         loop {
             if *shutdown.borrow() {
                 break;
@@ -302,6 +319,10 @@ impl Scheduler {
                 () = self.handle.woken() => {}
                 _ = shutdown.changed() => {}
             }
+        }
+        self.handle.set_submitter(None);
+        if let Some(task) = submitted {
+            task.abort();
         }
         self.drain().await;
         maintenance.abort();

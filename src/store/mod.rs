@@ -5,6 +5,7 @@
 //! data so the crate builds without a database. Timestamps are bound and read as the
 //! fixed-width text of [`crate::timestamp`].
 
+mod audit;
 mod claims;
 mod error;
 mod instances;
@@ -21,6 +22,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use audit::AuditEntry;
 pub use claims::{ClaimPlan, ClaimReport, ClaimedRun, RunRecord, Span};
 pub use error::StoreError;
 pub use instances::Instance;

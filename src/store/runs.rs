@@ -87,6 +87,20 @@ impl Store {
         rows.into_iter().map(Run::try_from).collect()
     }
 
+    /// One run by row id.
+    pub async fn get_run(&self, run_id: i64) -> Result<Option<Run>, StoreError> {
+        let row = sqlx::query_as!(
+            RunRow,
+            r#"SELECT id AS "id!: i64", job_id, scheduled_at, last_scheduled_at, occurrences, kind, status,
+                      started_at, finished_at, duration_ms, owner_id, http_status, exit_code, output, error
+               FROM job_runs WHERE id = ?"#,
+            run_id
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Run::try_from).transpose()
+    }
+
     /// The newest run of a job, if it has any.
     pub async fn last_run(&self, job_id: &str) -> Result<Option<Run>, StoreError> {
         Ok(self.list_runs(job_id, None, 1).await?.into_iter().next())

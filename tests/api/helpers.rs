@@ -232,7 +232,7 @@ pub async fn sqlite3(db: &std::path::Path, sql: &str) -> String {
         }
         Err(_) => {
             eprintln!("sqlite3 is not installed: running the query through sqlx instead");
-            use sqlx::{Column, Row};
+            use sqlx::Row;
             let pool = SqlitePool::connect(&format!("sqlite:{}", db.display()))
                 .await
                 .expect("open");

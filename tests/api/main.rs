@@ -4,5 +4,6 @@ mod auth;
 mod cli;
 mod helpers;
 mod jobs;
+mod manage;
 mod processes;
 mod scheduler;

@@ -1,0 +1,90 @@
+//! SQL for the `audit_log` table: who changed which job, when, and how.
+
+use chrono::{DateTime, Utc};
+
+use super::{Store, StoreError, parse_ts, ts};
+
+/// One audit row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    /// Row id, increasing.
+    pub id: i64,
+    /// When the change was made.
+    pub at: DateTime<Utc>,
+    /// The name of the API key that made it.
+    pub key_name: String,
+    /// `create`, `replace`, `pause`, `resume`, `run` or `delete`.
+    pub action: String,
+    /// The job changed.
+    pub job_id: String,
+    /// JSON detail, if any.
+    pub detail: Option<String>,
+}
+
+struct AuditRow {
+    id: i64,
+    at: String,
+    key_name: String,
+    action: String,
+    job_id: String,
+    detail: Option<String>,
+}
+
+impl Store {
+    /// Appends an audit row.
+    pub async fn record_audit(
+        &self,
+        at: DateTime<Utc>,
+        key_name: &str,
+        action: &str,
+        job_id: &str,
+        detail: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let at = ts(at);
+        sqlx::query!(
+            "INSERT INTO audit_log (at, key_name, action, job_id, detail) VALUES (?, ?, ?, ?, ?)",
+            at,
+            key_name,
+            action,
+            job_id,
+            detail
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Audit rows newest first, below `before_id` when given, for one job when `job_id` is set.
+    pub async fn list_audit(
+        &self,
+        job_id: Option<&str>,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let before = before_id.unwrap_or(i64::MAX);
+        let limit = i64::from(limit);
+        let rows = sqlx::query_as!(
+            AuditRow,
+            r#"SELECT id AS "id!: i64", at, key_name, action, job_id, detail FROM audit_log
+               WHERE id < ?1 AND (?2 IS NULL OR job_id = ?2) ORDER BY id DESC LIMIT ?3"#,
+            before,
+            job_id,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                let key = format!("id {}", r.id);
+                Ok(AuditEntry {
+                    at: parse_ts("audit_log", &key, "at", &r.at)?,
+                    id: r.id,
+                    key_name: r.key_name,
+                    action: r.action,
+                    job_id: r.job_id,
+                    detail: r.detail,
+                })
+            })
+            .collect()
+    }
+}
