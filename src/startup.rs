@@ -24,7 +24,7 @@ pub enum StartupError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         /// The address.
         addr: SocketAddr,

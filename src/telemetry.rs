@@ -16,5 +16,6 @@ where
         .with_env_filter(filter)
         .with_writer(writer)
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }

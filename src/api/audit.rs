@@ -1,34 +1,69 @@
 //! `GET /audit`: who changed which job, newest first. Admin only.
 
-use axum::Router;
 use axum::extract::State;
 use axum::response::IntoResponse;
-use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{Admin, ApiQuery};
+use super::openapi::{Envelope, ErrorBody};
 use super::{ApiError, AppState, ok};
 use crate::timestamp::Timestamp;
 
-/// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/audit", get(list_audit))
+/// Routes of this module, with their OpenAPI description.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_audit))
 }
 
-#[derive(Debug, Deserialize)]
+/// Query of `GET /audit`.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct AuditParams {
+    /// Page size, 1–1000 (default 100).
     #[serde(default)]
     limit: Option<u32>,
+    /// `next_cursor` of the previous page.
     #[serde(default)]
     cursor: Option<String>,
+    /// Only changes of this job.
     #[serde(default)]
     job_id: Option<String>,
 }
 
+/// One change made through the API.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct AuditEntryResponse {
+    id: i64,
+    at: Timestamp,
+    /// The name of the API key that made the change.
+    key_name: String,
+    /// `create`, `replace`, `pause`, `resume`, `run` or `delete`.
+    action: String,
+    job_id: String,
+    /// Details, such as the run id of a manual run.
+    #[schema(value_type = Option<Object>)]
+    detail: Option<Value>,
+}
+
+/// A page of audit entries.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct AuditList {
+    entries: Vec<AuditEntryResponse>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    next_cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/audit", tag = "audit", params(AuditParams),
+    responses((status = 200, description = "Changes, newest first", body = Envelope<AuditList>),
+        (status = 401, description = "UNAUTHORIZED", body = ErrorBody),
+        (status = 403, description = "FORBIDDEN: the key is not an admin key", body = ErrorBody),
+        (status = 422, description = "VALIDATION_ERROR", body = ErrorBody)))]
 /// Audit rows newest first; `job_id` filters, `limit` (1–1000, default 100) and `cursor` page.
 async fn list_audit(
     _admin: Admin,
@@ -66,18 +101,21 @@ async fn list_audit(
                 .map(|e| URL_SAFE_NO_PAD.encode(format!("audit:{}", e.id)))
         })
         .flatten();
-    let entries: Vec<Value> = entries
+    let entries = entries
         .into_iter()
-        .map(|e| {
-            json!({
-                "id": e.id,
-                "at": Timestamp::new(e.at),
-                "key_name": e.key_name,
-                "action": e.action,
-                "job_id": e.job_id,
-                "detail": e.detail.and_then(|d| serde_json::from_str::<Value>(&d).ok()),
-            })
+        .map(|e| AuditEntryResponse {
+            id: e.id,
+            at: Timestamp::new(e.at),
+            key_name: e.key_name,
+            action: e.action,
+            job_id: e.job_id,
+            detail: e
+                .detail
+                .and_then(|d| serde_json::from_str::<Value>(&d).ok()),
         })
         .collect();
-    Ok(ok(json!({"entries": entries, "next_cursor": next_cursor})))
+    Ok(ok(AuditList {
+        entries,
+        next_cursor,
+    }))
 }

@@ -9,6 +9,26 @@ use serde_json::json;
 
 use crate::store::StoreError;
 
+/// Every code [`ApiError::code`] can return, as documented in the OpenAPI document.
+pub const ERROR_CODES: &[&str] = &[
+    "UNAUTHORIZED",
+    "FORBIDDEN",
+    "JOB_NOT_FOUND",
+    "NOT_FOUND",
+    "METHOD_NOT_ALLOWED",
+    "JOB_ALREADY_EXISTS",
+    "INVALID_JSON",
+    "UNSUPPORTED_MEDIA_TYPE",
+    "PAYLOAD_TOO_LARGE",
+    "VALIDATION_ERROR",
+    "INVALID_TRIGGER",
+    "COMMAND_JOBS_DISABLED",
+    "SCHEDULER_NOT_RUNNING",
+    "DATABASE_BUSY",
+    "DATABASE_UNAVAILABLE",
+    "INTERNAL_ERROR",
+];
+
 /// Errors returned by handlers and extractors.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -175,6 +195,38 @@ impl IntoResponse for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One error of each kind, for checking that codes and documentation agree.
+    fn one_of_each() -> Vec<ApiError> {
+        vec![
+            ApiError::Unauthorized("API key required"),
+            ApiError::Forbidden,
+            ApiError::JobNotFound("x".into()),
+            ApiError::RouteNotFound("/x".into()),
+            ApiError::MethodNotAllowed("PATCH".into()),
+            ApiError::JobExists("x".into()),
+            ApiError::InvalidJson("eof".into()),
+            ApiError::UnsupportedMediaType,
+            ApiError::PayloadTooLarge(1),
+            ApiError::validation("f", "bad"),
+            ApiError::InvalidTrigger("bad".into()),
+            ApiError::CommandJobsDisabled,
+            ApiError::SchedulerNotRunning,
+            ApiError::Store(StoreError::Busy),
+            ApiError::Store(StoreError::Full),
+            ApiError::Store(StoreError::corrupt("jobs", "x", "bad")),
+        ]
+    }
+
+    #[test]
+    fn documented_codes_are_exactly_the_codes_returned() {
+        let mut returned: Vec<&str> = one_of_each().iter().map(ApiError::code).collect();
+        returned.sort_unstable();
+        returned.dedup();
+        let mut documented = ERROR_CODES.to_vec();
+        documented.sort_unstable();
+        assert_eq!(returned, documented);
+    }
 
     #[test]
     fn each_error_maps_to_its_status_and_code() {

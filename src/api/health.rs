@@ -1,24 +1,27 @@
 //! `GET /healthz` (liveness with details) and `GET /readyz` (ready to serve). No key needed:
 //! load balancers and orchestrators call them. Neither reveals job contents.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::get;
 use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use crate::store::Store;
 use crate::timestamp;
 
-/// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+/// Routes of this module, with their OpenAPI description.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
 }
 
+#[utoipa::path(get, path = "/healthz", tag = "health", security(()),
+    responses((status = 200, description = "API, database and scheduler report", body = Object),
+        (status = 503, description = "The database does not answer", body = Object)))]
 /// 200 when the database answers, 503 otherwise; always a JSON report of the parts.
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     let db = async {
@@ -63,6 +66,9 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
+#[utoipa::path(get, path = "/readyz", tag = "health", security(()),
+    responses((status = 200, description = "Ready to serve", body = Object),
+        (status = 503, description = "Not ready (database or schema)", body = Object)))]
 /// 200 once the database answers and its schema is the one this binary expects.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match state.store.schema_version().await {

@@ -2,18 +2,20 @@
 //! All admin-only. Input is parsed once into domain types ([`NewJob`]); responses are built
 //! from domain types by explicit conversions, so no struct serves both the file and the wire.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{Admin, ApiJson, ApiQuery};
+use super::openapi::{Envelope, ErrorBody};
 use super::{ApiError, AppState, ok, truncate};
 use crate::actions::Action;
 use crate::model::{Job, JobSettings, NewJob, Run};
@@ -36,41 +38,95 @@ pub const MAX_JITTER_SECONDS: u32 = 24 * 3600;
 /// Upper bound of a job name's length, in characters.
 pub const MAX_NAME_CHARS: usize = 256;
 
-/// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/jobs", get(list_jobs).post(create_job))
-        .route(
-            "/jobs/{job_id}",
-            get(get_job).put(put_job).delete(delete_job),
-        )
-        .route("/jobs/{job_id}/preview", get(preview_job))
-        .route("/jobs/{job_id}/runs", get(list_runs))
-        .route("/jobs/{job_id}/pause", post(pause_job))
-        .route("/jobs/{job_id}/resume", post(resume_job))
-        .route("/jobs/{job_id}/run", post(run_job))
+/// Routes of this module, with their OpenAPI description.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_jobs, create_job))
+        .routes(routes!(get_job, put_job, delete_job))
+        .routes(routes!(preview_job))
+        .routes(routes!(list_runs))
+        .routes(routes!(pause_job))
+        .routes(routes!(resume_job))
+        .routes(routes!(run_job))
 }
 
-/// Body of `POST /jobs` and `PUT /jobs/{job_id}`.
-#[derive(Debug, Deserialize)]
+/// Body of `POST /jobs` and `PUT /jobs/{job_id}`. Unknown fields are refused.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct JobBody {
+pub(super) struct JobBody {
+    /// `[A-Za-z0-9._-]{1,128}`; POST generates one when absent; PUT takes it from the path.
     #[serde(default)]
     id: Option<String>,
     #[serde(default)]
+    /// Free text, at most 256 characters.
     name: Option<String>,
+    /// When the job fires.
+    #[schema(value_type = TriggerDoc)]
     trigger: Value,
+    /// What the job does: `{"type":"noop"}`, `{"type":"http",…}` or `{"type":"command",…}`
+    /// (DESIGN.md, *Actions*).
+    #[schema(value_type = ActionDoc)]
     action: Value,
+    /// Later than this, an occurrence is recorded `missed` instead of run (default 60, max 604800).
     #[serde(default)]
     misfire_grace_seconds: Option<u32>,
+    /// Occurrences caught up within grace run once (default true).
     #[serde(default)]
     coalesce: Option<bool>,
+    /// Runs of this job that may run at once (default 1, max 1000); more are `skipped`.
     #[serde(default)]
     max_instances: Option<u32>,
+    /// Random start delay bound in seconds (default 0, max 86400).
     #[serde(default)]
     jitter_seconds: Option<u32>,
+    /// Create the job paused (default false).
     #[serde(default)]
     paused: Option<bool>,
+}
+
+/// A trigger, tagged by `type` (documentation of the accepted shapes).
+#[derive(ToSchema)]
+#[serde(tag = "type", rename_all = "lowercase")]
+#[allow(dead_code)]
+pub(super) enum TriggerDoc {
+    /// Crontab syntax, 5 or 6 fields, evaluated in an IANA timezone (default UTC).
+    Cron(CronBody),
+    /// Every `seconds` from `start_at` (default: now + seconds) until `end_at`.
+    Interval(IntervalBody),
+    /// Once at `run_at`, which must be in the future.
+    Date(DateBody),
+}
+
+/// An action, tagged by `type` (documentation of the accepted shapes; DESIGN.md, *Actions*).
+#[derive(ToSchema)]
+#[serde(tag = "type", rename_all = "lowercase")]
+#[allow(dead_code)]
+pub(super) enum ActionDoc {
+    /// Does nothing.
+    Noop,
+    /// One HTTP request; success is a 2xx. Fields: method (default POST), url, headers,
+    /// body, timeout_seconds (default 30, 1–86400).
+    Http {
+        /// GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS.
+        method: Option<String>,
+        /// http or https URL.
+        url: String,
+        /// Extra request headers (at most 32).
+        headers: Option<std::collections::BTreeMap<String, String>>,
+        /// Request body (at most 64 KiB).
+        body: Option<String>,
+        /// Seconds before the request is abandoned as `timed_out`.
+        timeout_seconds: Option<u64>,
+    },
+    /// One program without a shell; success is exit code 0. Needs `--allow-command-jobs`.
+    Command {
+        /// The program.
+        program: String,
+        /// Its arguments.
+        args: Option<Vec<String>>,
+        /// Seconds before it is killed as `timed_out` (default 60).
+        timeout_seconds: Option<u64>,
+    },
 }
 
 /// A trigger as accepted; parsed by [`parse_tagged`] so errors carry the full field path
@@ -82,17 +138,19 @@ enum TriggerBody {
     Date(DateBody),
 }
 
-#[derive(Debug, Deserialize)]
+/// A cron trigger's fields.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CronBody {
+pub(super) struct CronBody {
     expr: String,
     #[serde(default)]
     timezone: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// An interval trigger's fields.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct IntervalBody {
+pub(super) struct IntervalBody {
     seconds: u64,
     #[serde(default)]
     start_at: Option<Timestamp>,
@@ -100,9 +158,10 @@ struct IntervalBody {
     end_at: Option<Timestamp>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A date trigger's fields.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct DateBody {
+pub(super) struct DateBody {
     run_at: Timestamp,
 }
 
@@ -368,7 +427,7 @@ fn trigger_json(trigger: &Trigger) -> Value {
 }
 
 /// One run as sent on the wire.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct RunResponse {
     id: i64,
     job_id: String,
@@ -410,14 +469,16 @@ impl From<Run> for RunResponse {
 }
 
 /// One job as sent on the wire; the first four fields are the seed story's `JobInfo`.
-#[derive(Debug, Serialize)]
-struct JobResponse {
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct JobResponse {
     id: String,
     next_run_time: Option<Timestamp>,
     trigger_type: &'static str,
     trigger_details: String,
     name: Option<String>,
+    #[schema(value_type = TriggerDoc)]
     trigger: Value,
+    #[schema(value_type = ActionDoc)]
     action: Action,
     paused: bool,
     misfire_grace_seconds: u32,
@@ -457,17 +518,73 @@ async fn job_response(state: &AppState, job: Job) -> Result<JobResponse, ApiErro
 }
 
 /// Query of `GET /jobs`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// Page size, 1–1000 (default 100).
     #[serde(default)]
     limit: Option<u32>,
+    /// `next_cursor` of the previous page.
     #[serde(default)]
     cursor: Option<String>,
+    /// Only paused (true) or only active (false) jobs.
     #[serde(default)]
     paused: Option<bool>,
+    /// Only `date`, `interval` or `cron` jobs.
     #[serde(default)]
     trigger_type: Option<String>,
+}
+
+/// A page of jobs.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct JobList {
+    jobs: Vec<JobResponse>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    next_cursor: Option<String>,
+}
+
+/// A confirmation.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Message {
+    message: String,
+}
+
+/// Fire times of a job.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Preview {
+    job_id: String,
+    /// The job's timezone (UTC for interval and date jobs).
+    timezone: String,
+    /// Times are strictly after this instant.
+    from: Timestamp,
+    times: Vec<PreviewTime>,
+}
+
+/// One fire time.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct PreviewTime {
+    /// The instant, in UTC.
+    utc: Timestamp,
+    /// The same instant in the job's timezone, with its offset.
+    local: String,
+    /// `shifted`: the local time does not exist (spring forward) and was moved past the gap;
+    /// `repeated`: the second instant with this local time (fall back); null otherwise.
+    dst: Option<&'static str>,
+}
+
+/// A page of runs.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct RunList {
+    runs: Vec<RunResponse>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    next_cursor: Option<String>,
+}
+
+/// The run started by `POST /jobs/{job_id}/run`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct RunNow {
+    run: Option<RunResponse>,
 }
 
 fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
@@ -494,6 +611,8 @@ fn decode_cursor(cursor: &str) -> Result<JobSortKey, ApiError> {
 }
 
 /// `GET /jobs`: jobs in next-run order (paused and finished last), keyset-paginated.
+#[utoipa::path(get, path = "/jobs", tag = "jobs", params(ListParams),
+    responses((status = 200, description = "A page of jobs in next-run order", body = Envelope<JobList>), (status = 401, description = "UNAUTHORIZED: no key, or an unknown or revoked key", body = ErrorBody), (status = 403, description = "FORBIDDEN: the key is not an admin key", body = ErrorBody), (status = 422, description = "VALIDATION_ERROR: a query parameter is invalid", body = ErrorBody), (status = 503, description = "DATABASE_BUSY or DATABASE_UNAVAILABLE: retry later", body = ErrorBody)))]
 async fn list_jobs(
     _admin: Admin,
     State(state): State<AppState>,
@@ -521,12 +640,15 @@ async fn list_jobs(
     for job in page.jobs {
         jobs.push(job_response(&state, job).await?);
     }
-    Ok(ok(
-        json!({"jobs": jobs, "next_cursor": page.next.as_ref().map(encode_cursor)}),
-    ))
+    Ok(ok(JobList {
+        jobs,
+        next_cursor: page.next.as_ref().map(encode_cursor),
+    }))
 }
 
 /// `POST /jobs`: creates a job; 409 when the id exists.
+#[utoipa::path(post, path = "/jobs", tag = "jobs", request_body = JobBody,
+    responses((status = 201, description = "Created", body = Envelope<JobResponse>), (status = 401, description = "UNAUTHORIZED: no key, or an unknown or revoked key", body = ErrorBody), (status = 403, description = "FORBIDDEN: the key is not an admin key", body = ErrorBody), (status = 400, description = "INVALID_JSON", body = ErrorBody), (status = 409, description = "JOB_ALREADY_EXISTS", body = ErrorBody), (status = 413, description = "PAYLOAD_TOO_LARGE", body = ErrorBody), (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = ErrorBody), (status = 422, description = "VALIDATION_ERROR, INVALID_TRIGGER or COMMAND_JOBS_DISABLED", body = ErrorBody), (status = 503, description = "DATABASE_BUSY or DATABASE_UNAVAILABLE: retry later", body = ErrorBody)))]
 async fn create_job(
     Admin(who): Admin,
     State(state): State<AppState>,
@@ -551,6 +673,9 @@ async fn create_job(
 
 /// `PUT /jobs/{job_id}`: creates (201) or replaces (200) the job. A replaced job keeps its run
 /// history; its next run is recomputed from the new trigger.
+#[utoipa::path(put, path = "/jobs/{job_id}", tag = "jobs", params(("job_id" = String, Path, description = "The job id")), request_body = JobBody,
+    responses((status = 200, description = "Replaced (history kept)", body = Envelope<JobResponse>),
+        (status = 201, description = "Created", body = Envelope<JobResponse>), (status = 401, description = "UNAUTHORIZED: no key, or an unknown or revoked key", body = ErrorBody), (status = 403, description = "FORBIDDEN: the key is not an admin key", body = ErrorBody), (status = 400, description = "INVALID_JSON", body = ErrorBody), (status = 413, description = "PAYLOAD_TOO_LARGE", body = ErrorBody), (status = 415, description = "UNSUPPORTED_MEDIA_TYPE", body = ErrorBody), (status = 422, description = "VALIDATION_ERROR, INVALID_TRIGGER or COMMAND_JOBS_DISABLED", body = ErrorBody), (status = 503, description = "DATABASE_BUSY or DATABASE_UNAVAILABLE: retry later", body = ErrorBody)))]
 async fn put_job(
     Admin(who): Admin,
     State(state): State<AppState>,
@@ -591,6 +716,8 @@ async fn load_job(state: &AppState, job_id: &str) -> Result<Job, ApiError> {
 }
 
 /// `GET /jobs/{job_id}`: the job with its definition, next run and last run.
+#[utoipa::path(get, path = "/jobs/{job_id}", tag = "jobs", params(("job_id" = String, Path, description = "The job id")),
+    responses((status = 200, description = "The job with its last run", body = Envelope<JobResponse>), (status = 401, description = "UNAUTHORIZED: no key, or an unknown or revoked key", body = ErrorBody), (status = 403, description = "FORBIDDEN: the key is not an admin key", body = ErrorBody), (status = 404, description = "JOB_NOT_FOUND", body = ErrorBody), (status = 503, description = "DATABASE_BUSY or DATABASE_UNAVAILABLE: retry later", body = ErrorBody)))]
 async fn get_job(
     _admin: Admin,
     State(state): State<AppState>,
@@ -601,6 +728,8 @@ async fn get_job(
 }
 
 /// `DELETE /jobs/{job_id}`: removes the job and its history (seed story AC 2 and 3).
+#[utoipa::path(delete, path = "/jobs/{job_id}", tag = "jobs", params(("job_id" = String, Path, description = "The job id")),
+    responses((status = 200, description = "Deleted, with its history", body = Envelope<Message>), (status = 401, description = "UNAUTHORIZED: no key, or an unknown or revoked key", body = ErrorBody), (status = 403, description = "FORBIDDEN: the key is not an admin key", body = ErrorBody), (status = 404, description = "JOB_NOT_FOUND", body = ErrorBody), (status = 503, description = "DATABASE_BUSY or DATABASE_UNAVAILABLE: retry later", body = ErrorBody)))]
 async fn delete_job(
     Admin(who): Admin,
     State(state): State<AppState>,
@@ -613,7 +742,9 @@ async fn delete_job(
     state.scheduler.wake();
     audit(&state, &who.name, "delete", &job_id, None).await;
     tracing::info!(job.id = %job_id, key.name = %who.name, "job deleted");
-    Ok(ok(json!({"message": format!("Job '{job_id}' deleted")})))
+    Ok(ok(Message {
+        message: format!("Job '{job_id}' deleted"),
+    }))
 }
 
 /// Appends an audit row. The change itself has been made: a failure to audit it is logged
@@ -630,6 +761,8 @@ async fn audit(state: &AppState, key_name: &str, action: &str, job_id: &str, det
 
 /// `POST /jobs/{job_id}/pause`: the job keeps its definition and history but does not fire
 /// until resumed. Pausing a paused job changes nothing.
+#[utoipa::path(post, path = "/jobs/{job_id}/pause", tag = "jobs", params(("job_id" = String, Path, description = "The job id")),
+    responses((status = 200, description = "Paused (or already paused)", body = Envelope<JobResponse>), (status = 401, description = "UNAUTHORIZED: no key, or an unknown or revoked key", body = ErrorBody), (status = 403, description = "FORBIDDEN: the key is not an admin key", body = ErrorBody), (status = 404, description = "JOB_NOT_FOUND", body = ErrorBody), (status = 503, description = "DATABASE_BUSY or DATABASE_UNAVAILABLE: retry later", body = ErrorBody)))]
 async fn pause_job(
     Admin(who): Admin,
     State(state): State<AppState>,
@@ -651,6 +784,8 @@ async fn pause_job(
 
 /// `POST /jobs/{job_id}/resume`: the next run is the first occurrence after now, so a long
 /// pause causes no burst of misfires. Resuming an active job changes nothing.
+#[utoipa::path(post, path = "/jobs/{job_id}/resume", tag = "jobs", params(("job_id" = String, Path, description = "The job id")),
+    responses((status = 200, description = "Resumed; next run computed from now", body = Envelope<JobResponse>), (status = 401, description = "UNAUTHORIZED: no key, or an unknown or revoked key", body = ErrorBody), (status = 403, description = "FORBIDDEN: the key is not an admin key", body = ErrorBody), (status = 404, description = "JOB_NOT_FOUND", body = ErrorBody), (status = 503, description = "DATABASE_BUSY or DATABASE_UNAVAILABLE: retry later", body = ErrorBody)))]
 async fn resume_job(
     Admin(who): Admin,
     State(state): State<AppState>,
@@ -677,6 +812,8 @@ async fn resume_job(
 /// `POST /jobs/{job_id}/run`: one extra occurrence now, recorded in the history like any
 /// other (kind `manual`); the schedule and the paused state are unchanged. Answers 202 with
 /// the run, which is `running` until its outcome is recorded.
+#[utoipa::path(post, path = "/jobs/{job_id}/run", tag = "jobs", params(("job_id" = String, Path, description = "The job id")),
+    responses((status = 202, description = "A manual run was started", body = Envelope<RunNow>), (status = 401, description = "UNAUTHORIZED: no key, or an unknown or revoked key", body = ErrorBody), (status = 403, description = "FORBIDDEN: the key is not an admin key", body = ErrorBody), (status = 404, description = "JOB_NOT_FOUND", body = ErrorBody), (status = 503, description = "SCHEDULER_NOT_RUNNING, DATABASE_BUSY or DATABASE_UNAVAILABLE", body = ErrorBody)))]
 async fn run_job(
     Admin(who): Admin,
     State(state): State<AppState>,
@@ -715,22 +852,30 @@ async fn run_job(
     let run = state.store.get_run(run_id).await?;
     Ok((
         StatusCode::ACCEPTED,
-        ok(json!({"run": run.map(RunResponse::from)})),
+        ok(RunNow {
+            run: run.map(RunResponse::from),
+        }),
     ))
 }
 
 /// Query of `GET /jobs/{job_id}/preview`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct PreviewParams {
+    /// How many fire times, 1–1000 (default 10).
     #[serde(default)]
     count: Option<u32>,
+    /// RFC 3339 instant to start after (default now).
     #[serde(default)]
+    #[param(value_type = Option<String>)]
     from: Option<Timestamp>,
 }
 
 /// `GET /jobs/{job_id}/preview?count=N&from=T`: the next N fire times strictly after T (default
 /// now), each in UTC and in the job's timezone, with DST adjustments marked.
+#[utoipa::path(get, path = "/jobs/{job_id}/preview", tag = "jobs", params(("job_id" = String, Path, description = "The job id"), PreviewParams),
+    responses((status = 200, description = "The next fire times", body = Envelope<Preview>), (status = 401, description = "UNAUTHORIZED: no key, or an unknown or revoked key", body = ErrorBody), (status = 403, description = "FORBIDDEN: the key is not an admin key", body = ErrorBody), (status = 404, description = "JOB_NOT_FOUND", body = ErrorBody), (status = 422, description = "VALIDATION_ERROR: a query parameter is invalid", body = ErrorBody), (status = 503, description = "DATABASE_BUSY or DATABASE_UNAVAILABLE: retry later", body = ErrorBody)))]
 async fn preview_job(
     _admin: Admin,
     State(state): State<AppState>,
@@ -741,37 +886,43 @@ async fn preview_job(
     let count = check_range("count", params.count, 1, MAX_PREVIEW, 10)?;
     let from = params.from.map(Timestamp::get).unwrap_or_else(Utc::now);
     let tz = job.trigger.timezone();
-    let times: Vec<Value> = job
+    let times: Vec<PreviewTime> = job
         .trigger
         .fires_after(from)
         .take(count as usize)
-        .map(|fire| {
-            json!({
-                "utc": Timestamp::new(fire.at),
-                "local": fire.at.with_timezone(&tz).to_rfc3339_opts(SecondsFormat::Millis, false),
-                "dst": fire.dst.map(|d| d.as_str()),
-            })
+        .map(|fire| PreviewTime {
+            utc: Timestamp::new(fire.at),
+            local: fire
+                .at
+                .with_timezone(&tz)
+                .to_rfc3339_opts(SecondsFormat::Millis, false),
+            dst: fire.dst.map(|d| d.as_str()),
         })
         .collect();
-    Ok(ok(json!({
-        "job_id": job.id,
-        "timezone": tz.name(),
-        "from": Timestamp::new(from),
-        "times": times,
-    })))
+    Ok(ok(Preview {
+        job_id: job.id,
+        timezone: tz.name().to_string(),
+        from: Timestamp::new(from),
+        times,
+    }))
 }
 
 /// Query of `GET /jobs/{job_id}/runs`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct RunsParams {
+    /// Page size, 1–1000 (default 100).
     #[serde(default)]
     limit: Option<u32>,
+    /// `next_cursor` of the previous page.
     #[serde(default)]
     cursor: Option<String>,
 }
 
 /// `GET /jobs/{job_id}/runs`: run history, newest first, keyset-paginated.
+#[utoipa::path(get, path = "/jobs/{job_id}/runs", tag = "jobs", params(("job_id" = String, Path, description = "The job id"), RunsParams),
+    responses((status = 200, description = "Run history, newest first", body = Envelope<RunList>), (status = 401, description = "UNAUTHORIZED: no key, or an unknown or revoked key", body = ErrorBody), (status = 403, description = "FORBIDDEN: the key is not an admin key", body = ErrorBody), (status = 404, description = "JOB_NOT_FOUND", body = ErrorBody), (status = 422, description = "VALIDATION_ERROR: a query parameter is invalid", body = ErrorBody), (status = 503, description = "DATABASE_BUSY or DATABASE_UNAVAILABLE: retry later", body = ErrorBody)))]
 async fn list_runs(
     _admin: Admin,
     State(state): State<AppState>,
@@ -801,7 +952,7 @@ async fn list_runs(
         None
     };
     let runs: Vec<RunResponse> = runs.into_iter().map(RunResponse::from).collect();
-    Ok(ok(json!({"runs": runs, "next_cursor": next_cursor})))
+    Ok(ok(RunList { runs, next_cursor }))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod error;
 mod extract;
 mod health;
 mod jobs;
+mod openapi;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,9 +17,13 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use serde::Serialize;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
-pub use error::{ApiError, error_chain};
+pub use error::{ApiError, ERROR_CODES, error_chain};
+pub use openapi::Envelope;
 
 use crate::config::Config;
 use crate::scheduler::SchedulerHandle;
@@ -40,33 +45,44 @@ pub struct AppState {
     pub started: Instant,
 }
 
-/// `{"status":"ok","data":…}`.
-#[derive(Debug, Serialize)]
-pub struct Envelope<T: Serialize> {
-    status: &'static str,
-    data: T,
-}
-
 /// Wraps `data` in the success envelope.
 pub fn ok<T: Serialize>(data: T) -> axum::Json<Envelope<T>> {
     axum::Json(Envelope { status: "ok", data })
 }
 
-/// The whole router: versioned routes under [`PREFIX`], health probes at the root, and JSON
-/// answers for unknown routes (404) and wrong methods (405).
+/// The whole router: versioned routes under [`PREFIX`], health probes at the root, the
+/// OpenAPI document, and JSON answers for unknown routes (404) and wrong methods (405).
 pub fn router(state: AppState) -> Router {
+    let (router, _) = router_and_openapi(state);
+    router
+}
+
+/// The router and the OpenAPI document describing it, built from the same route list.
+pub fn router_and_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let limit = state.config.max_body_bytes;
-    let api = Router::new()
+    let api = OpenApiRouter::new()
         .merge(jobs::router())
         .merge(auth::router())
         .merge(audit::router());
-    Router::new()
+    let (routes, openapi) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .nest(PREFIX, api)
         .merge(health::router())
+        .split_for_parts();
+    let document =
+        openapi::OpenApiJson(Arc::new(serde_json::to_value(&openapi).unwrap_or_default()));
+    let doc_route = Router::new()
+        .route(
+            &format!("{PREFIX}/openapi.json"),
+            get(openapi::openapi_json),
+        )
+        .with_state(document);
+    let router = routes
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
+        .merge(doc_route);
+    (router, openapi)
 }
 
 async fn route_not_found(uri: Uri) -> Response {

@@ -80,7 +80,7 @@ pub enum SchedulerError {
     #[error("scheduler could not start")]
     Store(#[from] StoreError),
     /// The HTTP client for actions could not be built.
-    #[error("scheduler could not start: {0}")]
+    #[error("scheduler could not start")]
     Action(#[from] crate::actions::ActionError),
 }
 

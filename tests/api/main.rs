@@ -5,5 +5,6 @@ mod cli;
 mod helpers;
 mod jobs;
 mod manage;
+mod openapi;
 mod processes;
 mod scheduler;

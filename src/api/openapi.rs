@@ -1,0 +1,105 @@
+//! The OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]` annotations and the
+//! wire types' `ToSchema` derives: routes are registered through `utoipa_axum::routes!`, which
+//! adds each handler to the router and to the document in one step, so the two cannot drift.
+//! Served at `GET /api/v1alpha1/openapi.json` without a key.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
+use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
+
+use super::error::ERROR_CODES;
+
+/// `{"status":"ok","data":…}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Envelope<T: Serialize> {
+    /// Always `ok`.
+    pub(super) status: &'static str,
+    /// The payload.
+    pub(super) data: T,
+}
+
+/// `{"detail":{"code","message"}}`: every error the API returns.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    detail: ErrorDetail,
+}
+
+/// The error's stable code and a message that names what is wrong.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    code: ErrorCode,
+    /// For people: names the field or value at fault; never a stack trace or SQL.
+    message: String,
+}
+
+/// One of the stable error codes ([`ERROR_CODES`]).
+#[derive(Debug, Serialize)]
+pub struct ErrorCode(String);
+
+impl PartialSchema for ErrorCode {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(ERROR_CODES.iter().copied()))
+            .description(Some("Stable upper-case error code"))
+            .into()
+    }
+}
+
+impl ToSchema for ErrorCode {}
+
+/// The document's fixed parts; paths and schemas come from the routers.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "schedlite",
+        description = "A persistent job scheduler: jobs and their triggers in one SQLite file, managed over REST. \
+            Authenticate with `X-API-Key: <key>` or `Authorization: Bearer <key>`. All `/jobs` and `/audit` \
+            routes need an admin key; `/auth/me` takes any key; health probes and this document need none."
+    ),
+    modifiers(&SecurityAddon),
+    components(schemas(ErrorBody, ErrorDetail)),
+    tags(
+        (name = "jobs", description = "Create, change, pause, run and delete jobs; run history and previews"),
+        (name = "auth", description = "Who a key is"),
+        (name = "audit", description = "Who changed what"),
+        (name = "health", description = "Probes, no key needed"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Declares the two ways to present a key and requires one on every operation that has no
+/// `security` of its own.
+struct SecurityAddon;
+
+impl Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+        openapi.security = Some(vec![
+            utoipa::openapi::security::SecurityRequirement::new("api_key", Vec::<String>::new()),
+            utoipa::openapi::security::SecurityRequirement::new("bearer", Vec::<String>::new()),
+        ]);
+    }
+}
+
+/// The document, serialized once at start.
+#[derive(Clone)]
+pub struct OpenApiJson(pub Arc<serde_json::Value>);
+
+/// `GET /api/v1alpha1/openapi.json`.
+pub async fn openapi_json(State(doc): State<OpenApiJson>) -> Json<serde_json::Value> {
+    Json((*doc.0).clone())
+}
