@@ -22,12 +22,18 @@ pub fn hostname() -> String {
 }
 
 /// The kernel's start time of process `pid` (field 22 of `/proc/PID/stat`, in clock ticks since
-/// boot), or `None` when the process does not exist or `/proc` is not available.
+/// boot), or `None` when the process does not exist, has exited (a zombie not yet reaped by its
+/// parent counts as dead: it runs nothing), or `/proc` is not available.
 pub fn proc_start(pid: u32) -> Option<String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) is in parentheses and may contain spaces: skip past it.
     let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(19).map(str::to_string)
+    let mut fields = after_name.split_whitespace();
+    let state = fields.next()?;
+    if matches!(state, "Z" | "X" | "x") {
+        return None;
+    }
+    fields.nth(18).map(str::to_string)
 }
 
 /// Whether `instance` is still running, seen from a process on `my_host` at `now`.

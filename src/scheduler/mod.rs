@@ -172,6 +172,14 @@ impl Scheduler {
             }
             recovered += n;
         }
+        // Processes that died with nothing running are marked stopped too, so `instances`
+        // tells the truth about who is alive.
+        for instance in self.store.unstopped_instances(&self.instance_id).await? {
+            if !liveness::is_alive(&instance, &self.hostname, now) {
+                self.store.mark_instance_stopped(&instance.id, now).await?;
+                tracing::info!(instance.id = %instance.id, pid = instance.pid, "marked a dead process stopped");
+            }
+        }
         Ok(recovered)
     }
 

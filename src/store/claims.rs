@@ -5,7 +5,10 @@
 //! What to do with each due job (run, coalesce, miss, skip) is decided by the caller's plan
 //! function; this module only makes the decision durable.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 
 use super::{Store, StoreError, ts};
 use crate::actions::Action;
@@ -84,18 +87,17 @@ pub struct RunRecord {
     pub error: Option<String>,
 }
 
-struct DueRow {
-    id: String,
-}
-
 impl Store {
     /// Claims up to `limit` due jobs (`next_run_at <= now`, earliest first) for process `owner`.
     ///
-    /// In one `BEGIN IMMEDIATE` transaction, for each due job: asks `plan(job, running)` what to
-    /// do (`running` = its runs still running), inserts the `missed`, `skipped` and `running`
-    /// rows, and advances `next_run_at` — all or nothing, so a crash at any instant leaves either
-    /// the old state or the new one. The unique key on (job_id, scheduled_at) backs this up: an
-    /// occurrence that somehow has a row already is not inserted again.
+    /// In one `BEGIN IMMEDIATE` transaction: reads the due jobs and how many runs each has
+    /// running, asks `plan(job, running)` what to do with each, inserts all the `missed`,
+    /// `skipped` and `running` rows in one statement and advances every `next_run_at` in
+    /// another — all or nothing, so a crash at any instant leaves either the old state or the
+    /// new one. Set-based statements (JSON arrays through `json_each`) keep the cost per batch
+    /// at a handful of statements rather than several per job. The unique key on (job_id,
+    /// scheduled_at) backs the claim up: an occurrence that already has a row is not inserted
+    /// again.
     ///
     /// A due job whose row cannot be read (a bad hand edit) is paused with an error logged,
     /// rather than blocking the loop; its definition is left as it is for the operator to fix.
@@ -107,85 +109,131 @@ impl Store {
         mut plan: impl FnMut(&Job, u32) -> ClaimPlan,
     ) -> Result<ClaimReport, StoreError> {
         let now_s = ts(now);
-        let limit_i = i64::from(limit);
         let mut report = ClaimReport::default();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let due = sqlx::query_as!(
-            DueRow,
-            r#"SELECT id AS "id!" FROM jobs WHERE next_run_at <= ? ORDER BY next_run_at LIMIT ?"#,
-            now_s,
-            limit_i
+        let due = super::jobs::due_jobs(&mut tx, &now_s, i64::from(limit)).await?;
+        report.jobs = due.len();
+        if due.is_empty() {
+            tx.commit().await?;
+            return Ok(report);
+        }
+        let mut jobs = Vec::with_capacity(due.len());
+        let mut unreadable = Vec::new();
+        for item in due {
+            match item {
+                Ok(job) => jobs.push(job),
+                Err((id, StoreError::Corrupt { table, key, reason })) => {
+                    tracing::error!(job.id = %id, %table, %key, %reason, "due job is unreadable: pausing it until it is fixed");
+                    unreadable.push(id);
+                }
+                Err((_, other)) => return Err(other),
+            }
+        }
+        if !unreadable.is_empty() {
+            let ids = json_text(&unreadable)?;
+            sqlx::query!(
+                "UPDATE jobs SET paused = 1, next_run_at = NULL WHERE id IN (SELECT value FROM json_each(?))",
+                ids
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        let ids: Vec<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
+        let ids = json_text(&ids)?;
+        let running_rows = sqlx::query!(
+            r#"SELECT job_id AS "job_id!", count(*) AS "running!: i64" FROM job_runs
+               WHERE status = 'running' AND job_id IN (SELECT value FROM json_each(?))
+               GROUP BY job_id"#,
+            ids
         )
         .fetch_all(&mut *tx)
         .await?;
-        report.jobs = due.len();
-        for row in due {
-            let job = match super::jobs::read_job(&mut tx, &row.id).await {
-                Ok(Some(job)) => job,
-                Ok(None) => continue,
-                Err(StoreError::Corrupt { table, key, reason }) => {
-                    tracing::error!(job.id = %row.id, %table, %key, %reason, "due job is unreadable: pausing it until it is fixed");
-                    sqlx::query!(
-                        "UPDATE jobs SET paused = 1, next_run_at = NULL WHERE id = ?",
-                        row.id
-                    )
-                    .execute(&mut *tx)
-                    .await?;
-                    continue;
-                }
-                Err(other) => return Err(other),
-            };
-            let running = sqlx::query_scalar!(
-                r#"SELECT count(*) AS "n!: i64" FROM job_runs WHERE job_id = ? AND status = 'running'"#,
-                job.id
-            )
-            .fetch_one(&mut *tx)
-            .await?;
-            let decided = plan(&job, u32::try_from(running).unwrap_or(u32::MAX));
+        let running: HashMap<String, i64> = running_rows
+            .into_iter()
+            .map(|r| (r.job_id, r.running))
+            .collect();
+
+        let mut rows: Vec<RowSpec<'_>> = Vec::with_capacity(jobs.len());
+        let mut nexts: Vec<(&str, Option<String>)> = Vec::with_capacity(jobs.len());
+        let mut by_id: HashMap<&str, &Job> = HashMap::with_capacity(jobs.len());
+        for job in &jobs {
+            let count = running.get(&job.id).copied().unwrap_or(0);
+            let decided = plan(job, u32::try_from(count).unwrap_or(u32::MAX));
             if let Some(span) = decided.missed {
-                insert_closed(
-                    &mut tx,
+                rows.push(RowSpec::closed(
                     &job.id,
                     span,
                     RunStatus::Missed,
-                    now,
-                    owner,
+                    &now_s,
                     "later than the misfire grace",
-                )
-                .await?;
+                ));
                 report.missed += span.count;
             }
             for span in &decided.skipped {
-                insert_closed(
-                    &mut tx,
+                rows.push(RowSpec::closed(
                     &job.id,
                     *span,
                     RunStatus::Skipped,
-                    now,
-                    owner,
+                    &now_s,
                     "max_instances runs were still running",
-                )
-                .await?;
+                ));
                 report.skipped += span.count;
             }
             for span in &decided.runs {
-                if let Some(run_id) =
-                    insert_running(&mut tx, &job.id, *span, RunKind::Scheduled, now, owner).await?
-                {
-                    report.runs.push(ClaimedRun {
-                        run_id,
-                        job_id: job.id.clone(),
-                        scheduled_at: span.first,
-                        action: job.action.clone(),
-                        jitter_seconds: job.settings.jitter_seconds,
-                    });
-                }
+                rows.push(RowSpec::running(&job.id, *span, &now_s));
             }
-            let next = decided.next_run_at.map(ts);
-            sqlx::query!("UPDATE jobs SET next_run_at = ? WHERE id = ?", next, job.id)
-                .execute(&mut *tx)
-                .await?;
+            nexts.push((&job.id, decided.next_run_at.map(ts)));
+            by_id.insert(&job.id, job);
         }
+        if !rows.is_empty() {
+            let specs = json_text(&rows)?;
+            let inserted = sqlx::query!(
+                r#"INSERT INTO job_runs (job_id, scheduled_at, last_scheduled_at, occurrences, kind, status,
+                       started_at, finished_at, owner_id, error)
+                   SELECT r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, 'scheduled', r.value ->> 4,
+                          r.value ->> 5, r.value ->> 6, ?2, r.value ->> 7
+                   FROM json_each(?1) AS r WHERE true
+                   ON CONFLICT (job_id, scheduled_at) DO NOTHING
+                   RETURNING id AS "id!: i64", job_id AS "job_id!", scheduled_at AS "scheduled_at!", status AS "status!""#,
+                specs,
+                owner
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            for row in inserted {
+                if row.status != RunStatus::Running.as_str() {
+                    continue;
+                }
+                let Some(job) = by_id.get(row.job_id.as_str()) else {
+                    continue;
+                };
+                report.runs.push(ClaimedRun {
+                    run_id: row.id,
+                    scheduled_at: super::parse_ts(
+                        "job_runs",
+                        &row.job_id,
+                        "scheduled_at",
+                        &row.scheduled_at,
+                    )?,
+                    job_id: row.job_id,
+                    action: job.action.clone(),
+                    jitter_seconds: job.settings.jitter_seconds,
+                });
+            }
+            // RETURNING order is unspecified; runs start in due order.
+            report.runs.sort_by(|a, b| {
+                a.scheduled_at
+                    .cmp(&b.scheduled_at)
+                    .then(a.run_id.cmp(&b.run_id))
+            });
+        }
+        let nexts = json_text(&nexts)?;
+        sqlx::query!(
+            "UPDATE jobs SET next_run_at = u.value ->> 1 FROM json_each(?) AS u WHERE jobs.id = u.value ->> 0",
+            nexts
+        )
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(report)
     }
@@ -231,74 +279,99 @@ impl Store {
         ))
     }
 
-    /// Writes the outcomes of finished runs in one transaction. A row already marked
+    /// Writes the outcomes of finished runs in one statement. A row already marked
     /// `interrupted` (its owner was wrongly thought dead) still takes the real outcome.
     pub async fn record_outcomes(&self, records: &[RunRecord]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        for r in records {
-            let status = r.status.as_str();
-            let started = ts(r.started_at);
-            let finished = ts(r.finished_at);
-            let duration = (r.finished_at - r.started_at).num_milliseconds();
-            let http_status = r.http_status.map(i64::from);
-            let exit_code = r.exit_code.map(i64::from);
-            sqlx::query!(
-                "UPDATE job_runs SET status = ?, started_at = ?, finished_at = ?, duration_ms = ?,
-                    http_status = ?, exit_code = ?, output = ?, error = ?
-                 WHERE id = ? AND status IN ('running', 'interrupted')",
-                status,
-                started,
-                finished,
-                duration,
-                http_status,
-                exit_code,
-                r.output,
-                r.error,
-                r.run_id
-            )
-            .execute(&mut *tx)
-            .await?;
+        if records.is_empty() {
+            return Ok(());
         }
-        tx.commit().await?;
+        let rows: Vec<_> = records
+            .iter()
+            .map(|r| {
+                (
+                    r.run_id,
+                    r.status.as_str(),
+                    ts(r.started_at),
+                    ts(r.finished_at),
+                    (r.finished_at - r.started_at).num_milliseconds(),
+                    r.http_status,
+                    r.exit_code,
+                    r.output.as_deref(),
+                    r.error.as_deref(),
+                )
+            })
+            .collect();
+        let rows = json_text(&rows)?;
+        sqlx::query!(
+            "UPDATE job_runs SET status = o.value ->> 1, started_at = o.value ->> 2, finished_at = o.value ->> 3,
+                duration_ms = o.value ->> 4, http_status = o.value ->> 5, exit_code = o.value ->> 6,
+                output = o.value ->> 7, error = o.value ->> 8
+             FROM json_each(?) AS o
+             WHERE job_runs.id = o.value ->> 0 AND job_runs.status IN ('running', 'interrupted')",
+            rows
+        )
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 }
 
-async fn insert_closed(
-    tx: &mut sqlx::SqliteConnection,
-    job_id: &str,
-    span: Span,
-    status: RunStatus,
-    now: DateTime<Utc>,
-    owner: &str,
-    reason: &str,
-) -> Result<(), StoreError> {
-    let first = ts(span.first);
-    let last = (span.count > 1).then(|| ts(span.last));
-    let status_s = status.as_str();
-    let at = ts(now);
-    let error = if span.count > 1 {
-        format!("{} occurrences {reason}", span.count)
-    } else {
-        reason.to_string()
-    };
-    sqlx::query!(
-        "INSERT INTO job_runs (job_id, scheduled_at, last_scheduled_at, occurrences, kind, status,
-            finished_at, owner_id, error)
-         VALUES (?, ?, ?, ?, 'scheduled', ?, ?, ?, ?)
-         ON CONFLICT (job_id, scheduled_at) DO NOTHING",
-        job_id,
-        first,
-        last,
-        span.count,
-        status_s,
-        at,
-        owner,
-        error
-    )
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
+/// One row to insert into `job_runs`, serialized as a JSON array for `json_each`:
+/// `[job_id, scheduled_at, last_scheduled_at, occurrences, status, started_at, finished_at, error]`.
+#[derive(Serialize)]
+struct RowSpec<'a>(
+    &'a str,
+    String,
+    Option<String>,
+    i64,
+    &'static str,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<String>,
+);
+
+impl<'a> RowSpec<'a> {
+    fn closed(
+        job_id: &'a str,
+        span: Span,
+        status: RunStatus,
+        now: &'a str,
+        reason: &str,
+    ) -> RowSpec<'a> {
+        let error = if span.count > 1 {
+            format!("{} occurrences {reason}", span.count)
+        } else {
+            reason.to_string()
+        };
+        RowSpec(
+            job_id,
+            ts(span.first),
+            (span.count > 1).then(|| ts(span.last)),
+            span.count,
+            status.as_str(),
+            None,
+            Some(now),
+            Some(error),
+        )
+    }
+
+    fn running(job_id: &'a str, span: Span, now: &'a str) -> RowSpec<'a> {
+        RowSpec(
+            job_id,
+            ts(span.first),
+            (span.count > 1).then(|| ts(span.last)),
+            span.count,
+            RunStatus::Running.as_str(),
+            Some(now),
+            None,
+            None,
+        )
+    }
+}
+
+/// Serializes a batch for a `json_each` parameter.
+fn json_text<T: Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::corrupt("batch", "json", e.to_string()))
 }
 
 /// Inserts a `running` row; `None` when the occurrence already has a row.

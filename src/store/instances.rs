@@ -132,6 +132,19 @@ impl Store {
         Ok(result)
     }
 
+    /// Processes other than `except` that are not marked stopped.
+    pub async fn unstopped_instances(&self, except: &str) -> Result<Vec<Instance>, StoreError> {
+        let rows = sqlx::query_as!(
+            InstanceRow,
+            r#"SELECT id AS "id!", pid, hostname, proc_start, started_at, heartbeat_at, stopped_at
+               FROM instances WHERE stopped_at IS NULL AND id != ?"#,
+            except
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(Instance::try_from).collect()
+    }
+
     /// Marks every `running` run of `owner` (or of no owner, for `None`) as `interrupted` with
     /// `reason`. Returns how many.
     pub async fn interrupt_runs_of(

@@ -307,7 +307,7 @@ impl Store {
                       coalesce_missed AS "coalesce_missed: bool", max_instances, jitter_seconds,
                       created_at, updated_at
                FROM jobs
-               WHERE (ifnull(next_run_at, '~'), id) > (?1, ?2)
+               WHERE ifnull(next_run_at, '~') >= ?1 AND (ifnull(next_run_at, '~'), id) > (?1, ?2)
                  AND (?3 IS NULL OR paused = ?3)
                  AND (?4 IS NULL OR trigger_type = ?4)
                ORDER BY ifnull(next_run_at, '~'), id
@@ -451,4 +451,32 @@ pub(super) async fn read_job(
     .fetch_optional(&mut *conn)
     .await?;
     row.map(Job::try_from).transpose()
+}
+
+/// Due jobs (`next_run_at <= now`), earliest first, at most `limit`, read on the claim
+/// transaction's connection. A row that cannot be read comes back as its id and the error.
+pub(super) async fn due_jobs(
+    conn: &mut sqlx::SqliteConnection,
+    now: &str,
+    limit: i64,
+) -> Result<Vec<Result<Job, (String, StoreError)>>, StoreError> {
+    let rows = sqlx::query_as!(
+        JobRow,
+        r#"SELECT id AS "id!", name, trigger_type, cron_expr, timezone, interval_seconds, start_at, end_at,
+                  run_at, action, next_run_at, paused AS "paused: bool", misfire_grace_seconds,
+                  coalesce_missed AS "coalesce_missed: bool", max_instances, jitter_seconds,
+                  created_at, updated_at
+           FROM jobs WHERE next_run_at <= ? ORDER BY next_run_at LIMIT ?"#,
+        now,
+        limit
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let id = row.id.clone();
+            Job::try_from(row).map_err(|e| (id, e))
+        })
+        .collect())
 }
