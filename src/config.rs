@@ -29,6 +29,10 @@ pub struct Config {
     pub provision_admin_key: Option<String>,
     /// See `provision_admin_key`.
     pub provision_monitor_key: Option<String>,
+    /// Failed authentications allowed per client address per minute before it gets 429.
+    pub auth_failures_per_minute: u32,
+    /// Cap on the database file's size, in 4 KiB pages (`SCHEDLITE_MAX_DB_PAGES`); none by default.
+    pub max_db_pages: Option<u32>,
     /// Whether the loop that fires jobs runs in this process (tests of the API alone turn it off).
     pub run_scheduler: bool,
 }
@@ -47,6 +51,8 @@ impl Config {
             max_concurrent_runs: 256,
             provision_admin_key: None,
             provision_monitor_key: None,
+            auth_failures_per_minute: 20,
+            max_db_pages: None,
             run_scheduler: true,
         }
     }

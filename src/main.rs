@@ -33,6 +33,9 @@ enum Command {
         /// Allow `command` actions, which run programs on this host.
         #[arg(long, env = "SCHEDLITE_ALLOW_COMMAND_JOBS")]
         allow_command_jobs: bool,
+        /// Cap on the database file's size in 4 KiB pages; writes past it get 503 until space is freed.
+        #[arg(long, env = "SCHEDLITE_MAX_DB_PAGES", value_parser = clap::value_parser!(u32).range(64..))]
+        max_db_pages: Option<u32>,
         /// Seconds running actions may go on after a shutdown signal before they are interrupted.
         #[arg(long, env = "SCHEDLITE_SHUTDOWN_GRACE_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
         shutdown_grace_seconds: u64,
@@ -112,6 +115,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Serve {
             listen,
             allow_command_jobs,
+            max_db_pages,
             shutdown_grace_seconds,
         } => {
             telemetry::init("info", std::io::stderr);
@@ -119,6 +123,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             config.listen = listen;
             config.allow_command_jobs = allow_command_jobs;
             config.shutdown_grace = Duration::from_secs(shutdown_grace_seconds);
+            config.max_db_pages = max_db_pages;
             config.provision_admin_key = non_empty_env("SCHEDLITE_ADMIN_KEY");
             config.provision_monitor_key = non_empty_env("SCHEDLITE_MONITOR_KEY");
             let mut app = Application::build(config).await.map_err(|e| chain(&e))?;

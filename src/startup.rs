@@ -10,12 +10,13 @@ use std::time::Instant;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::api::limits::AuthFailures;
 use crate::api::{self, AppState};
 use crate::apikey;
 use crate::config::Config;
 use crate::model::Role;
 use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerError, SchedulerHandle};
-use crate::store::{Store, StoreError};
+use crate::store::{OpenOptions, Store, StoreError};
 
 /// Errors that stop the service from starting or running.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +59,10 @@ pub struct Application {
 
 /// Opens the file and applies pending migrations: what `serve`, `migrate` and `keys` share.
 pub async fn open_and_migrate(config: &Config) -> Result<Store, StoreError> {
-    let store = Store::open(&config.db_path, true).await?;
+    let limits = OpenOptions {
+        max_pages: config.max_db_pages,
+    };
+    let store = Store::open_with(&config.db_path, true, &limits).await?;
     let report = store.migrate().await?;
     if !report.applied.is_empty() {
         tracing::info!(applied = ?report.applied, version = report.current, "migrations applied");
@@ -97,11 +101,16 @@ impl Application {
         } else {
             None
         };
+        let auth_failures = Arc::new(AuthFailures::new(
+            config.auth_failures_per_minute.max(1),
+            std::time::Duration::from_secs(60),
+        ));
         let state = AppState {
             store,
             config: Arc::new(config),
             scheduler: handle,
             started: Instant::now(),
+            auth_failures,
         };
         Ok(Application {
             listener,
@@ -138,6 +147,7 @@ impl Application {
         let (stop_tx, stop_rx) = watch::channel(false);
         let scheduler = self.scheduler.map(|s| tokio::spawn(s.run(stop_rx.clone())));
         let mut server_stop = stop_rx.clone();
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let server = axum::serve(self.listener, app)
             .with_graceful_shutdown(async move {
                 let _ = server_stop.wait_for(|stop| *stop).await;

@@ -26,6 +26,9 @@ pub const ERROR_CODES: &[&str] = &[
     "SCHEDULER_NOT_RUNNING",
     "DATABASE_BUSY",
     "DATABASE_UNAVAILABLE",
+    "RATE_LIMITED",
+    "URI_TOO_LONG",
+    "HEADERS_TOO_LARGE",
     "INTERNAL_ERROR",
 ];
 
@@ -73,6 +76,20 @@ pub enum ApiError {
     /// 422: a command action while the server runs without `--allow-command-jobs`.
     #[error("command jobs are disabled: start the server with --allow-command-jobs to allow them")]
     CommandJobsDisabled,
+    /// 429: too many failed authentications from this client; retry after the given seconds.
+    #[error("too many failed authentications from this address: retry in {0} s")]
+    RateLimited(u64),
+    /// 414: the request target is longer than the limit.
+    #[error("request URI is longer than {0} bytes")]
+    UriTooLong(usize),
+    /// 431: too many headers, or too many header bytes.
+    #[error("request headers exceed the limits ({max_headers} headers, {max_bytes} bytes)")]
+    HeadersTooLarge {
+        /// Most headers.
+        max_headers: usize,
+        /// Most header bytes.
+        max_bytes: usize,
+    },
     /// 503: this process runs no scheduler loop, so it cannot start a run.
     #[error("the scheduler is not running in this process: retry shortly")]
     SchedulerNotRunning,
@@ -105,6 +122,9 @@ impl ApiError {
             | ApiError::InvalidTrigger(_)
             | ApiError::CommandJobsDisabled => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::SchedulerNotRunning => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::Store(e) => match e {
                 StoreError::Busy | StoreError::ReadOnly | StoreError::Full => {
                     StatusCode::SERVICE_UNAVAILABLE
@@ -131,9 +151,14 @@ impl ApiError {
             ApiError::InvalidTrigger(_) => "INVALID_TRIGGER",
             ApiError::CommandJobsDisabled => "COMMAND_JOBS_DISABLED",
             ApiError::SchedulerNotRunning => "SCHEDULER_NOT_RUNNING",
+            ApiError::RateLimited(_) => "RATE_LIMITED",
+            ApiError::UriTooLong(_) => "URI_TOO_LONG",
+            ApiError::HeadersTooLarge { .. } => "HEADERS_TOO_LARGE",
             ApiError::Store(e) => match e {
                 StoreError::Busy => "DATABASE_BUSY",
-                StoreError::ReadOnly | StoreError::Full => "DATABASE_UNAVAILABLE",
+                StoreError::ReadOnly | StoreError::Full | StoreError::FileGone { .. } => {
+                    "DATABASE_UNAVAILABLE"
+                }
                 StoreError::JobExists(_) => "JOB_ALREADY_EXISTS",
                 _ => "INTERNAL_ERROR",
             },
@@ -153,11 +178,19 @@ impl ApiError {
                 "the database or disk is full: writes are refused".to_string()
             }
             ApiError::Store(StoreError::JobExists(id)) => format!("Job '{id}' already exists"),
+            ApiError::Store(StoreError::FileGone { .. }) => {
+                "the database file was deleted or replaced underneath the server: writes are refused".to_string()
+            }
             ApiError::Store(_) => "internal error: see the server log".to_string(),
             other => other.to_string(),
         }
     }
 }
+
+/// Attached to a response whose request the storage refused, so the storage-tracking
+/// middleware can report it on `/healthz`.
+#[derive(Debug, Clone)]
+pub struct StorageFailure(pub String);
 
 /// Writes the cause chain of an error on one line: `outer: inner: innermost`.
 pub fn error_chain(error: &dyn std::error::Error) -> String {
@@ -182,11 +215,22 @@ impl IntoResponse for ApiError {
             axum::Json(json!({"detail": {"code": self.code(), "message": self.message()}})),
         )
             .into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("1"),
-            );
+        if self.code() == "DATABASE_UNAVAILABLE"
+            && let ApiError::Store(e) = &self
+        {
+            response
+                .extensions_mut()
+                .insert(StorageFailure(e.to_string()));
+        }
+        let retry_after = match &self {
+            ApiError::RateLimited(seconds) => Some(seconds.to_string()),
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => Some("1".to_string()),
+            _ => None,
+        };
+        if let Some(value) = retry_after.and_then(|v| axum::http::HeaderValue::from_str(&v).ok()) {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, value);
         }
         response
     }
@@ -212,6 +256,12 @@ mod tests {
             ApiError::InvalidTrigger("bad".into()),
             ApiError::CommandJobsDisabled,
             ApiError::SchedulerNotRunning,
+            ApiError::RateLimited(5),
+            ApiError::UriTooLong(1),
+            ApiError::HeadersTooLarge {
+                max_headers: 1,
+                max_bytes: 1,
+            },
             ApiError::Store(StoreError::Busy),
             ApiError::Store(StoreError::Full),
             ApiError::Store(StoreError::corrupt("jobs", "x", "bad")),

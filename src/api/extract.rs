@@ -53,40 +53,57 @@ impl FromRequestParts<AppState> for Authenticated {
 
     #[tracing::instrument(name = "authenticate", skip_all)]
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let key = presented_key(parts)?.ok_or(ApiError::Unauthorized("API key required"))?;
-        if key.is_empty() {
-            return Err(ApiError::Unauthorized("API key required"));
+        let client = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        if let Some(wait) = client.and_then(|ip| state.auth_failures.blocked_for(ip)) {
+            return Err(ApiError::RateLimited(wait.as_secs().max(1)));
         }
-        let hash = apikey::hash(key);
-        let (info, stored_hash) = state
-            .store
-            .find_key_by_hash(&hash)
-            .await?
-            .ok_or(ApiError::Unauthorized("Invalid API key"))?;
-        if !apikey::hashes_equal(&hash, &stored_hash) || info.revoked_at.is_some() {
-            return Err(ApiError::Unauthorized("Invalid API key"));
+        let result = authenticate(parts, state).await;
+        // Only wrong keys count: a request without a key guesses nothing.
+        if let (Err(ApiError::Unauthorized("Invalid API key")), Some(ip)) = (&result, client) {
+            state.auth_failures.record_failure(ip);
         }
-        // Recording last use is bookkeeping: it must not slow the request or fail it.
-        let now = chrono::Utc::now();
-        if info
-            .last_used_at
-            .is_none_or(|t| now - t > Duration::seconds(60))
-        {
-            let store = state.store.clone();
-            tokio::spawn(async move {
-                if let Err(e) = store
-                    .touch_key(info.id, now, now - Duration::seconds(60))
-                    .await
-                {
-                    tracing::debug!(error = %e, "could not record key use");
-                }
-            });
-        }
-        Ok(Authenticated {
-            name: info.name,
-            role: info.role,
-        })
+        result
     }
+}
+
+/// Checks the presented key against the stored hashes.
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Authenticated, ApiError> {
+    let key = presented_key(parts)?.ok_or(ApiError::Unauthorized("API key required"))?;
+    if key.is_empty() {
+        return Err(ApiError::Unauthorized("API key required"));
+    }
+    let hash = apikey::hash(key);
+    let (info, stored_hash) = state
+        .store
+        .find_key_by_hash(&hash)
+        .await?
+        .ok_or(ApiError::Unauthorized("Invalid API key"))?;
+    if !apikey::hashes_equal(&hash, &stored_hash) || info.revoked_at.is_some() {
+        return Err(ApiError::Unauthorized("Invalid API key"));
+    }
+    // Recording last use is bookkeeping: it must not slow the request or fail it.
+    let now = chrono::Utc::now();
+    if info
+        .last_used_at
+        .is_none_or(|t| now - t > Duration::seconds(60))
+    {
+        let store = state.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store
+                .touch_key(info.id, now, now - Duration::seconds(60))
+                .await
+            {
+                tracing::debug!(error = %e, "could not record key use");
+            }
+        });
+    }
+    Ok(Authenticated {
+        name: info.name,
+        role: info.role,
+    })
 }
 
 impl FromRequestParts<AppState> for Admin {

@@ -8,6 +8,7 @@ mod error;
 mod extract;
 mod health;
 mod jobs;
+pub mod limits;
 mod openapi;
 
 use std::sync::Arc;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub scheduler: SchedulerHandle,
     /// When this process started serving.
     pub started: Instant,
+    /// Failed authentications per client, for rate limiting.
+    pub auth_failures: Arc<limits::AuthFailures>,
 }
 
 /// Wraps `data` in the success envelope.
@@ -80,9 +83,37 @@ pub fn router_and_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi)
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.scheduler.clone(),
+            track_storage,
+        ))
         .with_state(state)
-        .merge(doc_route);
+        .merge(doc_route)
+        .layer(axum::middleware::from_fn(limits::enforce_sizes));
     (router, openapi)
+}
+
+/// Notes writes the storage refused (disk full, read-only, file gone) for `/healthz`, and
+/// clears the note when a later write succeeds.
+async fn track_storage(
+    axum::extract::State(scheduler): axum::extract::State<SchedulerHandle>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let is_write = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    let response = next.run(request).await;
+    if let Some(error::StorageFailure(message)) =
+        response.extensions().get::<error::StorageFailure>()
+    {
+        let message = message.clone();
+        scheduler.update(|s| s.api_error = Some((chrono::Utc::now(), message)));
+    } else if is_write && response.status().is_success() {
+        scheduler.update(|s| s.api_error = None);
+    }
+    response
 }
 
 async fn route_not_found(uri: Uri) -> Response {

@@ -17,6 +17,14 @@ pub struct SchedulerStatus {
     pub last_pass_at: Option<DateTime<Utc>>,
     /// This process's id in the `instances` table, once registered.
     pub instance_id: Option<String>,
+    /// Why the last claim that had work to write failed (read-only, full, busy, file gone),
+    /// with when; cleared by the next claim that writes.
+    pub claim_error: Option<(DateTime<Utc>, String)>,
+    /// Why the last heartbeat failed, with when; cleared by the next heartbeat.
+    pub heartbeat_error: Option<(DateTime<Utc>, String)>,
+    /// Why the last API write was refused by the storage (full, read-only, file gone), with
+    /// when; cleared by the next API write that succeeds.
+    pub api_error: Option<(DateTime<Utc>, String)>,
 }
 
 /// Cheap to clone; shared by the API and the loop.
@@ -58,6 +66,15 @@ impl SchedulerHandle {
         if let Ok(mut guard) = self.manual.lock() {
             *guard = tx;
         }
+    }
+
+    /// The current storage problem, if any: a failing heartbeat or claim.
+    pub fn storage_problem(&self) -> Option<(DateTime<Utc>, String)> {
+        let status = self.status();
+        status
+            .heartbeat_error
+            .or(status.claim_error)
+            .or(status.api_error)
     }
 
     /// A snapshot of the loop's state.

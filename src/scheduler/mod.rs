@@ -185,6 +185,8 @@ impl Scheduler {
 
     /// One pass at `now`: claims due occurrences and starts their runs. Returns what was claimed.
     pub async fn step(&self, now: DateTime<Utc>) -> Result<ClaimReport, StoreError> {
+        // Writing through a handle on a deleted or replaced file would lose the writes.
+        self.store.check_file()?;
         let report = self
             .store
             .claim_due(now, &self.instance_id, CLAIM_BATCH, |job, running| {
@@ -294,9 +296,17 @@ impl Scheduler {
             }
             let now = Utc::now();
             let full = match self.step(now).await {
-                Ok(report) => report.jobs as u32 >= CLAIM_BATCH,
+                Ok(report) => {
+                    if report.jobs > 0 {
+                        self.handle.update(|s| s.claim_error = None);
+                    }
+                    report.jobs as u32 >= CLAIM_BATCH
+                }
                 Err(e) => {
                     tracing::error!(error = %crate::api::error_chain(&e), "scheduler pass failed; retrying");
+                    let message = crate::api::error_chain(&e);
+                    self.handle
+                        .update(|s| s.claim_error = Some((Utc::now(), message)));
                     tokio::select! {
                         () = tokio::time::sleep(Duration::from_secs(1)) => {}
                         _ = shutdown.changed() => {}
@@ -400,8 +410,18 @@ impl Scheduler {
                 _ = shutdown.changed() => return,
             }
             let now = Utc::now();
-            if let Err(e) = self.store.heartbeat(&self.instance_id, now).await {
-                tracing::warn!(error = %e, "heartbeat failed");
+            let written = match self.store.check_file() {
+                Ok(()) => self.store.heartbeat(&self.instance_id, now).await,
+                Err(e) => Err(e),
+            };
+            match written {
+                Ok(()) => self.handle.update(|s| s.heartbeat_error = None),
+                Err(e) => {
+                    tracing::error!(error = %crate::api::error_chain(&e), "cannot write to the database");
+                    let message = crate::api::error_chain(&e);
+                    self.handle
+                        .update(|s| s.heartbeat_error = Some((Utc::now(), message)));
+                }
             }
             if let Err(e) = self.recover_dead_owners(now).await {
                 tracing::warn!(error = %e, "recovery of dead processes' runs failed");

@@ -110,7 +110,7 @@ impl Store {
     ) -> Result<ClaimReport, StoreError> {
         let now_s = ts(now);
         let mut report = ClaimReport::default();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let due = super::jobs::due_jobs(&mut tx, &now_s, i64::from(limit)).await?;
         report.jobs = due.len();
         if due.is_empty() {
@@ -247,7 +247,7 @@ impl Store {
         now: DateTime<Utc>,
         owner: &str,
     ) -> Result<Option<ClaimedRun>, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let Some(job) = super::jobs::read_job(&mut tx, job_id).await? else {
             return Ok(None);
         };

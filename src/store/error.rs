@@ -52,6 +52,14 @@ pub enum StoreError {
     /// The disk (or `max_page_count`) is full.
     #[error("the database or disk is full")]
     Full,
+    /// The database file was deleted or replaced while the process had it open.
+    #[error("the database file `{}` is no longer the one this process opened: {reason}; stop the process and restore the file", path.display())]
+    FileGone {
+        /// The file.
+        path: PathBuf,
+        /// What happened to it.
+        reason: &'static str,
+    },
     /// A row that violates what the code expects (a hand edit); names table, key and problem.
     #[error("unreadable row in `{table}` ({key}): {reason}")]
     Corrupt {

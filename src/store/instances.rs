@@ -174,7 +174,7 @@ impl Store {
         reason: &str,
     ) -> Result<(), StoreError> {
         let at = ts(now);
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         for id in run_ids {
             sqlx::query!(
                 "UPDATE job_runs SET status = 'interrupted', finished_at = ?, error = ? WHERE id = ? AND status = 'running'",

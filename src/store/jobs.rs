@@ -192,7 +192,7 @@ impl Store {
         next_run_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<Job, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let exists = sqlx::query_scalar!(
             r#"SELECT count(*) AS "n!: i64" FROM jobs WHERE id = ?"#,
             job.id
@@ -217,7 +217,7 @@ impl Store {
         next_run_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<(Job, bool), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let created_at = sqlx::query_scalar!("SELECT created_at FROM jobs WHERE id = ?", job.id)
             .fetch_optional(&mut *tx)
             .await?;

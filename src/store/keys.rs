@@ -155,7 +155,7 @@ impl Store {
         key_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let role_s = role.as_str();
         let current = sqlx::query!(
             "SELECT key_hash, role FROM api_keys WHERE name = ? AND revoked_at IS NULL",

@@ -12,6 +12,7 @@ mod instances;
 mod jobs;
 mod keys;
 mod runs;
+mod tx;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -43,6 +44,16 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Store {
     pool: SqlitePool,
     path: PathBuf,
+    /// (device, inode) of the file when it was opened, to notice it being deleted or replaced.
+    identity: Option<(u64, u64)>,
+}
+
+/// Optional limits for [`Store::open_with`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Largest size of the file in pages (of 4 KiB): a cap on disk use. Writes past it fail
+    /// with [`StoreError::Full`], and succeed again once deletions free pages.
+    pub max_pages: Option<u32>,
 }
 
 /// What [`Store::migrate`] did.
@@ -61,6 +72,15 @@ impl Store {
     /// crashes; a power cut may lose the last transactions but never corrupts), foreign keys on,
     /// and [`BUSY_TIMEOUT`].
     pub async fn open(path: &Path, create: bool) -> Result<Store, StoreError> {
+        Store::open_with(path, create, &OpenOptions::default()).await
+    }
+
+    /// [`Store::open`] with limits.
+    pub async fn open_with(
+        path: &Path,
+        create: bool,
+        limits: &OpenOptions,
+    ) -> Result<Store, StoreError> {
         if path.is_dir() {
             return Err(StoreError::Open {
                 path: path.to_path_buf(),
@@ -80,6 +100,12 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
+        // SQLite reports SQLITE_FULL once the file would pass this many pages; applied on every
+        // connection (the pragma is per connection).
+        let options = match limits.max_pages {
+            Some(pages) => options.pragma("max_page_count", pages.to_string()),
+            None => options,
+        };
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
@@ -90,6 +116,7 @@ impl Store {
         let store = Store {
             pool,
             path: path.to_path_buf(),
+            identity: file_identity(path),
         };
         // Reading the schema forces SQLite to read the header: a file that is not a database
         // fails here rather than on the first request.
@@ -145,6 +172,26 @@ impl Store {
         MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
     }
 
+    /// Checks that the path still names the file this store opened. A file deleted or replaced
+    /// underneath a running process keeps being written through the open handle, and those
+    /// writes would be lost: callers stop writing when this fails.
+    pub fn check_file(&self) -> Result<(), StoreError> {
+        let Some(opened) = self.identity else {
+            return Ok(());
+        };
+        match file_identity(&self.path) {
+            None => Err(StoreError::FileGone {
+                path: self.path.clone(),
+                reason: "it was deleted",
+            }),
+            Some(now) if now != opened => Err(StoreError::FileGone {
+                path: self.path.clone(),
+                reason: "it was replaced by another file",
+            }),
+            Some(_) => Ok(()),
+        }
+    }
+
     /// A cheap round trip proving the file is readable.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query!("SELECT 1 AS one")
@@ -157,6 +204,17 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+#[cfg(unix)]
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_identity(_path: &Path) -> Option<(u64, u64)> {
+    None
 }
 
 /// Formats an instant for a TEXT column.

@@ -59,16 +59,28 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     app
 }
 
-/// Starts the service on an existing (or new) file.
-pub async fn start_on(db_path: PathBuf, options: AppOptions) -> TestApp {
-    LazyLock::force(&TRACING);
-    let mut config = Config::new(&db_path);
+/// The configuration tests start from: port 0, the test keys, a short shutdown grace.
+pub fn test_config(db_path: &std::path::Path, options: &AppOptions) -> Config {
+    let mut config = Config::new(db_path);
     config.listen = "127.0.0.1:0".parse().expect("addr");
     config.provision_admin_key = Some(ADMIN_KEY.to_string());
     config.provision_monitor_key = Some(MONITOR_KEY.to_string());
     config.run_scheduler = options.run_scheduler;
     config.allow_command_jobs = options.allow_command_jobs;
     config.shutdown_grace = Duration::from_secs(2);
+    config
+}
+
+/// Starts the service on an existing (or new) file.
+pub async fn start_on(db_path: PathBuf, options: AppOptions) -> TestApp {
+    let config = test_config(&db_path, &options);
+    start_with(config).await
+}
+
+/// Starts the service with a given configuration.
+pub async fn start_with(config: Config) -> TestApp {
+    LazyLock::force(&TRACING);
+    let db_path = config.db_path.clone();
     let app = Application::build(config).await.expect("app builds");
     let port = app.port();
     let (tx, rx) = oneshot::channel::<()>();

@@ -2,9 +2,11 @@
 
 mod auth;
 mod cli;
+mod faults;
 mod helpers;
 mod jobs;
 mod manage;
 mod openapi;
 mod processes;
 mod scheduler;
+mod security;
