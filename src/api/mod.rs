@@ -9,6 +9,7 @@ mod extract;
 mod health;
 mod jobs;
 pub mod limits;
+mod metrics;
 mod openapi;
 
 use std::sync::Arc;
@@ -66,7 +67,8 @@ pub fn router_and_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi)
     let api = OpenApiRouter::new()
         .merge(jobs::router())
         .merge(auth::router())
-        .merge(audit::router());
+        .merge(audit::router())
+        .merge(metrics::router());
     let (routes, openapi) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .nest(PREFIX, api)
         .merge(health::router())

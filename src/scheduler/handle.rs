@@ -1,6 +1,7 @@
 //! `SchedulerHandle`: how the API wakes the loop when jobs change and reads its state for
 //! `/healthz`, without knowing anything else about it.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -33,6 +34,38 @@ pub struct SchedulerHandle {
     notify: Arc<Notify>,
     status: Arc<Mutex<SchedulerStatus>>,
     manual: Arc<Mutex<Option<mpsc::UnboundedSender<ClaimedRun>>>>,
+    counters: Arc<Counters>,
+}
+
+/// What this process's loop has done since it started, for `GET /metrics`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Runs started (scheduled and manual).
+    pub started: AtomicU64,
+    /// Runs that ended `succeeded`.
+    pub succeeded: AtomicU64,
+    /// Runs that ended `failed`.
+    pub failed: AtomicU64,
+    /// Runs that ended `timed_out`.
+    pub timed_out: AtomicU64,
+    /// Occurrences recorded `missed`.
+    pub missed: AtomicU64,
+    /// Occurrences recorded `skipped`.
+    pub skipped: AtomicU64,
+    /// Claim passes made.
+    pub passes: AtomicU64,
+}
+
+impl Counters {
+    /// Adds `n` to a counter.
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Reads a counter.
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
 }
 
 impl SchedulerHandle {
@@ -75,6 +108,11 @@ impl SchedulerHandle {
             .heartbeat_error
             .or(status.claim_error)
             .or(status.api_error)
+    }
+
+    /// The loop's counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
     }
 
     /// A snapshot of the loop's state.

@@ -18,7 +18,7 @@ use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::task::AbortHandle;
 use tracing::Instrument;
 
-pub use handle::{SchedulerHandle, SchedulerStatus};
+pub use handle::{Counters, SchedulerHandle, SchedulerStatus};
 
 use crate::actions::{Executor, Outcome, OutcomeStatus};
 use crate::model::RunStatus;
@@ -202,6 +202,13 @@ impl Scheduler {
         for run in &report.runs {
             self.dispatch(run.clone());
         }
+        let counters = self.handle.counters();
+        Counters::add(&counters.passes, 1);
+        Counters::add(&counters.missed, u64::try_from(report.missed).unwrap_or(0));
+        Counters::add(
+            &counters.skipped,
+            u64::try_from(report.skipped).unwrap_or(0),
+        );
         self.handle.update(|s| s.last_pass_at = Some(now));
         Ok(report)
     }
@@ -213,6 +220,8 @@ impl Scheduler {
         let records = self.records.clone();
         let in_flight = self.in_flight.clone();
         let run_id = run.run_id;
+        let handle = self.handle.clone();
+        Counters::add(&handle.counters().started, 1);
         let span = tracing::info_span!("run", job.id = %run.job_id, scheduled_at = %timestamp::format(run.scheduled_at), run.id = run.run_id);
         // The map entry is inserted before the task can finish, under the same lock that
         // the task takes to remove it.
@@ -247,6 +256,13 @@ impl Scheduler {
                     OutcomeStatus::TimedOut => RunStatus::TimedOut,
                 };
                 tracing::debug!(status = status.as_str(), "run finished");
+                let counters = handle.counters();
+                let counter = match status {
+                    RunStatus::Succeeded => &counters.succeeded,
+                    RunStatus::TimedOut => &counters.timed_out,
+                    _ => &counters.failed,
+                };
+                Counters::add(counter, 1);
                 let _ = records.send(RunRecord {
                     run_id: run.run_id,
                     status,

@@ -332,6 +332,18 @@ impl Store {
         Ok(JobPage { jobs, next })
     }
 
+    /// Jobs in the file, paused jobs, and runs now `running` (all processes), for metrics.
+    pub async fn gauges(&self) -> Result<(i64, i64, i64), StoreError> {
+        let row = sqlx::query!(
+            r#"SELECT (SELECT count(*) FROM jobs) AS "jobs!: i64",
+                      (SELECT count(*) FROM jobs WHERE paused = 1) AS "paused!: i64",
+                      (SELECT count(*) FROM job_runs WHERE status = 'running') AS "running!: i64""#
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.jobs, row.paused, row.running))
+    }
+
     /// How many jobs the file holds.
     pub async fn count_jobs(&self) -> Result<i64, StoreError> {
         Ok(

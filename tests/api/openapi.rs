@@ -24,6 +24,7 @@ const SERVED: &[(&str, &str)] = &[
     ("POST", "/api/v1alpha1/jobs/{job_id}/run"),
     ("GET", "/api/v1alpha1/auth/me"),
     ("GET", "/api/v1alpha1/audit"),
+    ("GET", "/api/v1alpha1/metrics"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
 ];
