@@ -110,6 +110,17 @@ impl Store {
     ) -> Result<ClaimReport, StoreError> {
         let now_s = ts(now);
         let mut report = ClaimReport::default();
+        // A read first: an idle pass must not take the write lock (other processes and the
+        // API want it), and this indexed probe costs the same with 10 jobs or a million.
+        let any_due = sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM jobs WHERE next_run_at <= ?) AS "due!: bool""#,
+            now_s
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        if !any_due {
+            return Ok(report);
+        }
         let mut tx = self.begin_write().await?;
         let due = super::jobs::due_jobs(&mut tx, &now_s, i64::from(limit)).await?;
         report.jobs = due.len();
