@@ -123,9 +123,16 @@ impl HttpAction {
                 self.headers.len()
             )));
         }
+        let mut seen = std::collections::HashSet::with_capacity(self.headers.len());
         for (name, value) in &self.headers {
             if HeaderName::from_bytes(name.as_bytes()).is_err() {
                 return Err(invalid(format!("{name:?} is not a valid header name")));
+            }
+            // Header names are case-insensitive: `X-A` and `x-a` would be sent twice.
+            if !seen.insert(name.to_ascii_lowercase()) {
+                return Err(invalid(format!(
+                    "{name:?} is given twice (header names are case-insensitive)"
+                )));
             }
             if let Some(reserved) = RESERVED_HEADERS
                 .iter()

@@ -216,3 +216,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
     form_urlencoded::parse(query.as_bytes())
 }
+
+/// The `{job_id}` path segment, with a rejection in our error shape (axum's own `Path`
+/// answers a segment that is not UTF-8 with plain text).
+#[derive(Debug)]
+pub struct JobIdPath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for JobIdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<String>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(id)) => Ok(JobIdPath(id)),
+            Err(_) => Err(ApiError::validation(
+                "job_id",
+                "must be 1 to 128 characters from `A-Z a-z 0-9 . _ -`",
+            )),
+        }
+    }
+}

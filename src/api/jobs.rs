@@ -2,7 +2,7 @@
 //! All admin-only. Input is parsed once into domain types ([`NewJob`]); responses are built
 //! from domain types by explicit conversions, so no struct serves both the file and the wire.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use base64::Engine;
@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{Admin, ApiJson, ApiQuery};
+use super::extract::{Admin, ApiJson, ApiQuery, JobIdPath};
 use super::openapi::{Envelope, ErrorBody};
 use super::{ApiError, AppState, ok, truncate};
 use crate::actions::Action;
@@ -339,6 +339,14 @@ fn new_job(
     allow_command: bool,
 ) -> Result<(NewJob, Option<DateTime<Utc>>), ApiError> {
     validate_job_id(&id)?;
+    if let Some(name) = &body.name
+        && name.chars().any(char::is_control)
+    {
+        return Err(ApiError::validation(
+            "name",
+            "may not contain control characters",
+        ));
+    }
     if let Some(name) = &body.name
         && name.chars().count() > MAX_NAME_CHARS
     {
@@ -679,7 +687,7 @@ async fn create_job(
 async fn put_job(
     Admin(who): Admin,
     State(state): State<AppState>,
-    Path(job_id): Path<String>,
+    JobIdPath(job_id): JobIdPath,
     ApiJson(body): ApiJson<JobBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     validate_job_id(&job_id)?;
@@ -721,7 +729,7 @@ async fn load_job(state: &AppState, job_id: &str) -> Result<Job, ApiError> {
 async fn get_job(
     _admin: Admin,
     State(state): State<AppState>,
-    Path(job_id): Path<String>,
+    JobIdPath(job_id): JobIdPath,
 ) -> Result<impl IntoResponse, ApiError> {
     let job = load_job(&state, &job_id).await?;
     Ok(ok(job_response(&state, job).await?))
@@ -733,7 +741,7 @@ async fn get_job(
 async fn delete_job(
     Admin(who): Admin,
     State(state): State<AppState>,
-    Path(job_id): Path<String>,
+    JobIdPath(job_id): JobIdPath,
 ) -> Result<impl IntoResponse, ApiError> {
     let not_found = || ApiError::JobNotFound(truncate(&job_id, 128));
     if validate_job_id(&job_id).is_err() || !state.store.delete_job(&job_id).await? {
@@ -766,7 +774,7 @@ async fn audit(state: &AppState, key_name: &str, action: &str, job_id: &str, det
 async fn pause_job(
     Admin(who): Admin,
     State(state): State<AppState>,
-    Path(job_id): Path<String>,
+    JobIdPath(job_id): JobIdPath,
 ) -> Result<impl IntoResponse, ApiError> {
     let job = load_job(&state, &job_id).await?;
     let job = if job.paused {
@@ -789,7 +797,7 @@ async fn pause_job(
 async fn resume_job(
     Admin(who): Admin,
     State(state): State<AppState>,
-    Path(job_id): Path<String>,
+    JobIdPath(job_id): JobIdPath,
 ) -> Result<impl IntoResponse, ApiError> {
     let job = load_job(&state, &job_id).await?;
     let job = if !job.paused {
@@ -817,7 +825,7 @@ async fn resume_job(
 async fn run_job(
     Admin(who): Admin,
     State(state): State<AppState>,
-    Path(job_id): Path<String>,
+    JobIdPath(job_id): JobIdPath,
 ) -> Result<impl IntoResponse, ApiError> {
     let job = load_job(&state, &job_id).await?;
     let instance = state
@@ -879,7 +887,7 @@ struct PreviewParams {
 async fn preview_job(
     _admin: Admin,
     State(state): State<AppState>,
-    Path(job_id): Path<String>,
+    JobIdPath(job_id): JobIdPath,
     ApiQuery(params): ApiQuery<PreviewParams>,
 ) -> Result<impl IntoResponse, ApiError> {
     let job = load_job(&state, &job_id).await?;
@@ -926,7 +934,7 @@ struct RunsParams {
 async fn list_runs(
     _admin: Admin,
     State(state): State<AppState>,
-    Path(job_id): Path<String>,
+    JobIdPath(job_id): JobIdPath,
     ApiQuery(params): ApiQuery<RunsParams>,
 ) -> Result<impl IntoResponse, ApiError> {
     let job = load_job(&state, &job_id).await?;
@@ -937,17 +945,18 @@ async fn list_runs(
             let bad = || ApiError::validation("cursor", "is not a cursor returned by this API");
             let bytes = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
             let text = String::from_utf8(bytes).map_err(|_| bad())?;
-            Some(
-                text.strip_prefix("run:")
-                    .and_then(|n| n.parse::<i64>().ok())
-                    .ok_or_else(bad)?,
-            )
+            let at = text.strip_prefix("run:").ok_or_else(bad)?;
+            Timestamp::parse(at).map_err(|_| bad())?;
+            Some(at.to_string())
         }
     };
-    let runs = state.store.list_runs(&job.id, before, limit).await?;
+    let runs = state
+        .store
+        .list_runs(&job.id, before.as_deref(), limit)
+        .await?;
     let next_cursor = if runs.len() as u32 == limit {
         runs.last()
-            .map(|r| URL_SAFE_NO_PAD.encode(format!("run:{}", r.id)))
+            .map(|r| URL_SAFE_NO_PAD.encode(format!("run:{}", Timestamp::new(r.scheduled_at))))
     } else {
         None
     };

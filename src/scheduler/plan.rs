@@ -22,6 +22,12 @@ fn ms(at: DateTime<Utc>) -> DateTime<Utc> {
     Timestamp::new(at).get()
 }
 
+/// The last instant the fixed-width text form can hold; a trigger whose next occurrence lies
+/// beyond it is finished (the alternative, a 5-digit year, would break text ordering).
+fn representable(at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    (chrono::Datelike::year(&at) <= 9999).then_some(at)
+}
+
 fn extend(span: &mut Option<Span>, at: DateTime<Utc>, count: i64, last: DateTime<Utc>) {
     match span {
         Some(s) => {
@@ -126,7 +132,7 @@ pub fn plan(
         missed,
         runs,
         skipped,
-        next_run_at: next,
+        next_run_at: next.and_then(representable),
     }
 }
 
@@ -256,6 +262,18 @@ mod tests {
     fn date_trigger_runs_once_then_finishes() {
         let trigger = Trigger::Date { run_at: at(5) };
         let p = plan(&trigger, &settings(60, true, 1), at(5), at(5), 0);
+        assert_eq!(p.runs.len(), 1);
+        assert_eq!(p.next_run_at, None);
+    }
+
+    #[test]
+    fn a_next_run_past_year_9999_finishes_the_trigger() {
+        let start = Utc
+            .with_ymd_and_hms(9999, 12, 31, 0, 0, 0)
+            .single()
+            .expect("valid");
+        let trigger = Trigger::interval(315_360_000, start, None).expect("valid");
+        let p = plan(&trigger, &settings(60, true, 1), start, start, 0);
         assert_eq!(p.runs.len(), 1);
         assert_eq!(p.next_run_at, None);
     }

@@ -106,15 +106,31 @@ impl Store {
         now: DateTime<Utc>,
         owner: &str,
         limit: u32,
+        plan: impl FnMut(&Job, u32) -> ClaimPlan,
+    ) -> Result<ClaimReport, StoreError> {
+        self.claim_due_until(now, now, owner, limit, plan).await
+    }
+
+    /// [`Store::claim_due`] for the occurrences due up to `horizon` (at or a few milliseconds
+    /// after `now`, which stamps the rows): claiming slightly ahead lets the caller start each
+    /// run exactly at its instant instead of after a claim transaction, and lets one
+    /// transaction serve the jobs due over those milliseconds.
+    pub async fn claim_due_until(
+        &self,
+        now: DateTime<Utc>,
+        horizon: DateTime<Utc>,
+        owner: &str,
+        limit: u32,
         mut plan: impl FnMut(&Job, u32) -> ClaimPlan,
     ) -> Result<ClaimReport, StoreError> {
+        let horizon_s = ts(horizon.max(now));
         let now_s = ts(now);
         let mut report = ClaimReport::default();
         // A read first: an idle pass must not take the write lock (other processes and the
         // API want it), and this indexed probe costs the same with 10 jobs or a million.
         let any_due = sqlx::query_scalar!(
             r#"SELECT EXISTS (SELECT 1 FROM jobs WHERE next_run_at <= ?) AS "due!: bool""#,
-            now_s
+            horizon_s
         )
         .fetch_one(&self.pool)
         .await?;
@@ -122,7 +138,7 @@ impl Store {
             return Ok(report);
         }
         let mut tx = self.begin_write().await?;
-        let due = super::jobs::due_jobs(&mut tx, &now_s, i64::from(limit)).await?;
+        let due = super::jobs::due_jobs(&mut tx, &horizon_s, i64::from(limit)).await?;
         report.jobs = due.len();
         if due.is_empty() {
             tx.commit().await?;
@@ -151,18 +167,17 @@ impl Store {
         }
         let ids: Vec<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
         let ids = json_text(&ids)?;
-        let running_rows = sqlx::query!(
-            r#"SELECT job_id AS "job_id!", count(*) AS "running!: i64" FROM job_runs
-               WHERE status = 'running' AND job_id IN (SELECT value FROM json_each(?))
-               GROUP BY job_id"#,
+        let running = sqlx::query_scalar!(
+            r#"SELECT json_group_object(job_id, n) AS "running!: String" FROM (
+                   SELECT job_id, count(*) AS n FROM job_runs
+                   WHERE status = 'running' AND job_id IN (SELECT value FROM json_each(?))
+                   GROUP BY job_id)"#,
             ids
         )
-        .fetch_all(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
-        let running: HashMap<String, i64> = running_rows
-            .into_iter()
-            .map(|r| (r.job_id, r.running))
-            .collect();
+        let running: HashMap<String, i64> = serde_json::from_str(&running)
+            .map_err(|e| StoreError::corrupt("job_runs", "running counts", e.to_string()))?;
 
         let mut rows: Vec<RowSpec<'_>> = Vec::with_capacity(jobs.len());
         let mut nexts: Vec<(&str, Option<String>)> = Vec::with_capacity(jobs.len());
@@ -197,41 +212,53 @@ impl Store {
             by_id.insert(&job.id, job);
         }
         if !rows.is_empty() {
+            // Rows this insert creates are exactly those above the current largest id: the
+            // write lock is held, and rowids grow. Reading them back as one JSON row avoids a
+            // channel hand-off per row (see `due_jobs`).
+            let before =
+                sqlx::query_scalar!(r#"SELECT ifnull(max(id), 0) AS "id!: i64" FROM job_runs"#)
+                    .fetch_one(&mut *tx)
+                    .await?;
             let specs = json_text(&rows)?;
-            let inserted = sqlx::query!(
+            sqlx::query!(
                 r#"INSERT INTO job_runs (job_id, scheduled_at, last_scheduled_at, occurrences, kind, status,
                        started_at, finished_at, owner_id, error)
                    SELECT r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, 'scheduled', r.value ->> 4,
                           r.value ->> 5, r.value ->> 6, ?2, r.value ->> 7
                    FROM json_each(?1) AS r WHERE true
-                   ON CONFLICT (job_id, scheduled_at) DO NOTHING
-                   RETURNING id AS "id!: i64", job_id AS "job_id!", scheduled_at AS "scheduled_at!", status AS "status!""#,
+                   ON CONFLICT (job_id, scheduled_at) DO NOTHING"#,
                 specs,
                 owner
             )
-            .fetch_all(&mut *tx)
+            .execute(&mut *tx)
             .await?;
-            for row in inserted {
-                if row.status != RunStatus::Running.as_str() {
-                    continue;
-                }
-                let Some(job) = by_id.get(row.job_id.as_str()) else {
+            let inserted = sqlx::query_scalar!(
+                r#"SELECT json_group_array(json_array(id, job_id, scheduled_at)) AS "rows!: String"
+                   FROM job_runs WHERE id > ? AND status = 'running'"#,
+                before
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            let inserted: Vec<(i64, String, String)> = serde_json::from_str(&inserted)
+                .map_err(|e| StoreError::corrupt("job_runs", "claimed batch", e.to_string()))?;
+            for (run_id, job_id, scheduled_at) in inserted {
+                let Some(job) = by_id.get(job_id.as_str()) else {
                     continue;
                 };
                 report.runs.push(ClaimedRun {
-                    run_id: row.id,
+                    run_id,
                     scheduled_at: super::parse_ts(
                         "job_runs",
-                        &row.job_id,
+                        &job_id,
                         "scheduled_at",
-                        &row.scheduled_at,
+                        &scheduled_at,
                     )?,
-                    job_id: row.job_id,
+                    job_id,
                     action: job.action.clone(),
                     jitter_seconds: job.settings.jitter_seconds,
                 });
             }
-            // RETURNING order is unspecified; runs start in due order.
+            // Runs start in due order.
             report.runs.sort_by(|a, b| {
                 a.scheduled_at
                     .cmp(&b.scheduled_at)

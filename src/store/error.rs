@@ -40,7 +40,17 @@ pub enum StoreError {
         "migration {0} was changed after it was applied to this database: restore the released migration file"
     )]
     MigrationEdited(i64),
-    /// Applying a migration failed; the failed migration's transaction was rolled back.
+    /// A migration failed; its transaction was rolled back, earlier ones stay applied.
+    #[error("migration {version} ({description}) failed and was rolled back: {reason}")]
+    MigrationFailed {
+        /// Its version.
+        version: i64,
+        /// Its description (file name without the version).
+        description: String,
+        /// The database's message.
+        reason: String,
+    },
+    /// Applying migrations failed for another reason.
     #[error("applying migrations failed")]
     Migrate(#[source] sqlx::migrate::MigrateError),
     /// Another connection held the write lock past the busy timeout.
@@ -120,6 +130,15 @@ impl StoreError {
             M::VersionMissing(v) => StoreError::SchemaTooNew(v),
             M::VersionMismatch(v) => StoreError::MigrationEdited(v),
             M::Execute(e) => StoreError::from(e),
+            M::ExecuteMigration(e, version) => StoreError::MigrationFailed {
+                version,
+                description: super::MIGRATOR
+                    .iter()
+                    .find(|m| m.version == version)
+                    .map(|m| m.description.to_string())
+                    .unwrap_or_default(),
+                reason: database_message(&e),
+            },
             other => StoreError::Migrate(other),
         }
     }

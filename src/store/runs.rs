@@ -64,20 +64,22 @@ impl TryFrom<RunRow> for Run {
 }
 
 impl Store {
-    /// Runs of a job, newest first, with ids below `before_id` when given (keyset paging).
+    /// Runs of a job, newest occurrence first, with `scheduled_at` before `before` when given
+    /// (keyset paging on the unique (job_id, scheduled_at) index).
     pub async fn list_runs(
         &self,
         job_id: &str,
-        before_id: Option<i64>,
+        before: Option<&str>,
         limit: u32,
     ) -> Result<Vec<Run>, StoreError> {
-        let before = before_id.unwrap_or(i64::MAX);
+        // `~` sorts after every timestamp: no cursor means "from the newest".
+        let before = before.unwrap_or("~");
         let limit = i64::from(limit);
         let rows = sqlx::query_as!(
             RunRow,
             r#"SELECT id AS "id!: i64", job_id, scheduled_at, last_scheduled_at, occurrences, kind, status,
                       started_at, finished_at, duration_ms, owner_id, http_status, exit_code, output, error
-               FROM job_runs WHERE job_id = ? AND id < ? ORDER BY id DESC LIMIT ?"#,
+               FROM job_runs WHERE job_id = ? AND scheduled_at < ? ORDER BY scheduled_at DESC LIMIT ?"#,
             job_id,
             before,
             limit

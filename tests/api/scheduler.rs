@@ -49,8 +49,14 @@ async fn interval_job_fires_every_second_with_idle_lateness_under_50_ms() {
     // The median must be well within the idle bound; one outlier is tolerated because the
     // other tests of this binary run in parallel on the same cores (the precise figures come
     // from the benchmark, BENCHMARKS.md, not from a timed test).
-    assert!(p50 < 50, "idle lateness must stay under 50 ms, got {late:?} ms");
-    assert!(max < 1000, "no run is a whole interval late, got {late:?} ms");
+    assert!(
+        p50 < 50,
+        "idle lateness must stay under 50 ms, got {late:?} ms"
+    );
+    assert!(
+        max < 1000,
+        "no run is a whole interval late, got {late:?} ms"
+    );
     assert!(
         rows.iter().all(|r| r.occurrences == 1),
         "on-time runs stand for one occurrence each: {rows:#?}"
