@@ -111,6 +111,7 @@ impl Application {
             scheduler: handle,
             started: Instant::now(),
             auth_failures,
+            key_cache: Arc::default(),
         };
         Ok(Application {
             listener,

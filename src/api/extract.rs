@@ -76,6 +76,9 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Authenticated, 
         return Err(ApiError::Unauthorized("API key required"));
     }
     let hash = apikey::hash(key);
+    if let Some((name, role)) = state.key_cache.get(&hash) {
+        return Ok(Authenticated { name, role });
+    }
     let (info, stored_hash) = state
         .store
         .find_key_by_hash(&hash)
@@ -100,6 +103,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Authenticated, 
             }
         });
     }
+    state.key_cache.put(hash, info.name.clone(), info.role);
     Ok(Authenticated {
         name: info.name,
         role: info.role,

@@ -8,7 +8,7 @@ use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::AppState;
+use super::{ApiError, AppState};
 use crate::store::Store;
 use crate::timestamp;
 
@@ -24,7 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 503, description = "The database does not answer", body = Object)))]
 /// 200 when the database answers and is writable, 503 otherwise; always a JSON report of the
 /// parts, with the reason when something is wrong (read-only, full, file gone, busy).
-async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+async fn healthz(State(state): State<AppState>) -> axum::response::Response {
     let db = async {
         state.store.ping().await?;
         let version = state.store.schema_version().await?;
@@ -39,40 +39,64 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
         "last_pass_at": scheduler.last_pass_at.map(timestamp::format),
         "instance_id": scheduler.instance_id,
     });
-    match db {
-        Ok((version, jobs)) => {
-            let healthy = problem.is_none();
-            (
-                if healthy {
-                    StatusCode::OK
-                } else {
-                    StatusCode::SERVICE_UNAVAILABLE
-                },
-                axum::Json(json!({
-                    "status": if healthy { "ok" } else { "degraded" },
-                    "data": {
-                        "api": "ok",
-                        "database": problem.unwrap_or_else(|| "ok".to_string()),
-                        "schema_version": version,
-                        "schema_latest_known": Store::latest_known_version(),
-                        "job_count": jobs,
-                        "scheduler": scheduler_json,
-                        "uptime_seconds": state.started.elapsed().as_secs(),
-                    }
-                })),
-            )
-        }
+    let (version, jobs) = match db {
+        Ok(figures) => figures,
+        // Busy is the error shape's DATABASE_BUSY with Retry-After: wait, nothing is broken.
+        Err(e @ crate::store::StoreError::Busy) => return ApiError::from(e).into_response(),
         Err(e) => {
             tracing::warn!(error = %super::error_chain(&e), "health check: database failed");
-            (
+            let mut response = (
                 StatusCode::SERVICE_UNAVAILABLE,
                 axum::Json(json!({
                     "status": "error",
+                    "detail": {"code": "DATABASE_UNAVAILABLE", "message": super::error_chain(&e)},
                     "data": {"api": "ok", "database": super::error_chain(&e), "scheduler": scheduler_json}
                 })),
             )
+                .into_response();
+            retry_later(&mut response);
+            return response;
+        }
+    };
+    let body = |database: String| {
+        json!({
+            "api": "ok",
+            "database": database,
+            "schema_version": version,
+            "schema_latest_known": Store::latest_known_version(),
+            "job_count": jobs,
+            "scheduler": scheduler_json,
+            "uptime_seconds": state.started.elapsed().as_secs(),
+        })
+    };
+    match problem {
+        None => (
+            StatusCode::OK,
+            axum::Json(json!({"status": "ok", "data": body("ok".into())})),
+        )
+            .into_response(),
+        Some(problem) => {
+            let mut response = (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(json!({
+                    "status": "degraded",
+                    "detail": {"code": "DATABASE_UNAVAILABLE", "message": problem},
+                    "data": body(problem.clone()),
+                })),
+            )
+                .into_response();
+            retry_later(&mut response);
+            response
         }
     }
+}
+
+/// Marks a 503 of the probes as worth retrying shortly.
+fn retry_later(response: &mut axum::response::Response) {
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("1"),
+    );
 }
 
 /// Why the database cannot take writes right now, if it cannot: the file was deleted or
@@ -92,25 +116,34 @@ fn storage_problem(state: &AppState) -> Option<String> {
         (status = 503, description = "Not ready (database, schema or storage)", body = Object)))]
 /// 200 once the database answers, its schema is the one this binary expects, and it takes
 /// writes.
-async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+async fn readyz(State(state): State<AppState>) -> axum::response::Response {
     let not_ready = |reason: String| {
-        (
+        let mut response = (
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({"status": "error", "data": {"ready": false, "reason": reason}})),
+            axum::Json(json!({
+                "status": "error",
+                "detail": {"code": "DATABASE_UNAVAILABLE", "message": reason},
+                "data": {"ready": false, "reason": reason},
+            })),
         )
+            .into_response();
+        retry_later(&mut response);
+        response
     };
     match state.store.schema_version().await {
         Ok(v) if v == Store::latest_known_version() => match storage_problem(&state) {
             None => (
                 StatusCode::OK,
                 axum::Json(json!({"status": "ok", "data": {"ready": true}})),
-            ),
+            )
+                .into_response(),
             Some(problem) => not_ready(problem),
         },
         Ok(v) => not_ready(format!(
             "schema version {v} is not the expected {}",
             Store::latest_known_version()
         )),
+        Err(e @ crate::store::StoreError::Busy) => ApiError::from(e).into_response(),
         Err(e) => not_ready(e.to_string()),
     }
 }

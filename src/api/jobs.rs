@@ -644,10 +644,16 @@ async fn list_jobs(
         .store
         .list_jobs(&filter, after.as_ref(), limit)
         .await?;
-    let mut jobs = Vec::with_capacity(page.jobs.len());
-    for job in page.jobs {
-        jobs.push(job_response(&state, job).await?);
-    }
+    let ids: Vec<&str> = page.jobs.iter().map(|j| j.id.as_str()).collect();
+    let mut last_runs = state.store.last_runs(&ids).await?;
+    let jobs = page
+        .jobs
+        .into_iter()
+        .map(|job| {
+            let last = last_runs.remove(&job.id);
+            JobResponse::new(job, last)
+        })
+        .collect();
     Ok(ok(JobList {
         jobs,
         next_cursor: page.next.as_ref().map(encode_cursor),

@@ -98,6 +98,37 @@ impl AuthFailures {
     }
 }
 
+/// Keys that authenticated recently, by hash, so a busy client costs one key lookup a second
+/// rather than one per request. Only successes are kept; a wrong key always goes to the file
+/// (and to [`AuthFailures`]). A key revoked from another process (`schedlite keys revoke`)
+/// therefore stops working within [`KeyCache::TTL`].
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    keys: Mutex<HashMap<String, (String, crate::model::Role, Instant)>>,
+}
+
+impl KeyCache {
+    /// How long a successful lookup is trusted.
+    pub const TTL: Duration = Duration::from_secs(1);
+
+    /// The (name, role) of the key with this hash, if it authenticated less than TTL ago.
+    pub fn get(&self, hash: &str) -> Option<(String, crate::model::Role)> {
+        let keys = self.keys.lock().ok()?;
+        let (name, role, at) = keys.get(hash)?;
+        (at.elapsed() < Self::TTL).then(|| (name.clone(), *role))
+    }
+
+    /// Remembers a successful lookup.
+    pub fn put(&self, hash: String, name: String, role: crate::model::Role) {
+        if let Ok(mut keys) = self.keys.lock() {
+            if keys.len() > 10_000 {
+                keys.retain(|_, (_, _, at)| at.elapsed() < Self::TTL);
+            }
+            keys.insert(hash, (name, role, Instant::now()));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

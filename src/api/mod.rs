@@ -47,6 +47,8 @@ pub struct AppState {
     pub started: Instant,
     /// Failed authentications per client, for rate limiting.
     pub auth_failures: Arc<limits::AuthFailures>,
+    /// Keys that authenticated in the last second.
+    pub key_cache: Arc<limits::KeyCache>,
 }
 
 /// Wraps `data` in the success envelope.

@@ -54,16 +54,43 @@ pub struct SchedulerConfig {
 }
 
 /// Runs that this process has started and not yet recorded, so shutdown can wait for them or
-/// abort them.
+/// abort them; and, per job, how many of its actions are still executing here, which is what
+/// `max_instances` counts for this process (a run whose action has finished but whose outcome
+/// is not yet written is no longer running).
 #[derive(Default)]
 struct InFlight {
     runs: Mutex<HashMap<i64, AbortHandle>>,
+    per_job: Mutex<HashMap<String, u32>>,
     changed: Notify,
 }
 
 impl InFlight {
     fn len(&self) -> usize {
         self.runs.lock().map(|r| r.len()).unwrap_or(0)
+    }
+
+    fn executing(&self, job_id: &str) -> u32 {
+        self.per_job
+            .lock()
+            .map(|m| m.get(job_id).copied().unwrap_or(0))
+            .unwrap_or(0)
+    }
+
+    fn started(&self, job_id: &str) {
+        if let Ok(mut m) = self.per_job.lock() {
+            *m.entry(job_id.to_string()).or_insert(0) += 1;
+        }
+    }
+
+    fn finished(&self, job_id: &str) {
+        if let Ok(mut m) = self.per_job.lock()
+            && let Some(n) = m.get_mut(job_id)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(job_id);
+            }
+        }
     }
 }
 
@@ -213,7 +240,11 @@ impl Scheduler {
                 horizon,
                 &self.instance_id,
                 CLAIM_BATCH,
-                |job, running| {
+                |job, elsewhere| {
+                    // Runs of other processes come from the file; this process's own from
+                    // memory (an action that has finished no longer counts, even before its
+                    // outcome is written).
+                    let running = elsewhere.saturating_add(self.in_flight.executing(&job.id));
                     plan::plan(
                         &job.trigger,
                         &job.settings,
@@ -250,6 +281,7 @@ impl Scheduler {
         let span = tracing::info_span!("run", job.id = %run.job_id, scheduled_at = %timestamp::format(run.scheduled_at), run.id = run.run_id);
         // The map entry is inserted before the task can finish, under the same lock that
         // the task takes to remove it.
+        self.in_flight.started(&run.job_id);
         let mut runs = match self.in_flight.runs.lock() {
             Ok(r) => r,
             Err(poisoned) => poisoned.into_inner(),
@@ -279,6 +311,7 @@ impl Scheduler {
                     Err(e) => Outcome::failed(format!("the action panicked: {e}")),
                 };
                 let finished_at = Utc::now();
+                in_flight.finished(&run.job_id);
                 let status = match outcome.status {
                     OutcomeStatus::Succeeded => RunStatus::Succeeded,
                     OutcomeStatus::Failed => RunStatus::Failed,
@@ -347,6 +380,12 @@ impl Scheduler {
                         self.handle.update(|s| s.claim_error = None);
                     }
                     report.jobs as u32 >= CLAIM_BATCH
+                }
+                Err(e) if e.is_transient() => {
+                    // Another process held the write lock past the busy timeout: nothing is
+                    // wrong with the file, and the next pass catches up.
+                    tracing::warn!(error = %crate::api::error_chain(&e), "scheduler pass waited out a busy database; retrying");
+                    continue;
                 }
                 Err(e) => {
                     tracing::error!(error = %crate::api::error_chain(&e), "scheduler pass failed; retrying");
@@ -463,6 +502,9 @@ impl Scheduler {
             };
             match written {
                 Ok(()) => self.handle.update(|s| s.heartbeat_error = None),
+                Err(e) if e.is_transient() => {
+                    tracing::warn!(error = %crate::api::error_chain(&e), "heartbeat waited out a busy database");
+                }
                 Err(e) => {
                     tracing::error!(error = %crate::api::error_chain(&e), "cannot write to the database");
                     let message = crate::api::error_chain(&e);

@@ -49,7 +49,7 @@ impl Store {
             job_id,
             detail
         )
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }

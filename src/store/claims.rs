@@ -91,7 +91,8 @@ impl Store {
     /// Claims up to `limit` due jobs (`next_run_at <= now`, earliest first) for process `owner`.
     ///
     /// In one `BEGIN IMMEDIATE` transaction: reads the due jobs and how many runs each has
-    /// running, asks `plan(job, running)` what to do with each, inserts all the `missed`,
+    /// running in OTHER processes (the caller knows its own), asks `plan(job, running)` what
+    /// to do with each, inserts all the `missed`,
     /// `skipped` and `running` rows in one statement and advances every `next_run_at` in
     /// another — all or nothing, so a crash at any instant leaves either the old state or the
     /// new one. Set-based statements (JSON arrays through `json_each`) keep the cost per batch
@@ -170,9 +171,10 @@ impl Store {
         let running = sqlx::query_scalar!(
             r#"SELECT json_group_object(job_id, n) AS "running!: String" FROM (
                    SELECT job_id, count(*) AS n FROM job_runs
-                   WHERE status = 'running' AND job_id IN (SELECT value FROM json_each(?))
+                   WHERE status = 'running' AND owner_id IS NOT ?2 AND job_id IN (SELECT value FROM json_each(?1))
                    GROUP BY job_id)"#,
-            ids
+            ids,
+            owner
         )
         .fetch_one(&mut *tx)
         .await?;
@@ -348,7 +350,7 @@ impl Store {
              WHERE job_runs.id = o.value ->> 0 AND job_runs.status IN ('running', 'interrupted')",
             rows
         )
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }

@@ -69,7 +69,7 @@ impl Store {
             at,
             at
         )
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -78,7 +78,7 @@ impl Store {
     pub async fn heartbeat(&self, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         let at = ts(now);
         sqlx::query!("UPDATE instances SET heartbeat_at = ? WHERE id = ?", at, id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -95,7 +95,7 @@ impl Store {
             at,
             id
         )
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -161,7 +161,7 @@ impl Store {
             reason,
             owner
         )
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected())
     }

@@ -279,7 +279,7 @@ impl Store {
     /// Deletes the job and its run history. Returns whether it existed.
     pub async fn delete_job(&self, id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query!("DELETE FROM jobs WHERE id = ?", id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -372,7 +372,7 @@ impl Store {
             updated,
             id
         )
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         if done.rows_affected() == 0 {
             return Ok(None);

@@ -55,7 +55,7 @@ impl Store {
             key_hash,
             created
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(|e| match e.as_database_error() {
             Some(db) if db.is_unique_violation() => StoreError::KeyNameTaken(name.to_string()),
@@ -93,7 +93,7 @@ impl Store {
             at,
             name
         )
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -131,7 +131,7 @@ impl Store {
             id,
             cutoff
         )
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }

@@ -42,7 +42,11 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Handle on the SQLite file; cheap to clone (it wraps a pool).
 #[derive(Debug, Clone)]
 pub struct Store {
+    /// Connections for reads. Kept apart from writers so that readers never queue behind
+    /// writers waiting out another process's write lock (WAL lets reads go on meanwhile).
     pool: SqlitePool,
+    /// Connections for writes; SQLite runs one writer at a time anyway.
+    writer: SqlitePool,
     path: PathBuf,
     /// (device, inode) of the file when it was opened, to notice it being deleted or replaced.
     identity: Option<(u64, u64)>,
@@ -106,15 +110,24 @@ impl Store {
             Some(pages) => options.pragma("max_page_count", pages.to_string()),
             None => options,
         };
+        let writer = SqlitePoolOptions::new()
+            .max_connections(4)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| StoreError::from_open(path, e))?;
+        // Opened after the writer, which has created the file (and its WAL) if it was missing.
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(options.create_if_missing(false))
             .await
             .map_err(|e| StoreError::from_open(path, e))?;
         let store = Store {
             pool,
+            writer,
             path: path.to_path_buf(),
             identity: file_identity(path),
         };
@@ -203,6 +216,7 @@ impl Store {
     /// Closes every connection (checkpointing the WAL when this is the last one).
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 }
 

@@ -1,6 +1,8 @@
 //! SQL for the `job_runs` table: run history reads. The scheduler's claim and record
 //! transactions live in `claims.rs`.
 
+use std::collections::HashMap;
+
 use super::{Store, StoreError, parse_opt_ts, parse_text, parse_ts};
 use crate::model::{Run, RunKind};
 
@@ -20,6 +22,48 @@ pub(super) struct RunRow {
     pub(super) exit_code: Option<i64>,
     pub(super) output: Option<String>,
     pub(super) error: Option<String>,
+}
+
+/// One `job_runs` row as a JSON array, in [`RunRow`] field order.
+#[derive(serde::Deserialize)]
+struct RunRowJson(
+    i64,
+    String,
+    String,
+    Option<String>,
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+);
+
+impl From<RunRowJson> for RunRow {
+    fn from(r: RunRowJson) -> RunRow {
+        RunRow {
+            id: r.0,
+            job_id: r.1,
+            scheduled_at: r.2,
+            last_scheduled_at: r.3,
+            occurrences: r.4,
+            kind: r.5,
+            status: r.6,
+            started_at: r.7,
+            finished_at: r.8,
+            duration_ms: r.9,
+            owner_id: r.10,
+            http_status: r.11,
+            exit_code: r.12,
+            output: r.13,
+            error: r.14,
+        }
+    }
 }
 
 impl TryFrom<RunRow> for Run {
@@ -101,6 +145,40 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         row.map(Run::try_from).transpose()
+    }
+
+    /// The newest run of each of `job_ids` that has one, in one query (a page of jobs would
+    /// otherwise cost a query per job). Uses the (job_id, scheduled_at) index once per job.
+    pub async fn last_runs(&self, job_ids: &[&str]) -> Result<HashMap<String, Run>, StoreError> {
+        if job_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids = serde_json::to_string(job_ids)
+            .map_err(|e| StoreError::corrupt("job_runs", "ids", e.to_string()))?;
+        let batch = sqlx::query_scalar!(
+            r#"SELECT json_group_array(json_array(r.id, r.job_id, r.scheduled_at, r.last_scheduled_at,
+                      r.occurrences, r.kind, r.status, r.started_at, r.finished_at, r.duration_ms, r.owner_id,
+                      r.http_status, r.exit_code, r.output, r.error)) AS "rows!: String"
+               FROM json_each(?) AS j
+               JOIN job_runs AS r ON r.id = (SELECT id FROM job_runs WHERE job_id = j.value
+                                             ORDER BY scheduled_at DESC LIMIT 1)"#,
+            ids
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let rows: Vec<RunRowJson> = serde_json::from_str(&batch).map_err(|e| {
+            StoreError::corrupt(
+                "job_runs",
+                "last runs",
+                format!("unexpected column types: {e}"),
+            )
+        })?;
+        rows.into_iter()
+            .map(|r| {
+                let run = Run::try_from(RunRow::from(r))?;
+                Ok((run.job_id.clone(), run))
+            })
+            .collect()
     }
 
     /// The newest run of a job, if it has any.

@@ -22,7 +22,7 @@ pub(super) struct WriteTx {
 impl Store {
     /// Starts a write transaction on a pooled connection.
     pub(super) async fn begin_write(&self) -> Result<WriteTx, StoreError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.writer.acquire().await?;
         sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
         Ok(WriteTx { conn, open: true })
     }

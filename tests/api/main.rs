@@ -2,9 +2,11 @@
 
 mod auth;
 mod cli;
+mod contention;
 mod faults;
 mod helpers;
 mod jobs;
+mod load;
 mod manage;
 mod migrations;
 mod openapi;
@@ -12,3 +14,4 @@ mod processes;
 mod properties;
 mod scheduler;
 mod security;
+mod torture;
