@@ -300,29 +300,31 @@ impl Store {
             None => ("", ""),
         };
         let limit_i = i64::from(limit);
-        let rows = sqlx::query_as!(
-            JobRow,
-            r#"SELECT id AS "id!", name, trigger_type, cron_expr, timezone, interval_seconds, start_at, end_at,
-                      run_at, action, next_run_at, paused AS "paused: bool", misfire_grace_seconds,
-                      coalesce_missed AS "coalesce_missed: bool", max_instances, jitter_seconds,
-                      created_at, updated_at
-               FROM jobs
-               WHERE ifnull(next_run_at, '~') >= ?1 AND (ifnull(next_run_at, '~'), id) > (?1, ?2)
-                 AND (?3 IS NULL OR paused = ?3)
-                 AND (?4 IS NULL OR trigger_type = ?4)
-               ORDER BY ifnull(next_run_at, '~'), id
-               LIMIT ?5"#,
+        // One JSON row for the page rather than a row each: see `due_jobs` for why.
+        let page = sqlx::query_scalar!(
+            r#"SELECT json_group_array(json_array(id, name, trigger_type, cron_expr, timezone, interval_seconds,
+                      start_at, end_at, run_at, action, next_run_at, paused, misfire_grace_seconds,
+                      coalesce_missed, max_instances, jitter_seconds, created_at, updated_at)) AS "rows!: String"
+               FROM (SELECT * FROM jobs
+                     WHERE ifnull(next_run_at, '~') >= ?1 AND (ifnull(next_run_at, '~'), id) > (?1, ?2)
+                       AND (?3 IS NULL OR paused = ?3)
+                       AND (?4 IS NULL OR trigger_type = ?4)
+                     ORDER BY ifnull(next_run_at, '~'), id
+                     LIMIT ?5)"#,
             after_next,
             after_id,
             paused,
             filter.trigger_type,
             limit_i,
         )
-        .fetch_all(&self.pool)
+        .fetch_one(&self.pool)
         .await?;
+        let rows: Vec<JobRowJson> = serde_json::from_str(&page).map_err(|e| {
+            StoreError::corrupt("jobs", "page", format!("unexpected column types: {e}"))
+        })?;
         let jobs = rows
             .into_iter()
-            .map(Job::try_from)
+            .map(|r| Job::try_from(JobRow::from(r)))
             .collect::<Result<Vec<_>, _>>()?;
         let next = if jobs.len() as u32 == limit {
             jobs.last().map(JobSortKey::of)
