@@ -3,6 +3,8 @@
 
 use std::process::{Command, Output};
 
+use crate::child::{free_port, terminate_and_collect};
+
 fn schedlite(args: &[&str], db: &std::path::Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_schedlite"))
         .args(args)
@@ -163,10 +165,7 @@ async fn first_start_prints_a_working_key_that_is_never_logged() {
     use std::process::Stdio;
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("first.db");
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
+    let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_schedlite"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("SCHEDLITE_DB", &db)
@@ -216,15 +215,7 @@ async fn first_start_prints_a_working_key_that_is_never_logged() {
     );
 
     // SIGTERM: a clean exit.
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .expect("join")
-        .expect("wait");
+    let output = terminate_and_collect(child).await;
     assert!(
         output.status.success(),
         "exit 0 on SIGTERM: {:?}",

@@ -1,7 +1,7 @@
 //! Contention (issue "Reliability", item 2): three servers share one file while an outside
 //! writer holds its write lock for 5 s. Every API answer meanwhile must come within the busy
 //! timeout, as a 2xx or as a 503 `DATABASE_BUSY` with `Retry-After`; afterwards the scheduler
-//! must catch up with no occurrence doubled or silently lost. Helpers are in `torture.rs`.
+//! must catch up with no occurrence doubled or silently lost. Helpers are in `child.rs`.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,9 +11,10 @@ use serde_json::{Value, json};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, SqlitePool};
 
-use crate::torture::{
+use crate::child::{
     FINAL_STATUSES, KEY, Server, assert_integrity_ok, audit_occurrences, doubled_occurrences,
-    migrate, next_whole_second, open_pool, print_counts, scalar, ts,
+    insert_interval_jobs, migrate, next_whole_second, open_pool, print_counts, running_runs,
+    scalar, ts,
 };
 
 /// The servers' busy timeout (`store::BUSY_TIMEOUT`).
@@ -71,7 +72,7 @@ async fn three_servers_answer_within_the_busy_timeout_while_an_outside_writer_ho
         .await
         .expect("scratch table");
     let start_at = next_whole_second(Utc::now());
-    let ids = crate::torture::insert_interval_jobs(&pool, "busy", 50, 1, start_at, 1).await;
+    let ids = insert_interval_jobs(&pool, "busy", 50, 1, start_at, 1).await;
     let mut servers = Vec::new();
     for _ in 0..3 {
         servers.push(Server::start(&db, &[]).await);
@@ -193,11 +194,7 @@ async fn three_servers_answer_within_the_busy_timeout_while_an_outside_writer_ho
     }
     assert_eq!(doubled_occurrences(&pool).await, 0, "doubled occurrences");
     assert_eq!(
-        scalar(
-            &pool,
-            "SELECT count(*) FROM job_runs WHERE status = 'running'"
-        )
-        .await,
+        running_runs(&pool).await,
         0,
         "no run is left running after a clean stop"
     );

@@ -16,14 +16,31 @@ fn scheduler_on() -> AppOptions {
     }
 }
 
-async fn health(app: &TestApp, path: &str) -> (u16, Value) {
-    let resp = app
-        .client
-        .get(format!("{}{path}", app.address))
-        .send()
-        .await
-        .expect("sent");
-    parse(resp).await
+/// Waits (5 s at most) until `/healthz` answers 503; returns its body.
+async fn wait_until_healthz_fails(app: &TestApp) -> Value {
+    wait_for("healthz notices", Duration::from_secs(5), || async {
+        let (status, body) = app.probe("/healthz").await;
+        (status == 503).then_some(body)
+    })
+    .await
+}
+
+/// Waits up to `timeout` until `/healthz` answers 200 again.
+async fn wait_until_healthz_recovers(app: &TestApp, timeout: Duration) {
+    wait_for("healthz recovers", timeout, || async {
+        (app.probe("/healthz").await.0 == 200).then_some(())
+    })
+    .await;
+}
+
+/// Waits (5 s at most) until `job` has more than `before` succeeded runs.
+async fn wait_until_runs_again(app: &TestApp, job: &str, before: i64) {
+    wait_for(
+        &format!("{job} runs again"),
+        Duration::from_secs(5),
+        || async { (runs_of(app, job).await > before).then_some(()) },
+    )
+    .await;
 }
 
 async fn runs_of(app: &TestApp, job: &str) -> i64 {
@@ -79,7 +96,7 @@ async fn a_full_database_refuses_writes_cleanly_and_recovers_when_space_is_freed
         "healthz reports the full disk",
         Duration::from_secs(10),
         || async {
-            let (status, body) = health(&app, "/healthz").await;
+            let (status, body) = app.probe("/healthz").await;
             (status == 503).then_some((status, body))
         },
     )
@@ -91,7 +108,7 @@ async fn a_full_database_refuses_writes_cleanly_and_recovers_when_space_is_freed
             .is_some_and(|m| m.contains("full")),
         "{body}"
     );
-    let (status, _) = health(&app, "/readyz").await;
+    let (status, _) = app.probe("/readyz").await;
     assert_eq!(status, 503);
 
     // Nothing already written is lost.
@@ -108,15 +125,9 @@ async fn a_full_database_refuses_writes_cleanly_and_recovers_when_space_is_freed
         let (status, body) = app.delete(&format!("/jobs/filler-{i}")).await;
         assert_eq!(status, 200, "deleting frees space: {body}");
     }
-    wait_for("healthz recovers", Duration::from_secs(10), || async {
-        (health(&app, "/healthz").await.0 == 200).then_some(())
-    })
-    .await;
+    wait_until_healthz_recovers(&app, Duration::from_secs(10)).await;
     let before = runs_of(&app, "tick").await;
-    wait_for("tick runs again", Duration::from_secs(5), || async {
-        (runs_of(&app, "tick").await > before).then_some(())
-    })
-    .await;
+    wait_until_runs_again(&app, "tick", before).await;
     let sql = "SELECT count(*) FROM job_runs WHERE job_id = 'tick' AND status = 'running'";
     assert!(app.count(sql).await <= 1);
     app.stop().await;
@@ -135,18 +146,14 @@ async fn a_database_file_moved_away_stops_writes_and_recovers_when_restored() {
     let aside = app.db_path.with_extension("aside");
     std::fs::rename(&app.db_path, &aside).expect("move away");
 
-    let body = wait_for("healthz notices", Duration::from_secs(5), || async {
-        let (status, body) = health(&app, "/healthz").await;
-        (status == 503).then_some(body)
-    })
-    .await;
+    let body = wait_until_healthz_fails(&app).await;
     assert!(
         body["data"]["database"]
             .as_str()
             .is_some_and(|m| m.contains("deleted")),
         "{body}"
     );
-    let (status, body) = health(&app, "/readyz").await;
+    let (status, body) = app.probe("/readyz").await;
     assert_eq!(status, 503, "{body}");
     // The loop has stopped claiming: no new run while the file is away.
     let frozen = runs_of(&app, "tick").await;
@@ -159,15 +166,9 @@ async fn a_database_file_moved_away_stops_writes_and_recovers_when_restored() {
     assert_ne!(status, 500, "{body}");
 
     std::fs::rename(&aside, &app.db_path).expect("move back");
-    wait_for("healthz recovers", Duration::from_secs(5), || async {
-        (health(&app, "/healthz").await.0 == 200).then_some(())
-    })
-    .await;
+    wait_until_healthz_recovers(&app, Duration::from_secs(5)).await;
     let resumed = runs_of(&app, "tick").await;
-    wait_for("tick runs again", Duration::from_secs(5), || async {
-        (runs_of(&app, "tick").await > resumed).then_some(())
-    })
-    .await;
+    wait_until_runs_again(&app, "tick", resumed).await;
     let (status, _) = app.get("/jobs/tick").await;
     assert_eq!(status, 200);
 }
@@ -179,11 +180,7 @@ async fn a_replaced_database_file_is_reported() {
     let aside = app.db_path.with_extension("aside");
     std::fs::rename(&app.db_path, &aside).expect("move away");
     std::fs::copy(&aside, &app.db_path).expect("a copy in its place");
-    let body = wait_for("healthz notices", Duration::from_secs(5), || async {
-        let (status, body) = health(&app, "/healthz").await;
-        (status == 503).then_some(body)
-    })
-    .await;
+    let body = wait_until_healthz_fails(&app).await;
     assert!(
         body["data"]["database"]
             .as_str()

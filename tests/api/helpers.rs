@@ -83,14 +83,7 @@ pub async fn start_with(config: Config) -> TestApp {
     let db_path = config.db_path.clone();
     let app = Application::build(config).await.expect("app builds");
     let port = app.port();
-    let (tx, rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        app.run_until_stopped(async move {
-            let _ = rx.await;
-        })
-        .await
-        .expect("server runs");
-    });
+    let (tx, server) = run_in_background(app);
     let pool = SqlitePool::connect_with(
         SqliteConnectOptions::new()
             .filename(&db_path)
@@ -108,6 +101,20 @@ pub async fn start_with(config: Config) -> TestApp {
         server: Some(server),
         dir: None,
     }
+}
+
+/// Runs `app` on a task until the returned sender fires (or is dropped); the task ends once
+/// the server has stopped.
+pub fn run_in_background(app: Application) -> (oneshot::Sender<()>, JoinHandle<()>) {
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        app.run_until_stopped(async move {
+            let _ = rx.await;
+        })
+        .await
+        .expect("server runs");
+    });
+    (tx, server)
 }
 
 impl TestApp {
@@ -178,6 +185,29 @@ impl TestApp {
         let (status, json) = self.post("/jobs", body).await;
         assert_eq!(status, 201, "creating {body}: {json}");
         json["data"].clone()
+    }
+
+    /// GETs `path` outside the API prefix (`/healthz`, `/readyz`) with no key.
+    pub async fn probe(&self, path: &str) -> (u16, Value) {
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("sent");
+        parse(resp).await
+    }
+
+    /// Asserts job `id` is gone: no row in `jobs`, and `GET /jobs/{id}` answers 404.
+    pub async fn assert_job_gone(&self, id: &str) {
+        assert_eq!(
+            self.count(&format!("SELECT count(*) FROM jobs WHERE id = '{id}'"))
+                .await,
+            0,
+            "job {id} has no row"
+        );
+        let (status, body) = self.get(&format!("/jobs/{id}")).await;
+        assert_eq!(status, 404, "GET /jobs/{id}: {body}");
     }
 
     /// Number of rows matching a SQL count query.

@@ -55,13 +55,7 @@ async fn admin_deletes_a_job_and_the_row_is_gone() {
         body,
         json!({"status": "ok", "data": {"message": "Job 'doomed' deleted"}})
     );
-    assert_eq!(
-        app.count("SELECT count(*) FROM jobs WHERE id = 'doomed'")
-            .await,
-        0
-    );
-    let (status, _) = app.get("/jobs/doomed").await;
-    assert_eq!(status, 404);
+    app.assert_job_gone("doomed").await;
 }
 
 /// AC 3: deleting an unknown id is a 404 JOB_NOT_FOUND.
@@ -408,13 +402,7 @@ async fn unknown_routes_and_methods_answer_in_the_error_shape() {
 async fn health_probes_report_the_database() {
     let app = spawn_app().await;
     app.create_job(&interval_job("h", 60)).await;
-    let resp = app
-        .client
-        .get(format!("{}/healthz", app.address))
-        .send()
-        .await
-        .expect("sent");
-    let (status, body) = parse(resp).await;
+    let (status, body) = app.probe("/healthz").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["database"], "ok");
     assert_eq!(body["data"]["job_count"], 1);
@@ -422,11 +410,5 @@ async fn health_probes_report_the_database() {
         body["data"]["schema_version"],
         body["data"]["schema_latest_known"]
     );
-    let resp = app
-        .client
-        .get(format!("{}/readyz", app.address))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(parse(resp).await.0, 200);
+    assert_eq!(app.probe("/readyz").await.0, 200);
 }

@@ -2,7 +2,7 @@
 //! and delete jobs for `LOAD_SECONDS` (default 10; the long mode is `LOAD_SECONDS=30`) while
 //! 10,000 jobs fire every 10 s (1,000 occurrences a second, spread evenly). No 5xx, no lost or
 //! doubled occurrence; latency percentiles are printed. `LOAD_CLIENTS` changes the client
-//! count. Helpers are in `torture.rs`.
+//! count. Helpers are in `child.rs`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -12,10 +12,10 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use sqlx::SqlitePool;
 
-use crate::torture::{
+use crate::child::{
     FINAL_STATUSES, KEY, Server, XorShift, assert_integrity_ok, audit_occurrences,
     doubled_occurrences, env_number, insert_interval_jobs, migrate, next_whole_second, open_pool,
-    percentile, print_counts, scalar, seed_from_env,
+    percentile, print_counts, running_runs, seed_from_env,
 };
 
 /// How often each of the 10,000 jobs fires.
@@ -175,11 +175,7 @@ async fn two_hundred_api_clients_get_no_server_error_while_ten_thousand_jobs_fir
     );
     assert_eq!(doubled_occurrences(&pool).await, 0, "doubled occurrences");
     assert_eq!(
-        scalar(
-            &pool,
-            "SELECT count(*) FROM job_runs WHERE status = 'running'"
-        )
-        .await,
+        running_runs(&pool).await,
         0,
         "no run is left running after a clean stop"
     );

@@ -20,6 +20,8 @@ use sqlx::{AssertSqlSafe, Row};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::helpers::run_in_background;
+
 /// The database as the first release left it: migration 1 applied, 3 jobs, 5 runs, 2 keys.
 const V1_FIXTURE: &str = include_str!("../fixtures/v1.sql");
 /// The admin key whose hash is in the fixture.
@@ -243,14 +245,7 @@ impl Served {
             "a file with keys gets no new admin key"
         );
         let address = format!("http://127.0.0.1:{}/api/v1alpha1", app.port());
-        let (tx, rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            app.run_until_stopped(async move {
-                let _ = rx.await;
-            })
-            .await
-            .expect("server runs");
-        });
+        let (tx, server) = run_in_background(app);
         Served {
             address,
             client: reqwest::Client::new(),

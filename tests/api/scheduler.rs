@@ -4,16 +4,15 @@
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};
-use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Row, SqlitePool};
 
+use crate::child::open_pool;
 use crate::helpers::*;
 
 /// An every-second interval job fires at least 3 times in 3.5 s, each within 50 ms of its due
@@ -71,14 +70,7 @@ async fn date_job_fires_once_then_has_no_next_run() {
     app.create_job(&date_job("once", run_at, json!({"type": "noop"})))
         .await;
 
-    let rows = wait_for_runs(
-        &app,
-        "once",
-        "the date run",
-        Duration::from_secs(3),
-        |rows| rows.iter().any(|r| r.status == "succeeded"),
-    )
-    .await;
+    let rows = wait_for_a_succeeded_run(&app, "once", "the date run").await;
     // A whole scheduler pass after the run proves no second run was about to be claimed.
     wait_for_pass_after(&app, Utc::now()).await;
 
@@ -109,10 +101,7 @@ async fn job_created_due_soon_runs_on_time_without_waiting_for_a_poll() {
     app.create_job(&date_job("soon", run_at, json!({"type": "noop"})))
         .await;
 
-    let rows = wait_for_runs(&app, "soon", "the run", Duration::from_secs(3), |rows| {
-        rows.iter().any(|r| r.status == "succeeded")
-    })
-    .await;
+    let rows = wait_for_a_succeeded_run(&app, "soon", "the run").await;
     let late = rows[0].lateness_ms();
     eprintln!("date job due in 200 ms: lateness {late} ms");
     assert!(late < 150, "started {late} ms after its due time");
@@ -133,14 +122,7 @@ async fn job_deleted_just_before_it_is_due_does_not_run() {
     assert_eq!(status, 200, "{body}");
 
     // The loop is alive and past the due time: the witness ran.
-    wait_for_runs(
-        &app,
-        "witness",
-        "the witness run",
-        Duration::from_secs(3),
-        |rows| rows.iter().any(|r| r.status == "succeeded"),
-    )
-    .await;
+    wait_for_a_succeeded_run(&app, "witness", "the witness run").await;
     // Proving absence: wait a bounded time past the deadline, then look.
     sleep_until(due + chrono::Duration::milliseconds(500)).await;
     assert_eq!(
@@ -148,13 +130,7 @@ async fn job_deleted_just_before_it_is_due_does_not_run() {
             .await,
         0
     );
-    assert_eq!(
-        app.count("SELECT count(*) FROM jobs WHERE id = 'doomed'")
-            .await,
-        0
-    );
-    let (status, _) = app.get("/jobs/doomed").await;
-    assert_eq!(status, 404);
+    app.assert_job_gone("doomed").await;
 }
 
 /// A job replaced by PUT with `paused: true` just before it is due does not run and shows no
@@ -176,14 +152,7 @@ async fn job_paused_by_put_just_before_it_is_due_does_not_run() {
     assert_eq!(put["data"]["paused"], true, "{put}");
     assert_eq!(put["data"]["next_run_time"], Value::Null, "{put}");
 
-    wait_for_runs(
-        &app,
-        "witness",
-        "the witness run",
-        Duration::from_secs(3),
-        |rows| rows.iter().any(|r| r.status == "succeeded"),
-    )
-    .await;
+    wait_for_a_succeeded_run(&app, "witness", "the witness run").await;
     sleep_until(due + chrono::Duration::milliseconds(500)).await;
     assert_eq!(
         app.count("SELECT count(*) FROM job_runs WHERE job_id = 'held'")
@@ -209,17 +178,8 @@ async fn job_paused_by_put_just_before_it_is_due_does_not_run() {
 async fn downtime_within_grace_is_one_coalesced_catch_up_run() {
     let options = scheduler_on(false);
     let mut app = spawn_app_with(options.clone()).await;
-    app.create_job(&json!({"id": "beat", "trigger": {"type": "interval", "seconds": 1},
-        "action": {"type": "noop"}, "misfire_grace_seconds": 60, "coalesce": true, "max_instances": 1}))
-        .await;
-    wait_for_runs(
-        &app,
-        "beat",
-        "a first run",
-        Duration::from_secs(3),
-        |rows| rows.iter().any(|r| r.status == "succeeded"),
-    )
-    .await;
+    app.create_job(&beat_job(60)).await;
+    wait_for_a_succeeded_run(&app, "beat", "a first run").await;
 
     let (app, before, started_at) = downtime(&mut app, options, Duration::from_secs(5)).await;
 
@@ -283,17 +243,8 @@ async fn downtime_within_grace_is_one_coalesced_catch_up_run() {
 async fn downtime_beyond_grace_is_one_missed_row_and_no_late_run() {
     let options = scheduler_on(false);
     let mut app = spawn_app_with(options.clone()).await;
-    app.create_job(&json!({"id": "beat", "trigger": {"type": "interval", "seconds": 1},
-        "action": {"type": "noop"}, "misfire_grace_seconds": 1, "coalesce": true, "max_instances": 1}))
-        .await;
-    wait_for_runs(
-        &app,
-        "beat",
-        "a first run",
-        Duration::from_secs(3),
-        |rows| rows.iter().any(|r| r.status == "succeeded"),
-    )
-    .await;
+    app.create_job(&beat_job(1)).await;
+    wait_for_a_succeeded_run(&app, "beat", "a first run").await;
 
     let (app, before, _started_at) = downtime(&mut app, options, Duration::from_secs(5)).await;
 
@@ -681,6 +632,14 @@ fn scheduler_on(allow_command_jobs: bool) -> AppOptions {
     }
 }
 
+/// Job `beat`: noop every second, coalescing, one instance at a time, with the given
+/// misfire grace.
+fn beat_job(misfire_grace_seconds: u64) -> Value {
+    json!({"id": "beat", "trigger": {"type": "interval", "seconds": 1},
+        "action": {"type": "noop"}, "misfire_grace_seconds": misfire_grace_seconds,
+        "coalesce": true, "max_instances": 1})
+}
+
 /// A date job body.
 fn date_job(id: &str, run_at: DateTime<Utc>, action: Value) -> Value {
     json!({"id": id, "trigger": {"type": "date", "run_at": fmt(run_at)}, "action": action})
@@ -823,6 +782,14 @@ async fn wait_for_runs(
     .await
 }
 
+/// [`wait_for_runs`] until `job_id` has a `succeeded` run, 3 s at most.
+async fn wait_for_a_succeeded_run(app: &TestApp, job_id: &str, what: &str) -> Vec<RunRow> {
+    wait_for_runs(app, job_id, what, Duration::from_secs(3), |rows| {
+        rows.iter().any(|r| r.status == "succeeded")
+    })
+    .await
+}
+
 /// Prints the rows last seen when a wait panics.
 struct LastRows(RefCell<Vec<RunRow>>);
 
@@ -899,17 +866,6 @@ async fn downtime(
     let mut next = start_on(app.db_path.clone(), options).await;
     next.dir = dir;
     (next, before, started_at)
-}
-
-/// A pool on the file while no app holds one.
-async fn open_pool(path: &Path) -> SqlitePool {
-    SqlitePool::connect_with(
-        SqliteConnectOptions::new()
-            .filename(path)
-            .busy_timeout(Duration::from_secs(10)),
-    )
-    .await
-    .expect("open the file")
 }
 
 /// An HTTP target on 127.0.0.1: `/ok` (200 `fine`, records the `Idempotency-Key`), `/fail`

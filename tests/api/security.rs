@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use serde_json::json;
 
+use crate::child::{free_port, terminate_and_collect};
 use crate::helpers::*;
 
 fn client_from(ip: &str) -> reqwest::Client {
@@ -124,10 +125,7 @@ fn the_default_listen_address_is_loopback() {
 async fn keys_never_reach_the_logs() {
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("logs.db");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
+    let port = free_port();
     let admin = "sl_provisioned_admin_key_for_log_test";
     let wrong = "sl_wrong_key_that_must_not_be_logged";
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_schedlite"))
@@ -172,15 +170,7 @@ async fn keys_never_reach_the_logs() {
         .await
         .expect("sent");
     assert_eq!(created.status().as_u16(), 201);
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .expect("join")
-        .expect("wait");
+    let output = terminate_and_collect(child).await;
     let logs = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
