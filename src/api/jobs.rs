@@ -737,8 +737,16 @@ async fn get_job(
     State(state): State<AppState>,
     JobIdPath(job_id): JobIdPath,
 ) -> Result<impl IntoResponse, ApiError> {
-    let job = load_job(&state, &job_id).await?;
-    Ok(ok(job_response(&state, job).await?))
+    let not_found = || ApiError::JobNotFound(truncate(&job_id, 128));
+    if validate_job_id(&job_id).is_err() {
+        return Err(not_found());
+    }
+    let (job, last) = state
+        .store
+        .get_job_with_last_run(&job_id)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(ok(JobResponse::new(job, last)))
 }
 
 /// `DELETE /jobs/{job_id}`: removes the job and its history (seed story AC 2 and 3).

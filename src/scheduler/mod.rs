@@ -33,16 +33,22 @@ pub const MAX_IDLE: Duration = Duration::from_secs(1);
 /// instant, so its start is not delayed by the claim transaction, and jobs due within this
 /// window share one transaction. A job deleted or paused less than this before its instant
 /// still runs that once.
-pub const LOOKAHEAD: Duration = Duration::from_millis(5);
+pub const LOOKAHEAD: Duration = Duration::from_millis(20);
+
+/// Least time between two passes while jobs keep coming due (unless woken by a change): a pass
+/// claims [`LOOKAHEAD`] ahead, so passes this far apart still claim every occurrence at least
+/// `LOOKAHEAD - PASS_SPACING` before its instant, and one transaction serves all the jobs due
+/// in between (at 1,000 occurrences/s, about 15 per pass instead of one).
+pub const PASS_SPACING: Duration = Duration::from_millis(15);
 
 /// Most due jobs claimed in one transaction.
-pub const CLAIM_BATCH: u32 = 512;
+pub const CLAIM_BATCH: u32 = 2048;
 
 /// Most outcomes written in one transaction.
 const RECORD_BATCH: usize = 1024;
 
 /// How long the outcome writer waits for more outcomes before writing a partial batch.
-const RECORD_GATHER: Duration = Duration::from_millis(2);
+const RECORD_GATHER: Duration = Duration::from_millis(10);
 
 /// Tuning of one scheduler.
 #[derive(Debug, Clone)]
@@ -403,11 +409,13 @@ impl Scheduler {
                 tokio::task::yield_now().await;
                 continue;
             }
+            let since_pass = (Utc::now() - now).to_std().unwrap_or(Duration::ZERO);
             let wake_in = match self.store.earliest_next_run().await {
                 Ok(Some(next)) => (next - Utc::now())
                     .to_std()
                     .unwrap_or(Duration::ZERO)
                     .saturating_sub(LOOKAHEAD)
+                    .max(PASS_SPACING.saturating_sub(since_pass))
                     .min(MAX_IDLE),
                 Ok(None) => MAX_IDLE,
                 Err(e) => {

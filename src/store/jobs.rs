@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Store, StoreError, parse_opt_ts, parse_ts, ts};
 use crate::actions::Action;
-use crate::model::{Job, JobSettings, NewJob};
+use crate::model::{Job, JobSettings, NewJob, Run};
 use crate::schedule::Trigger;
 
 /// The columns one `jobs` row is read into; private to the store (the domain type is [`Job`]).
@@ -274,6 +274,41 @@ impl Store {
     pub async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         read_job(&mut conn, id).await
+    }
+
+    /// The job with this id and its newest run, in one query (the hot path of
+    /// `GET /jobs/{job_id}`: one hand-off to the database thread instead of two).
+    pub async fn get_job_with_last_run(
+        &self,
+        id: &str,
+    ) -> Result<Option<(Job, Option<Run>)>, StoreError> {
+        let row = sqlx::query_scalar!(
+            r#"SELECT json_array(
+                   json_array(id, name, trigger_type, cron_expr, timezone, interval_seconds, start_at, end_at,
+                              run_at, action, next_run_at, paused, misfire_grace_seconds, coalesce_missed,
+                              max_instances, jitter_seconds, created_at, updated_at),
+                   json((SELECT json_array(r.id, r.job_id, r.scheduled_at, r.last_scheduled_at, r.occurrences,
+                                           r.kind, r.status, r.started_at, r.finished_at, r.duration_ms,
+                                           r.owner_id, r.http_status, r.exit_code, r.output, r.error)
+                         FROM job_runs AS r WHERE r.job_id = jobs.id ORDER BY r.scheduled_at DESC LIMIT 1))
+               ) AS "row!: String"
+               FROM jobs WHERE id = ?"#,
+            id
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let (job, run): (JobRowJson, Option<super::runs::RunRowJson>) = serde_json::from_str(&row)
+            .map_err(|e| {
+                StoreError::corrupt("jobs", id, format!("unexpected column types: {e}"))
+            })?;
+        let job = Job::try_from(JobRow::from(job))?;
+        let run = run
+            .map(|r| Run::try_from(super::runs::RunRow::from(r)))
+            .transpose()?;
+        Ok(Some((job, run)))
     }
 
     /// Deletes the job and its run history. Returns whether it existed.

@@ -26,7 +26,7 @@ pub(super) struct RunRow {
 
 /// One `job_runs` row as a JSON array, in [`RunRow`] field order.
 #[derive(serde::Deserialize)]
-struct RunRowJson(
+pub(super) struct RunRowJson(
     i64,
     String,
     String,
