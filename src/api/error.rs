@@ -126,9 +126,11 @@ impl ApiError {
             ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::Store(e) => match e {
-                StoreError::Busy | StoreError::ReadOnly | StoreError::Full => {
-                    StatusCode::SERVICE_UNAVAILABLE
-                }
+                StoreError::Busy
+                | StoreError::ReadOnly
+                | StoreError::Full
+                | StoreError::Unavailable(_)
+                | StoreError::FileGone { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 StoreError::JobExists(_) => StatusCode::CONFLICT,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
@@ -156,9 +158,10 @@ impl ApiError {
             ApiError::HeadersTooLarge { .. } => "HEADERS_TOO_LARGE",
             ApiError::Store(e) => match e {
                 StoreError::Busy => "DATABASE_BUSY",
-                StoreError::ReadOnly | StoreError::Full | StoreError::FileGone { .. } => {
-                    "DATABASE_UNAVAILABLE"
-                }
+                StoreError::ReadOnly
+                | StoreError::Full
+                | StoreError::Unavailable(_)
+                | StoreError::FileGone { .. } => "DATABASE_UNAVAILABLE",
                 StoreError::JobExists(_) => "JOB_ALREADY_EXISTS",
                 _ => "INTERNAL_ERROR",
             },
@@ -178,6 +181,9 @@ impl ApiError {
                 "the database or disk is full: writes are refused".to_string()
             }
             ApiError::Store(StoreError::JobExists(id)) => format!("Job '{id}' already exists"),
+            ApiError::Store(StoreError::Unavailable(_)) => {
+                "the database file cannot be read right now: retry shortly".to_string()
+            }
             ApiError::Store(StoreError::FileGone { .. }) => {
                 "the database file was deleted or replaced underneath the server: writes are refused".to_string()
             }
@@ -307,6 +313,20 @@ mod tests {
                 503,
                 "DATABASE_UNAVAILABLE",
             ),
+            (
+                ApiError::Store(StoreError::Unavailable("x".into())),
+                503,
+                "DATABASE_UNAVAILABLE",
+            ),
+            (
+                ApiError::Store(StoreError::FileGone {
+                    path: "x.db".into(),
+                    reason: "it was deleted",
+                }),
+                503,
+                "DATABASE_UNAVAILABLE",
+            ),
+            (ApiError::RateLimited(3), 429, "RATE_LIMITED"),
             (
                 ApiError::Store(StoreError::corrupt("jobs", "x", "bad")),
                 500,

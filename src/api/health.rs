@@ -45,12 +45,14 @@ async fn healthz(State(state): State<AppState>) -> axum::response::Response {
         Err(e @ crate::store::StoreError::Busy) => return ApiError::from(e).into_response(),
         Err(e) => {
             tracing::warn!(error = %super::error_chain(&e), "health check: database failed");
+            // A file deleted or replaced underneath explains a failing query best.
+            let message = problem.unwrap_or_else(|| super::error_chain(&e));
             let mut response = (
                 StatusCode::SERVICE_UNAVAILABLE,
                 axum::Json(json!({
                     "status": "error",
-                    "detail": {"code": "DATABASE_UNAVAILABLE", "message": super::error_chain(&e)},
-                    "data": {"api": "ok", "database": super::error_chain(&e), "scheduler": scheduler_json}
+                    "detail": {"code": "DATABASE_UNAVAILABLE", "message": message},
+                    "data": {"api": "ok", "database": message, "scheduler": scheduler_json}
                 })),
             )
                 .into_response();
@@ -144,6 +146,6 @@ async fn readyz(State(state): State<AppState>) -> axum::response::Response {
             Store::latest_known_version()
         )),
         Err(e @ crate::store::StoreError::Busy) => ApiError::from(e).into_response(),
-        Err(e) => not_ready(e.to_string()),
+        Err(e) => not_ready(storage_problem(&state).unwrap_or_else(|| e.to_string())),
     }
 }

@@ -59,6 +59,9 @@ pub enum StoreError {
     /// The file or its directory is read-only.
     #[error("the database is read-only")]
     ReadOnly,
+    /// The file cannot be opened or read right now (moved away, I/O error).
+    #[error("the database file cannot be read: {0}")]
+    Unavailable(String),
     /// The disk (or `max_page_count`) is full.
     #[error("the database or disk is full")]
     Full,
@@ -155,6 +158,9 @@ impl From<sqlx::Error> for StoreError {
             Some(SQLITE_BUSY) | Some(SQLITE_LOCKED) => StoreError::Busy,
             Some(SQLITE_READONLY) => StoreError::ReadOnly,
             Some(SQLITE_FULL) => StoreError::Full,
+            Some(SQLITE_CANTOPEN) | Some(SQLITE_IOERR) => {
+                StoreError::Unavailable(database_message(&error))
+            }
             _ => match error {
                 sqlx::Error::PoolTimedOut => StoreError::Busy,
                 other => StoreError::Database(other),
