@@ -790,18 +790,7 @@ async fn pause_job(
     State(state): State<AppState>,
     JobIdPath(job_id): JobIdPath,
 ) -> Result<impl IntoResponse, ApiError> {
-    let job = load_job(&state, &job_id).await?;
-    let job = if job.paused {
-        job
-    } else {
-        let now = Utc::now();
-        let paused = state.store.set_paused(&job.id, true, None, now).await?;
-        let paused = paused.ok_or_else(|| ApiError::JobNotFound(truncate(&job_id, 128)))?;
-        state.scheduler.wake();
-        audit(&state, &who.name, "pause", &job_id, None).await;
-        paused
-    };
-    Ok(ok(job_response(&state, job).await?))
+    set_paused(&state, &who.name, &job_id, true).await
 }
 
 /// `POST /jobs/{job_id}/resume`: the next run is the first occurrence after now, so a long
@@ -813,22 +802,38 @@ async fn resume_job(
     State(state): State<AppState>,
     JobIdPath(job_id): JobIdPath,
 ) -> Result<impl IntoResponse, ApiError> {
-    let job = load_job(&state, &job_id).await?;
-    let job = if !job.paused {
-        job
+    set_paused(&state, &who.name, &job_id, false).await
+}
+
+/// Pauses (no next run) or resumes (next run strictly after now) a job, waking the loop and
+/// auditing the change; a job already in that state is returned unchanged.
+async fn set_paused(
+    state: &AppState,
+    key_name: &str,
+    job_id: &str,
+    pause: bool,
+) -> Result<axum::Json<Envelope<JobResponse>>, ApiError> {
+    let job = load_job(state, job_id).await?;
+    if job.paused == pause {
+        return Ok(ok(job_response(state, job).await?));
+    }
+    let now = Timestamp::now().get();
+    let next = if pause {
+        None
     } else {
-        let now = Timestamp::now().get();
-        let next = job
-            .trigger
+        job.trigger
             .next_fire_after(now)
-            .map(|f| Timestamp::new(f.at).get());
-        let resumed = state.store.set_paused(&job.id, false, next, now).await?;
-        let resumed = resumed.ok_or_else(|| ApiError::JobNotFound(truncate(&job_id, 128)))?;
-        state.scheduler.wake();
-        audit(&state, &who.name, "resume", &job_id, None).await;
-        resumed
+            .map(|f| Timestamp::new(f.at).get())
     };
-    Ok(ok(job_response(&state, job).await?))
+    let changed = state
+        .store
+        .set_paused(&job.id, pause, next, now)
+        .await?
+        .ok_or_else(|| ApiError::JobNotFound(truncate(job_id, 128)))?;
+    state.scheduler.wake();
+    let action = if pause { "pause" } else { "resume" };
+    audit(state, key_name, action, job_id, None).await;
+    Ok(ok(job_response(state, changed).await?))
 }
 
 /// `POST /jobs/{job_id}/run`: one extra occurrence now, recorded in the history like any
