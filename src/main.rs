@@ -184,7 +184,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                         println!(
                             "{:<24} {:<8} {:<25} {:<25} {}",
                             k.name,
-                            k.role,
+                            k.role.as_str(),
                             timestamp::format(k.created_at),
                             k.last_used_at
                                 .map(timestamp::format)
