@@ -22,7 +22,9 @@ pub const MAX_HEADERS: usize = 64;
 
 /// Refuses oversized request targets (414) and header sets (431) before any handler runs.
 pub async fn enforce_sizes(request: Request, next: Next) -> Response {
-    if request.uri().to_string().len() > MAX_URI_BYTES {
+    let uri = request.uri();
+    let target = uri.path().len() + uri.query().map_or(0, |q| q.len() + 1);
+    if target > MAX_URI_BYTES {
         return ApiError::UriTooLong(MAX_URI_BYTES).into_response();
     }
     let headers = request.headers();
