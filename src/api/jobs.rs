@@ -673,14 +673,13 @@ async fn create_job(
     let (job, next) = new_job(body, id, now, state.config.allow_command_jobs)?;
     let stored = state
         .store
-        .insert_job(&job, next, now)
+        .insert_job(&job, next, now, &who.name)
         .await
         .map_err(|e| match e {
             crate::store::StoreError::JobExists(id) => ApiError::JobExists(id),
             other => ApiError::from(other),
         })?;
     state.scheduler.wake();
-    audit(&state, &who.name, "create", &stored.id, None).await;
     tracing::info!(job.id = %stored.id, key.name = %who.name, "job created");
     Ok((StatusCode::CREATED, ok(job_response(&state, stored).await?)))
 }
@@ -707,10 +706,8 @@ async fn put_job(
     }
     let now = Timestamp::now().get();
     let (job, next) = new_job(body, job_id, now, state.config.allow_command_jobs)?;
-    let (stored, created) = state.store.upsert_job(&job, next, now).await?;
+    let (stored, created) = state.store.upsert_job(&job, next, now, &who.name).await?;
     state.scheduler.wake();
-    let action = if created { "create" } else { "replace" };
-    audit(&state, &who.name, action, &stored.id, None).await;
     tracing::info!(job.id = %stored.id, created, key.name = %who.name, "job put");
     let status = if created {
         StatusCode::CREATED
@@ -758,27 +755,19 @@ async fn delete_job(
     JobIdPath(job_id): JobIdPath,
 ) -> Result<impl IntoResponse, ApiError> {
     let not_found = || ApiError::JobNotFound(truncate(&job_id, 128));
-    if validate_job_id(&job_id).is_err() || !state.store.delete_job(&job_id).await? {
+    if validate_job_id(&job_id).is_err()
+        || !state
+            .store
+            .delete_job(&job_id, Utc::now(), &who.name)
+            .await?
+    {
         return Err(not_found());
     }
     state.scheduler.wake();
-    audit(&state, &who.name, "delete", &job_id, None).await;
     tracing::info!(job.id = %job_id, key.name = %who.name, "job deleted");
     Ok(ok(Message {
         message: format!("Job '{job_id}' deleted"),
     }))
-}
-
-/// Appends an audit row. The change itself has been made: a failure to audit it is logged
-/// loudly rather than reported to the client as if the change had failed.
-async fn audit(state: &AppState, key_name: &str, action: &str, job_id: &str, detail: Option<&str>) {
-    if let Err(e) = state
-        .store
-        .record_audit(Utc::now(), key_name, action, job_id, detail)
-        .await
-    {
-        tracing::error!(error = %super::error_chain(&e), job.id = %job_id, action, "could not write the audit row");
-    }
 }
 
 /// `POST /jobs/{job_id}/pause`: the job keeps its definition and history but does not fire
@@ -827,12 +816,10 @@ async fn set_paused(
     };
     let changed = state
         .store
-        .set_paused(&job.id, pause, next, now)
+        .set_paused(&job.id, pause, next, now, key_name)
         .await?
         .ok_or_else(|| ApiError::JobNotFound(truncate(job_id, 128)))?;
     state.scheduler.wake();
-    let action = if pause { "pause" } else { "resume" };
-    audit(state, key_name, action, job_id, None).await;
     Ok(ok(job_response(state, changed).await?))
 }
 
@@ -858,7 +845,7 @@ async fn run_job(
     let now = Timestamp::now().get();
     let claimed = state
         .store
-        .insert_manual_run(&job.id, now, &instance)
+        .insert_manual_run(&job.id, now, &instance, &who.name)
         .await?
         .ok_or_else(|| ApiError::JobNotFound(truncate(&job_id, 128)))?;
     let run_id = claimed.run_id;
@@ -874,8 +861,6 @@ async fn run_job(
             .await?;
         return Err(ApiError::SchedulerNotRunning);
     }
-    let detail = json!({"run_id": run_id}).to_string();
-    audit(&state, &who.name, "run", &job.id, Some(&detail)).await;
     let run = state.store.get_run(run_id).await?;
     Ok((
         StatusCode::ACCEPTED,

@@ -31,29 +31,6 @@ struct AuditRow {
 }
 
 impl Store {
-    /// Appends an audit row.
-    pub async fn record_audit(
-        &self,
-        at: DateTime<Utc>,
-        key_name: &str,
-        action: &str,
-        job_id: &str,
-        detail: Option<&str>,
-    ) -> Result<(), StoreError> {
-        let at = ts(at);
-        sqlx::query!(
-            "INSERT INTO audit_log (at, key_name, action, job_id, detail) VALUES (?, ?, ?, ?, ?)",
-            at,
-            key_name,
-            action,
-            job_id,
-            detail
-        )
-        .execute(&self.writer)
-        .await?;
-        Ok(())
-    }
-
     /// Audit rows newest first, below `before_id` when given, for one job when `job_id` is set.
     pub async fn list_audit(
         &self,
@@ -87,4 +64,28 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// Appends an audit row on the connection of the change it records, so the change and its
+/// audit row commit together or not at all.
+pub(super) async fn write_audit(
+    conn: &mut sqlx::SqliteConnection,
+    at: DateTime<Utc>,
+    key_name: &str,
+    action: &str,
+    job_id: &str,
+    detail: Option<&str>,
+) -> Result<(), StoreError> {
+    let at = ts(at);
+    sqlx::query!(
+        "INSERT INTO audit_log (at, key_name, action, job_id, detail) VALUES (?, ?, ?, ?, ?)",
+        at,
+        key_name,
+        action,
+        job_id,
+        detail
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }

@@ -278,7 +278,8 @@ impl Store {
         Ok(report)
     }
 
-    /// Inserts a manual run of `job_id` at `now` owned by `owner`, to execute at once. Returns
+    /// Inserts a manual run of `job_id` at `now` owned by `owner`, to execute at once, audited
+    /// as `key_name`'s. Returns
     /// `None` when the job does not exist. The occurrence is `now` (moved on by a millisecond
     /// if that instant already has a row).
     pub async fn insert_manual_run(
@@ -286,6 +287,7 @@ impl Store {
         job_id: &str,
         now: DateTime<Utc>,
         owner: &str,
+        key_name: &str,
     ) -> Result<Option<ClaimedRun>, StoreError> {
         let mut tx = self.begin_write().await?;
         let Some(job) = super::jobs::read_job(&mut tx, job_id).await? else {
@@ -301,6 +303,9 @@ impl Store {
             if let Some(run_id) =
                 insert_running(&mut tx, job_id, span, RunKind::Manual, now, owner).await?
             {
+                let detail = format!("{{\"run_id\":{run_id}}}");
+                super::audit::write_audit(&mut tx, now, key_name, "run", job_id, Some(&detail))
+                    .await?;
                 tx.commit().await?;
                 return Ok(Some(ClaimedRun {
                     run_id,

@@ -191,6 +191,7 @@ impl Store {
         job: &NewJob,
         next_run_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
+        key_name: &str,
     ) -> Result<Job, StoreError> {
         let mut tx = self.begin_write().await?;
         let exists = sqlx::query_scalar!(
@@ -203,6 +204,7 @@ impl Store {
             return Err(StoreError::JobExists(job.id.clone()));
         }
         insert_row(&mut tx, job, next_run_at, now, now).await?;
+        super::audit::write_audit(&mut tx, now, key_name, "create", &job.id, None).await?;
         tx.commit().await?;
         self.get_job(&job.id)
             .await?
@@ -216,6 +218,7 @@ impl Store {
         job: &NewJob,
         next_run_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
+        key_name: &str,
     ) -> Result<(Job, bool), StoreError> {
         let mut tx = self.begin_write().await?;
         let created_at = sqlx::query_scalar!("SELECT created_at FROM jobs WHERE id = ?", job.id)
@@ -262,6 +265,8 @@ impl Store {
                 .await?;
             }
         }
+        let action = if created { "create" } else { "replace" };
+        super::audit::write_audit(&mut tx, now, key_name, action, &job.id, None).await?;
         tx.commit().await?;
         let stored = self
             .get_job(&job.id)
@@ -311,12 +316,24 @@ impl Store {
         Ok(Some((job, run)))
     }
 
-    /// Deletes the job and its run history. Returns whether it existed.
-    pub async fn delete_job(&self, id: &str) -> Result<bool, StoreError> {
+    /// Deletes the job and its run history, auditing it as `key_name`'s. Returns whether it
+    /// existed.
+    pub async fn delete_job(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+        key_name: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query!("DELETE FROM jobs WHERE id = ?", id)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected() > 0)
+        let deleted = done.rows_affected() > 0;
+        if deleted {
+            super::audit::write_audit(&mut tx, now, key_name, "delete", id, None).await?;
+        }
+        tx.commit().await?;
+        Ok(deleted)
     }
 
     /// Up to `limit` jobs after `after` in next-run order (NULLs last, then id).
@@ -398,10 +415,12 @@ impl Store {
         paused: bool,
         next_run_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
+        key_name: &str,
     ) -> Result<Option<Job>, StoreError> {
         let paused_i = bool_int(paused);
         let next = next_run_at.map(ts);
         let updated = ts(now);
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query!(
             "UPDATE jobs SET paused = ?, next_run_at = ?, updated_at = ? WHERE id = ?",
             paused_i,
@@ -409,11 +428,15 @@ impl Store {
             updated,
             id
         )
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
+            tx.commit().await?;
             return Ok(None);
         }
+        let action = if paused { "pause" } else { "resume" };
+        super::audit::write_audit(&mut tx, now, key_name, action, id, None).await?;
+        tx.commit().await?;
         self.get_job(id).await
     }
 
