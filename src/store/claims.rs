@@ -138,7 +138,7 @@ impl Store {
         if !any_due {
             return Ok(report);
         }
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_loop_write().await?;
         let due = super::jobs::due_jobs(&mut tx, &horizon_s, i64::from(limit)).await?;
         report.jobs = due.len();
         if due.is_empty() {
@@ -355,7 +355,7 @@ impl Store {
              WHERE job_runs.id = o.value ->> 0 AND job_runs.status IN ('running', 'interrupted')",
             rows
         )
-        .execute(&self.writer)
+        .execute(&self.loop_writer)
         .await?;
         Ok(())
     }

@@ -69,7 +69,7 @@ impl Store {
             at,
             at
         )
-        .execute(&self.writer)
+        .execute(&self.loop_writer)
         .await?;
         Ok(())
     }
@@ -78,7 +78,7 @@ impl Store {
     pub async fn heartbeat(&self, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         let at = ts(now);
         sqlx::query!("UPDATE instances SET heartbeat_at = ? WHERE id = ?", at, id)
-            .execute(&self.writer)
+            .execute(&self.loop_writer)
             .await?;
         Ok(())
     }
@@ -95,7 +95,7 @@ impl Store {
             at,
             id
         )
-        .execute(&self.writer)
+        .execute(&self.loop_writer)
         .await?;
         Ok(())
     }
@@ -161,7 +161,7 @@ impl Store {
             reason,
             owner
         )
-        .execute(&self.writer)
+        .execute(&self.loop_writer)
         .await?;
         Ok(done.rows_affected())
     }
@@ -174,7 +174,7 @@ impl Store {
         reason: &str,
     ) -> Result<(), StoreError> {
         let at = ts(now);
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_loop_write().await?;
         for id in run_ids {
             sqlx::query!(
                 "UPDATE job_runs SET status = 'interrupted', finished_at = ?, error = ? WHERE id = ? AND status = 'running'",

@@ -45,8 +45,13 @@ pub struct Store {
     /// Connections for reads. Kept apart from writers so that readers never queue behind
     /// writers waiting out another process's write lock (WAL lets reads go on meanwhile).
     pool: SqlitePool,
-    /// Connections for writes; SQLite runs one writer at a time anyway.
+    /// The connection for API writes. One: SQLite runs one writer at a time anyway, and
+    /// queueing here is first come first served, where SQLite's busy handler sleeps and retries
+    /// (its backoff made the write tail 4× longer with several connections).
     writer: SqlitePool,
+    /// Connections for the scheduler's writes (claims, outcomes, heartbeats, recovery), kept
+    /// apart from the API's so a queue of API writes cannot hold up the loop.
+    loop_writer: SqlitePool,
     path: PathBuf,
     /// (device, inode) of the file when it was opened, to notice it being deleted or replaced.
     identity: Option<(u64, u64)>,
@@ -111,7 +116,14 @@ impl Store {
             None => options,
         };
         let writer = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| StoreError::from_open(path, e))?;
+        let loop_writer = SqlitePoolOptions::new()
+            .max_connections(2)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options.clone())
@@ -128,6 +140,7 @@ impl Store {
         let store = Store {
             pool,
             writer,
+            loop_writer,
             path: path.to_path_buf(),
             identity: file_identity(path),
         };
@@ -217,6 +230,7 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
         self.writer.close().await;
+        self.loop_writer.close().await;
     }
 }
 

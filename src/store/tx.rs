@@ -20,12 +20,21 @@ pub(super) struct WriteTx {
 }
 
 impl Store {
-    /// Starts a write transaction on a pooled connection.
+    /// Starts a write transaction for an API change.
     pub(super) async fn begin_write(&self) -> Result<WriteTx, StoreError> {
-        let mut conn = self.writer.acquire().await?;
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-        Ok(WriteTx { conn, open: true })
+        begin_on(&self.writer).await
     }
+
+    /// Starts a write transaction for the scheduler's own bookkeeping (claims, recovery).
+    pub(super) async fn begin_loop_write(&self) -> Result<WriteTx, StoreError> {
+        begin_on(&self.loop_writer).await
+    }
+}
+
+async fn begin_on(pool: &sqlx::SqlitePool) -> Result<WriteTx, StoreError> {
+    let mut conn = pool.acquire().await?;
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+    Ok(WriteTx { conn, open: true })
 }
 
 impl WriteTx {
