@@ -115,28 +115,19 @@ impl Store {
             Some(pages) => options.pragma("max_page_count", pages.to_string()),
             None => options,
         };
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options.clone())
-            .await
-            .map_err(|e| StoreError::from_open(path, e))?;
-        let loop_writer = SqlitePoolOptions::new()
-            .max_connections(2)
-            .min_connections(1)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options.clone())
-            .await
-            .map_err(|e| StoreError::from_open(path, e))?;
-        // Opened after the writer, which has created the file (and its WAL) if it was missing.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .min_connections(1)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options.create_if_missing(false))
-            .await
-            .map_err(|e| StoreError::from_open(path, e))?;
+        let connect = |size: u32, options: SqliteConnectOptions| async move {
+            SqlitePoolOptions::new()
+                .max_connections(size)
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await
+                .map_err(|e| StoreError::from_open(path, e))
+        };
+        let writer = connect(1, options.clone()).await?;
+        let loop_writer = connect(2, options.clone()).await?;
+        // Opened after the writers, which have created the file (and its WAL) if it was missing.
+        let pool = connect(8, options.create_if_missing(false)).await?;
         let store = Store {
             pool,
             writer,
