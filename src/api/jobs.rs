@@ -843,24 +843,36 @@ async fn run_job(
         return Err(ApiError::SchedulerNotRunning);
     }
     let now = Timestamp::now().get();
-    let claimed = state
-        .store
-        .insert_manual_run(&job.id, now, &instance, &who.name)
-        .await?
-        .ok_or_else(|| ApiError::JobNotFound(truncate(&job_id, 128)))?;
-    let run_id = claimed.run_id;
-    if !state.scheduler.submit(claimed) {
-        // The loop stopped between the check and the hand-over: the row must not stay running.
-        state
-            .store
-            .interrupt_runs(
-                &[run_id],
-                Utc::now(),
-                "the scheduler stopped before the run could start",
-            )
-            .await?;
-        return Err(ApiError::SchedulerNotRunning);
-    }
+    // Inserting the run and handing it to the loop happen in a task of their own: a client
+    // that disconnects mid-request drops this handler, and a committed run row that never
+    // reached the loop would stay `running` for as long as this process lives.
+    let started = {
+        let state = state.clone();
+        let job_id = job.id.clone();
+        let key_name = who.name.clone();
+        tokio::spawn(async move {
+            let claimed = state
+                .store
+                .insert_manual_run(&job_id, now, &instance, &key_name)
+                .await?
+                .ok_or_else(|| ApiError::JobNotFound(truncate(&job_id, 128)))?;
+            let run_id = claimed.run_id;
+            if !state.scheduler.submit(claimed) {
+                // The loop stopped between the check and the hand-over.
+                state
+                    .store
+                    .interrupt_runs(
+                        &[run_id],
+                        Utc::now(),
+                        "the scheduler stopped before the run could start",
+                    )
+                    .await?;
+                return Err(ApiError::SchedulerNotRunning);
+            }
+            Ok(run_id)
+        })
+    };
+    let run_id = started.await.map_err(|_| ApiError::SchedulerNotRunning)??;
     let run = state.store.get_run(run_id).await?;
     Ok((
         StatusCode::ACCEPTED,

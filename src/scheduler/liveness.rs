@@ -9,8 +9,10 @@ use crate::store::Instance;
 /// How often a serving process refreshes its heartbeat and looks for dead owners.
 pub const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// A heartbeat older than this means the process is gone (hosts other than ours).
-pub const HEARTBEAT_EXPIRY: Duration = Duration::seconds(5);
+/// A heartbeat older than this means the process is gone (hosts other than ours). Twice the
+/// store's busy timeout, so a heartbeat that waited out another writer's lock is not taken for
+/// a death.
+pub const HEARTBEAT_EXPIRY: Duration = Duration::seconds(10);
 
 /// This host's name, as the kernel reports it.
 pub fn hostname() -> String {
@@ -38,7 +40,11 @@ pub fn proc_start(pid: u32) -> Option<String> {
 
 /// Whether `instance` is still running, seen from a process on `my_host` at `now`.
 pub fn is_alive(instance: &Instance, my_host: &str, now: DateTime<Utc>) -> bool {
-    if instance.stopped_at.is_some() {
+    // A heartbeat after the stop mark means the process came back (it was only stalled).
+    if instance
+        .stopped_at
+        .is_some_and(|stopped| instance.heartbeat_at <= stopped)
+    {
         return false;
     }
     if instance.hostname == my_host && std::path::Path::new("/proc/self/stat").exists() {
@@ -97,6 +103,21 @@ mod tests {
             &host,
             Utc::now()
         ));
+    }
+
+    #[test]
+    fn a_process_marked_stopped_that_beats_again_is_alive() {
+        let mut i = instance(1, "elsewhere", None, 1);
+        i.stopped_at = Some(i.heartbeat_at - Duration::seconds(1));
+        assert!(
+            is_alive(&i, "here", Utc::now()),
+            "a heartbeat after the mark wins"
+        );
+        i.stopped_at = Some(i.heartbeat_at + Duration::seconds(1));
+        assert!(
+            !is_alive(&i, "here", Utc::now()),
+            "no heartbeat since the mark: stopped"
+        );
     }
 
     #[test]

@@ -581,14 +581,9 @@ async fn write_records(store: Store, mut rx: mpsc::UnboundedReceiver<RunRecord>)
                 Err(e) => {
                     attempt += 1;
                     tracing::error!(error = %crate::api::error_chain(&e), runs = batch.len(), attempt, "could not record run outcomes; retrying");
-                    if attempt >= 30 {
-                        tracing::error!(
-                            runs = batch.len(),
-                            "giving up on recording outcomes: the runs stay `running` until recovered as interrupted"
-                        );
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(200 * attempt.min(10))).await;
+                    // Never dropped: the outcomes wait (in memory) until the file takes writes
+                    // again, or until shutdown, where the rows are marked interrupted.
+                    tokio::time::sleep(Duration::from_millis(200 * attempt.min(25))).await;
                 }
             }
         }

@@ -295,6 +295,13 @@ impl Store {
         };
         let mut at = now;
         for _ in 0..1000 {
+            // An instant the trigger itself fires at belongs to that occurrence: taking it here
+            // would make the later claim of the occurrence find its key used and record nothing.
+            let one_ms = chrono::Duration::milliseconds(1);
+            if job.trigger.next_fire_after(at - one_ms).map(|f| f.at) == Some(at) {
+                at += one_ms;
+                continue;
+            }
             let span = Span {
                 first: at,
                 last: at,

@@ -74,12 +74,18 @@ impl Store {
         Ok(())
     }
 
-    /// Refreshes this process's heartbeat.
+    /// Refreshes this process's heartbeat. A process alive enough to beat is not stopped:
+    /// this undoes a mark set by another process that wrongly took it for dead (a stall longer
+    /// than the heartbeat expiry).
     pub async fn heartbeat(&self, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         let at = ts(now);
-        sqlx::query!("UPDATE instances SET heartbeat_at = ? WHERE id = ?", at, id)
-            .execute(&self.loop_writer)
-            .await?;
+        sqlx::query!(
+            "UPDATE instances SET heartbeat_at = ?, stopped_at = NULL WHERE id = ?",
+            at,
+            id
+        )
+        .execute(&self.loop_writer)
+        .await?;
         Ok(())
     }
 

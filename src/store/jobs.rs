@@ -594,15 +594,25 @@ pub(super) async fn due_jobs(
     )
     .fetch_one(&mut *conn)
     .await?;
-    let rows: Vec<JobRowJson> = serde_json::from_str(&batch).map_err(|e| {
-        StoreError::corrupt("jobs", "due batch", format!("unexpected column types: {e}"))
-    })?;
+    // Each row is decoded on its own: one hand-edited value of the wrong type (CHECKs let
+    // `'60s'` into an INTEGER column) must pause that job, not stop every job from firing.
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&batch)
+        .map_err(|e| StoreError::corrupt("jobs", "due batch", e.to_string()))?;
     Ok(rows
         .into_iter()
-        .map(|row| {
-            let row = JobRow::from(row);
-            let id = row.id.clone();
-            Job::try_from(row).map_err(|e| (id, e))
+        .map(|value| {
+            let id = value
+                .get(0)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("?")
+                .to_string();
+            let row = serde_json::from_value::<JobRowJson>(value).map_err(|e| {
+                (
+                    id.clone(),
+                    StoreError::corrupt("jobs", &id, format!("unexpected column types: {e}")),
+                )
+            })?;
+            Job::try_from(JobRow::from(row)).map_err(|e| (id, e))
         })
         .collect())
 }

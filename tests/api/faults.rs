@@ -231,3 +231,38 @@ fn a_read_only_database_file_is_refused_at_start() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// A hand edit that stores a value of the wrong type in one due job pauses that job and names
+/// it in the log; every other job keeps firing.
+#[tokio::test]
+async fn a_badly_hand_edited_job_is_paused_and_the_others_keep_firing() {
+    let app = spawn_app_with(scheduler_on()).await;
+    app.create_job(&interval_job("good", 1)).await;
+    app.create_job(&interval_job("bad", 1)).await;
+    // CHECK (misfire_grace_seconds >= 0) lets text through, as SQLite compares text above numbers.
+    sqlx::query("UPDATE jobs SET misfire_grace_seconds = '60s' WHERE id = 'bad'")
+        .execute(&app.pool)
+        .await
+        .expect("hand edit");
+    let before = runs_of(&app, "good").await;
+    wait_for("good keeps running", Duration::from_secs(6), || async {
+        (runs_of(&app, "good").await >= before + 2).then_some(())
+    })
+    .await;
+    let (paused, next): (i64, Option<String>) =
+        sqlx::query_as("SELECT paused, next_run_at FROM jobs WHERE id = 'bad'")
+            .fetch_one(&app.pool)
+            .await
+            .expect("bad row");
+    assert_eq!(
+        (paused, next),
+        (1, None),
+        "the unreadable job is paused, its definition kept"
+    );
+    let grace: String =
+        sqlx::query_scalar("SELECT misfire_grace_seconds FROM jobs WHERE id = 'bad'")
+            .fetch_one(&app.pool)
+            .await
+            .expect("definition");
+    assert_eq!(grace, "60s", "the operator's edit is left for them to fix");
+}
