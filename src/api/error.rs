@@ -223,6 +223,9 @@ impl IntoResponse for ApiError {
             .into_response();
         if self.code() == "DATABASE_UNAVAILABLE"
             && let ApiError::Store(e) = &self
+            // A file moved or replaced underneath is checked live by the probes; noting it here
+            // would outlast the file's return until the next API write.
+            && !matches!(e, StoreError::FileGone { .. })
         {
             response
                 .extensions_mut()

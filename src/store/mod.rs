@@ -115,10 +115,28 @@ impl Store {
             Some(pages) => options.pragma("max_page_count", pages.to_string()),
             None => options,
         };
+        // The file is created (and put in WAL mode) once, here. The pools below never create
+        // it and open all their connections now, never recycling them: a connection opened
+        // later, after the file was moved or replaced underneath, would create an empty
+        // database or reset the shared-memory index (-shm) that the open connections have
+        // mapped, and SQLite's readers crash with SIGBUS when that mapping is truncated.
+        {
+            use sqlx::Connection;
+            let first = sqlx::SqliteConnection::connect_with(&options)
+                .await
+                .map_err(|e| StoreError::from_open(path, e))?;
+            first
+                .close()
+                .await
+                .map_err(|e| StoreError::from_open(path, e))?;
+        }
+        let options = options.create_if_missing(false);
         let connect = |size: u32, options: SqliteConnectOptions| async move {
             SqlitePoolOptions::new()
                 .max_connections(size)
-                .min_connections(1)
+                .min_connections(size)
+                .idle_timeout(None)
+                .max_lifetime(None)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
                 .await
@@ -126,8 +144,7 @@ impl Store {
         };
         let writer = connect(1, options.clone()).await?;
         let loop_writer = connect(2, options.clone()).await?;
-        // Opened after the writers, which have created the file (and its WAL) if it was missing.
-        let pool = connect(8, options.create_if_missing(false)).await?;
+        let pool = connect(8, options).await?;
         let store = Store {
             pool,
             writer,

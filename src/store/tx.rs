@@ -22,11 +22,13 @@ pub(super) struct WriteTx {
 impl Store {
     /// Starts a write transaction for an API change.
     pub(super) async fn begin_write(&self) -> Result<WriteTx, StoreError> {
+        self.check_file()?;
         begin_on(&self.writer).await
     }
 
     /// Starts a write transaction for the scheduler's own bookkeeping (claims, recovery).
     pub(super) async fn begin_loop_write(&self) -> Result<WriteTx, StoreError> {
+        self.check_file()?;
         begin_on(&self.loop_writer).await
     }
 }
