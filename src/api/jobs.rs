@@ -834,14 +834,11 @@ async fn run_job(
     JobIdPath(job_id): JobIdPath,
 ) -> Result<impl IntoResponse, ApiError> {
     let job = load_job(&state, &job_id).await?;
-    let instance = state
-        .scheduler
-        .status()
+    let status = state.scheduler.status();
+    let instance = status
         .instance_id
+        .filter(|_| status.running)
         .ok_or(ApiError::SchedulerNotRunning)?;
-    if !state.scheduler.status().running {
-        return Err(ApiError::SchedulerNotRunning);
-    }
     let now = Timestamp::now().get();
     // Inserting the run and handing it to the loop happen in a task of their own: a client
     // that disconnects mid-request drops this handler, and a committed run row that never

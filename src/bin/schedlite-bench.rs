@@ -1067,38 +1067,7 @@ async fn scenario_api(ctx: &mut Ctx) -> Result<()> {
         for (scenario, work) in [(&get, Work::GetById { n: big }), (&list, Work::List)] {
             for clients in [1usize, 8] {
                 let l = load(&http, &server, work, clients, window).await?;
-                eprintln!(
-                    "   {scenario}, {clients} client(s): {:.0} req/s, p50 {:.2} p99 {:.2} ms, {} errors",
-                    l.latencies.len() as f64 / l.secs,
-                    pct(&l.latencies, 0.5),
-                    pct(&l.latencies, 0.99),
-                    l.errors
-                );
-                if l.errors > 0 {
-                    ctx.report.note(format!(
-                        "{scenario}, {clients} clients: {} errors",
-                        l.errors
-                    ));
-                }
-                let r = &mut ctx.report;
-                r.add(
-                    scenario,
-                    &format!("requests/s, {clients} client(s)"),
-                    "1/s",
-                    l.latencies.len() as f64 / l.secs,
-                );
-                r.add(
-                    scenario,
-                    &format!("latency p50, {clients} client(s)"),
-                    "ms",
-                    pct(&l.latencies, 0.5),
-                );
-                r.add(
-                    scenario,
-                    &format!("latency p99, {clients} client(s)"),
-                    "ms",
-                    pct(&l.latencies, 0.99),
-                );
+                record_load(&mut ctx.report, scenario, clients, "requests/s", true, &l);
             }
         }
     }
@@ -1126,36 +1095,55 @@ async fn scenario_api(ctx: &mut Ctx) -> Result<()> {
         let server = ctx.start_server(&db).await?;
         for clients in [1usize, 8] {
             let l = load(&http, &server, Work::Create, clients, window).await?;
-            eprintln!(
-                "   {scenario}, {clients} client(s): {:.0} creates/s, p50 {:.2} p99 {:.2} ms, {} errors",
-                l.latencies.len() as f64 / l.secs,
-                pct(&l.latencies, 0.5),
-                pct(&l.latencies, 0.99),
-                l.errors
-            );
-            if l.errors > 0 {
-                ctx.report.note(format!(
-                    "{scenario}, {clients} clients: {} errors",
-                    l.errors
-                ));
-            }
-            let r = &mut ctx.report;
-            r.add(
-                scenario,
-                &format!("creates/s, {clients} client(s)"),
-                "1/s",
-                l.latencies.len() as f64 / l.secs,
-            );
-            r.add(
-                scenario,
-                &format!("latency p99, {clients} client(s)"),
-                "ms",
-                pct(&l.latencies, 0.99),
-            );
+            record_load(&mut ctx.report, scenario, clients, "creates/s", false, &l);
         }
         server.stop().await?;
     }
     Ok(())
+}
+
+/// Prints one load result and adds its rate (`rate_name`), its p50 (when `with_p50`) and its
+/// p99 to the report; errors become a note.
+fn record_load(
+    report: &mut Report,
+    scenario: &str,
+    clients: usize,
+    rate_name: &str,
+    with_p50: bool,
+    l: &Load,
+) {
+    let rate = l.latencies.len() as f64 / l.secs;
+    let (p50, p99) = (pct(&l.latencies, 0.5), pct(&l.latencies, 0.99));
+    eprintln!(
+        "   {scenario}, {clients} client(s): {rate:.0} {rate_name}, p50 {p50:.2} p99 {p99:.2} ms, {} errors",
+        l.errors
+    );
+    if l.errors > 0 {
+        report.note(format!(
+            "{scenario}, {clients} clients: {} errors",
+            l.errors
+        ));
+    }
+    report.add(
+        scenario,
+        &format!("{rate_name}, {clients} client(s)"),
+        "1/s",
+        rate,
+    );
+    if with_p50 {
+        report.add(
+            scenario,
+            &format!("latency p50, {clients} client(s)"),
+            "ms",
+            p50,
+        );
+    }
+    report.add(
+        scenario,
+        &format!("latency p99, {clients} client(s)"),
+        "ms",
+        p99,
+    );
 }
 
 /// CPU seconds a server spends over `window` while nothing is due.

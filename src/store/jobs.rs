@@ -194,15 +194,7 @@ impl Store {
         key_name: &str,
     ) -> Result<Job, StoreError> {
         let mut tx = self.begin_write().await?;
-        let exists = sqlx::query_scalar!(
-            r#"SELECT count(*) AS "n!: i64" FROM jobs WHERE id = ?"#,
-            job.id
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        if exists > 0 {
-            return Err(StoreError::JobExists(job.id.clone()));
-        }
+        // The primary key decides: `insert_row` turns its violation into `JobExists`.
         insert_row(&mut tx, job, next_run_at, now, now).await?;
         super::audit::write_audit(&mut tx, now, key_name, "create", &job.id, None).await?;
         tx.commit().await?;
