@@ -702,3 +702,86 @@ async fn monitors_read_prometheus_metrics() {
     let (status, _) = app.call(Method::GET, "/metrics", None, None).await;
     assert_eq!(status, 401);
 }
+
+/// A manual run asked for at the exact instant of a scheduled occurrence takes the next
+/// millisecond, so the occurrence keeps its own row when it is claimed.
+#[tokio::test]
+async fn a_manual_run_never_takes_the_instant_of_a_scheduled_occurrence() {
+    use chrono::{TimeZone, Utc};
+    use schedlite::actions::Action;
+    use schedlite::model::{JobSettings, NewJob};
+    use schedlite::schedule::Trigger;
+    use schedlite::store::Store;
+
+    let dir = tempfile::tempdir().expect("dir");
+    let store = Store::open(&dir.path().join("m.db"), true)
+        .await
+        .expect("open");
+    store.migrate().await.expect("migrate");
+    let job = NewJob {
+        id: "every-second".into(),
+        name: None,
+        trigger: Trigger::cron("* * * * * *", "UTC").expect("cron"),
+        action: Action::Noop,
+        settings: JobSettings::default(),
+        paused: true,
+    };
+    let on_the_second = Utc
+        .with_ymd_and_hms(2030, 1, 1, 0, 0, 0)
+        .single()
+        .expect("instant");
+    store
+        .insert_job(&job, None, on_the_second, "tester")
+        .await
+        .expect("insert");
+    let run = store
+        .insert_manual_run("every-second", on_the_second, "owner-1", "tester")
+        .await
+        .expect("manual run")
+        .expect("job exists");
+    assert_eq!(
+        run.scheduled_at,
+        on_the_second + chrono::Duration::milliseconds(1)
+    );
+    let audited = store
+        .list_audit(Some("every-second"), None, 10)
+        .await
+        .expect("audit");
+    assert_eq!(audited.first().map(|e| e.action.as_str()), Some("run"));
+    store.close().await;
+}
+
+/// A process another one wrongly marked stopped (a stall past the heartbeat expiry) is
+/// unmarked by its own next heartbeat, so its later runs are not recovered under it.
+#[tokio::test]
+async fn a_heartbeat_clears_a_wrong_stop_mark() {
+    use chrono::Utc;
+    use schedlite::store::Store;
+
+    let dir = tempfile::tempdir().expect("dir");
+    let store = Store::open(&dir.path().join("h.db"), true)
+        .await
+        .expect("open");
+    store.migrate().await.expect("migrate");
+    let now = Utc::now();
+    store
+        .register_instance("stalled", 4242, "elsewhere", None, now)
+        .await
+        .expect("register");
+    store
+        .mark_instance_stopped("stalled", now)
+        .await
+        .expect("mark");
+    let ids =
+        |list: Vec<schedlite::store::Instance>| list.into_iter().map(|i| i.id).collect::<Vec<_>>();
+    assert!(ids(store.unstopped_instances("me").await.expect("list")).is_empty());
+    store
+        .heartbeat("stalled", now + chrono::Duration::seconds(1))
+        .await
+        .expect("heartbeat");
+    assert_eq!(
+        ids(store.unstopped_instances("me").await.expect("list")),
+        vec!["stalled"]
+    );
+    store.close().await;
+}
