@@ -1,39 +1,10 @@
 //! The `schedlite` binary: bad files and flags give one-line errors and a non-zero exit, keys
 //! are printed alone, and the file is readable with `sqlite3`.
 
-use std::process::{Command, Output};
+use std::process::Command;
 
-use crate::child::{free_port, terminate_and_collect};
-
-fn schedlite(args: &[&str], db: &std::path::Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_schedlite"))
-        .args(args)
-        .env("SCHEDLITE_DB", db)
-        .env_remove("SCHEDLITE_ADMIN_KEY")
-        .env_remove("SCHEDLITE_MONITOR_KEY")
-        .env("RUST_LOG", "info")
-        .output()
-        .expect("schedlite runs")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).to_string()
-}
-
-fn assert_one_line_error(out: &Output, needle: &str, what: &str) {
-    assert!(!out.status.success(), "{what}: should fail");
-    let err = stderr(out);
-    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error")).collect();
-    assert_eq!(lines.len(), 1, "{what}: one error line, got {err:?}");
-    assert!(
-        lines[0].contains(needle),
-        "{what}: {err:?} should mention {needle:?}"
-    );
-    assert!(
-        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
-        "{what}: no panic: {err}"
-    );
-}
+use crate::helpers::child::{free_port, terminate_and_collect};
+use crate::helpers::cli::{assert_one_line_error, schedlite, stderr};
 
 /// A file that is not a database, a directory, and a newer schema are refused cleanly.
 #[test]
@@ -47,7 +18,7 @@ fn bad_database_files_are_refused_with_one_line() {
     .expect("write");
     assert_one_line_error(
         &schedlite(&["migrate"], &text),
-        "is not a SQLite database",
+        &["is not a SQLite database"],
         "text file",
     );
     assert_eq!(
@@ -58,7 +29,7 @@ fn bad_database_files_are_refused_with_one_line() {
 
     assert_one_line_error(
         &schedlite(&["migrate"], dir.path()),
-        "directory",
+        &["directory"],
         "directory",
     );
 
@@ -75,12 +46,12 @@ fn bad_database_files_are_refused_with_one_line() {
     });
     assert_one_line_error(
         &schedlite(&["migrate"], &newer),
-        "newer than this binary",
+        &["newer than this binary"],
         "newer schema",
     );
     assert_one_line_error(
         &schedlite(&["serve", "--listen", "127.0.0.1:0"], &newer),
-        "newer than this binary",
+        &["newer than this binary"],
         "serve on newer schema",
     );
 }
@@ -108,7 +79,7 @@ fn keys_are_created_listed_and_revoked() {
     assert!(stderr(&out).contains("superuser"), "{}", stderr(&out));
 
     let out = schedlite(&["keys", "create", "--name", "ops", "--role", "admin"], &db);
-    assert_one_line_error(&out, "already exists", "duplicate name");
+    assert_one_line_error(&out, &["already exists"], "duplicate name");
 
     let out = schedlite(&["keys", "list"], &db);
     let listing = String::from_utf8_lossy(&out.stdout).to_string();
@@ -122,7 +93,7 @@ fn keys_are_created_listed_and_revoked() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_one_line_error(
         &schedlite(&["keys", "revoke", "ops"], &db),
-        "no live key",
+        &["no live key"],
         "revoke twice",
     );
 }
@@ -154,7 +125,7 @@ fn bad_flags_are_named() {
         .env("SCHEDLITE_ADMIN_KEY", "short")
         .output()
         .expect("runs");
-    assert_one_line_error(&out, "SCHEDLITE_ADMIN_KEY", "short admin key");
+    assert_one_line_error(&out, &["SCHEDLITE_ADMIN_KEY"], "short admin key");
 }
 
 /// The first start with no keys prints an admin key once; the file is readable with sqlite3;

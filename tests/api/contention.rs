@@ -1,7 +1,7 @@
 //! Contention (issue "Reliability", item 2): three servers share one file while an outside
 //! writer holds its write lock for 5 s. Every API answer meanwhile must come within the busy
 //! timeout, as a 2xx or as a 503 `DATABASE_BUSY` with `Retry-After`; afterwards the scheduler
-//! must catch up with no occurrence doubled or silently lost. Helpers are in `child.rs`.
+//! must catch up with no occurrence doubled or silently lost. Helpers are in `helpers/`.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,10 +11,11 @@ use serde_json::{Value, json};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, SqlitePool};
 
-use crate::child::{
-    FINAL_STATUSES, KEY, Server, assert_integrity_ok, audit_occurrences, doubled_occurrences,
-    insert_interval_jobs, migrate, next_whole_second, open_pool, print_counts, running_runs,
-    scalar, ts,
+use crate::helpers::child::{KEY, Server, migrate};
+use crate::helpers::clock::{next_whole_second, ts};
+use crate::helpers::rows::{
+    FINAL_STATUSES, assert_integrity_ok, audit_occurrences, doubled_occurrences,
+    insert_interval_jobs, open_pool, print_counts, running_runs, wait_for_occurrences,
 };
 
 /// The servers' busy timeout (`store::BUSY_TIMEOUT`).
@@ -77,7 +78,7 @@ async fn three_servers_answer_within_the_busy_timeout_while_an_outside_writer_ho
     for _ in 0..3 {
         servers.push(Server::start(&db, &[]).await);
     }
-    wait_for_every_job(&pool, 3).await;
+    wait_for_occurrences(&pool, 3).await;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -304,27 +305,6 @@ fn report(answers: &[Answer], held: Duration) {
         "contention: 2xx {ok}, 503 {busy}, other {}, max latency {max:?}",
         answers.len() - ok - busy
     );
-}
-
-/// Waits (20 s at most) until every job has at least `n` occurrences recorded.
-async fn wait_for_every_job(pool: &SqlitePool, n: i64) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let least = scalar(
-            pool,
-            "SELECT ifnull(min(n), 0) FROM (SELECT j.id, (SELECT ifnull(sum(occurrences), 0)
-                FROM job_runs r WHERE r.job_id = j.id) AS n FROM jobs j)",
-        )
-        .await;
-        if least >= n {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "every job should have {n} occurrences after 20 s; the least has {least}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Polls (5 s at most) until `jobs` jobs have a succeeded scheduled run after `released`.

@@ -9,13 +9,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-fn scheduler_on() -> AppOptions {
-    AppOptions {
-        run_scheduler: true,
-        allow_command_jobs: false,
-    }
-}
-
 /// Waits (5 s at most) until `/healthz` answers 503; returns its body.
 async fn wait_until_healthz_fails(app: &TestApp) -> Value {
     wait_for("healthz notices", Duration::from_secs(5), || async {
@@ -38,16 +31,9 @@ async fn wait_until_runs_again(app: &TestApp, job: &str, before: i64) {
     wait_for(
         &format!("{job} runs again"),
         Duration::from_secs(5),
-        || async { (runs_of(app, job).await > before).then_some(()) },
+        || async { (app.succeeded_count(job).await > before).then_some(()) },
     )
     .await;
-}
-
-async fn runs_of(app: &TestApp, job: &str) -> i64 {
-    app.count(&format!(
-        "SELECT count(*) FROM job_runs WHERE job_id = '{job}' AND status = 'succeeded'"
-    ))
-    .await
 }
 
 /// A full database (capped with max_page_count) refuses writes with 503 DATABASE_UNAVAILABLE,
@@ -62,7 +48,7 @@ async fn a_full_database_refuses_writes_cleanly_and_recovers_when_space_is_freed
     app.dir = Some(dir);
     app.create_job(&interval_job("tick", 1)).await;
     wait_for("tick runs", Duration::from_secs(5), || async {
-        (runs_of(&app, "tick").await >= 1).then_some(())
+        (app.succeeded_count("tick").await >= 1).then_some(())
     })
     .await;
 
@@ -126,7 +112,7 @@ async fn a_full_database_refuses_writes_cleanly_and_recovers_when_space_is_freed
         assert_eq!(status, 200, "deleting frees space: {body}");
     }
     wait_until_healthz_recovers(&app, Duration::from_secs(10)).await;
-    let before = runs_of(&app, "tick").await;
+    let before = app.succeeded_count("tick").await;
     wait_until_runs_again(&app, "tick", before).await;
     let sql = "SELECT count(*) FROM job_runs WHERE job_id = 'tick' AND status = 'running'";
     assert!(app.count(sql).await <= 1);
@@ -140,7 +126,7 @@ async fn a_database_file_moved_away_stops_writes_and_recovers_when_restored() {
     let app = spawn_app_with(scheduler_on()).await;
     app.create_job(&interval_job("tick", 1)).await;
     wait_for("tick runs", Duration::from_secs(5), || async {
-        (runs_of(&app, "tick").await >= 1).then_some(())
+        (app.succeeded_count("tick").await >= 1).then_some(())
     })
     .await;
     let aside = app.db_path.with_extension("aside");
@@ -156,10 +142,10 @@ async fn a_database_file_moved_away_stops_writes_and_recovers_when_restored() {
     let (status, body) = app.probe("/readyz").await;
     assert_eq!(status, 503, "{body}");
     // The loop has stopped claiming: no new run while the file is away.
-    let frozen = runs_of(&app, "tick").await;
+    let frozen = app.succeeded_count("tick").await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert!(
-        runs_of(&app, "tick").await <= frozen + 1,
+        app.succeeded_count("tick").await <= frozen + 1,
         "at most a run already in flight finishes"
     );
     let (status, body) = app.post("/jobs", &interval_job("while-away", 60)).await;
@@ -167,7 +153,7 @@ async fn a_database_file_moved_away_stops_writes_and_recovers_when_restored() {
 
     std::fs::rename(&aside, &app.db_path).expect("move back");
     wait_until_healthz_recovers(&app, Duration::from_secs(5)).await;
-    let resumed = runs_of(&app, "tick").await;
+    let resumed = app.succeeded_count("tick").await;
     wait_until_runs_again(&app, "tick", resumed).await;
     let (status, _) = app.get("/jobs/tick").await;
     assert_eq!(status, 200);
@@ -244,9 +230,9 @@ async fn a_badly_hand_edited_job_is_paused_and_the_others_keep_firing() {
         .execute(&app.pool)
         .await
         .expect("hand edit");
-    let before = runs_of(&app, "good").await;
+    let before = app.succeeded_count("good").await;
     wait_for("good keeps running", Duration::from_secs(6), || async {
-        (runs_of(&app, "good").await >= before + 2).then_some(())
+        (app.succeeded_count("good").await >= before + 2).then_some(())
     })
     .await;
     let (paused, next): (i64, Option<String>) =

@@ -2,7 +2,7 @@
 //! and delete jobs for `LOAD_SECONDS` (default 10; the long mode is `LOAD_SECONDS=30`) while
 //! 10,000 jobs fire every 10 s (1,000 occurrences a second, spread evenly). No 5xx, no lost or
 //! doubled occurrence; latency percentiles are printed. `LOAD_CLIENTS` changes the client
-//! count. Helpers are in `child.rs`.
+//! count. Helpers are in `helpers/`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -12,10 +12,12 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use sqlx::SqlitePool;
 
-use crate::child::{
-    FINAL_STATUSES, KEY, Server, XorShift, assert_integrity_ok, audit_occurrences,
-    doubled_occurrences, env_number, insert_interval_jobs, migrate, next_whole_second, open_pool,
-    percentile, print_counts, running_runs, seed_from_env,
+use crate::helpers::child::{KEY, Server, migrate};
+use crate::helpers::clock::next_whole_second;
+use crate::helpers::random::{XorShift, env_number, percentile, seed_from_env};
+use crate::helpers::rows::{
+    FINAL_STATUSES, assert_integrity_ok, audit_occurrences, doubled_occurrences,
+    insert_interval_jobs, open_pool, print_counts, running_runs,
 };
 
 /// How often each of the 10,000 jobs fires.

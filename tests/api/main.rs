@@ -1,7 +1,6 @@
 //! Black-box tests: the real service on a random port against a temp SQLite file.
 
 mod auth;
-mod child;
 mod cli;
 mod contention;
 mod faults;

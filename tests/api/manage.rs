@@ -6,19 +6,8 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::helpers::clock::from_now;
 use crate::helpers::*;
-
-fn scheduler_on() -> AppOptions {
-    AppOptions {
-        run_scheduler: true,
-        allow_command_jobs: false,
-    }
-}
-
-async fn runs_of(app: &TestApp, job: &str) -> i64 {
-    let sql = format!("SELECT count(*) FROM job_runs WHERE job_id = '{job}'");
-    app.count(&sql).await
-}
 
 /// A paused job stays paused across a restart and does not run.
 #[tokio::test]
@@ -35,14 +24,14 @@ async fn pause_survives_a_restart_and_the_job_does_not_run() {
     let (_, body) = app.get("/jobs/tick").await;
     assert_eq!(body["data"]["paused"], true);
     // A second job proves the loop is alive while the paused one stays silent.
-    app.create_job(&json!({"id": "witness", "trigger": {"type": "date", "run_at": in_ms(300)}, "action": {"type": "noop"}}))
+    app.create_job(&json!({"id": "witness", "trigger": {"type": "date", "run_at": from_now(chrono::Duration::milliseconds(300))}, "action": {"type": "noop"}}))
         .await;
     wait_for("the witness ran", Duration::from_secs(5), || async {
-        (runs_of(&app, "witness").await == 1).then_some(())
+        (app.run_count("witness").await == 1).then_some(())
     })
     .await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(runs_of(&app, "tick").await, 0, "a paused job never runs");
+    assert_eq!(app.run_count("tick").await, 0, "a paused job never runs");
 }
 
 /// Resuming after 10 s of pause of a 1 s job gives one next run, not a burst of ten.
@@ -51,15 +40,15 @@ async fn resume_computes_the_next_run_from_now() {
     let app = spawn_app_with(scheduler_on()).await;
     app.create_job(&interval_job("tick", 1)).await;
     wait_for("a first run", Duration::from_secs(5), || async {
-        (runs_of(&app, "tick").await >= 1).then_some(())
+        (app.run_count("tick").await >= 1).then_some(())
     })
     .await;
     app.call(Method::POST, "/jobs/tick/pause", Some(ADMIN_KEY), None)
         .await;
-    let before = runs_of(&app, "tick").await;
+    let before = app.run_count("tick").await;
     tokio::time::sleep(Duration::from_secs(10)).await;
     assert_eq!(
-        runs_of(&app, "tick").await,
+        app.run_count("tick").await,
         before,
         "nothing ran while paused"
     );
@@ -78,7 +67,7 @@ async fn resume_computes_the_next_run_from_now() {
         "next run within a second: {lead}"
     );
     wait_for("a run after resume", Duration::from_secs(5), || async {
-        (runs_of(&app, "tick").await > before).then_some(())
+        (app.run_count("tick").await > before).then_some(())
     })
     .await;
     let sql = "SELECT count(*) FROM job_runs WHERE job_id = 'tick' AND (status IN ('missed', 'skipped') OR occurrences > 1)";
@@ -117,7 +106,7 @@ async fn run_now_on_a_paused_job_runs_once_and_leaves_it_paused() {
     assert_eq!(job["data"]["paused"], true);
     assert_eq!(job["data"]["next_run_time"], Value::Null);
     assert_eq!(job["data"]["last_run"]["status"], "succeeded");
-    assert_eq!(runs_of(&app, "manual").await, 1);
+    assert_eq!(app.run_count("manual").await, 1);
     let (status, body) = app
         .call(Method::POST, "/jobs/nope/run", Some(ADMIN_KEY), None)
         .await;
@@ -139,7 +128,7 @@ async fn run_now_without_a_scheduler_is_refused() {
         (status, body["detail"]["code"].clone()),
         (503, json!("SCHEDULER_NOT_RUNNING"))
     );
-    assert_eq!(runs_of(&app, "j").await, 0);
+    assert_eq!(app.run_count("j").await, 0);
 }
 
 /// PUT on an existing job keeps its run history and recomputes its next run.
@@ -148,7 +137,7 @@ async fn replacing_a_job_keeps_its_history() {
     let app = spawn_app_with(scheduler_on()).await;
     app.create_job(&interval_job("r", 1)).await;
     wait_for("a run", Duration::from_secs(5), || async {
-        (runs_of(&app, "r").await >= 1).then_some(())
+        (app.run_count("r").await >= 1).then_some(())
     })
     .await;
     let (status, body) = app.put("/jobs/r", &cron_job("r", "0 0 1 1 *", "UTC")).await;
@@ -159,7 +148,7 @@ async fn replacing_a_job_keeps_its_history() {
             .is_some_and(|t| t.ends_with("-01-01T00:00:00.000Z")),
         "{body}"
     );
-    assert!(runs_of(&app, "r").await >= 1, "history kept");
+    assert!(app.run_count("r").await >= 1, "history kept");
 }
 
 /// `paused` and `trigger_type` filter the list.
@@ -657,18 +646,12 @@ async fn malformed_requests_get_a_4xx_in_the_error_shape() {
     assert_eq!(app.count("SELECT count(*) FROM jobs").await, 1);
 }
 
-/// An RFC 3339 instant `ms` milliseconds from now.
-fn in_ms(ms: i64) -> String {
-    (chrono::Utc::now() + chrono::Duration::milliseconds(ms))
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 /// A monitor key reads /metrics in the Prometheus format, with the file's gauges and the
 /// loop's counters; no key gets 401.
 #[tokio::test]
 async fn monitors_read_prometheus_metrics() {
     let app = spawn_app_with(scheduler_on()).await;
-    app.create_job(&json!({"id": "once", "trigger": {"type": "date", "run_at": in_ms(200)}, "action": {"type": "noop"}}))
+    app.create_job(&json!({"id": "once", "trigger": {"type": "date", "run_at": from_now(chrono::Duration::milliseconds(200))}, "action": {"type": "noop"}}))
         .await;
     let mut paused = interval_job("p", 60);
     paused["paused"] = json!(true);

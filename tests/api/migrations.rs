@@ -7,19 +7,20 @@
 //! newer migration; these extend them to a file with data, from an older release.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::Duration;
+use std::process::Output;
 
 use reqwest::StatusCode;
 use schedlite::store::{MIGRATOR, Store};
 use schedlite::{Application, Config};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha384};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
+use sqlx::sqlite::SqlitePool;
 use sqlx::{AssertSqlSafe, Row};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::helpers::cli::{assert_one_line_error, schedlite, stderr, stdout};
+use crate::helpers::rows::create_pool;
 use crate::helpers::run_in_background;
 
 /// The database as the first release left it: migration 1 applied, 3 jobs, 5 runs, 2 keys.
@@ -34,49 +35,6 @@ const V1: i64 = 20261128000001;
 const V2: i64 = 20261128000002;
 /// The migration that creates `audit_log` and its index.
 const V3: i64 = 20261128000003;
-
-/// Runs the real binary with `args` on `db`.
-fn schedlite(args: &[&str], db: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_schedlite"))
-        .args(args)
-        .env("SCHEDLITE_DB", db)
-        .env_remove("SCHEDLITE_ADMIN_KEY")
-        .env_remove("SCHEDLITE_MONITOR_KEY")
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("schedlite runs")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).to_string()
-}
-
-/// Asserts a non-zero exit with exactly one `error:` line on stderr containing every needle.
-fn assert_one_line_error(out: &Output, needles: &[&str], what: &str) {
-    assert!(
-        !out.status.success(),
-        "{what}: should fail, got stdout {:?}",
-        stdout(out)
-    );
-    let err = stderr(out);
-    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error")).collect();
-    assert_eq!(lines.len(), 1, "{what}: one error line, got {err:?}");
-    for needle in needles {
-        assert!(
-            lines[0].contains(needle),
-            "{what}: {:?} should mention {needle:?}",
-            lines[0]
-        );
-    }
-    assert!(
-        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
-        "{what}: no panic: {err}"
-    );
-}
 
 /// Asserts that `cause` appears exactly once in the error line (STYLE.md, *Errors*: chains
 /// print each cause once).
@@ -103,21 +61,9 @@ fn assert_migrated(out: &Output, needle: &str, what: &str) {
     );
 }
 
-/// A pool on `db` with sqlx's defaults (no WAL): what an operator's tool would open.
-async fn pool(db: &Path) -> SqlitePool {
-    SqlitePool::connect_with(
-        SqliteConnectOptions::new()
-            .filename(db)
-            .create_if_missing(true)
-            .busy_timeout(Duration::from_secs(10)),
-    )
-    .await
-    .expect("pool")
-}
-
 /// Runs SQL statements on `db` and closes the connection.
 async fn execute(db: &Path, sql: &str) {
-    let pool = pool(db).await;
+    let pool = create_pool(db).await;
     sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
         .execute(&pool)
         .await
@@ -135,7 +81,7 @@ async fn v1_database(dir: &Path, name: &str) -> PathBuf {
 /// Every table and index with its SQL, then every row of every table, as text: two equal
 /// dumps mean the file did not change in any way a reader can see.
 async fn dump(db: &Path) -> String {
-    let pool = pool(db).await;
+    let pool = create_pool(db).await;
     let mut text = String::new();
     let objects = sqlx::query(
         "SELECT type, name, ifnull(sql, '') AS sql FROM sqlite_schema ORDER BY type, name",
@@ -188,7 +134,7 @@ async fn table_rows(pool: &SqlitePool, table: &str, except: &[&str]) -> String {
 
 /// The data a release must carry over: jobs, runs and keys, all columns.
 async fn data_rows(db: &Path) -> String {
-    let pool = pool(db).await;
+    let pool = create_pool(db).await;
     let mut text = String::new();
     for table in ["jobs", "job_runs", "api_keys"] {
         text.push_str(&table_rows(&pool, table, &[]).await);
@@ -199,7 +145,7 @@ async fn data_rows(db: &Path) -> String {
 
 /// The rows of `_sqlx_migrations` as (version, success), oldest first.
 async fn applied_versions(db: &Path) -> Vec<(i64, bool)> {
-    let pool = pool(db).await;
+    let pool = create_pool(db).await;
     let rows = sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
         .fetch_all(&pool)
         .await
@@ -210,7 +156,7 @@ async fn applied_versions(db: &Path) -> Vec<(i64, bool)> {
 
 /// Whether a table or index named `name` exists in `db`.
 async fn has_object(db: &Path, name: &str) -> bool {
-    let pool = pool(db).await;
+    let pool = create_pool(db).await;
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM sqlite_schema WHERE name = ?")
         .bind(name)
         .fetch_one(&pool)
@@ -283,11 +229,11 @@ async fn the_v1_fixture_is_exactly_what_migration_1_builds() {
     let dir = tempfile::tempdir().expect("dir");
     let fixture = v1_database(dir.path(), "fixture.db").await;
     let built = dir.path().join("built.db");
-    let built_pool = pool(&built).await;
+    let built_pool = create_pool(&built).await;
     MIGRATOR.run_to(V1, &built_pool).await.expect("migration 1");
     built_pool.close().await;
     let schema = |db: PathBuf| async move {
-        let pool = pool(&db).await;
+        let pool = create_pool(&db).await;
         let rows: Vec<(String, String, String)> = sqlx::query_as(
             "SELECT type, name, ifnull(sql, '') FROM sqlite_schema ORDER BY type, name",
         )
@@ -468,7 +414,7 @@ async fn the_current_binary_upgrades_a_v1_database_with_all_data_intact() {
         "the monitor key is still a monitor"
     );
     served.stop().await;
-    let pool = pool(&db).await;
+    let pool = create_pool(&db).await;
     let keys = table_rows(&pool, "api_keys", &["last_used_at"]).await;
     pool.close().await;
     assert_eq!(
@@ -562,7 +508,7 @@ async fn an_applied_migration_that_was_edited_is_refused_naming_it() {
             assert_migrated(&schedlite(&["migrate"], &db), "applied", what);
         }
         let edited = Sha384::digest(format!("-- edited\n{version}")).to_vec();
-        let pool = pool(&db).await;
+        let pool = create_pool(&db).await;
         sqlx::query("UPDATE _sqlx_migrations SET checksum = ? WHERE version = ?")
             .bind(edited)
             .bind(version)

@@ -4,21 +4,21 @@
 //! file in a temp dir, signals it with `kill`, and reads the rows the processes left behind
 //! through its own pool. HTTP actions hit a stub on 127.0.0.1 that answers after a chosen delay
 //! (30 s for "hanging" runs, so they stay `running` for as long as a test needs). The child
-//! processes and the row checks shared with the reliability tests are in `child.rs`; the stub
-//! and the helpers only these tests use are at the bottom.
+//! processes, the row checks and the stub are in `helpers/` (`child`, `rows`, `stub`); the
+//! helpers only these tests use are at the bottom.
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sqlx::SqlitePool;
 
-use crate::child::{
-    Server, assert_integrity_ok, audit_occurrences, doubled_occurrences, job_definitions,
-    open_pool, print_counts, running_runs, scalar,
+use crate::helpers::child::Server;
+use crate::helpers::rows::{
+    assert_integrity_ok, audit_occurrences, doubled_occurrences, job_definitions, open_pool,
+    print_counts, running_runs, scalar, wait_for_occurrences,
 };
+use crate::helpers::stub::Stub;
 use crate::helpers::wait_for;
 
 /// A server killed with SIGKILL leaves its jobs scheduled, and the next server on the file marks
@@ -342,72 +342,8 @@ async fn a_second_server_leaves_live_runs_alone_and_recovers_them_once_the_first
 }
 
 // ---------------------------------------------------------------------------------------------
-// Helpers: the hanging stub, rows (the child processes are in child.rs).
+// Helpers only these tests use (the shared ones are in helpers/).
 // ---------------------------------------------------------------------------------------------
-
-/// An HTTP server on 127.0.0.1 whose `/sleep/{ms}` answers 200 after `ms` milliseconds, noting
-/// the `Idempotency-Key` of every request.
-struct Stub {
-    base: String,
-    keys: Arc<Mutex<Vec<String>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Stub {
-    async fn start() -> Stub {
-        let keys = Arc::new(Mutex::new(Vec::new()));
-        let seen = keys.clone();
-        let app = axum::Router::new().route(
-            "/sleep/{ms}",
-            axum::routing::get(
-                move |axum::extract::Path(ms): axum::extract::Path<u64>,
-                      headers: axum::http::HeaderMap| {
-                    let seen = seen.clone();
-                    async move {
-                        let key = headers
-                            .get("idempotency-key")
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("-")
-                            .to_string();
-                        seen.lock().expect("keys").push(key);
-                        tokio::time::sleep(Duration::from_millis(ms)).await;
-                        "done"
-                    }
-                },
-            ),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("stub binds");
-        let port = listener.local_addr().expect("stub addr").port();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("stub serves");
-        });
-        Stub {
-            base: format!("http://127.0.0.1:{port}"),
-            keys,
-            task,
-        }
-    }
-
-    /// Idempotency keys received more than once (an occurrence sent twice).
-    fn duplicate_keys(&self) -> Vec<String> {
-        let mut seen: HashMap<String, u32> = HashMap::new();
-        for key in self.keys.lock().expect("keys").iter() {
-            *seen.entry(key.clone()).or_default() += 1;
-        }
-        seen.into_iter()
-            .filter(|(_, n)| *n > 1)
-            .map(|(k, n)| format!("{k} x{n}"))
-            .collect()
-    }
-}
-
-impl Drop for Stub {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
 
 /// An every-second job whose HTTP action hangs on the stub for 30 s (timeout 60 s, so it stays
 /// running for the whole test).
@@ -420,7 +356,7 @@ fn sleeping_job(id: &str, stub: &Stub, ms: u64) -> Value {
     json!({
         "id": id,
         "trigger": {"type": "interval", "seconds": 1},
-        "action": {"type": "http", "method": "GET", "url": format!("{}/sleep/{ms}", stub.base), "timeout_seconds": 60}
+        "action": {"type": "http", "method": "GET", "url": stub.url(&format!("/sleep/{ms}")), "timeout_seconds": 60}
     })
 }
 
@@ -513,24 +449,6 @@ async fn run_status(pool: &SqlitePool, run_id: i64) -> (String, Option<String>, 
         .fetch_one(pool)
         .await
         .expect("run row")
-}
-
-/// Waits (25 s at most) until every job has at least `n` occurrences recorded.
-async fn wait_for_occurrences(pool: &SqlitePool, n: i64) {
-    wait_for(
-        &format!("every job to have {n} occurrences"),
-        Duration::from_secs(25),
-        || async move {
-            let least = scalar(
-                pool,
-                "SELECT ifnull(min(n), 0) FROM (SELECT j.id, (SELECT ifnull(sum(occurrences), 0)
-                    FROM job_runs r WHERE r.job_id = j.id) AS n FROM jobs j)",
-            )
-            .await;
-            (least >= n).then_some(())
-        },
-    )
-    .await;
 }
 
 /// Prints the owners, then rows and occurrences per owner and per status.

@@ -9,12 +9,13 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use chrono::{Duration as ChronoDuration, SecondsFormat, Utc};
+use chrono::Duration as ChronoDuration;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as RunnerConfig, TestCaseError, TestRunner};
 use reqwest::{Method, Url};
 use serde_json::{Map, Value, json};
 
+use crate::helpers::clock::from_now;
 use crate::helpers::{ADMIN_KEY, TestApp, spawn_app};
 
 /// Field names of a job body and of its trigger and action, so that generated objects often
@@ -125,11 +126,6 @@ fn runner() -> TestRunner {
         failure_persistence: None,
         ..RunnerConfig::default()
     })
-}
-
-/// A fixed-width UTC timestamp `offset` from now.
-fn from_now(offset: ChronoDuration) -> String {
-    (Utc::now() + offset).to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// Any JSON value: nested arrays and objects of nulls, booleans, extreme integers, floats and

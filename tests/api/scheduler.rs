@@ -3,23 +3,23 @@
 //! checks both the API answers and the `job_runs` rows in the SQLite file.
 
 use std::cell::RefCell;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};
-use sqlx::{Row, SqlitePool};
 
-use crate::child::open_pool;
+use crate::helpers::child::free_port;
+use crate::helpers::clock::{parse_ts, sleep_until, trunc_ms, ts};
+use crate::helpers::rows::{RunRow, open_pool, runs_of};
+use crate::helpers::stub::Stub;
 use crate::helpers::*;
 
 /// An every-second interval job fires at least 3 times in 3.5 s, each within 50 ms of its due
 /// time at idle (the loop sleeps until the exact due instant).
 #[tokio::test]
 async fn interval_job_fires_every_second_with_idle_lateness_under_50_ms() {
-    let app = spawn_app_with(scheduler_on(false)).await;
+    let app = spawn_app_with(scheduler_on()).await;
     let created_at = tokio::time::Instant::now();
     app.create_job(
         &json!({"id": "tick", "trigger": {"type": "interval", "seconds": 1},
@@ -65,7 +65,7 @@ async fn interval_job_fires_every_second_with_idle_lateness_under_50_ms() {
 /// A date job fires exactly once; then the job shows no next run and a succeeded last run.
 #[tokio::test]
 async fn date_job_fires_once_then_has_no_next_run() {
-    let app = spawn_app_with(scheduler_on(false)).await;
+    let app = spawn_app_with(scheduler_on()).await;
     let run_at = Utc::now() + chrono::Duration::milliseconds(300);
     app.create_job(&date_job("once", run_at, json!({"type": "noop"})))
         .await;
@@ -94,7 +94,7 @@ async fn date_job_fires_once_then_has_no_next_run() {
 /// which does not wait for its next idle poll (up to 1 s away).
 #[tokio::test]
 async fn job_created_due_soon_runs_on_time_without_waiting_for_a_poll() {
-    let app = spawn_app_with(scheduler_on(false)).await;
+    let app = spawn_app_with(scheduler_on()).await;
     // Let the loop settle into its idle sleep first, so only a wake-up can make it punctual.
     wait_for_pass_after(&app, Utc::now()).await;
     let run_at = Utc::now() + chrono::Duration::milliseconds(200);
@@ -110,7 +110,7 @@ async fn job_created_due_soon_runs_on_time_without_waiting_for_a_poll() {
 /// A job deleted just before it is due never runs, while a job due at the same time does.
 #[tokio::test]
 async fn job_deleted_just_before_it_is_due_does_not_run() {
-    let app = spawn_app_with(scheduler_on(false)).await;
+    let app = spawn_app_with(scheduler_on()).await;
     let due = Utc::now() + chrono::Duration::milliseconds(600);
     app.create_job(&date_job("doomed", due, json!({"type": "noop"})))
         .await;
@@ -137,7 +137,7 @@ async fn job_deleted_just_before_it_is_due_does_not_run() {
 /// next run; a job due at the same time does run.
 #[tokio::test]
 async fn job_paused_by_put_just_before_it_is_due_does_not_run() {
-    let app = spawn_app_with(scheduler_on(false)).await;
+    let app = spawn_app_with(scheduler_on()).await;
     let due = Utc::now() + chrono::Duration::milliseconds(600);
     let body = date_job("held", due, json!({"type": "noop"}));
     app.create_job(&body).await;
@@ -176,7 +176,7 @@ async fn job_paused_by_put_just_before_it_is_due_does_not_run() {
 /// up: one row standing for the 4+ missed occurrences, not one row each.
 #[tokio::test]
 async fn downtime_within_grace_is_one_coalesced_catch_up_run() {
-    let options = scheduler_on(false);
+    let options = scheduler_on();
     let mut app = spawn_app_with(options.clone()).await;
     app.create_job(&beat_job(60)).await;
     wait_for_a_succeeded_run(&app, "beat", "a first run").await;
@@ -241,7 +241,7 @@ async fn downtime_within_grace_is_one_coalesced_catch_up_run() {
 /// and no run starts late.
 #[tokio::test]
 async fn downtime_beyond_grace_is_one_missed_row_and_no_late_run() {
-    let options = scheduler_on(false);
+    let options = scheduler_on();
     let mut app = spawn_app_with(options.clone()).await;
     app.create_job(&beat_job(1)).await;
     wait_for_a_succeeded_run(&app, "beat", "a first run").await;
@@ -296,7 +296,7 @@ async fn downtime_beyond_grace_is_one_missed_row_and_no_late_run() {
 /// occurrences, not 600,000 rows.
 #[tokio::test]
 async fn a_week_of_downtime_is_one_missed_row() {
-    let options = scheduler_on(false);
+    let options = scheduler_on();
     let mut app = spawn_app_with(options.clone()).await;
     app.create_job(
         &json!({"id": "weekly-gap", "trigger": {"type": "interval", "seconds": 1},
@@ -350,19 +350,16 @@ async fn a_week_of_downtime_is_one_missed_row() {
 /// reason.
 #[tokio::test]
 async fn http_actions_record_status_timeouts_and_connection_failures() {
-    let stub = spawn_stub().await;
-    let closed_port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("addr").port()
-    };
-    let app = spawn_app_with(scheduler_on(false)).await;
+    let stub = Stub::start().await;
+    let closed_port = free_port();
+    let app = spawn_app_with(scheduler_on()).await;
     let run_at = Utc::now() + chrono::Duration::milliseconds(300);
     let http =
         |url: String| json!({"type": "http", "method": "GET", "url": url, "timeout_seconds": 1});
     let cases = [
-        ("hook-ok", format!("http://{}/ok", stub.addr)),
-        ("hook-500", format!("http://{}/fail", stub.addr)),
-        ("hook-slow", format!("http://{}/slow", stub.addr)),
+        ("hook-ok", stub.url("/ok")),
+        ("hook-500", stub.url("/fail")),
+        ("hook-slow", stub.url("/slow")),
         ("hook-closed", format!("http://127.0.0.1:{closed_port}/x")),
     ];
     for (id, url) in &cases {
@@ -388,10 +385,10 @@ async fn http_actions_record_status_timeouts_and_connection_failures() {
     assert_eq!(ok.status, "succeeded", "{ok:#?}");
     assert_eq!(ok.http_status, Some(200), "{ok:#?}");
     assert_eq!(ok.output.as_deref(), Some("fine"), "{ok:#?}");
-    let keys = stub.keys.lock().expect("keys").clone();
+    let keys = stub.keys("ok");
     assert_eq!(
         keys,
-        vec![format!("hook-ok@{}", fmt(ok.scheduled_at))],
+        vec![format!("hook-ok@{}", ts(ok.scheduled_at))],
         "the target got one request keyed by the occurrence"
     );
 
@@ -422,7 +419,7 @@ async fn http_actions_record_status_timeouts_and_connection_failures() {
 /// Command jobs are refused unless the server allows them, and nothing is stored.
 #[tokio::test]
 async fn command_jobs_are_refused_when_disabled() {
-    let app = spawn_app_with(scheduler_on(false)).await;
+    let app = spawn_app_with(scheduler_on()).await;
     let body = date_job(
         "cmd",
         Utc::now() + chrono::Duration::seconds(60),
@@ -441,7 +438,7 @@ async fn command_jobs_are_refused_when_disabled() {
 /// recorded `timed_out` within a few seconds.
 #[tokio::test]
 async fn command_jobs_record_exit_code_output_and_timeouts() {
-    let app = spawn_app_with(scheduler_on(true)).await;
+    let app = spawn_app_with(scheduler_with_commands()).await;
     let run_at = Utc::now() + chrono::Duration::milliseconds(300);
     app.create_job(&date_job(
         "cmd-exit",
@@ -497,7 +494,7 @@ async fn command_jobs_record_exit_code_output_and_timeouts() {
 /// and two runs of the job are never `running` at once.
 #[tokio::test]
 async fn max_instances_skips_occurrences_while_a_slow_run_goes_on() {
-    let app = spawn_app_with(scheduler_on(true)).await;
+    let app = spawn_app_with(scheduler_with_commands()).await;
     app.create_job(
         &json!({"id": "slow", "trigger": {"type": "interval", "seconds": 1},
         "action": {"type": "command", "program": "sleep", "args": ["3"], "timeout_seconds": 10},
@@ -553,12 +550,12 @@ async fn max_instances_skips_occurrences_while_a_slow_run_goes_on() {
 /// and `GET /jobs/{id}/runs` lists the same rows newest first, paged by 2 exactly once each.
 #[tokio::test]
 async fn run_history_is_consistent_and_pages_newest_first() {
-    let app = spawn_app_with(scheduler_on(false)).await;
+    let app = spawn_app_with(scheduler_on()).await;
     let start = Utc::now() + chrono::Duration::milliseconds(500);
     let end = start + chrono::Duration::seconds(4);
     app.create_job(
         &json!({"id": "five", "trigger": {"type": "interval", "seconds": 1,
-        "start_at": fmt(start), "end_at": fmt(end)}, "action": {"type": "noop"}}),
+        "start_at": ts(start), "end_at": ts(end)}, "action": {"type": "noop"}}),
     )
     .await;
 
@@ -624,14 +621,6 @@ async fn run_history_is_consistent_and_pages_newest_first() {
 // ---------------------------------------------------------------------------------------------
 // Helpers of this file.
 
-/// Options with the scheduler loop running.
-fn scheduler_on(allow_command_jobs: bool) -> AppOptions {
-    AppOptions {
-        run_scheduler: true,
-        allow_command_jobs,
-    }
-}
-
 /// Job `beat`: noop every second, coalescing, one instance at a time, with the given
 /// misfire grace.
 fn beat_job(misfire_grace_seconds: u64) -> Value {
@@ -642,69 +631,7 @@ fn beat_job(misfire_grace_seconds: u64) -> Value {
 
 /// A date job body.
 fn date_job(id: &str, run_at: DateTime<Utc>, action: Value) -> Value {
-    json!({"id": id, "trigger": {"type": "date", "run_at": fmt(run_at)}, "action": action})
-}
-
-/// The wire and storage form of an instant: `2026-11-28T12:00:00.000Z`.
-fn fmt(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-/// Parses a stored or wire timestamp.
-fn parse_at(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text)
-        .unwrap_or_else(|e| panic!("bad timestamp {text:?}: {e}"))
-        .with_timezone(&Utc)
-}
-
-/// An instant truncated to milliseconds, as stored.
-fn trunc_ms(at: DateTime<Utc>) -> DateTime<Utc> {
-    parse_at(&fmt(at))
-}
-
-/// One `job_runs` row as read from the file.
-#[derive(Debug, Clone)]
-struct RunRow {
-    id: i64,
-    scheduled_at: DateTime<Utc>,
-    last_scheduled_at: Option<DateTime<Utc>>,
-    occurrences: i64,
-    kind: String,
-    status: String,
-    started_at: Option<DateTime<Utc>>,
-    finished_at: Option<DateTime<Utc>>,
-    duration_ms: Option<i64>,
-    http_status: Option<i64>,
-    exit_code: Option<i64>,
-    output: Option<String>,
-    error: Option<String>,
-}
-
-impl RunRow {
-    /// `started_at - scheduled_at` in milliseconds.
-    fn lateness_ms(&self) -> i64 {
-        let started = self.started_at.expect("a started run");
-        (started - self.scheduled_at).num_milliseconds()
-    }
-
-    /// The fields compared with the API's run objects.
-    fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "kind": self.kind,
-            "status": self.status,
-            "scheduled_at": fmt(self.scheduled_at),
-            "last_scheduled_at": self.last_scheduled_at.map(fmt),
-            "occurrences": self.occurrences,
-            "started_at": self.started_at.map(fmt),
-            "finished_at": self.finished_at.map(fmt),
-            "duration_ms": self.duration_ms,
-            "http_status": self.http_status,
-            "exit_code": self.exit_code,
-            "output": self.output,
-            "error": self.error,
-        })
-    }
+    json!({"id": id, "trigger": {"type": "date", "run_at": ts(run_at)}, "action": action})
 }
 
 /// The fields of an API run object that [`RunRow::to_json`] has.
@@ -729,37 +656,6 @@ fn wire_view(run: &Value) -> Value {
             .map(|k| ((*k).to_string(), run[*k].clone()))
             .collect(),
     )
-}
-
-/// The runs of a job, oldest first (by row id).
-async fn runs_of(pool: &SqlitePool, job_id: &str) -> Vec<RunRow> {
-    let rows = sqlx::query(
-        "SELECT id, scheduled_at, last_scheduled_at, occurrences, kind, status, started_at,
-                finished_at, duration_ms, http_status, exit_code, output, error
-         FROM job_runs WHERE job_id = ? ORDER BY id",
-    )
-    .bind(job_id)
-    .fetch_all(pool)
-    .await
-    .expect("read job_runs");
-    let opt_at = |v: Option<String>| v.as_deref().map(parse_at);
-    rows.iter()
-        .map(|row| RunRow {
-            id: row.get("id"),
-            scheduled_at: parse_at(row.get::<&str, _>("scheduled_at")),
-            last_scheduled_at: opt_at(row.get("last_scheduled_at")),
-            occurrences: row.get("occurrences"),
-            kind: row.get("kind"),
-            status: row.get("status"),
-            started_at: opt_at(row.get("started_at")),
-            finished_at: opt_at(row.get("finished_at")),
-            duration_ms: row.get("duration_ms"),
-            http_status: row.get("http_status"),
-            exit_code: row.get("exit_code"),
-            output: row.get("output"),
-            error: row.get("error"),
-        })
-        .collect()
 }
 
 /// Polls the runs of `job_id` until `done` holds for them; returns them, oldest first. On a
@@ -832,17 +728,10 @@ async fn wait_for_pass_after(app: &TestApp, after: DateTime<Utc>) {
         async move {
             let (_, body) = parse(req.send().await.expect("healthz")).await;
             let last = body["data"]["scheduler"]["last_pass_at"].as_str()?;
-            (parse_at(last) > after).then_some(())
+            (parse_ts(last) > after).then_some(())
         }
     })
     .await;
-}
-
-/// Sleeps until the wall-clock instant `at` (no-op if it has passed).
-async fn sleep_until(at: DateTime<Utc>) {
-    if let Ok(left) = (at - Utc::now()).to_std() {
-        tokio::time::sleep(left).await;
-    }
 }
 
 /// Stops `app`, stays down for `down`, and starts again on the same file. Returns the new app,
@@ -866,54 +755,4 @@ async fn downtime(
     let mut next = start_on(app.db_path.clone(), options).await;
     next.dir = dir;
     (next, before, started_at)
-}
-
-/// An HTTP target on 127.0.0.1: `/ok` (200 `fine`, records the `Idempotency-Key`), `/fail`
-/// (500) and `/slow` (answers after 5 s).
-struct Stub {
-    addr: SocketAddr,
-    keys: Arc<Mutex<Vec<String>>>,
-}
-
-async fn spawn_stub() -> Stub {
-    use axum::http::{HeaderMap, StatusCode};
-    use axum::routing::get;
-
-    let keys = Arc::new(Mutex::new(Vec::new()));
-    let seen = keys.clone();
-    let router = axum::Router::new()
-        .route(
-            "/ok",
-            get(move |headers: HeaderMap| {
-                let seen = seen.clone();
-                async move {
-                    let key = headers
-                        .get("idempotency-key")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("<none>")
-                        .to_string();
-                    seen.lock().expect("keys").push(key);
-                    "fine"
-                }
-            }),
-        )
-        .route(
-            "/fail",
-            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
-        )
-        .route(
-            "/slow",
-            get(|| async {
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                "late"
-            }),
-        );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the stub");
-    let addr = listener.local_addr().expect("stub addr");
-    tokio::spawn(async move {
-        axum::serve(listener, router).await.expect("stub serves");
-    });
-    Stub { addr, keys }
 }

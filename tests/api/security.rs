@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use serde_json::json;
 
-use crate::child::{free_port, terminate_and_collect};
+use crate::helpers::child::{free_port, terminate_and_collect};
 use crate::helpers::*;
 
 fn client_from(ip: &str) -> reqwest::Client {

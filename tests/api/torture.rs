@@ -5,7 +5,7 @@
 //!
 //! `TORTURE_CYCLES` (default 20; the long mode is 200) sets the number of kills and
 //! `TORTURE_SEED` replays a run (the seed is printed first). The child servers, the jobs
-//! inserted with SQL and the occurrence audit are in `child.rs`.
+//! inserted with SQL and the occurrence audit are in `helpers/` (`child`, `rows`).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -13,10 +13,12 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use sqlx::SqlitePool;
 
-use crate::child::{
-    FINAL_STATUSES, Server, XorShift, assert_integrity_ok, audit_occurrences, doubled_occurrences,
-    env_number, insert_interval_jobs, job_definitions, migrate, next_whole_second, open_pool,
-    print_counts, running_runs, seed_from_env,
+use crate::helpers::child::{Server, migrate};
+use crate::helpers::clock::next_whole_second;
+use crate::helpers::random::{XorShift, env_number, seed_from_env};
+use crate::helpers::rows::{
+    FINAL_STATUSES, assert_integrity_ok, audit_occurrences, doubled_occurrences,
+    insert_interval_jobs, job_definitions, open_pool, print_counts, running_runs,
 };
 
 /// SIGKILL at a random moment, restart, check, again: the file stays intact, dead runs are

@@ -1,6 +1,19 @@
-//! `spawn_app()`: the real service on port 0 against a SQLite file in a temp dir, with an admin
-//! and a monitor key provisioned, plus a pool on the same file to check rows and one helper per
-//! endpoint. Logs only with `TEST_LOG` set.
+//! The one home of the test helpers; no test lives here, and no helper is copied into a test
+//! file.
+//!
+//! This module: `spawn_app()`, the real service on port 0 against a SQLite file in a temp dir,
+//! with an admin and a monitor key provisioned, plus a pool on the same file to check rows and
+//! one helper per endpoint. Logs only with `TEST_LOG` set. The submodules hold real child
+//! processes ([`child`]), one-shot CLI runs ([`cli`]), timestamps ([`clock`]), seeds and
+//! percentiles ([`random`]), rows read with SQL and the occurrence audit ([`rows`]), and an
+//! HTTP target that counts idempotency keys ([`stub`]).
+
+pub mod child;
+pub mod cli;
+pub mod clock;
+pub mod random;
+pub mod rows;
+pub mod stub;
 
 use std::path::PathBuf;
 use std::sync::LazyLock;
@@ -43,6 +56,22 @@ pub struct TestApp {
 pub struct AppOptions {
     pub run_scheduler: bool,
     pub allow_command_jobs: bool,
+}
+
+/// Options with the scheduler loop running (command jobs refused).
+pub fn scheduler_on() -> AppOptions {
+    AppOptions {
+        run_scheduler: true,
+        allow_command_jobs: false,
+    }
+}
+
+/// Options with the scheduler loop running and command jobs allowed.
+pub fn scheduler_with_commands() -> AppOptions {
+    AppOptions {
+        run_scheduler: true,
+        allow_command_jobs: true,
+    }
 }
 
 /// A fresh app on a fresh file, scheduler off (API tests).
@@ -208,6 +237,22 @@ impl TestApp {
         );
         let (status, body) = self.get(&format!("/jobs/{id}")).await;
         assert_eq!(status, 404, "GET /jobs/{id}: {body}");
+    }
+
+    /// How many run rows `job` has, whatever their status.
+    pub async fn run_count(&self, job: &str) -> i64 {
+        self.count(&format!(
+            "SELECT count(*) FROM job_runs WHERE job_id = '{job}'"
+        ))
+        .await
+    }
+
+    /// How many `succeeded` run rows `job` has.
+    pub async fn succeeded_count(&self, job: &str) -> i64 {
+        self.count(&format!(
+            "SELECT count(*) FROM job_runs WHERE job_id = '{job}' AND status = 'succeeded'"
+        ))
+        .await
     }
 
     /// Number of rows matching a SQL count query.

@@ -1,0 +1,126 @@
+//! An HTTP target on 127.0.0.1 owned by the test: it notes the `Idempotency-Key` of every
+//! request it gets, so a test can see an occurrence sent twice or never.
+//!
+//! Routes (any method): `/ok` answers 200 `fine`, `/fail` 500 `boom`, `/slow` 200 after 5 s,
+//! `/sleep/{ms}` 200 `done` after `ms` milliseconds.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::Path;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::any;
+
+/// One request the stub got: its route (`ok`, `fail`, `slow`, `sleep`) and its key (`-` when
+/// it had none).
+type Seen = Arc<Mutex<Vec<(&'static str, String)>>>;
+
+/// The running stub; stops serving on drop.
+pub(crate) struct Stub {
+    base: String,
+    seen: Seen,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Notes `route` and the request's `Idempotency-Key`.
+fn note(seen: &Seen, route: &'static str, headers: &HeaderMap) {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_string();
+    seen.lock().expect("keys").push((route, key));
+}
+
+impl Stub {
+    /// Binds a free port and serves until dropped.
+    pub(crate) async fn start() -> Stub {
+        let seen: Seen = Arc::default();
+        let (s1, s2, s3, s4) = (seen.clone(), seen.clone(), seen.clone(), seen.clone());
+        let router = axum::Router::new()
+            .route(
+                "/ok",
+                any(move |headers: HeaderMap| async move {
+                    note(&s1, "ok", &headers);
+                    "fine"
+                }),
+            )
+            .route(
+                "/fail",
+                any(move |headers: HeaderMap| async move {
+                    note(&s2, "fail", &headers);
+                    (StatusCode::INTERNAL_SERVER_ERROR, "boom")
+                }),
+            )
+            .route(
+                "/slow",
+                any(move |headers: HeaderMap| async move {
+                    note(&s3, "slow", &headers);
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    "late"
+                }),
+            )
+            .route(
+                "/sleep/{ms}",
+                any(move |Path(ms): Path<u64>, headers: HeaderMap| async move {
+                    note(&s4, "sleep", &headers);
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    "done"
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("stub binds");
+        let port = listener.local_addr().expect("stub addr").port();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router).await.expect("stub serves");
+        });
+        Stub {
+            base: format!("http://127.0.0.1:{port}"),
+            seen,
+            task,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` followed by `path`.
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The keys of the requests to `route`, in arrival order.
+    pub(crate) fn keys(&self, route: &str) -> Vec<String> {
+        let seen = self.seen.lock().expect("keys");
+        seen.iter()
+            .filter(|(r, _)| *r == route)
+            .map(|(_, k)| k.clone())
+            .collect()
+    }
+
+    /// How many requests arrived with each key, over every route.
+    pub(crate) fn key_counts(&self) -> HashMap<String, u32> {
+        let mut counts: HashMap<String, u32> = HashMap::new();
+        for (_, key) in self.seen.lock().expect("keys").iter() {
+            *counts.entry(key.clone()).or_default() += 1;
+        }
+        counts
+    }
+
+    /// Keys received more than once (an occurrence sent twice), as `key xN`.
+    pub(crate) fn duplicate_keys(&self) -> Vec<String> {
+        let mut twice: Vec<String> = self
+            .key_counts()
+            .into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(k, n)| format!("{k} x{n}"))
+            .collect();
+        twice.sort();
+        twice
+    }
+}
+
+impl Drop for Stub {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
