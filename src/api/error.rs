@@ -196,7 +196,12 @@ impl ApiError {
 /// Attached to a response whose request the storage refused, so the storage-tracking
 /// middleware can report it on `/healthz`.
 #[derive(Debug, Clone)]
-pub struct StorageFailure(pub String);
+pub struct StorageFailure {
+    /// The store's error, for operators.
+    pub message: String,
+    /// The lasting condition behind it, which the probes re-check.
+    pub condition: Option<crate::store::StorageCondition>,
+}
 
 /// Writes the cause chain of an error on one line: `outer: inner: innermost`.
 pub fn error_chain(error: &dyn std::error::Error) -> String {
@@ -223,13 +228,11 @@ impl IntoResponse for ApiError {
             .into_response();
         if self.code() == "DATABASE_UNAVAILABLE"
             && let ApiError::Store(e) = &self
-            // A file moved or replaced underneath is checked live by the probes; noting it here
-            // would outlast the file's return until the next API write.
-            && !matches!(e, StoreError::FileGone { .. })
         {
-            response
-                .extensions_mut()
-                .insert(StorageFailure(e.to_string()));
+            response.extensions_mut().insert(StorageFailure {
+                message: e.to_string(),
+                condition: e.condition(),
+            });
         }
         let retry_after = match &self {
             ApiError::RateLimited(seconds) => Some(seconds.to_string()),

@@ -33,7 +33,7 @@ async fn healthz(State(state): State<AppState>) -> axum::response::Response {
     }
     .await;
     let scheduler = state.scheduler.status();
-    let problem = storage_problem(&state);
+    let problem = storage_problem(&state).await;
     let scheduler_json = json!({
         "state": if scheduler.running { "running" } else { "stopped" },
         "last_pass_at": scheduler.last_pass_at.map(timestamp::format),
@@ -102,15 +102,28 @@ fn retry_later(response: &mut axum::response::Response) {
 }
 
 /// Why the database cannot take writes right now, if it cannot: the file was deleted or
-/// replaced, or the scheduler's last write (its heartbeat, every second) failed.
-fn storage_problem(state: &AppState) -> Option<String> {
+/// replaced, or a write of the loop or the API failed and its cause still holds. Each
+/// remembered failure is re-checked here (a full disk for room, a read-only file for write
+/// access), so the probes judge the present: a disk cleared while no writer writes brings them
+/// back to 200 without waiting for the next write.
+async fn storage_problem(state: &AppState) -> Option<String> {
     if let Err(e) = state.store.check_file() {
         return Some(e.to_string());
     }
-    state
-        .scheduler
-        .storage_problem()
-        .map(|(at, message)| format!("{message} (since {})", timestamp::format(at)))
+    for (writer, note) in state.scheduler.storage_notes() {
+        if let Some(condition) = note.condition
+            && !state.store.condition_persists(condition).await
+        {
+            state.scheduler.forget_note(writer, note.at);
+            continue;
+        }
+        return Some(format!(
+            "{} (since {})",
+            note.message,
+            timestamp::format(note.at)
+        ));
+    }
+    None
 }
 
 #[utoipa::path(get, path = "/readyz", tag = "health", security(()),
@@ -133,7 +146,7 @@ async fn readyz(State(state): State<AppState>) -> axum::response::Response {
         response
     };
     match state.store.schema_version().await {
-        Ok(v) if v == Store::latest_known_version() => match storage_problem(&state) {
+        Ok(v) if v == Store::latest_known_version() => match storage_problem(&state).await {
             None => (
                 StatusCode::OK,
                 axum::Json(json!({"status": "ok", "data": {"ready": true}})),
@@ -146,6 +159,10 @@ async fn readyz(State(state): State<AppState>) -> axum::response::Response {
             Store::latest_known_version()
         )),
         Err(e @ crate::store::StoreError::Busy) => ApiError::from(e).into_response(),
-        Err(e) => not_ready(storage_problem(&state).unwrap_or_else(|| e.to_string())),
+        Err(e) => not_ready(
+            storage_problem(&state)
+                .await
+                .unwrap_or_else(|| e.to_string()),
+        ),
     }
 }

@@ -28,7 +28,7 @@ pub use error::{ApiError, ERROR_CODES, error_chain};
 pub use openapi::Envelope;
 
 use crate::config::Config;
-use crate::scheduler::SchedulerHandle;
+use crate::scheduler::{SchedulerHandle, StorageNote, Writer};
 use crate::store::Store;
 
 /// URL prefix of every versioned route.
@@ -98,7 +98,7 @@ pub fn router_and_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi)
 }
 
 /// Notes writes the storage refused (disk full, read-only, file gone) for `/healthz`, and
-/// clears the note when a later write succeeds.
+/// clears the note when a later write succeeds (the probes also re-check it themselves).
 async fn track_storage(
     axum::extract::State(scheduler): axum::extract::State<SchedulerHandle>,
     request: axum::extract::Request,
@@ -109,13 +109,11 @@ async fn track_storage(
         Method::GET | Method::HEAD | Method::OPTIONS
     );
     let response = next.run(request).await;
-    if let Some(error::StorageFailure(message)) =
-        response.extensions().get::<error::StorageFailure>()
-    {
-        let message = message.clone();
-        scheduler.update(|s| s.api_error = Some((chrono::Utc::now(), message)));
+    if let Some(failure) = response.extensions().get::<error::StorageFailure>() {
+        let note = StorageNote::now(failure.message.clone(), failure.condition);
+        scheduler.note(Writer::Api, Some(note));
     } else if is_write && response.status().is_success() {
-        scheduler.update(|s| s.api_error = None);
+        scheduler.note(Writer::Api, None);
     }
     response
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, mpsc};
 
-use crate::store::ClaimedRun;
+use crate::store::{ClaimedRun, StorageCondition};
 
 /// What `/healthz` reports about the loop.
 #[derive(Debug, Clone, Default)]
@@ -18,14 +18,61 @@ pub struct SchedulerStatus {
     pub last_pass_at: Option<DateTime<Utc>>,
     /// This process's id in the `instances` table, once registered.
     pub instance_id: Option<String>,
-    /// Why the last claim that had work to write failed (read-only, full, busy, file gone),
-    /// with when; cleared by the next claim that writes.
-    pub claim_error: Option<(DateTime<Utc>, String)>,
-    /// Why the last heartbeat failed, with when; cleared by the next heartbeat.
-    pub heartbeat_error: Option<(DateTime<Utc>, String)>,
-    /// Why the last API write was refused by the storage (full, read-only, file gone), with
-    /// when; cleared by the next API write that succeeds.
-    pub api_error: Option<(DateTime<Utc>, String)>,
+    /// Why the last claim that had work to write failed (read-only, full, file gone); cleared
+    /// by the next claim that writes.
+    pub claim_error: Option<StorageNote>,
+    /// Why the last heartbeat failed; cleared by the next heartbeat.
+    pub heartbeat_error: Option<StorageNote>,
+    /// Why the last API write was refused by the storage (full, read-only, file gone); cleared
+    /// by the next API write that succeeds.
+    pub api_error: Option<StorageNote>,
+}
+
+/// A write the storage refused, remembered for the health probes. Each writer clears its own
+/// note when it next writes; the probes also re-check the note's condition, since a writer
+/// with nothing to write (a quiet API, no due jobs) may not write again for a long time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StorageNote {
+    /// When the write failed.
+    pub at: DateTime<Utc>,
+    /// The error, for operators.
+    pub message: String,
+    /// The lasting condition behind it, if any; a note without one is cleared only by its
+    /// writer's next success.
+    pub condition: Option<StorageCondition>,
+}
+
+impl StorageNote {
+    /// A note of a failure seen now.
+    pub fn now(message: String, condition: Option<StorageCondition>) -> StorageNote {
+        StorageNote {
+            at: Utc::now(),
+            message,
+            condition,
+        }
+    }
+}
+
+/// Which writer a [`StorageNote`] belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writer {
+    /// The loop's heartbeat.
+    Heartbeat,
+    /// The loop's claims.
+    Claim,
+    /// API requests.
+    Api,
+}
+
+impl SchedulerStatus {
+    /// The note slot of `writer`.
+    pub fn note_mut(&mut self, writer: Writer) -> &mut Option<StorageNote> {
+        match writer {
+            Writer::Heartbeat => &mut self.heartbeat_error,
+            Writer::Claim => &mut self.claim_error,
+            Writer::Api => &mut self.api_error,
+        }
+    }
 }
 
 /// Cheap to clone; shared by the API and the loop.
@@ -101,13 +148,30 @@ impl SchedulerHandle {
         }
     }
 
-    /// The current storage problem, if any: a failing heartbeat or claim.
-    pub fn storage_problem(&self) -> Option<(DateTime<Utc>, String)> {
-        let status = self.status();
-        status
-            .heartbeat_error
-            .or(status.claim_error)
-            .or(status.api_error)
+    /// The remembered storage failures, heartbeat first (it writes every second, so its note
+    /// is the freshest evidence).
+    pub fn storage_notes(&self) -> Vec<(Writer, StorageNote)> {
+        let mut status = self.status();
+        [Writer::Heartbeat, Writer::Claim, Writer::Api]
+            .into_iter()
+            .filter_map(|w| status.note_mut(w).take().map(|note| (w, note)))
+            .collect()
+    }
+
+    /// Records that `writer`'s write failed now (`Some`) or succeeded (`None`).
+    pub fn note(&self, writer: Writer, note: Option<StorageNote>) {
+        self.update(|s| *s.note_mut(writer) = note);
+    }
+
+    /// Drops `writer`'s note if it is still the one from `at` (a probe found its condition
+    /// gone); a newer failure noted meanwhile stays.
+    pub fn forget_note(&self, writer: Writer, at: DateTime<Utc>) {
+        self.update(|s| {
+            let slot = s.note_mut(writer);
+            if slot.as_ref().is_some_and(|n| n.at == at) {
+                *slot = None;
+            }
+        });
     }
 
     /// The loop's counters.
@@ -125,5 +189,36 @@ impl SchedulerHandle {
         if let Ok(mut status) = self.status.lock() {
             f(&mut status);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_probe_forgets_only_the_note_it_checked() {
+        let handle = SchedulerHandle::new();
+        let old = StorageNote::now("full".into(), Some(StorageCondition::Full));
+        handle.note(Writer::Api, Some(old.clone()));
+        let newer = StorageNote {
+            at: old.at + chrono::Duration::milliseconds(5),
+            ..old.clone()
+        };
+        handle.note(Writer::Api, Some(newer.clone()));
+        handle.forget_note(Writer::Api, old.at);
+        assert_eq!(handle.storage_notes(), vec![(Writer::Api, newer.clone())]);
+        handle.forget_note(Writer::Api, newer.at);
+        assert_eq!(handle.storage_notes(), vec![]);
+    }
+
+    #[test]
+    fn notes_are_listed_heartbeat_first() {
+        let handle = SchedulerHandle::new();
+        let note = StorageNote::now("x".into(), None);
+        handle.note(Writer::Api, Some(note.clone()));
+        handle.note(Writer::Heartbeat, Some(note.clone()));
+        let writers: Vec<Writer> = handle.storage_notes().into_iter().map(|(w, _)| w).collect();
+        assert_eq!(writers, vec![Writer::Heartbeat, Writer::Api]);
     }
 }

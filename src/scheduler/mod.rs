@@ -18,7 +18,7 @@ use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::task::AbortHandle;
 use tracing::Instrument;
 
-pub use handle::{Counters, SchedulerHandle, SchedulerStatus};
+pub use handle::{Counters, SchedulerHandle, SchedulerStatus, StorageNote, Writer};
 
 use crate::actions::{Executor, Outcome, OutcomeStatus};
 use crate::model::RunStatus;
@@ -383,7 +383,7 @@ impl Scheduler {
             let full = match self.step_until(now, horizon).await {
                 Ok(report) => {
                     if report.jobs > 0 {
-                        self.handle.update(|s| s.claim_error = None);
+                        self.handle.note(Writer::Claim, None);
                     }
                     report.jobs as u32 >= CLAIM_BATCH
                 }
@@ -395,9 +395,8 @@ impl Scheduler {
                 }
                 Err(e) => {
                     tracing::error!(error = %crate::api::error_chain(&e), "scheduler pass failed; retrying");
-                    let message = crate::api::error_chain(&e);
-                    self.handle
-                        .update(|s| s.claim_error = Some((Utc::now(), message)));
+                    let note = StorageNote::now(crate::api::error_chain(&e), e.condition());
+                    self.handle.note(Writer::Claim, Some(note));
                     tokio::select! {
                         () = tokio::time::sleep(Duration::from_secs(1)) => {}
                         _ = shutdown.changed() => {}
@@ -509,15 +508,14 @@ impl Scheduler {
                 Err(e) => Err(e),
             };
             match written {
-                Ok(()) => self.handle.update(|s| s.heartbeat_error = None),
+                Ok(()) => self.handle.note(Writer::Heartbeat, None),
                 Err(e) if e.is_transient() => {
                     tracing::warn!(error = %crate::api::error_chain(&e), "heartbeat waited out a busy database");
                 }
                 Err(e) => {
                     tracing::error!(error = %crate::api::error_chain(&e), "cannot write to the database");
-                    let message = crate::api::error_chain(&e);
-                    self.handle
-                        .update(|s| s.heartbeat_error = Some((Utc::now(), message)));
+                    let note = StorageNote::now(crate::api::error_chain(&e), e.condition());
+                    self.handle.note(Writer::Heartbeat, Some(note));
                 }
             }
             if let Err(e) = self.recover_dead_owners(now).await {

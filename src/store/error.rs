@@ -150,6 +150,34 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         matches!(self, StoreError::Busy)
     }
+
+    /// The lasting condition of the storage this error reveals, if it is one that refuses
+    /// writes until an operator or time mends it (and that [`super::Store::condition_persists`]
+    /// can re-check), as opposed to a passing wait or a bad row.
+    pub fn condition(&self) -> Option<StorageCondition> {
+        match self {
+            StoreError::Full => Some(StorageCondition::Full),
+            StoreError::ReadOnly => Some(StorageCondition::ReadOnly),
+            StoreError::FileGone { .. } => Some(StorageCondition::FileGone),
+            StoreError::Unavailable(_) => Some(StorageCondition::Unavailable),
+            _ => None,
+        }
+    }
+}
+
+/// A state of the storage that makes writes fail for a while: remembered by whoever saw a
+/// write fail, and re-checked by the health probes so that they judge the present, not the
+/// last failure (a disk cleared while nobody writes must not keep a node out of rotation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageCondition {
+    /// No room: the disk, or the `max_page_count` cap, is full.
+    Full,
+    /// The file or its filesystem refuses writes.
+    ReadOnly,
+    /// The path no longer names the file the process opened.
+    FileGone,
+    /// The file cannot be read (an I/O error, moved away).
+    Unavailable,
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -201,6 +229,17 @@ mod tests {
                 .to_string()
                 .contains("upgrade schedlite")
         );
+    }
+
+    #[test]
+    fn only_lasting_storage_failures_are_conditions() {
+        assert_eq!(StoreError::Full.condition(), Some(StorageCondition::Full));
+        assert_eq!(
+            StoreError::ReadOnly.condition(),
+            Some(StorageCondition::ReadOnly)
+        );
+        assert_eq!(StoreError::Busy.condition(), None);
+        assert_eq!(StoreError::corrupt("jobs", "x", "bad").condition(), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 mod audit;
 mod claims;
+mod conditions;
 mod error;
 mod instances;
 mod jobs;
@@ -25,7 +26,7 @@ use sqlx::sqlite::{
 
 pub use audit::AuditEntry;
 pub use claims::{ClaimPlan, ClaimReport, ClaimedRun, RunRecord, Span};
-pub use error::StoreError;
+pub use error::{StorageCondition, StoreError};
 pub use instances::Instance;
 pub use jobs::{JobFilter, JobPage, JobSortKey};
 
@@ -55,6 +56,9 @@ pub struct Store {
     path: PathBuf,
     /// (device, inode) of the file when it was opened, to notice it being deleted or replaced.
     identity: Option<(u64, u64)>,
+    /// The `max_page_count` cap every connection runs with, if any: [`Store::condition_persists`]
+    /// compares the file's size with it.
+    max_pages: Option<u32>,
 }
 
 /// Optional limits for [`Store::open_with`].
@@ -151,6 +155,7 @@ impl Store {
             loop_writer,
             path: path.to_path_buf(),
             identity: file_identity(path),
+            max_pages: limits.max_pages,
         };
         // Reading the schema forces SQLite to read the header: a file that is not a database
         // fails here rather than on the first request.

@@ -4,6 +4,7 @@ mod auth;
 mod cli;
 mod contention;
 mod faults;
+mod full_disk;
 mod helpers;
 mod jobs;
 mod load;
