@@ -183,7 +183,7 @@ async fn after_a_real_full_disk_is_cleared_the_probes_recover_without_api_traffi
         }
     };
     let db = tmpfs.path().join("full.db");
-    let mut app = start_with(test_config(&db, &with_scheduler())).await;
+    let mut app = start_with(test_config(&db, &scheduler_on())).await;
 
     // Take most of the space with a file, leaving the database a little to grow into.
     let ballast: PathBuf = tmpfs.path().join("ballast");
@@ -208,7 +208,7 @@ async fn after_a_real_full_disk_is_cleared_the_probes_recover_without_api_traffi
 async fn after_the_page_cap_is_cleared_the_probes_recover_without_api_traffic() {
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("capped.db");
-    let mut config = test_config(&db, &with_scheduler());
+    let mut config = test_config(&db, &scheduler_on());
     config.max_db_pages = Some(90);
     let mut app = start_with(config).await;
     app.dir = Some(dir);
@@ -239,11 +239,4 @@ fn available_bytes(dir: &Path) -> u64 {
         .nth(1)
         .and_then(|l| l.trim().parse().ok())
         .expect("df prints the free bytes")
-}
-
-fn with_scheduler() -> AppOptions {
-    AppOptions {
-        run_scheduler: true,
-        ..AppOptions::default()
-    }
 }
