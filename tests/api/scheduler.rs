@@ -353,7 +353,6 @@ async fn http_actions_record_status_timeouts_and_connection_failures() {
     let stub = Stub::start().await;
     let closed_port = free_port();
     let app = spawn_app_with(scheduler_on()).await;
-    let run_at = Utc::now() + chrono::Duration::milliseconds(300);
     let http =
         |url: String| json!({"type": "http", "method": "GET", "url": url, "timeout_seconds": 1});
     let cases = [
@@ -363,6 +362,9 @@ async fn http_actions_record_status_timeouts_and_connection_failures() {
         ("hook-closed", format!("http://127.0.0.1:{closed_port}/x")),
     ];
     for (id, url) in &cases {
+        // Each due shortly after its own create: on a loaded machine the creates alone can
+        // take longer than a shared instant's head start, which made it "in the past".
+        let run_at = Utc::now() + chrono::Duration::milliseconds(300);
         app.create_job(&date_job(id, run_at, http(url.clone())))
             .await;
     }
