@@ -242,3 +242,29 @@ pub struct KeyInfo {
     /// When revoked, if it is.
     pub revoked_at: Option<DateTime<Utc>>,
 }
+
+/// A stretch of occurrences `first..=last` of one job, `count` of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// The first occurrence.
+    pub first: DateTime<Utc>,
+    /// The last occurrence (equal to `first` when `count` is 1).
+    pub last: DateTime<Utc>,
+    /// How many occurrences.
+    pub count: i64,
+}
+
+/// What to do with one due job: decided by the scheduler's pure misfire policy
+/// (`scheduler/plan.rs`), made durable by the store's claim (`Store::claim_due`). It lives here,
+/// below both, so that neither imports the other.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClaimPlan {
+    /// Occurrences too late to run: one `missed` row.
+    pub missed: Option<Span>,
+    /// Runs to start now, each a `running` row.
+    pub runs: Vec<Span>,
+    /// Runs not started because `max_instances` are running: one `skipped` row each.
+    pub skipped: Vec<Span>,
+    /// The job's next occurrence after those handled, or `None` when the trigger is finished.
+    pub next_run_at: Option<DateTime<Utc>>,
+}

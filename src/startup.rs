@@ -154,7 +154,7 @@ impl Application {
                 let _ = server_stop.wait_for(|stop| *stop).await;
             })
             .into_future();
-        tracing::info!(port = self.port, db = %state.store.path().display(), "serving");
+        tracing::info!(port = self.port, db = %state.store.location(), "serving");
         let mut server = tokio::spawn(server);
         let served = tokio::select! {
             () = shutdown => {

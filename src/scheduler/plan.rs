@@ -4,9 +4,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::model::JobSettings;
+use crate::model::{ClaimPlan, JobSettings, Span};
 use crate::schedule::Trigger;
-use crate::store::{ClaimPlan, Span};
 use crate::timestamp::Timestamp;
 
 /// Most separate runs one claim starts for one job when coalescing is off; earlier

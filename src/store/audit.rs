@@ -1,8 +1,9 @@
-//! SQL for the `audit_log` table: who changed which job, when, and how.
+//! The audit part of the store contract: who changed which job, when, and how. Rows are
+//! written by the changes they record (in the same transaction), never on their own.
 
 use chrono::{DateTime, Utc};
 
-use super::{Store, StoreError, parse_ts, ts};
+use super::{Store, StoreError};
 
 /// One audit row.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,15 +22,6 @@ pub struct AuditEntry {
     pub detail: Option<String>,
 }
 
-struct AuditRow {
-    id: i64,
-    at: String,
-    key_name: String,
-    action: String,
-    job_id: String,
-    detail: Option<String>,
-}
-
 impl Store {
     /// Audit rows newest first, below `before_id` when given, for one job when `job_id` is set.
     pub async fn list_audit(
@@ -38,54 +30,8 @@ impl Store {
         before_id: Option<i64>,
         limit: u32,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        let before = before_id.unwrap_or(i64::MAX);
-        let limit = i64::from(limit);
-        let rows = sqlx::query_as!(
-            AuditRow,
-            r#"SELECT id AS "id!: i64", at, key_name, action, job_id, detail FROM audit_log
-               WHERE id < ?1 AND (?2 IS NULL OR job_id = ?2) ORDER BY id DESC LIMIT ?3"#,
-            before,
-            job_id,
-            limit
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|r| {
-                let key = format!("id {}", r.id);
-                Ok(AuditEntry {
-                    at: parse_ts("audit_log", &key, "at", &r.at)?,
-                    id: r.id,
-                    key_name: r.key_name,
-                    action: r.action,
-                    job_id: r.job_id,
-                    detail: r.detail,
-                })
-            })
-            .collect()
+        match self {
+            Store::Sqlite(s) => s.list_audit(job_id, before_id, limit).await,
+        }
     }
-}
-
-/// Appends an audit row on the connection of the change it records, so the change and its
-/// audit row commit together or not at all.
-pub(super) async fn write_audit(
-    conn: &mut sqlx::SqliteConnection,
-    at: DateTime<Utc>,
-    key_name: &str,
-    action: &str,
-    job_id: &str,
-    detail: Option<&str>,
-) -> Result<(), StoreError> {
-    let at = ts(at);
-    sqlx::query!(
-        "INSERT INTO audit_log (at, key_name, action, job_id, detail) VALUES (?, ?, ?, ?, ?)",
-        at,
-        key_name,
-        action,
-        job_id,
-        detail
-    )
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }

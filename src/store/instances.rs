@@ -1,8 +1,10 @@
-//! SQL for the `instances` table (serving processes) and the recovery of runs whose owner died.
+//! The liveness part of the store contract: serving processes register and beat, and the runs
+//! of a process found dead are marked `interrupted` by any live one. Judging who is dead
+//! (pid, heartbeat expiry) is the scheduler's (`scheduler/liveness.rs`); the store only records.
 
 use chrono::{DateTime, Utc};
 
-use super::{Store, StoreError, parse_opt_ts, parse_ts, ts};
+use super::{Store, StoreError};
 
 /// A serving process as registered in the file.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,32 +25,6 @@ pub struct Instance {
     pub stopped_at: Option<DateTime<Utc>>,
 }
 
-struct InstanceRow {
-    id: String,
-    pid: i64,
-    hostname: String,
-    proc_start: Option<String>,
-    started_at: String,
-    heartbeat_at: String,
-    stopped_at: Option<String>,
-}
-
-impl TryFrom<InstanceRow> for Instance {
-    type Error = StoreError;
-    fn try_from(row: InstanceRow) -> Result<Instance, StoreError> {
-        let key = row.id.as_str();
-        Ok(Instance {
-            started_at: parse_ts("instances", key, "started_at", &row.started_at)?,
-            heartbeat_at: parse_ts("instances", key, "heartbeat_at", &row.heartbeat_at)?,
-            stopped_at: parse_opt_ts("instances", key, "stopped_at", row.stopped_at.as_deref())?,
-            id: row.id,
-            pid: row.pid,
-            hostname: row.hostname,
-            proc_start: row.proc_start,
-        })
-    }
-}
-
 impl Store {
     /// Registers this process.
     pub async fn register_instance(
@@ -59,34 +35,21 @@ impl Store {
         proc_start: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let at = ts(now);
-        sqlx::query!(
-            "INSERT INTO instances (id, pid, hostname, proc_start, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?)",
-            id,
-            pid,
-            hostname,
-            proc_start,
-            at,
-            at
-        )
-        .execute(&self.loop_writer)
-        .await?;
-        Ok(())
+        match self {
+            Store::Sqlite(s) => {
+                s.register_instance(id, pid, hostname, proc_start, now)
+                    .await
+            }
+        }
     }
 
     /// Refreshes this process's heartbeat. A process alive enough to beat is not stopped:
     /// this undoes a mark set by another process that wrongly took it for dead (a stall longer
     /// than the heartbeat expiry).
     pub async fn heartbeat(&self, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let at = ts(now);
-        sqlx::query!(
-            "UPDATE instances SET heartbeat_at = ?, stopped_at = NULL WHERE id = ?",
-            at,
-            id
-        )
-        .execute(&self.loop_writer)
-        .await?;
-        Ok(())
+        match self {
+            Store::Sqlite(s) => s.heartbeat(id, now).await,
+        }
     }
 
     /// Marks a process stopped (its own clean shutdown, or found dead by another).
@@ -95,15 +58,9 @@ impl Store {
         id: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let at = ts(now);
-        sqlx::query!(
-            "UPDATE instances SET stopped_at = ? WHERE id = ? AND stopped_at IS NULL",
-            at,
-            id
-        )
-        .execute(&self.loop_writer)
-        .await?;
-        Ok(())
+        match self {
+            Store::Sqlite(s) => s.mark_instance_stopped(id, now).await,
+        }
     }
 
     /// The owners, other than `except`, that have runs still `running`, each with its instance
@@ -112,43 +69,16 @@ impl Store {
         &self,
         except: &str,
     ) -> Result<Vec<(Option<String>, Option<Instance>)>, StoreError> {
-        let owners = sqlx::query_scalar!(
-            "SELECT DISTINCT owner_id FROM job_runs WHERE status = 'running' AND (owner_id IS NULL OR owner_id != ?)",
-            except
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let mut result = Vec::with_capacity(owners.len());
-        for owner in owners {
-            let instance = match &owner {
-                None => None,
-                Some(id) => sqlx::query_as!(
-                    InstanceRow,
-                    r#"SELECT id AS "id!", pid, hostname, proc_start, started_at, heartbeat_at, stopped_at
-                       FROM instances WHERE id = ?"#,
-                    id
-                )
-                .fetch_optional(&self.pool)
-                .await?
-                .map(Instance::try_from)
-                .transpose()?,
-            };
-            result.push((owner, instance));
+        match self {
+            Store::Sqlite(s) => s.owners_of_running_runs(except).await,
         }
-        Ok(result)
     }
 
     /// Processes other than `except` that are not marked stopped.
     pub async fn unstopped_instances(&self, except: &str) -> Result<Vec<Instance>, StoreError> {
-        let rows = sqlx::query_as!(
-            InstanceRow,
-            r#"SELECT id AS "id!", pid, hostname, proc_start, started_at, heartbeat_at, stopped_at
-               FROM instances WHERE stopped_at IS NULL AND id != ?"#,
-            except
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(Instance::try_from).collect()
+        match self {
+            Store::Sqlite(s) => s.unstopped_instances(except).await,
+        }
     }
 
     /// Marks every `running` run of `owner` (or of no owner, for `None`) as `interrupted` with
@@ -159,17 +89,9 @@ impl Store {
         now: DateTime<Utc>,
         reason: &str,
     ) -> Result<u64, StoreError> {
-        let at = ts(now);
-        let done = sqlx::query!(
-            "UPDATE job_runs SET status = 'interrupted', finished_at = ?, error = ?
-             WHERE status = 'running' AND owner_id IS ?",
-            at,
-            reason,
-            owner
-        )
-        .execute(&self.loop_writer)
-        .await?;
-        Ok(done.rows_affected())
+        match self {
+            Store::Sqlite(s) => s.interrupt_runs_of(owner, now, reason).await,
+        }
     }
 
     /// Marks the given runs of this process `interrupted` (shutdown grace ran out).
@@ -179,19 +101,8 @@ impl Store {
         now: DateTime<Utc>,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let at = ts(now);
-        let mut tx = self.begin_loop_write().await?;
-        for id in run_ids {
-            sqlx::query!(
-                "UPDATE job_runs SET status = 'interrupted', finished_at = ?, error = ? WHERE id = ? AND status = 'running'",
-                at,
-                reason,
-                id
-            )
-            .execute(&mut *tx)
-            .await?;
+        match self {
+            Store::Sqlite(s) => s.interrupt_runs(run_ids, now, reason).await,
         }
-        tx.commit().await?;
-        Ok(())
     }
 }

@@ -1,146 +1,10 @@
-//! SQL for the `jobs` table: create, replace, read, page, pause/resume, delete.
+//! The jobs part of the store contract: create, replace, read, page, pause/resume, delete.
+//! Shared types of the job listing live here; each backend's SQL lives in its own module.
 
 use chrono::{DateTime, Utc};
 
-use super::{Store, StoreError, parse_opt_ts, parse_ts, ts};
-use crate::actions::Action;
-use crate::model::{Job, JobSettings, NewJob, Run};
-use crate::schedule::Trigger;
-
-/// The columns one `jobs` row is read into; private to the store (the domain type is [`Job`]).
-struct JobRow {
-    id: String,
-    name: Option<String>,
-    trigger_type: String,
-    cron_expr: Option<String>,
-    timezone: String,
-    interval_seconds: Option<i64>,
-    start_at: Option<String>,
-    end_at: Option<String>,
-    run_at: Option<String>,
-    action: String,
-    next_run_at: Option<String>,
-    paused: bool,
-    misfire_grace_seconds: i64,
-    coalesce_missed: bool,
-    max_instances: i64,
-    jitter_seconds: i64,
-    created_at: String,
-    updated_at: String,
-}
-
-/// A trigger spread over its typed columns.
-struct TriggerColumns {
-    trigger_type: &'static str,
-    cron_expr: Option<String>,
-    timezone: String,
-    interval_seconds: Option<i64>,
-    start_at: Option<String>,
-    end_at: Option<String>,
-    run_at: Option<String>,
-}
-
-impl TriggerColumns {
-    fn of(trigger: &Trigger) -> TriggerColumns {
-        let mut cols = TriggerColumns {
-            trigger_type: trigger.kind().as_str(),
-            cron_expr: None,
-            timezone: trigger.timezone().name().to_string(),
-            interval_seconds: None,
-            start_at: None,
-            end_at: None,
-            run_at: None,
-        };
-        match trigger {
-            Trigger::Date { run_at } => cols.run_at = Some(ts(*run_at)),
-            Trigger::Interval {
-                seconds,
-                start_at,
-                end_at,
-            } => {
-                cols.interval_seconds = Some(i64::try_from(*seconds).unwrap_or(i64::MAX));
-                cols.start_at = Some(ts(*start_at));
-                cols.end_at = end_at.map(ts);
-            }
-            Trigger::Cron { expr, .. } => cols.cron_expr = Some(expr.as_str().to_string()),
-        }
-        cols
-    }
-}
-
-fn int_setting(key: &str, column: &str, value: i64, min: i64) -> Result<u32, StoreError> {
-    u32::try_from(value)
-        .ok()
-        .filter(|v| i64::from(*v) >= min)
-        .ok_or_else(|| {
-            StoreError::corrupt("jobs", key, format!("{column}: {value} is out of range"))
-        })
-}
-
-impl TryFrom<JobRow> for Job {
-    type Error = StoreError;
-
-    fn try_from(row: JobRow) -> Result<Job, StoreError> {
-        let key = row.id.as_str();
-        let corrupt = |reason: String| StoreError::corrupt("jobs", key, reason);
-        let trigger = match row.trigger_type.as_str() {
-            "cron" => {
-                let expr = row
-                    .cron_expr
-                    .as_deref()
-                    .ok_or_else(|| corrupt("cron_expr is NULL".into()))?;
-                Trigger::cron(expr, &row.timezone).map_err(|e| corrupt(e.to_string()))?
-            }
-            "interval" => {
-                let seconds = row
-                    .interval_seconds
-                    .and_then(|s| u64::try_from(s).ok())
-                    .ok_or_else(|| corrupt("interval_seconds is NULL or negative".into()))?;
-                let start = row
-                    .start_at
-                    .as_deref()
-                    .ok_or_else(|| corrupt("start_at is NULL".into()))?;
-                let start_at = parse_ts("jobs", key, "start_at", start)?;
-                let end_at = parse_opt_ts("jobs", key, "end_at", row.end_at.as_deref())?;
-                Trigger::interval(seconds, start_at, end_at).map_err(|e| corrupt(e.to_string()))?
-            }
-            "date" => {
-                let run_at = row
-                    .run_at
-                    .as_deref()
-                    .ok_or_else(|| corrupt("run_at is NULL".into()))?;
-                Trigger::Date {
-                    run_at: parse_ts("jobs", key, "run_at", run_at)?,
-                }
-            }
-            other => return Err(corrupt(format!("unknown trigger_type `{other}`"))),
-        };
-        let action: Action = serde_json::from_str(&row.action)
-            .map_err(|e| corrupt(format!("action is not a valid action: {e}")))?;
-        let settings = JobSettings {
-            misfire_grace_seconds: int_setting(
-                key,
-                "misfire_grace_seconds",
-                row.misfire_grace_seconds,
-                0,
-            )?,
-            coalesce: row.coalesce_missed,
-            max_instances: int_setting(key, "max_instances", row.max_instances, 1)?,
-            jitter_seconds: int_setting(key, "jitter_seconds", row.jitter_seconds, 0)?,
-        };
-        Ok(Job {
-            next_run_at: parse_opt_ts("jobs", key, "next_run_at", row.next_run_at.as_deref())?,
-            created_at: parse_ts("jobs", key, "created_at", &row.created_at)?,
-            updated_at: parse_ts("jobs", key, "updated_at", &row.updated_at)?,
-            id: row.id,
-            name: row.name,
-            trigger,
-            action,
-            settings,
-            paused: row.paused,
-        })
-    }
-}
+use super::{Store, StoreError};
+use crate::model::{Job, NewJob, Run};
 
 /// Filters for [`Store::list_jobs`]; `None` means any.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -165,7 +29,10 @@ impl JobSortKey {
     /// The sort key of a job.
     pub fn of(job: &Job) -> JobSortKey {
         JobSortKey {
-            next_run: job.next_run_at.map(ts).unwrap_or_else(|| "~".to_string()),
+            next_run: job
+                .next_run_at
+                .map(crate::timestamp::format)
+                .unwrap_or_else(|| "~".to_string()),
             id: job.id.clone(),
         }
     }
@@ -180,12 +47,9 @@ pub struct JobPage {
     pub next: Option<JobSortKey>,
 }
 
-fn bool_int(b: bool) -> i64 {
-    i64::from(b)
-}
-
 impl Store {
-    /// Inserts a new job. A job with the same id gives [`StoreError::JobExists`].
+    /// Inserts a new job with its `next_run_at`, audited `create` as `key_name`'s in the same
+    /// transaction. A job with the same id gives [`StoreError::JobExists`] and changes nothing.
     pub async fn insert_job(
         &self,
         job: &NewJob,
@@ -193,18 +57,14 @@ impl Store {
         now: DateTime<Utc>,
         key_name: &str,
     ) -> Result<Job, StoreError> {
-        let mut tx = self.begin_write().await?;
-        // The primary key decides: `insert_row` turns its violation into `JobExists`.
-        insert_row(&mut tx, job, next_run_at, now, now).await?;
-        super::audit::write_audit(&mut tx, now, key_name, "create", &job.id, None).await?;
-        tx.commit().await?;
-        self.get_job(&job.id)
-            .await?
-            .ok_or_else(|| StoreError::corrupt("jobs", &job.id, "vanished right after insert"))
+        match self {
+            Store::Sqlite(s) => s.insert_job(job, next_run_at, now, key_name).await,
+        }
     }
 
-    /// Creates or replaces the job with `job.id`. A replaced job keeps its `created_at` and its
-    /// run history. Returns the job and whether it was created.
+    /// Creates or replaces the job with `job.id`, audited `create` or `replace` as `key_name`'s
+    /// in the same transaction. A replaced job keeps its `created_at` and its run history.
+    /// Returns the job and whether it was created.
     pub async fn upsert_job(
         &self,
         job: &NewJob,
@@ -212,120 +72,40 @@ impl Store {
         now: DateTime<Utc>,
         key_name: &str,
     ) -> Result<(Job, bool), StoreError> {
-        let mut tx = self.begin_write().await?;
-        let created_at = sqlx::query_scalar!("SELECT created_at FROM jobs WHERE id = ?", job.id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let created = created_at.is_none();
-        match created_at {
-            None => insert_row(&mut tx, job, next_run_at, now, now).await?,
-            Some(_) => {
-                let c = TriggerColumns::of(&job.trigger);
-                let action = action_json(&job.action)?;
-                let next = next_run_at.map(ts);
-                let updated = ts(now);
-                let grace = i64::from(job.settings.misfire_grace_seconds);
-                let coalesce = bool_int(job.settings.coalesce);
-                let max_instances = i64::from(job.settings.max_instances);
-                let jitter = i64::from(job.settings.jitter_seconds);
-                let paused = bool_int(job.paused);
-                sqlx::query!(
-                    "UPDATE jobs SET name = ?, trigger_type = ?, cron_expr = ?, timezone = ?,
-                        interval_seconds = ?, start_at = ?, end_at = ?, run_at = ?, action = ?,
-                        next_run_at = ?, paused = ?, misfire_grace_seconds = ?, coalesce_missed = ?,
-                        max_instances = ?, jitter_seconds = ?, updated_at = ?
-                     WHERE id = ?",
-                    job.name,
-                    c.trigger_type,
-                    c.cron_expr,
-                    c.timezone,
-                    c.interval_seconds,
-                    c.start_at,
-                    c.end_at,
-                    c.run_at,
-                    action,
-                    next,
-                    paused,
-                    grace,
-                    coalesce,
-                    max_instances,
-                    jitter,
-                    updated,
-                    job.id,
-                )
-                .execute(&mut *tx)
-                .await?;
-            }
+        match self {
+            Store::Sqlite(s) => s.upsert_job(job, next_run_at, now, key_name).await,
         }
-        let action = if created { "create" } else { "replace" };
-        super::audit::write_audit(&mut tx, now, key_name, action, &job.id, None).await?;
-        tx.commit().await?;
-        let stored = self
-            .get_job(&job.id)
-            .await?
-            .ok_or_else(|| StoreError::corrupt("jobs", &job.id, "vanished right after upsert"))?;
-        Ok((stored, created))
     }
 
     /// The job with this id, if any.
     pub async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        read_job(&mut conn, id).await
+        match self {
+            Store::Sqlite(s) => s.get_job(id).await,
+        }
     }
 
-    /// The job with this id and its newest run, in one query (the hot path of
-    /// `GET /jobs/{job_id}`: one hand-off to the database thread instead of two).
+    /// The job with this id and its newest run (by `scheduled_at`), read together: the hot
+    /// path of `GET /jobs/{job_id}`, so a backend answers it in one round trip.
     pub async fn get_job_with_last_run(
         &self,
         id: &str,
     ) -> Result<Option<(Job, Option<Run>)>, StoreError> {
-        let row = sqlx::query_scalar!(
-            r#"SELECT json_array(
-                   json_array(id, name, trigger_type, cron_expr, timezone, interval_seconds, start_at, end_at,
-                              run_at, action, next_run_at, paused, misfire_grace_seconds, coalesce_missed,
-                              max_instances, jitter_seconds, created_at, updated_at),
-                   json((SELECT json_array(r.id, r.job_id, r.scheduled_at, r.last_scheduled_at, r.occurrences,
-                                           r.kind, r.status, r.started_at, r.finished_at, r.duration_ms,
-                                           r.owner_id, r.http_status, r.exit_code, r.output, r.error)
-                         FROM job_runs AS r WHERE r.job_id = jobs.id ORDER BY r.scheduled_at DESC LIMIT 1))
-               ) AS "row!: String"
-               FROM jobs WHERE id = ?"#,
-            id
-        )
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let (job, run): (JobRowJson, Option<super::runs::RunRowJson>) = serde_json::from_str(&row)
-            .map_err(|e| {
-                StoreError::corrupt("jobs", id, format!("unexpected column types: {e}"))
-            })?;
-        let job = Job::try_from(JobRow::from(job))?;
-        let run = run
-            .map(|r| Run::try_from(super::runs::RunRow::from(r)))
-            .transpose()?;
-        Ok(Some((job, run)))
+        match self {
+            Store::Sqlite(s) => s.get_job_with_last_run(id).await,
+        }
     }
 
-    /// Deletes the job and its run history, auditing it as `key_name`'s. Returns whether it
-    /// existed.
+    /// Deletes the job and its run history, auditing it as `key_name`'s (the audit row outlives
+    /// the job). Returns whether it existed; nothing is audited when it did not.
     pub async fn delete_job(
         &self,
         id: &str,
         now: DateTime<Utc>,
         key_name: &str,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let done = sqlx::query!("DELETE FROM jobs WHERE id = ?", id)
-            .execute(&mut *tx)
-            .await?;
-        let deleted = done.rows_affected() > 0;
-        if deleted {
-            super::audit::write_audit(&mut tx, now, key_name, "delete", id, None).await?;
+        match self {
+            Store::Sqlite(s) => s.delete_job(id, now, key_name).await,
         }
-        tx.commit().await?;
-        Ok(deleted)
     }
 
     /// Up to `limit` jobs after `after` in next-run order (NULLs last, then id).
@@ -338,69 +118,28 @@ impl Store {
         after: Option<&JobSortKey>,
         limit: u32,
     ) -> Result<JobPage, StoreError> {
-        let paused = filter.paused.map(bool_int);
-        let (after_next, after_id) = match after {
-            Some(k) => (k.next_run.as_str(), k.id.as_str()),
-            None => ("", ""),
-        };
-        let limit_i = i64::from(limit);
-        // One JSON row for the page rather than a row each: see `due_jobs` for why.
-        let page = sqlx::query_scalar!(
-            r#"SELECT json_group_array(json_array(id, name, trigger_type, cron_expr, timezone, interval_seconds,
-                      start_at, end_at, run_at, action, next_run_at, paused, misfire_grace_seconds,
-                      coalesce_missed, max_instances, jitter_seconds, created_at, updated_at)) AS "rows!: String"
-               FROM (SELECT * FROM jobs
-                     WHERE ifnull(next_run_at, '~') >= ?1 AND (ifnull(next_run_at, '~'), id) > (?1, ?2)
-                       AND (?3 IS NULL OR paused = ?3)
-                       AND (?4 IS NULL OR trigger_type = ?4)
-                     ORDER BY ifnull(next_run_at, '~'), id
-                     LIMIT ?5)"#,
-            after_next,
-            after_id,
-            paused,
-            filter.trigger_type,
-            limit_i,
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        let rows: Vec<JobRowJson> = serde_json::from_str(&page).map_err(|e| {
-            StoreError::corrupt("jobs", "page", format!("unexpected column types: {e}"))
-        })?;
-        let jobs = rows
-            .into_iter()
-            .map(|r| Job::try_from(JobRow::from(r)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let next = if jobs.len() as u32 == limit {
-            jobs.last().map(JobSortKey::of)
-        } else {
-            None
-        };
-        Ok(JobPage { jobs, next })
+        match self {
+            Store::Sqlite(s) => s.list_jobs(filter, after, limit).await,
+        }
     }
 
-    /// Jobs in the file, paused jobs, and runs now `running` (all processes), for metrics.
+    /// Jobs stored, paused jobs, and runs now `running` (in every process), for metrics.
     pub async fn gauges(&self) -> Result<(i64, i64, i64), StoreError> {
-        let row = sqlx::query!(
-            r#"SELECT (SELECT count(*) FROM jobs) AS "jobs!: i64",
-                      (SELECT count(*) FROM jobs WHERE paused = 1) AS "paused!: i64",
-                      (SELECT count(*) FROM job_runs WHERE status = 'running') AS "running!: i64""#
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        Ok((row.jobs, row.paused, row.running))
+        match self {
+            Store::Sqlite(s) => s.gauges().await,
+        }
     }
 
-    /// How many jobs the file holds.
+    /// How many jobs are stored.
     pub async fn count_jobs(&self) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar!(r#"SELECT count(*) AS "n!: i64" FROM jobs"#)
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        match self {
+            Store::Sqlite(s) => s.count_jobs().await,
+        }
     }
 
-    /// Pauses (clearing `next_run_at`) or resumes (setting it) a job. Returns the updated job,
-    /// or `None` when no job has this id.
+    /// Pauses (`next_run_at` should then be `None`) or resumes (with the next occurrence) a job,
+    /// audited `pause` or `resume` as `key_name`'s. Returns the updated job, or `None` when no
+    /// job has this id (nothing audited).
     pub async fn set_paused(
         &self,
         id: &str,
@@ -409,202 +148,15 @@ impl Store {
         now: DateTime<Utc>,
         key_name: &str,
     ) -> Result<Option<Job>, StoreError> {
-        let paused_i = bool_int(paused);
-        let next = next_run_at.map(ts);
-        let updated = ts(now);
-        let mut tx = self.begin_write().await?;
-        let done = sqlx::query!(
-            "UPDATE jobs SET paused = ?, next_run_at = ?, updated_at = ? WHERE id = ?",
-            paused_i,
-            next,
-            updated,
-            id
-        )
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            tx.commit().await?;
-            return Ok(None);
+        match self {
+            Store::Sqlite(s) => s.set_paused(id, paused, next_run_at, now, key_name).await,
         }
-        let action = if paused { "pause" } else { "resume" };
-        super::audit::write_audit(&mut tx, now, key_name, action, id, None).await?;
-        tx.commit().await?;
-        self.get_job(id).await
     }
 
     /// The earliest `next_run_at` of any job, which is when the scheduler must wake next.
     pub async fn earliest_next_run(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let next = sqlx::query_scalar!(
-            r#"SELECT next_run_at AS "next!" FROM jobs WHERE next_run_at IS NOT NULL ORDER BY next_run_at LIMIT 1"#
-        )
-        .fetch_optional(&self.pool)
-        .await?;
-        next.map(|t| parse_ts("jobs", "earliest", "next_run_at", &t))
-            .transpose()
-    }
-}
-
-fn action_json(action: &Action) -> Result<String, StoreError> {
-    serde_json::to_string(action).map_err(|e| StoreError::corrupt("jobs", "action", e.to_string()))
-}
-
-async fn insert_row(
-    tx: &mut sqlx::SqliteConnection,
-    job: &NewJob,
-    next_run_at: Option<DateTime<Utc>>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let c = TriggerColumns::of(&job.trigger);
-    let action = action_json(&job.action)?;
-    let next = next_run_at.map(ts);
-    let created = ts(created_at);
-    let updated = ts(updated_at);
-    let grace = i64::from(job.settings.misfire_grace_seconds);
-    let coalesce = bool_int(job.settings.coalesce);
-    let max_instances = i64::from(job.settings.max_instances);
-    let jitter = i64::from(job.settings.jitter_seconds);
-    let paused = bool_int(job.paused);
-    sqlx::query!(
-        "INSERT INTO jobs (id, name, trigger_type, cron_expr, timezone, interval_seconds, start_at,
-            end_at, run_at, action, next_run_at, paused, misfire_grace_seconds, coalesce_missed,
-            max_instances, jitter_seconds, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        job.id,
-        job.name,
-        c.trigger_type,
-        c.cron_expr,
-        c.timezone,
-        c.interval_seconds,
-        c.start_at,
-        c.end_at,
-        c.run_at,
-        action,
-        next,
-        paused,
-        grace,
-        coalesce,
-        max_instances,
-        jitter,
-        created,
-        updated,
-    )
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| match e.as_database_error() {
-        Some(db) if db.is_unique_violation() => StoreError::JobExists(job.id.clone()),
-        _ => StoreError::from(e),
-    })?;
-    Ok(())
-}
-
-/// Reads one job on a given connection (inside a transaction, for the scheduler's claims).
-pub(super) async fn read_job(
-    conn: &mut sqlx::SqliteConnection,
-    id: &str,
-) -> Result<Option<Job>, StoreError> {
-    let row = sqlx::query_as!(
-        JobRow,
-        r#"SELECT id AS "id!", name, trigger_type, cron_expr, timezone, interval_seconds, start_at, end_at,
-                  run_at, action, next_run_at, paused AS "paused: bool", misfire_grace_seconds,
-                  coalesce_missed AS "coalesce_missed: bool", max_instances, jitter_seconds,
-                  created_at, updated_at
-           FROM jobs WHERE id = ?"#,
-        id
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    row.map(Job::try_from).transpose()
-}
-
-/// One `jobs` row as a JSON array, in [`JobRow`] field order (see [`due_jobs`]).
-#[derive(serde::Deserialize)]
-struct JobRowJson(
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-    String,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-    Option<String>,
-    i64,
-    i64,
-    i64,
-    i64,
-    i64,
-    String,
-    String,
-);
-
-impl From<JobRowJson> for JobRow {
-    fn from(r: JobRowJson) -> JobRow {
-        JobRow {
-            id: r.0,
-            name: r.1,
-            trigger_type: r.2,
-            cron_expr: r.3,
-            timezone: r.4,
-            interval_seconds: r.5,
-            start_at: r.6,
-            end_at: r.7,
-            run_at: r.8,
-            action: r.9,
-            next_run_at: r.10,
-            paused: r.11 != 0,
-            misfire_grace_seconds: r.12,
-            coalesce_missed: r.13 != 0,
-            max_instances: r.14,
-            jitter_seconds: r.15,
-            created_at: r.16,
-            updated_at: r.17,
+        match self {
+            Store::Sqlite(s) => s.earliest_next_run().await,
         }
     }
-}
-
-/// Due jobs (`next_run_at <= now`), earliest first, at most `limit`, read on the claim
-/// transaction's connection. A row that cannot be read comes back as its id and the error.
-///
-/// N.B. the batch comes back as ONE row holding a JSON array: sqlx's SQLite driver hands each
-/// result row from its worker thread through a channel, and at burst rates that per-row
-/// hand-off cost more than the query itself (measured: about half of a claim's time).
-pub(super) async fn due_jobs(
-    conn: &mut sqlx::SqliteConnection,
-    now: &str,
-    limit: i64,
-) -> Result<Vec<Result<Job, (String, StoreError)>>, StoreError> {
-    let batch = sqlx::query_scalar!(
-        r#"SELECT json_group_array(json_array(id, name, trigger_type, cron_expr, timezone, interval_seconds,
-                  start_at, end_at, run_at, action, next_run_at, paused, misfire_grace_seconds,
-                  coalesce_missed, max_instances, jitter_seconds, created_at, updated_at)) AS "rows!: String"
-           FROM (SELECT * FROM jobs WHERE next_run_at <= ? ORDER BY next_run_at LIMIT ?)"#,
-        now,
-        limit
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    // Each row is decoded on its own: one hand-edited value of the wrong type (CHECKs let
-    // `'60s'` into an INTEGER column) must pause that job, not stop every job from firing.
-    let rows: Vec<serde_json::Value> = serde_json::from_str(&batch)
-        .map_err(|e| StoreError::corrupt("jobs", "due batch", e.to_string()))?;
-    Ok(rows
-        .into_iter()
-        .map(|value| {
-            let id = value
-                .get(0)
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or("?")
-                .to_string();
-            let row = serde_json::from_value::<JobRowJson>(value).map_err(|e| {
-                (
-                    id.clone(),
-                    StoreError::corrupt("jobs", &id, format!("unexpected column types: {e}")),
-                )
-            })?;
-            Job::try_from(JobRow::from(row)).map_err(|e| (id, e))
-        })
-        .collect())
 }

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use reqwest::StatusCode;
-use schedlite::store::{MIGRATOR, Store};
+use schedlite::store::Store;
+use schedlite::store::sqlite::MIGRATOR;
 use schedlite::{Application, Config};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha384};

@@ -1,11 +1,12 @@
-//! Re-checks of the storage conditions that refuse writes (full, read-only, file gone,
+//! SQLite: re-checks of the storage conditions that refuse writes (full, read-only, file gone,
 //! unreadable), cheap enough for every health probe and writing nothing. A remembered write
 //! failure says what was true when it happened; these say whether it is still true now, so a
 //! disk cleared while nobody writes brings the probes back by itself.
 
 use std::path::Path;
 
-use super::{StorageCondition, Store};
+use super::SqliteStore;
+use crate::store::StorageCondition;
 
 /// Free space on the file's filesystem below which it still counts as full: room for a burst
 /// of WAL frames and the checkpoint that copies them into the file. A write larger than this
@@ -16,9 +17,8 @@ pub const MIN_FREE_BYTES: u64 = 1024 * 1024;
 /// the file to count as having room again: a few job rows' worth.
 pub const MIN_FREE_PAGES: i64 = 16;
 
-impl Store {
-    /// Whether `condition` still holds now. Errs towards "still holds" when it cannot tell
-    /// (the check itself failed), so a probe never reports health it did not see.
+impl SqliteStore {
+    /// [`crate::store::Store::condition_persists`] on a SQLite file.
     pub async fn condition_persists(&self, condition: StorageCondition) -> bool {
         match condition {
             StorageCondition::Full => !self.has_room().await,

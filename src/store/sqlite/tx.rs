@@ -10,7 +10,8 @@ use std::ops::{Deref, DerefMut};
 use sqlx::pool::PoolConnection;
 use sqlx::{Sqlite, SqliteConnection};
 
-use super::{Store, StoreError};
+use super::SqliteStore;
+use crate::store::StoreError;
 
 /// A `BEGIN IMMEDIATE` transaction: the write lock is taken at once, so two writers never
 /// deadlock upgrading read locks. Dereferences to the connection for queries.
@@ -19,7 +20,7 @@ pub(super) struct WriteTx {
     open: bool,
 }
 
-impl Store {
+impl SqliteStore {
     /// Starts a write transaction for an API change.
     pub(super) async fn begin_write(&self) -> Result<WriteTx, StoreError> {
         self.check_file()?;

@@ -1,0 +1,367 @@
+//! SQLite: the scheduler's write path: claiming due occurrences (advance `next_run_at` and insert
+//! run rows in one transaction, so an occurrence is claimed at most once even with several
+//! processes on one file), recording outcomes in batches, and manual runs.
+//!
+//! What to do with each due job (run, coalesce, miss, skip) is decided by the caller's plan
+//! function; this module only makes the decision durable.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{SqliteStore, ts};
+use crate::model::{ClaimPlan, Job, RunKind, RunStatus, Span};
+use crate::store::{ClaimReport, ClaimedRun, RunRecord, StoreError};
+
+impl SqliteStore {
+    /// [`crate::store::Store::claim_due_until`] on SQLite.
+    ///
+    /// In one `BEGIN IMMEDIATE` transaction: reads the due jobs and how many runs each has
+    /// running in OTHER processes, asks `plan` what to do with each, inserts all the `missed`,
+    /// `skipped` and `running` rows in one statement and advances every `next_run_at` in
+    /// another. Set-based statements (JSON arrays through `json_each`) keep the cost per batch
+    /// at a handful of statements rather than several per job. The unique key on (job_id,
+    /// scheduled_at) backs the claim up: an occurrence that already has a row is not inserted
+    /// again.
+    pub async fn claim_due_until(
+        &self,
+        now: DateTime<Utc>,
+        horizon: DateTime<Utc>,
+        owner: &str,
+        limit: u32,
+        mut plan: impl FnMut(&Job, u32) -> ClaimPlan,
+    ) -> Result<ClaimReport, StoreError> {
+        let horizon_s = ts(horizon.max(now));
+        let now_s = ts(now);
+        let mut report = ClaimReport::default();
+        // A read first: an idle pass must not take the write lock (other processes and the
+        // API want it), and this indexed probe costs the same with 10 jobs or a million.
+        let any_due = sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM jobs WHERE next_run_at <= ?) AS "due!: bool""#,
+            horizon_s
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        if !any_due {
+            return Ok(report);
+        }
+        let mut tx = self.begin_loop_write().await?;
+        let due = super::jobs::due_jobs(&mut tx, &horizon_s, i64::from(limit)).await?;
+        report.jobs = due.len();
+        if due.is_empty() {
+            tx.commit().await?;
+            return Ok(report);
+        }
+        let mut jobs = Vec::with_capacity(due.len());
+        let mut unreadable = Vec::new();
+        for item in due {
+            match item {
+                Ok(job) => jobs.push(job),
+                Err((id, StoreError::Corrupt { table, key, reason })) => {
+                    tracing::error!(job.id = %id, %table, %key, %reason, "due job is unreadable: pausing it until it is fixed");
+                    unreadable.push(id);
+                }
+                Err((_, other)) => return Err(other),
+            }
+        }
+        if !unreadable.is_empty() {
+            let ids = json_text(&unreadable)?;
+            sqlx::query!(
+                "UPDATE jobs SET paused = 1, next_run_at = NULL WHERE id IN (SELECT value FROM json_each(?))",
+                ids
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        let ids: Vec<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
+        let ids = json_text(&ids)?;
+        let running = sqlx::query_scalar!(
+            r#"SELECT json_group_object(job_id, n) AS "running!: String" FROM (
+                   SELECT job_id, count(*) AS n FROM job_runs
+                   WHERE status = 'running' AND owner_id IS NOT ?2 AND job_id IN (SELECT value FROM json_each(?1))
+                   GROUP BY job_id)"#,
+            ids,
+            owner
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let running: HashMap<String, i64> = serde_json::from_str(&running)
+            .map_err(|e| StoreError::corrupt("job_runs", "running counts", e.to_string()))?;
+
+        let mut rows: Vec<RowSpec<'_>> = Vec::with_capacity(jobs.len());
+        let mut nexts: Vec<(&str, Option<String>)> = Vec::with_capacity(jobs.len());
+        let mut by_id: HashMap<&str, &Job> = HashMap::with_capacity(jobs.len());
+        for job in &jobs {
+            let count = running.get(&job.id).copied().unwrap_or(0);
+            let decided = plan(job, u32::try_from(count).unwrap_or(u32::MAX));
+            if let Some(span) = decided.missed {
+                rows.push(RowSpec::closed(
+                    &job.id,
+                    span,
+                    RunStatus::Missed,
+                    &now_s,
+                    "later than the misfire grace",
+                ));
+                report.missed += span.count;
+            }
+            for span in &decided.skipped {
+                rows.push(RowSpec::closed(
+                    &job.id,
+                    *span,
+                    RunStatus::Skipped,
+                    &now_s,
+                    "max_instances runs were still running",
+                ));
+                report.skipped += span.count;
+            }
+            for span in &decided.runs {
+                rows.push(RowSpec::running(&job.id, *span, &now_s));
+            }
+            nexts.push((&job.id, decided.next_run_at.map(ts)));
+            by_id.insert(&job.id, job);
+        }
+        if !rows.is_empty() {
+            // Rows this insert creates are exactly those above the current largest id: the
+            // write lock is held, and rowids grow. Reading them back as one JSON row avoids a
+            // channel hand-off per row (see `due_jobs`).
+            let before =
+                sqlx::query_scalar!(r#"SELECT ifnull(max(id), 0) AS "id!: i64" FROM job_runs"#)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let specs = json_text(&rows)?;
+            sqlx::query!(
+                r#"INSERT INTO job_runs (job_id, scheduled_at, last_scheduled_at, occurrences, kind, status,
+                       started_at, finished_at, owner_id, error)
+                   SELECT r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, 'scheduled', r.value ->> 4,
+                          r.value ->> 5, r.value ->> 6, ?2, r.value ->> 7
+                   FROM json_each(?1) AS r WHERE true
+                   ON CONFLICT (job_id, scheduled_at) DO NOTHING"#,
+                specs,
+                owner
+            )
+            .execute(&mut *tx)
+            .await?;
+            let inserted = sqlx::query_scalar!(
+                r#"SELECT json_group_array(json_array(id, job_id, scheduled_at)) AS "rows!: String"
+                   FROM job_runs WHERE id > ? AND status = 'running'"#,
+                before
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            let inserted: Vec<(i64, String, String)> = serde_json::from_str(&inserted)
+                .map_err(|e| StoreError::corrupt("job_runs", "claimed batch", e.to_string()))?;
+            for (run_id, job_id, scheduled_at) in inserted {
+                let Some(job) = by_id.get(job_id.as_str()) else {
+                    continue;
+                };
+                report.runs.push(ClaimedRun {
+                    run_id,
+                    scheduled_at: super::parse_ts(
+                        "job_runs",
+                        &job_id,
+                        "scheduled_at",
+                        &scheduled_at,
+                    )?,
+                    job_id,
+                    action: job.action.clone(),
+                    jitter_seconds: job.settings.jitter_seconds,
+                });
+            }
+            // Runs start in due order.
+            report.runs.sort_by(|a, b| {
+                a.scheduled_at
+                    .cmp(&b.scheduled_at)
+                    .then(a.run_id.cmp(&b.run_id))
+            });
+        }
+        let nexts = json_text(&nexts)?;
+        sqlx::query!(
+            "UPDATE jobs SET next_run_at = u.value ->> 1 FROM json_each(?) AS u WHERE jobs.id = u.value ->> 0",
+            nexts
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    /// Inserts a manual run of `job_id` at `now` owned by `owner`, to execute at once, audited
+    /// as `key_name`'s. Returns
+    /// `None` when the job does not exist. The occurrence is `now` (moved on by a millisecond
+    /// if that instant already has a row).
+    pub async fn insert_manual_run(
+        &self,
+        job_id: &str,
+        now: DateTime<Utc>,
+        owner: &str,
+        key_name: &str,
+    ) -> Result<Option<ClaimedRun>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let Some(job) = super::jobs::read_job(&mut tx, job_id).await? else {
+            return Ok(None);
+        };
+        let mut at = now;
+        for _ in 0..1000 {
+            // An instant the trigger itself fires at belongs to that occurrence: taking it here
+            // would make the later claim of the occurrence find its key used and record nothing.
+            let one_ms = chrono::Duration::milliseconds(1);
+            if job.trigger.next_fire_after(at - one_ms).map(|f| f.at) == Some(at) {
+                at += one_ms;
+                continue;
+            }
+            let span = Span {
+                first: at,
+                last: at,
+                count: 1,
+            };
+            if let Some(run_id) =
+                insert_running(&mut tx, job_id, span, RunKind::Manual, now, owner).await?
+            {
+                let detail = format!("{{\"run_id\":{run_id}}}");
+                super::audit::write_audit(&mut tx, now, key_name, "run", job_id, Some(&detail))
+                    .await?;
+                tx.commit().await?;
+                return Ok(Some(ClaimedRun {
+                    run_id,
+                    job_id: job.id,
+                    scheduled_at: at,
+                    action: job.action,
+                    jitter_seconds: 0,
+                }));
+            }
+            at += chrono::Duration::milliseconds(1);
+        }
+        Err(StoreError::corrupt(
+            "job_runs",
+            job_id,
+            "no free instant for a manual run",
+        ))
+    }
+
+    /// Writes the outcomes of finished runs in one statement. A row already marked
+    /// `interrupted` (its owner was wrongly thought dead) still takes the real outcome.
+    pub async fn record_outcomes(&self, records: &[RunRecord]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<_> = records
+            .iter()
+            .map(|r| {
+                (
+                    r.run_id,
+                    r.status.as_str(),
+                    ts(r.started_at),
+                    ts(r.finished_at),
+                    (r.finished_at - r.started_at).num_milliseconds(),
+                    r.http_status,
+                    r.exit_code,
+                    r.output.as_deref(),
+                    r.error.as_deref(),
+                )
+            })
+            .collect();
+        let rows = json_text(&rows)?;
+        sqlx::query!(
+            "UPDATE job_runs SET status = o.value ->> 1, started_at = o.value ->> 2, finished_at = o.value ->> 3,
+                duration_ms = o.value ->> 4, http_status = o.value ->> 5, exit_code = o.value ->> 6,
+                output = o.value ->> 7, error = o.value ->> 8
+             FROM json_each(?) AS o
+             WHERE job_runs.id = o.value ->> 0 AND job_runs.status IN ('running', 'interrupted')",
+            rows
+        )
+        .execute(&self.loop_writer)
+        .await?;
+        Ok(())
+    }
+}
+
+/// One row to insert into `job_runs`, serialized as a JSON array for `json_each`:
+/// `[job_id, scheduled_at, last_scheduled_at, occurrences, status, started_at, finished_at, error]`.
+#[derive(Serialize)]
+struct RowSpec<'a>(
+    &'a str,
+    String,
+    Option<String>,
+    i64,
+    &'static str,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<String>,
+);
+
+impl<'a> RowSpec<'a> {
+    fn closed(
+        job_id: &'a str,
+        span: Span,
+        status: RunStatus,
+        now: &'a str,
+        reason: &str,
+    ) -> RowSpec<'a> {
+        let error = if span.count > 1 {
+            format!("{} occurrences {reason}", span.count)
+        } else {
+            reason.to_string()
+        };
+        RowSpec(
+            job_id,
+            ts(span.first),
+            (span.count > 1).then(|| ts(span.last)),
+            span.count,
+            status.as_str(),
+            None,
+            Some(now),
+            Some(error),
+        )
+    }
+
+    fn running(job_id: &'a str, span: Span, now: &'a str) -> RowSpec<'a> {
+        RowSpec(
+            job_id,
+            ts(span.first),
+            (span.count > 1).then(|| ts(span.last)),
+            span.count,
+            RunStatus::Running.as_str(),
+            Some(now),
+            None,
+            None,
+        )
+    }
+}
+
+/// Serializes a batch for a `json_each` parameter.
+fn json_text<T: Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::corrupt("batch", "json", e.to_string()))
+}
+
+/// Inserts a `running` row; `None` when the occurrence already has a row.
+async fn insert_running(
+    tx: &mut sqlx::SqliteConnection,
+    job_id: &str,
+    span: Span,
+    kind: RunKind,
+    now: DateTime<Utc>,
+    owner: &str,
+) -> Result<Option<i64>, StoreError> {
+    let first = ts(span.first);
+    let last = (span.count > 1).then(|| ts(span.last));
+    let kind_s = kind.as_str();
+    let at = ts(now);
+    let id = sqlx::query_scalar!(
+        r#"INSERT INTO job_runs (job_id, scheduled_at, last_scheduled_at, occurrences, kind, status,
+            started_at, owner_id)
+         VALUES (?, ?, ?, ?, ?, 'running', ?, ?)
+         ON CONFLICT (job_id, scheduled_at) DO NOTHING
+         RETURNING id AS "id!: i64""#,
+        job_id,
+        first,
+        last,
+        span.count,
+        kind_s,
+        at,
+        owner
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(id)
+}
