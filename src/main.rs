@@ -12,9 +12,17 @@ use schedlite::model::Role;
 use schedlite::startup::open_and_migrate;
 use schedlite::{Application, Config, apikey, telemetry, timestamp};
 
+/// The version line: the crate version and the commit the binary was built from (build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SCHEDLITE_COMMIT"),
+    ")"
+);
+
 /// A persistent job scheduler: jobs in one SQLite file, managed over REST.
 #[derive(Debug, Parser)]
-#[command(name = "schedlite", version, about)]
+#[command(name = "schedlite", version = VERSION, about)]
 struct Cli {
     /// The SQLite file (created if missing).
     #[arg(long, global = true, env = "SCHEDLITE_DB", default_value = DEFAULT_DB)]
@@ -39,6 +47,16 @@ enum Command {
         /// Seconds running actions may go on after a shutdown signal before they are interrupted.
         #[arg(long, env = "SCHEDLITE_SHUTDOWN_GRACE_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
         shutdown_grace_seconds: u64,
+        /// How log lines are written on stderr: `text` for people, `json` (one object per
+        /// line) for log shippers.
+        #[arg(long, env = "SCHEDLITE_LOG_FORMAT", value_enum, default_value_t = LogFormatArg::Text)]
+        log_format: LogFormatArg,
+    },
+    /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
     /// Apply pending migrations and exit.
     Migrate,
@@ -67,6 +85,21 @@ enum KeysCommand {
         /// The key's name.
         name: String,
     },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+
+impl From<LogFormatArg> for telemetry::LogFormat {
+    fn from(f: LogFormatArg) -> telemetry::LogFormat {
+        match f {
+            LogFormatArg::Text => telemetry::LogFormat::Text,
+            LogFormatArg::Json => telemetry::LogFormat::Json,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -117,8 +150,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             allow_command_jobs,
             max_db_pages,
             shutdown_grace_seconds,
+            log_format,
         } => {
-            telemetry::init("info", std::io::stderr);
+            telemetry::init_with(log_format.into(), "info", std::io::stderr);
             let mut config = Config::new(cli.db);
             config.listen = listen;
             config.allow_command_jobs = allow_command_jobs;
@@ -137,6 +171,12 @@ async fn run(cli: Cli) -> Result<(), String> {
             app.run_until_stopped(shutdown_signal())
                 .await
                 .map_err(|e| chain(&e))
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut command = Cli::command();
+            clap_complete::generate(shell, &mut command, "schedlite", &mut std::io::stdout());
+            Ok(())
         }
         Command::Migrate => {
             telemetry::init("warn", std::io::stderr);

@@ -11,6 +11,7 @@ mod load;
 mod manage;
 mod migrations;
 mod openapi;
+mod packaging;
 mod processes;
 mod properties;
 mod scheduler;
