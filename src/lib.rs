@@ -1,8 +1,10 @@
 //! schedlite: a persistent job scheduler service. Jobs and their triggers live in one SQLite
-//! file; a tokio loop fires due jobs; an axum REST API manages them. See DESIGN.md.
+//! file; a tokio loop fires due jobs; an axum REST API manages them. docs/ARCHITECTURE.md walks
+//! through the layers and says which file owns each behaviour.
 //!
-//! Dependencies point one way: `api` and `scheduler` call `store`; `scheduler` calls `actions`
-//! and `schedule`; `schedule` calls nothing of ours.
+//! Dependencies point one way: `startup` → `api` → `scheduler` → `store` → `model` → `actions`,
+//! and every layer may use the pure leaves (`schedule`, `timestamp`, `apikey`, `config`,
+//! `error_chain`, `telemetry`). tests/layers.rs fails on an import against that order.
 
 #![deny(missing_docs)]
 
@@ -10,6 +12,7 @@ pub mod actions;
 pub mod api;
 pub mod apikey;
 pub mod config;
+pub mod error_chain;
 pub mod model;
 pub mod schedule;
 pub mod scheduler;

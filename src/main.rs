@@ -140,7 +140,7 @@ fn main() -> ExitCode {
 
 /// Writes an error and its causes on one line.
 fn chain(error: &dyn std::error::Error) -> String {
-    schedlite::api::error_chain(error)
+    schedlite::error_chain::error_chain(error)
 }
 
 async fn run(cli: Cli) -> Result<(), String> {

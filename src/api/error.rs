@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::error_chain::error_chain;
 use crate::store::StoreError;
 
 /// Every code [`ApiError::code`] can return, as documented in the OpenAPI document.
@@ -201,18 +202,6 @@ pub struct StorageFailure {
     pub message: String,
     /// The lasting condition behind it, which the probes re-check.
     pub condition: Option<crate::store::StorageCondition>,
-}
-
-/// Writes the cause chain of an error on one line: `outer: inner: innermost`.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 impl IntoResponse for ApiError {

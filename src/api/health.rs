@@ -9,6 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{ApiError, AppState};
+use crate::error_chain::error_chain;
 use crate::store::Store;
 use crate::timestamp;
 
@@ -44,9 +45,9 @@ async fn healthz(State(state): State<AppState>) -> axum::response::Response {
         // Busy is the error shape's DATABASE_BUSY with Retry-After: wait, nothing is broken.
         Err(e @ crate::store::StoreError::Busy) => return ApiError::from(e).into_response(),
         Err(e) => {
-            tracing::warn!(error = %super::error_chain(&e), "health check: database failed");
+            tracing::warn!(error = %error_chain(&e), "health check: database failed");
             // A file deleted or replaced underneath explains a failing query best.
-            let message = problem.unwrap_or_else(|| super::error_chain(&e));
+            let message = problem.unwrap_or_else(|| error_chain(&e));
             let mut response = (
                 StatusCode::SERVICE_UNAVAILABLE,
                 axum::Json(json!({

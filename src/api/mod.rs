@@ -24,7 +24,7 @@ use serde::Serialize;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-pub use error::{ApiError, ERROR_CODES, error_chain};
+pub use error::{ApiError, ERROR_CODES};
 pub use openapi::Envelope;
 
 use crate::config::Config;

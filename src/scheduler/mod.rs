@@ -21,6 +21,7 @@ use tracing::Instrument;
 pub use handle::{Counters, SchedulerHandle, SchedulerStatus, StorageNote, Writer};
 
 use crate::actions::{Executor, Outcome, OutcomeStatus};
+use crate::error_chain::error_chain;
 use crate::model::RunStatus;
 use crate::store::{ClaimReport, ClaimedRun, RunRecord, Store, StoreError};
 use crate::timestamp;
@@ -390,12 +391,12 @@ impl Scheduler {
                 Err(e) if e.is_transient() => {
                     // Another process held the write lock past the busy timeout: nothing is
                     // wrong with the file, and the next pass catches up.
-                    tracing::warn!(error = %crate::api::error_chain(&e), "scheduler pass waited out a busy database; retrying");
+                    tracing::warn!(error = %error_chain(&e), "scheduler pass waited out a busy database; retrying");
                     continue;
                 }
                 Err(e) => {
-                    tracing::error!(error = %crate::api::error_chain(&e), "scheduler pass failed; retrying");
-                    let note = StorageNote::now(crate::api::error_chain(&e), e.condition());
+                    tracing::error!(error = %error_chain(&e), "scheduler pass failed; retrying");
+                    let note = StorageNote::now(error_chain(&e), e.condition());
                     self.handle.note(Writer::Claim, Some(note));
                     tokio::select! {
                         () = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -510,11 +511,11 @@ impl Scheduler {
             match written {
                 Ok(()) => self.handle.note(Writer::Heartbeat, None),
                 Err(e) if e.is_transient() => {
-                    tracing::warn!(error = %crate::api::error_chain(&e), "heartbeat waited out a busy database");
+                    tracing::warn!(error = %error_chain(&e), "heartbeat waited out a busy database");
                 }
                 Err(e) => {
-                    tracing::error!(error = %crate::api::error_chain(&e), "cannot write to the database");
-                    let note = StorageNote::now(crate::api::error_chain(&e), e.condition());
+                    tracing::error!(error = %error_chain(&e), "cannot write to the database");
+                    let note = StorageNote::now(error_chain(&e), e.condition());
                     self.handle.note(Writer::Heartbeat, Some(note));
                 }
             }
@@ -578,7 +579,7 @@ async fn write_records(store: Store, mut rx: mpsc::UnboundedReceiver<RunRecord>)
                 Ok(()) => break,
                 Err(e) => {
                     attempt += 1;
-                    tracing::error!(error = %crate::api::error_chain(&e), runs = batch.len(), attempt, "could not record run outcomes; retrying");
+                    tracing::error!(error = %error_chain(&e), runs = batch.len(), attempt, "could not record run outcomes; retrying");
                     // Never dropped: the outcomes wait (in memory) until the file takes writes
                     // again, or until shutdown, where the rows are marked interrupted.
                     tokio::time::sleep(Duration::from_millis(200 * attempt.min(25))).await;

@@ -538,9 +538,9 @@ async fn an_applied_migration_that_was_edited_is_refused_naming_it() {
             .err()
             .unwrap_or_else(|| panic!("{what}: serve must refuse"));
         assert!(
-            schedlite::api::error_chain(&error).contains(&named),
+            schedlite::error_chain::error_chain(&error).contains(&named),
             "{what}: serve: {}",
-            schedlite::api::error_chain(&error)
+            schedlite::error_chain::error_chain(&error)
         );
         assert_eq!(dump(&db).await, before, "{what}: the file is left alone");
     }
