@@ -199,6 +199,7 @@ impl SqliteStore {
     ) -> Result<Option<ClaimedRun>, StoreError> {
         let mut tx = self.begin_write().await?;
         let Some(job) = super::jobs::read_job(&mut tx, job_id).await? else {
+            tx.rollback().await?;
             return Ok(None);
         };
         let mut at = now;
@@ -232,6 +233,7 @@ impl SqliteStore {
             }
             at += chrono::Duration::milliseconds(1);
         }
+        tx.rollback().await?;
         Err(StoreError::corrupt(
             "job_runs",
             job_id,

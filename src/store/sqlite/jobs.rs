@@ -157,8 +157,16 @@ impl SqliteStore {
         key_name: &str,
     ) -> Result<Job, StoreError> {
         let mut tx = self.begin_write().await?;
-        // The primary key decides: `insert_row` turns its violation into `JobExists`.
-        insert_row(&mut tx, job, next_run_at, now, now).await?;
+        // The primary key decides: `insert_row` turns its violation into `JobExists`, an
+        // expected refusal (409) that hands the connection back rather than closing it.
+        match insert_row(&mut tx, job, next_run_at, now, now).await {
+            Ok(()) => {}
+            Err(exists @ StoreError::JobExists(_)) => {
+                tx.rollback().await?;
+                return Err(exists);
+            }
+            Err(other) => return Err(other),
+        }
         super::audit::write_audit(&mut tx, now, key_name, "create", &job.id, None).await?;
         tx.commit().await?;
         self.get_job(&job.id)

@@ -168,6 +168,7 @@ impl SqliteStore {
             && row.key_hash == key_hash
             && row.role == role_s
         {
+            tx.rollback().await?;
             return Ok(false);
         }
         let at = ts(now);
