@@ -8,8 +8,9 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use super::rows::decode;
 use super::{SqliteStore, ts};
 use crate::model::{ClaimPlan, Job, RunKind, RunStatus, Span};
 use crate::store::{ClaimReport, ClaimedRun, RunRecord, StoreError};
@@ -90,7 +91,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::corrupt("job_runs", "running counts", e.to_string()))?;
 
         let mut rows: Vec<RowSpec<'_>> = Vec::with_capacity(jobs.len());
-        let mut nexts: Vec<(&str, Option<String>)> = Vec::with_capacity(jobs.len());
+        let mut nexts: Vec<NextRun<'_>> = Vec::with_capacity(jobs.len());
         let mut by_id: HashMap<&str, &Job> = HashMap::with_capacity(jobs.len());
         for job in &jobs {
             let count = running.get(&job.id).copied().unwrap_or(0);
@@ -118,13 +119,16 @@ impl SqliteStore {
             for span in &decided.runs {
                 rows.push(RowSpec::running(&job.id, *span, &now_s));
             }
-            nexts.push((&job.id, decided.next_run_at.map(ts)));
+            nexts.push(NextRun {
+                id: &job.id,
+                next_run_at: decided.next_run_at.map(ts),
+            });
             by_id.insert(&job.id, job);
         }
         if !rows.is_empty() {
             // Rows this insert creates are exactly those above the current largest id: the
             // write lock is held, and rowids grow. Reading them back as one JSON row avoids a
-            // channel hand-off per row (see `due_jobs`).
+            // channel hand-off per row (see `rows.rs`).
             let before =
                 sqlx::query_scalar!(r#"SELECT ifnull(max(id), 0) AS "id!: i64" FROM job_runs"#)
                     .fetch_one(&mut *tx)
@@ -133,8 +137,9 @@ impl SqliteStore {
             sqlx::query!(
                 r#"INSERT INTO job_runs (job_id, scheduled_at, last_scheduled_at, occurrences, kind, status,
                        started_at, finished_at, owner_id, error)
-                   SELECT r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, 'scheduled', r.value ->> 4,
-                          r.value ->> 5, r.value ->> 6, ?2, r.value ->> 7
+                   SELECT r.value ->> 'job_id', r.value ->> 'scheduled_at', r.value ->> 'last_scheduled_at',
+                          r.value ->> 'occurrences', 'scheduled', r.value ->> 'status', r.value ->> 'started_at',
+                          r.value ->> 'finished_at', ?2, r.value ->> 'error'
                    FROM json_each(?1) AS r WHERE true
                    ON CONFLICT (job_id, scheduled_at) DO NOTHING"#,
                 specs,
@@ -143,15 +148,20 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await?;
             let inserted = sqlx::query_scalar!(
-                r#"SELECT json_group_array(json_array(id, job_id, scheduled_at)) AS "rows!: String"
+                r#"SELECT json_group_array(json_object('id', id, 'job_id', job_id, 'scheduled_at', scheduled_at))
+                       AS "rows!: String"
                    FROM job_runs WHERE id > ? AND status = 'running'"#,
                 before
             )
             .fetch_one(&mut *tx)
             .await?;
-            let inserted: Vec<(i64, String, String)> = serde_json::from_str(&inserted)
-                .map_err(|e| StoreError::corrupt("job_runs", "claimed batch", e.to_string()))?;
-            for (run_id, job_id, scheduled_at) in inserted {
+            let inserted: Vec<Inserted> = decode("job_runs", "claimed batch", &inserted)?;
+            for Inserted {
+                id: run_id,
+                job_id,
+                scheduled_at,
+            } in inserted
+            {
                 let Some(job) = by_id.get(job_id.as_str()) else {
                     continue;
                 };
@@ -177,7 +187,8 @@ impl SqliteStore {
         }
         let nexts = json_text(&nexts)?;
         sqlx::query!(
-            "UPDATE jobs SET next_run_at = u.value ->> 1 FROM json_each(?) AS u WHERE jobs.id = u.value ->> 0",
+            "UPDATE jobs SET next_run_at = u.value ->> 'next_run_at' FROM json_each(?) AS u
+             WHERE jobs.id = u.value ->> 'id'",
             nexts
         )
         .execute(&mut *tx)
@@ -249,27 +260,26 @@ impl SqliteStore {
         }
         let rows: Vec<_> = records
             .iter()
-            .map(|r| {
-                (
-                    r.run_id,
-                    r.status.as_str(),
-                    ts(r.started_at),
-                    ts(r.finished_at),
-                    (r.finished_at - r.started_at).num_milliseconds(),
-                    r.http_status,
-                    r.exit_code,
-                    r.output.as_deref(),
-                    r.error.as_deref(),
-                )
+            .map(|r| Outcome {
+                id: r.run_id,
+                status: r.status.as_str(),
+                started_at: ts(r.started_at),
+                finished_at: ts(r.finished_at),
+                duration_ms: (r.finished_at - r.started_at).num_milliseconds(),
+                http_status: r.http_status,
+                exit_code: r.exit_code,
+                output: r.output.as_deref(),
+                error: r.error.as_deref(),
             })
             .collect();
         let rows = json_text(&rows)?;
         sqlx::query!(
-            "UPDATE job_runs SET status = o.value ->> 1, started_at = o.value ->> 2, finished_at = o.value ->> 3,
-                duration_ms = o.value ->> 4, http_status = o.value ->> 5, exit_code = o.value ->> 6,
-                output = o.value ->> 7, error = o.value ->> 8
+            "UPDATE job_runs SET status = o.value ->> 'status', started_at = o.value ->> 'started_at',
+                finished_at = o.value ->> 'finished_at', duration_ms = o.value ->> 'duration_ms',
+                http_status = o.value ->> 'http_status', exit_code = o.value ->> 'exit_code',
+                output = o.value ->> 'output', error = o.value ->> 'error'
              FROM json_each(?) AS o
-             WHERE job_runs.id = o.value ->> 0 AND job_runs.status IN ('running', 'interrupted')",
+             WHERE job_runs.id = o.value ->> 'id' AND job_runs.status IN ('running', 'interrupted')",
             rows
         )
         .execute(&self.loop_writer)
@@ -278,19 +288,18 @@ impl SqliteStore {
     }
 }
 
-/// One row to insert into `job_runs`, serialized as a JSON array for `json_each`:
-/// `[job_id, scheduled_at, last_scheduled_at, occurrences, status, started_at, finished_at, error]`.
+/// One row to insert into `job_runs`, serialized as a JSON object for `json_each`.
 #[derive(Serialize)]
-struct RowSpec<'a>(
-    &'a str,
-    String,
-    Option<String>,
-    i64,
-    &'static str,
-    Option<&'a str>,
-    Option<&'a str>,
-    Option<String>,
-);
+struct RowSpec<'a> {
+    job_id: &'a str,
+    scheduled_at: String,
+    last_scheduled_at: Option<String>,
+    occurrences: i64,
+    status: &'static str,
+    started_at: Option<&'a str>,
+    finished_at: Option<&'a str>,
+    error: Option<String>,
+}
 
 impl<'a> RowSpec<'a> {
     fn closed(
@@ -305,30 +314,60 @@ impl<'a> RowSpec<'a> {
         } else {
             reason.to_string()
         };
-        RowSpec(
+        RowSpec {
             job_id,
-            ts(span.first),
-            (span.count > 1).then(|| ts(span.last)),
-            span.count,
-            status.as_str(),
-            None,
-            Some(now),
-            Some(error),
-        )
+            scheduled_at: ts(span.first),
+            last_scheduled_at: (span.count > 1).then(|| ts(span.last)),
+            occurrences: span.count,
+            status: status.as_str(),
+            started_at: None,
+            finished_at: Some(now),
+            error: Some(error),
+        }
     }
 
     fn running(job_id: &'a str, span: Span, now: &'a str) -> RowSpec<'a> {
-        RowSpec(
+        RowSpec {
             job_id,
-            ts(span.first),
-            (span.count > 1).then(|| ts(span.last)),
-            span.count,
-            RunStatus::Running.as_str(),
-            Some(now),
-            None,
-            None,
-        )
+            scheduled_at: ts(span.first),
+            last_scheduled_at: (span.count > 1).then(|| ts(span.last)),
+            occurrences: span.count,
+            status: RunStatus::Running.as_str(),
+            started_at: Some(now),
+            finished_at: None,
+            error: None,
+        }
     }
+}
+
+/// A job's new `next_run_at`, for the claim's one `UPDATE … FROM json_each`.
+#[derive(Serialize)]
+struct NextRun<'a> {
+    id: &'a str,
+    next_run_at: Option<String>,
+}
+
+/// A `running` row the claim inserted, read back by name.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Inserted {
+    id: i64,
+    job_id: String,
+    scheduled_at: String,
+}
+
+/// One outcome for `record_outcomes`' one `UPDATE … FROM json_each`.
+#[derive(Serialize)]
+struct Outcome<'a> {
+    id: i64,
+    status: &'static str,
+    started_at: String,
+    finished_at: String,
+    duration_ms: i64,
+    http_status: Option<u16>,
+    exit_code: Option<i32>,
+    output: Option<&'a str>,
+    error: Option<&'a str>,
 }
 
 /// Serializes a batch for a `json_each` parameter.

@@ -2,33 +2,12 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{SqliteStore, parse_opt_ts, parse_ts, ts};
+use super::rows::{JobRow, RunRow, decode, shaped};
+use super::{SqliteStore, parse_ts, ts};
 use crate::actions::Action;
-use crate::model::{Job, JobSettings, NewJob, Run};
+use crate::model::{Job, NewJob, Run};
 use crate::schedule::Trigger;
 use crate::store::{JobFilter, JobPage, JobSortKey, StoreError};
-
-/// The columns one `jobs` row is read into; private to the store (the domain type is [`Job`]).
-struct JobRow {
-    id: String,
-    name: Option<String>,
-    trigger_type: String,
-    cron_expr: Option<String>,
-    timezone: String,
-    interval_seconds: Option<i64>,
-    start_at: Option<String>,
-    end_at: Option<String>,
-    run_at: Option<String>,
-    action: String,
-    next_run_at: Option<String>,
-    paused: bool,
-    misfire_grace_seconds: i64,
-    coalesce_missed: bool,
-    max_instances: i64,
-    jitter_seconds: i64,
-    created_at: String,
-    updated_at: String,
-}
 
 /// A trigger spread over its typed columns.
 struct TriggerColumns {
@@ -66,80 +45,6 @@ impl TriggerColumns {
             Trigger::Cron { expr, .. } => cols.cron_expr = Some(expr.as_str().to_string()),
         }
         cols
-    }
-}
-
-fn int_setting(key: &str, column: &str, value: i64, min: i64) -> Result<u32, StoreError> {
-    u32::try_from(value)
-        .ok()
-        .filter(|v| i64::from(*v) >= min)
-        .ok_or_else(|| {
-            StoreError::corrupt("jobs", key, format!("{column}: {value} is out of range"))
-        })
-}
-
-impl TryFrom<JobRow> for Job {
-    type Error = StoreError;
-
-    fn try_from(row: JobRow) -> Result<Job, StoreError> {
-        let key = row.id.as_str();
-        let corrupt = |reason: String| StoreError::corrupt("jobs", key, reason);
-        let trigger = match row.trigger_type.as_str() {
-            "cron" => {
-                let expr = row
-                    .cron_expr
-                    .as_deref()
-                    .ok_or_else(|| corrupt("cron_expr is NULL".into()))?;
-                Trigger::cron(expr, &row.timezone).map_err(|e| corrupt(e.to_string()))?
-            }
-            "interval" => {
-                let seconds = row
-                    .interval_seconds
-                    .and_then(|s| u64::try_from(s).ok())
-                    .ok_or_else(|| corrupt("interval_seconds is NULL or negative".into()))?;
-                let start = row
-                    .start_at
-                    .as_deref()
-                    .ok_or_else(|| corrupt("start_at is NULL".into()))?;
-                let start_at = parse_ts("jobs", key, "start_at", start)?;
-                let end_at = parse_opt_ts("jobs", key, "end_at", row.end_at.as_deref())?;
-                Trigger::interval(seconds, start_at, end_at).map_err(|e| corrupt(e.to_string()))?
-            }
-            "date" => {
-                let run_at = row
-                    .run_at
-                    .as_deref()
-                    .ok_or_else(|| corrupt("run_at is NULL".into()))?;
-                Trigger::Date {
-                    run_at: parse_ts("jobs", key, "run_at", run_at)?,
-                }
-            }
-            other => return Err(corrupt(format!("unknown trigger_type `{other}`"))),
-        };
-        let action: Action = serde_json::from_str(&row.action)
-            .map_err(|e| corrupt(format!("action is not a valid action: {e}")))?;
-        let settings = JobSettings {
-            misfire_grace_seconds: int_setting(
-                key,
-                "misfire_grace_seconds",
-                row.misfire_grace_seconds,
-                0,
-            )?,
-            coalesce: row.coalesce_missed,
-            max_instances: int_setting(key, "max_instances", row.max_instances, 1)?,
-            jitter_seconds: int_setting(key, "jitter_seconds", row.jitter_seconds, 0)?,
-        };
-        Ok(Job {
-            next_run_at: parse_opt_ts("jobs", key, "next_run_at", row.next_run_at.as_deref())?,
-            created_at: parse_ts("jobs", key, "created_at", &row.created_at)?,
-            updated_at: parse_ts("jobs", key, "updated_at", &row.updated_at)?,
-            id: row.id,
-            name: row.name,
-            trigger,
-            action,
-            settings,
-            paused: row.paused,
-        })
     }
 }
 
@@ -250,32 +155,21 @@ impl SqliteStore {
         &self,
         id: &str,
     ) -> Result<Option<(Job, Option<Run>)>, StoreError> {
-        let row = sqlx::query_scalar!(
-            r#"SELECT json_array(
-                   json_array(id, name, trigger_type, cron_expr, timezone, interval_seconds, start_at, end_at,
-                              run_at, action, next_run_at, paused, misfire_grace_seconds, coalesce_missed,
-                              max_instances, jitter_seconds, created_at, updated_at),
-                   json((SELECT json_array(r.id, r.job_id, r.scheduled_at, r.last_scheduled_at, r.occurrences,
-                                           r.kind, r.status, r.started_at, r.finished_at, r.duration_ms,
-                                           r.owner_id, r.http_status, r.exit_code, r.output, r.error)
-                         FROM job_runs AS r WHERE r.job_id = jobs.id ORDER BY r.scheduled_at DESC LIMIT 1))
-               ) AS "row!: String"
-               FROM jobs WHERE id = ?"#,
+        let row = shaped!(query_scalar!(
+            [r#"SELECT json_object('job', "# JOB r#", 'last_run', json((SELECT "# RUN r#"
+                    FROM job_runs WHERE job_id = jobs.id ORDER BY scheduled_at DESC LIMIT 1))
+                ) AS "row!: String"
+                FROM jobs WHERE id = ?"#],
             id
-        )
+        ))
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else {
             return Ok(None);
         };
-        let (job, run): (JobRowJson, Option<super::runs::RunRowJson>) = serde_json::from_str(&row)
-            .map_err(|e| {
-                StoreError::corrupt("jobs", id, format!("unexpected column types: {e}"))
-            })?;
-        let job = Job::try_from(JobRow::from(job))?;
-        let run = run
-            .map(|r| Run::try_from(super::runs::RunRow::from(r)))
-            .transpose()?;
+        let both: JobWithLastRun = decode("jobs", id, &row)?;
+        let job = Job::try_from(both.job)?;
+        let run = both.last_run.map(Run::try_from).transpose()?;
         Ok(Some((job, run)))
     }
 
@@ -315,31 +209,27 @@ impl SqliteStore {
             None => ("", ""),
         };
         let limit_i = i64::from(limit);
-        // One JSON row for the page rather than a row each: see `due_jobs` for why.
-        let page = sqlx::query_scalar!(
-            r#"SELECT json_group_array(json_array(id, name, trigger_type, cron_expr, timezone, interval_seconds,
-                      start_at, end_at, run_at, action, next_run_at, paused, misfire_grace_seconds,
-                      coalesce_missed, max_instances, jitter_seconds, created_at, updated_at)) AS "rows!: String"
+        // One JSON row for the page rather than a row each: see `rows.rs` for why.
+        let page = shaped!(query_scalar!(
+            [r#"SELECT json_group_array(json("# JOB r#")) AS "rows!: String"
                FROM (SELECT * FROM jobs
                      WHERE ifnull(next_run_at, '~') >= ?1 AND (ifnull(next_run_at, '~'), id) > (?1, ?2)
                        AND (?3 IS NULL OR paused = ?3)
                        AND (?4 IS NULL OR trigger_type = ?4)
                      ORDER BY ifnull(next_run_at, '~'), id
-                     LIMIT ?5)"#,
+                     LIMIT ?5)"#],
             after_next,
             after_id,
             paused,
             filter.trigger_type,
             limit_i,
-        )
+        ))
         .fetch_one(&self.pool)
         .await?;
-        let rows: Vec<JobRowJson> = serde_json::from_str(&page).map_err(|e| {
-            StoreError::corrupt("jobs", "page", format!("unexpected column types: {e}"))
-        })?;
+        let rows: Vec<JobRow> = decode("jobs", "page", &page)?;
         let jobs = rows
             .into_iter()
-            .map(|r| Job::try_from(JobRow::from(r)))
+            .map(Job::try_from)
             .collect::<Result<Vec<_>, _>>()?;
         let next = if jobs.len() as u32 == limit {
             jobs.last().map(JobSortKey::of)
@@ -474,87 +364,34 @@ pub(super) async fn read_job(
     conn: &mut sqlx::SqliteConnection,
     id: &str,
 ) -> Result<Option<Job>, StoreError> {
-    let row = sqlx::query_as!(
-        JobRow,
-        r#"SELECT id AS "id!", name, trigger_type, cron_expr, timezone, interval_seconds, start_at, end_at,
-                  run_at, action, next_run_at, paused AS "paused: bool", misfire_grace_seconds,
-                  coalesce_missed AS "coalesce_missed: bool", max_instances, jitter_seconds,
-                  created_at, updated_at
-           FROM jobs WHERE id = ?"#,
+    let row = shaped!(query_scalar!(
+        [r#"SELECT "# JOB r#" AS "row!: String" FROM jobs WHERE id = ?"#],
         id
-    )
+    ))
     .fetch_optional(&mut *conn)
     .await?;
+    let row = row
+        .map(|json| decode::<JobRow>("jobs", id, &json))
+        .transpose()?;
     row.map(Job::try_from).transpose()
-}
-
-/// One `jobs` row as a JSON array, in [`JobRow`] field order (see [`due_jobs`]).
-#[derive(serde::Deserialize)]
-struct JobRowJson(
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-    String,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-    Option<String>,
-    i64,
-    i64,
-    i64,
-    i64,
-    i64,
-    String,
-    String,
-);
-
-impl From<JobRowJson> for JobRow {
-    fn from(r: JobRowJson) -> JobRow {
-        JobRow {
-            id: r.0,
-            name: r.1,
-            trigger_type: r.2,
-            cron_expr: r.3,
-            timezone: r.4,
-            interval_seconds: r.5,
-            start_at: r.6,
-            end_at: r.7,
-            run_at: r.8,
-            action: r.9,
-            next_run_at: r.10,
-            paused: r.11 != 0,
-            misfire_grace_seconds: r.12,
-            coalesce_missed: r.13 != 0,
-            max_instances: r.14,
-            jitter_seconds: r.15,
-            created_at: r.16,
-            updated_at: r.17,
-        }
-    }
 }
 
 /// Due jobs (`next_run_at <= now`), earliest first, at most `limit`, read on the claim
 /// transaction's connection. A row that cannot be read comes back as its id and the error.
 ///
-/// N.B. the batch comes back as ONE row holding a JSON array: sqlx's SQLite driver hands each
-/// result row from its worker thread through a channel, and at burst rates that per-row
-/// hand-off cost more than the query itself (measured: about half of a claim's time).
+/// N.B. the batch comes back as ONE row holding a JSON array, for the reason given in
+/// `rows.rs`: at burst rates a row each would cost about half of a claim's time.
 pub(super) async fn due_jobs(
     conn: &mut sqlx::SqliteConnection,
     now: &str,
     limit: i64,
 ) -> Result<Vec<Result<Job, (String, StoreError)>>, StoreError> {
-    let batch = sqlx::query_scalar!(
-        r#"SELECT json_group_array(json_array(id, name, trigger_type, cron_expr, timezone, interval_seconds,
-                  start_at, end_at, run_at, action, next_run_at, paused, misfire_grace_seconds,
-                  coalesce_missed, max_instances, jitter_seconds, created_at, updated_at)) AS "rows!: String"
-           FROM (SELECT * FROM jobs WHERE next_run_at <= ? ORDER BY next_run_at LIMIT ?)"#,
+    let batch = shaped!(query_scalar!(
+        [r#"SELECT json_group_array(json("# JOB r#")) AS "rows!: String"
+            FROM (SELECT * FROM jobs WHERE next_run_at <= ? ORDER BY next_run_at LIMIT ?)"#],
         now,
         limit
-    )
+    ))
     .fetch_one(&mut *conn)
     .await?;
     // Each row is decoded on its own: one hand-edited value of the wrong type (CHECKs let
@@ -565,17 +402,25 @@ pub(super) async fn due_jobs(
         .into_iter()
         .map(|value| {
             let id = value
-                .get(0)
+                .get("id")
                 .and_then(serde_json::Value::as_str)
                 .unwrap_or("?")
                 .to_string();
-            let row = serde_json::from_value::<JobRowJson>(value).map_err(|e| {
+            let row = serde_json::from_value::<JobRow>(value).map_err(|e| {
                 (
                     id.clone(),
                     StoreError::corrupt("jobs", &id, format!("unexpected column types: {e}")),
                 )
             })?;
-            Job::try_from(JobRow::from(row)).map_err(|e| (id, e))
+            Job::try_from(row).map_err(|e| (id, e))
         })
         .collect())
+}
+
+/// A job with its newest run, as `get_job_with_last_run` reads them together.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobWithLastRun {
+    job: JobRow,
+    last_run: Option<RunRow>,
 }

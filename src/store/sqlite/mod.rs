@@ -13,6 +13,7 @@ pub(crate) mod error;
 mod instances;
 mod jobs;
 mod keys;
+mod rows;
 mod runs;
 mod tx;
 

@@ -1,0 +1,233 @@
+//! The shapes in which SQLite rows are read: one JSON object per row, keyed by column name,
+//! decoded by serde into one struct per shape. Each shape's column list is written once, in
+//! the [`shaped!`] macro, and every query reading that shape splices it in.
+//!
+//! Why JSON at all: sqlx's SQLite driver hands each result row from its worker thread through a
+//! channel, and at burst rates that per-row hand-off cost more than the query itself (measured:
+//! about half of a claim's time; BENCHMARKS.md). A batch read as ONE row holding a JSON array
+//! of objects pays it once. Why objects with keys rather than arrays: a struct decoded by name
+//! cannot silently swap two columns of the same type, and `deny_unknown_fields` turns a
+//! misspelled key into an error instead of a `None`.
+
+use serde::{Deserialize, Deserializer};
+
+use super::{parse_opt_ts, parse_text, parse_ts};
+use crate::actions::Action;
+use crate::model::{Job, JobSettings, Run, RunKind};
+use crate::schedule::Trigger;
+use crate::store::StoreError;
+
+/// Calls a sqlx query macro on SQL given as pieces, where the bare names `JOB` and `RUN` stand
+/// for the JSON object of a `jobs` / `job_runs` row (its keys are the fields of [`JobRow`] /
+/// [`RunRow`]; the columns are unqualified, so the row is the innermost table in scope).
+///
+/// sqlx's macros take their SQL only as string literals joined by `+` (no constants), so the
+/// shapes are spliced in here: `shaped!(query_scalar!(["SELECT " JOB " FROM jobs WHERE id = ?"], id))`.
+macro_rules! shaped {
+    ($mac:ident!([$($piece:tt)+] $(, $arg:expr)* $(,)?)) => {
+        $crate::store::sqlite::rows::shaped!(@munch $mac, [], [$($piece)+], [$($arg),*])
+    };
+    (@munch $mac:ident, [$($done:tt)*], [JOB $($rest:tt)*], $args:tt) => {
+        $crate::store::sqlite::rows::shaped!(@munch $mac, [$($done)* +
+            "json_object('id', id, 'name', name, 'trigger_type', trigger_type, 'cron_expr', cron_expr,
+                'timezone', timezone, 'interval_seconds', interval_seconds, 'start_at', start_at,
+                'end_at', end_at, 'run_at', run_at, 'action', action, 'next_run_at', next_run_at,
+                'paused', paused, 'misfire_grace_seconds', misfire_grace_seconds,
+                'coalesce_missed', coalesce_missed, 'max_instances', max_instances,
+                'jitter_seconds', jitter_seconds, 'created_at', created_at, 'updated_at', updated_at)"
+        ], [$($rest)*], $args)
+    };
+    (@munch $mac:ident, [$($done:tt)*], [RUN $($rest:tt)*], $args:tt) => {
+        $crate::store::sqlite::rows::shaped!(@munch $mac, [$($done)* +
+            "json_object('id', id, 'job_id', job_id, 'scheduled_at', scheduled_at,
+                'last_scheduled_at', last_scheduled_at, 'occurrences', occurrences, 'kind', kind,
+                'status', status, 'started_at', started_at, 'finished_at', finished_at,
+                'duration_ms', duration_ms, 'owner_id', owner_id, 'http_status', http_status,
+                'exit_code', exit_code, 'output', output, 'error', error)"
+        ], [$($rest)*], $args)
+    };
+    (@munch $mac:ident, [$($done:tt)*], [$sql:literal $($rest:tt)*], $args:tt) => {
+        $crate::store::sqlite::rows::shaped!(@munch $mac, [$($done)* + $sql], [$($rest)*], $args)
+    };
+    (@munch $mac:ident, [+ $($done:tt)+], [], [$($arg:expr),*]) => {
+        sqlx::$mac!($($done)+ $(, $arg)*)
+    };
+}
+pub(super) use shaped;
+
+/// Decodes one shaped row, naming the table and row when its columns hold the wrong types.
+pub(super) fn decode<'a, T: Deserialize<'a>>(
+    table: &'static str,
+    key: &str,
+    json: &'a str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(json)
+        .map_err(|e| StoreError::corrupt(table, key, format!("unexpected column types: {e}")))
+}
+
+/// SQLite has no boolean: `paused` and `coalesce_missed` are 0 or 1 (CHECK constraints).
+fn int_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(i64::deserialize(d)? != 0)
+}
+
+/// The columns one `jobs` row is read into; private to the store (the domain type is [`Job`]).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct JobRow {
+    id: String,
+    name: Option<String>,
+    trigger_type: String,
+    cron_expr: Option<String>,
+    timezone: String,
+    interval_seconds: Option<i64>,
+    start_at: Option<String>,
+    end_at: Option<String>,
+    run_at: Option<String>,
+    action: String,
+    next_run_at: Option<String>,
+    #[serde(deserialize_with = "int_bool")]
+    paused: bool,
+    misfire_grace_seconds: i64,
+    #[serde(deserialize_with = "int_bool")]
+    coalesce_missed: bool,
+    max_instances: i64,
+    jitter_seconds: i64,
+    created_at: String,
+    updated_at: String,
+}
+
+fn int_setting(key: &str, column: &str, value: i64, min: i64) -> Result<u32, StoreError> {
+    u32::try_from(value)
+        .ok()
+        .filter(|v| i64::from(*v) >= min)
+        .ok_or_else(|| {
+            StoreError::corrupt("jobs", key, format!("{column}: {value} is out of range"))
+        })
+}
+
+impl TryFrom<JobRow> for Job {
+    type Error = StoreError;
+
+    fn try_from(row: JobRow) -> Result<Job, StoreError> {
+        let key = row.id.as_str();
+        let corrupt = |reason: String| StoreError::corrupt("jobs", key, reason);
+        let trigger = match row.trigger_type.as_str() {
+            "cron" => {
+                let expr = row
+                    .cron_expr
+                    .as_deref()
+                    .ok_or_else(|| corrupt("cron_expr is NULL".into()))?;
+                Trigger::cron(expr, &row.timezone).map_err(|e| corrupt(e.to_string()))?
+            }
+            "interval" => {
+                let seconds = row
+                    .interval_seconds
+                    .and_then(|s| u64::try_from(s).ok())
+                    .ok_or_else(|| corrupt("interval_seconds is NULL or negative".into()))?;
+                let start = row
+                    .start_at
+                    .as_deref()
+                    .ok_or_else(|| corrupt("start_at is NULL".into()))?;
+                let start_at = parse_ts("jobs", key, "start_at", start)?;
+                let end_at = parse_opt_ts("jobs", key, "end_at", row.end_at.as_deref())?;
+                Trigger::interval(seconds, start_at, end_at).map_err(|e| corrupt(e.to_string()))?
+            }
+            "date" => {
+                let run_at = row
+                    .run_at
+                    .as_deref()
+                    .ok_or_else(|| corrupt("run_at is NULL".into()))?;
+                Trigger::Date {
+                    run_at: parse_ts("jobs", key, "run_at", run_at)?,
+                }
+            }
+            other => return Err(corrupt(format!("unknown trigger_type `{other}`"))),
+        };
+        let action: Action = serde_json::from_str(&row.action)
+            .map_err(|e| corrupt(format!("action is not a valid action: {e}")))?;
+        let settings = JobSettings {
+            misfire_grace_seconds: int_setting(
+                key,
+                "misfire_grace_seconds",
+                row.misfire_grace_seconds,
+                0,
+            )?,
+            coalesce: row.coalesce_missed,
+            max_instances: int_setting(key, "max_instances", row.max_instances, 1)?,
+            jitter_seconds: int_setting(key, "jitter_seconds", row.jitter_seconds, 0)?,
+        };
+        Ok(Job {
+            next_run_at: parse_opt_ts("jobs", key, "next_run_at", row.next_run_at.as_deref())?,
+            created_at: parse_ts("jobs", key, "created_at", &row.created_at)?,
+            updated_at: parse_ts("jobs", key, "updated_at", &row.updated_at)?,
+            id: row.id,
+            name: row.name,
+            trigger,
+            action,
+            settings,
+            paused: row.paused,
+        })
+    }
+}
+
+/// The columns one `job_runs` row is read into (the domain type is [`Run`]).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RunRow {
+    id: i64,
+    job_id: String,
+    scheduled_at: String,
+    last_scheduled_at: Option<String>,
+    occurrences: i64,
+    kind: String,
+    status: String,
+    started_at: Option<String>,
+    finished_at: Option<String>,
+    duration_ms: Option<i64>,
+    owner_id: Option<String>,
+    http_status: Option<i64>,
+    exit_code: Option<i64>,
+    output: Option<String>,
+    error: Option<String>,
+}
+
+impl TryFrom<RunRow> for Run {
+    type Error = StoreError;
+
+    fn try_from(row: RunRow) -> Result<Run, StoreError> {
+        let key = format!("id {}", row.id);
+        let kind = match row.kind.as_str() {
+            "scheduled" => RunKind::Scheduled,
+            "manual" => RunKind::Manual,
+            other => {
+                return Err(StoreError::corrupt(
+                    "job_runs",
+                    &key,
+                    format!("unknown kind `{other}`"),
+                ));
+            }
+        };
+        Ok(Run {
+            id: row.id,
+            scheduled_at: parse_ts("job_runs", &key, "scheduled_at", &row.scheduled_at)?,
+            last_scheduled_at: parse_opt_ts(
+                "job_runs",
+                &key,
+                "last_scheduled_at",
+                row.last_scheduled_at.as_deref(),
+            )?,
+            occurrences: row.occurrences,
+            kind,
+            status: parse_text("job_runs", &key, &row.status)?,
+            started_at: parse_opt_ts("job_runs", &key, "started_at", row.started_at.as_deref())?,
+            finished_at: parse_opt_ts("job_runs", &key, "finished_at", row.finished_at.as_deref())?,
+            duration_ms: row.duration_ms,
+            owner_id: row.owner_id,
+            http_status: row.http_status,
+            exit_code: row.exit_code,
+            output: row.output,
+            error: row.error,
+            job_id: row.job_id,
+        })
+    }
+}
