@@ -35,6 +35,9 @@ pub struct Config {
     pub max_db_pages: Option<u32>,
     /// Whether the loop that fires jobs runs in this process (tests of the API alone turn it off).
     pub run_scheduler: bool,
+    /// Where `POST /admin/backup` writes its copies (`--backup-dir`); `None` means a
+    /// `backups` directory beside the database file.
+    pub backup_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -54,6 +57,15 @@ impl Config {
             auth_failures_per_minute: 20,
             max_db_pages: None,
             run_scheduler: true,
+            backup_dir: None,
         }
+    }
+
+    /// The directory backups taken through the API go to.
+    pub fn backup_dir(&self) -> PathBuf {
+        self.backup_dir.clone().unwrap_or_else(|| {
+            let parent = self.db_path.parent().filter(|p| !p.as_os_str().is_empty());
+            parent.unwrap_or(std::path::Path::new(".")).join("backups")
+        })
     }
 }

@@ -51,6 +51,15 @@ enum Command {
         /// line) for log shippers.
         #[arg(long, env = "SCHEDLITE_LOG_FORMAT", value_enum, default_value_t = LogFormatArg::Text)]
         log_format: LogFormatArg,
+        /// Where `POST /api/v1alpha1/admin/backup` writes its copies (default: `backups/`
+        /// beside the database file).
+        #[arg(long, env = "SCHEDLITE_BACKUP_DIR")]
+        backup_dir: Option<PathBuf>,
+    },
+    /// Write a consistent copy of the database to DEST (a new file) while it is in use.
+    Backup {
+        /// The new file; refused if it exists.
+        dest: PathBuf,
     },
     /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell) on stdout.
     Completions {
@@ -151,6 +160,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             max_db_pages,
             shutdown_grace_seconds,
             log_format,
+            backup_dir,
         } => {
             telemetry::init_with(log_format.into(), "info", std::io::stderr);
             let mut config = Config::new(cli.db);
@@ -158,6 +168,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             config.allow_command_jobs = allow_command_jobs;
             config.shutdown_grace = Duration::from_secs(shutdown_grace_seconds);
             config.max_db_pages = max_db_pages;
+            config.backup_dir = backup_dir;
             config.provision_admin_key = non_empty_env("SCHEDLITE_ADMIN_KEY");
             config.provision_monitor_key = non_empty_env("SCHEDLITE_MONITOR_KEY");
             let mut app = Application::build(config).await.map_err(|e| chain(&e))?;
@@ -176,6 +187,21 @@ async fn run(cli: Cli) -> Result<(), String> {
             use clap::CommandFactory;
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "schedlite", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Backup { dest } => {
+            telemetry::init("warn", std::io::stderr);
+            let store = schedlite::store::Store::open(&cli.db, false)
+                .await
+                .map_err(|e| chain(&e))?;
+            let result = store.backup_to(&dest).await.map_err(|e| chain(&e));
+            store.close().await;
+            let bytes = result?;
+            println!(
+                "backed up {} to {} ({bytes} bytes)",
+                cli.db.display(),
+                dest.display()
+            );
             Ok(())
         }
         Command::Migrate => {

@@ -30,6 +30,7 @@ pub const ERROR_CODES: &[&str] = &[
     "RATE_LIMITED",
     "URI_TOO_LONG",
     "HEADERS_TOO_LARGE",
+    "BACKUP_FAILED",
     "INTERNAL_ERROR",
 ];
 
@@ -131,7 +132,8 @@ impl ApiError {
                 | StoreError::ReadOnly
                 | StoreError::Full
                 | StoreError::Unavailable(_)
-                | StoreError::FileGone { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                | StoreError::FileGone { .. }
+                | StoreError::Backup { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 StoreError::JobExists(_) => StatusCode::CONFLICT,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
@@ -164,6 +166,7 @@ impl ApiError {
                 | StoreError::Unavailable(_)
                 | StoreError::FileGone { .. } => "DATABASE_UNAVAILABLE",
                 StoreError::JobExists(_) => "JOB_ALREADY_EXISTS",
+                StoreError::Backup { .. } => "BACKUP_FAILED",
                 _ => "INTERNAL_ERROR",
             },
         }
@@ -188,6 +191,7 @@ impl ApiError {
             ApiError::Store(StoreError::FileGone { .. }) => {
                 "the database file was deleted or replaced underneath the server: writes are refused".to_string()
             }
+            ApiError::Store(e @ StoreError::Backup { .. }) => e.to_string(),
             ApiError::Store(_) => "internal error: see the server log".to_string(),
             other => other.to_string(),
         }
@@ -265,6 +269,10 @@ mod tests {
             },
             ApiError::Store(StoreError::Busy),
             ApiError::Store(StoreError::Full),
+            ApiError::Store(StoreError::Backup {
+                path: "/b".into(),
+                reason: "no room".into(),
+            }),
             ApiError::Store(StoreError::corrupt("jobs", "x", "bad")),
         ]
     }

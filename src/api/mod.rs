@@ -2,6 +2,7 @@
 //! parse input into domain types, call the store, and answer in the `{"status":"ok","data":…}`
 //! envelope; every failure is an [`ApiError`].
 
+mod admin;
 mod audit;
 mod auth;
 mod error;
@@ -70,6 +71,7 @@ pub fn router_and_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi)
         .merge(jobs::router())
         .merge(auth::router())
         .merge(audit::router())
+        .merge(admin::router())
         .merge(metrics::router());
     let (routes, openapi) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .nest(PREFIX, api)

@@ -68,6 +68,7 @@ impl ToSchema for ErrorCode {}
         (name = "jobs", description = "Create, change, pause, run and delete jobs; run history and previews"),
         (name = "auth", description = "Who a key is"),
         (name = "audit", description = "Who changed what"),
+        (name = "admin", description = "Backups while serving"),
         (name = "health", description = "Probes, no key needed"),
     )
 )]

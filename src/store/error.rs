@@ -81,6 +81,14 @@ pub enum StoreError {
     /// A live API key with this name exists already.
     #[error("a live API key named `{0}` already exists")]
     KeyNameTaken(String),
+    /// A backup could not be written to this destination.
+    #[error("cannot write a backup to `{}`: {reason}", path.display())]
+    Backup {
+        /// The destination.
+        path: PathBuf,
+        /// Why, in words.
+        reason: String,
+    },
     /// Any other database failure.
     #[error("database error")]
     Database(#[source] sqlx::Error),

@@ -131,6 +131,17 @@ impl Store {
         }
     }
 
+    /// Writes a consistent copy of the whole database to the new file `dest` while other
+    /// handles and processes go on writing, and returns its size in bytes. The copy is a
+    /// complete SQLite file that `serve --db` opens as it is (restore = stop, replace, start).
+    /// Refuses an existing `dest` or a missing directory ([`StoreError::Backup`]); a copy that
+    /// could not be finished is removed.
+    pub async fn backup_to(&self, dest: &Path) -> Result<u64, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.backup_to(dest).await,
+        }
+    }
+
     /// A cheap round trip proving the database is readable.
     pub async fn ping(&self) -> Result<(), StoreError> {
         match self {

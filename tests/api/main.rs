@@ -1,6 +1,7 @@
 //! Black-box tests: the real service on a random port against a temp SQLite file.
 
 mod auth;
+mod backup;
 mod cli;
 mod contention;
 mod faults;

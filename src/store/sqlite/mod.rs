@@ -7,6 +7,7 @@
 //! fixed-width text of [`crate::timestamp`].
 
 mod audit;
+mod backup;
 mod claims;
 mod conditions;
 pub(crate) mod error;
