@@ -10,6 +10,23 @@ pub const DEFAULT_DB: &str = "schedlite.db";
 /// Default listen address: loopback only, so a fresh install is not reachable from the network.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
+/// How long a request may take before it is abandoned and answered 503 `REQUEST_TIMEOUT`:
+/// well past the store's busy timeout, so a write waiting on the lock answers `DATABASE_BUSY`
+/// first, and only a request stuck for another reason meets this deadline.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default grace after SIGTERM for running actions (`--shutdown-grace-seconds`).
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Default cap on a request body (64 KiB): a job definition is a few hundred bytes.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Default cap on actions running at once in one process.
+pub const DEFAULT_MAX_CONCURRENT_RUNS: usize = 256;
+
+/// Default failed authentications per client address per minute before 429.
+pub const DEFAULT_AUTH_FAILURES_PER_MINUTE: u32 = 20;
+
 /// Everything `serve` needs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -33,6 +50,8 @@ pub struct Config {
     pub auth_failures_per_minute: u32,
     /// Cap on the database file's size, in 4 KiB pages (`SCHEDLITE_MAX_DB_PAGES`); none by default.
     pub max_db_pages: Option<u32>,
+    /// How long a request may run before it is answered 503 `REQUEST_TIMEOUT`.
+    pub request_timeout: Duration,
     /// Whether the loop that fires jobs runs in this process (tests of the API alone turn it off).
     pub run_scheduler: bool,
     /// Where `POST /admin/backup` writes its copies (`--backup-dir`); `None` means a
@@ -49,13 +68,14 @@ impl Config {
                 .parse()
                 .expect("BUG: default listen address parses"),
             allow_command_jobs: false,
-            shutdown_grace: Duration::from_secs(10),
-            max_body_bytes: 64 * 1024,
-            max_concurrent_runs: 256,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_concurrent_runs: DEFAULT_MAX_CONCURRENT_RUNS,
             provision_admin_key: None,
             provision_monitor_key: None,
-            auth_failures_per_minute: 20,
+            auth_failures_per_minute: DEFAULT_AUTH_FAILURES_PER_MINUTE,
             max_db_pages: None,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
             run_scheduler: true,
             backup_dir: None,
         }

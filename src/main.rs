@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use schedlite::config::{DEFAULT_DB, DEFAULT_LISTEN};
+use schedlite::config::{DEFAULT_DB, DEFAULT_LISTEN, DEFAULT_SHUTDOWN_GRACE};
 use schedlite::model::Role;
 use schedlite::startup::open_and_migrate;
 use schedlite::{Application, Config, apikey, telemetry, timestamp};
@@ -45,7 +45,7 @@ enum Command {
         #[arg(long, env = "SCHEDLITE_MAX_DB_PAGES", value_parser = clap::value_parser!(u32).range(64..))]
         max_db_pages: Option<u32>,
         /// Seconds running actions may go on after a shutdown signal before they are interrupted.
-        #[arg(long, env = "SCHEDLITE_SHUTDOWN_GRACE_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
+        #[arg(long, env = "SCHEDLITE_SHUTDOWN_GRACE_SECONDS", default_value_t = DEFAULT_SHUTDOWN_GRACE.as_secs(), value_parser = clap::value_parser!(u64).range(0..=3600))]
         shutdown_grace_seconds: u64,
         /// How log lines are written on stderr: `text` for people, `json` (one object per
         /// line) for log shippers.

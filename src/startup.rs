@@ -127,11 +127,6 @@ impl Application {
         self.port
     }
 
-    /// The store the service runs on.
-    pub fn store(&self) -> &Store {
-        &self.state.store
-    }
-
     /// The admin key created on a first start with no keys at all, to be shown once.
     pub fn take_initial_admin_key(&mut self) -> Option<String> {
         self.initial_admin_key.take()

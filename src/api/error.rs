@@ -28,6 +28,7 @@ pub const ERROR_CODES: &[&str] = &[
     "DATABASE_BUSY",
     "DATABASE_UNAVAILABLE",
     "RATE_LIMITED",
+    "REQUEST_TIMEOUT",
     "URI_TOO_LONG",
     "HEADERS_TOO_LARGE",
     "BACKUP_FAILED",
@@ -92,6 +93,9 @@ pub enum ApiError {
         /// Most header bytes.
         max_bytes: usize,
     },
+    /// 503: the request did not finish within the deadline and was abandoned.
+    #[error("the request did not finish within {0:?} and was abandoned: retry shortly")]
+    RequestTimeout(std::time::Duration),
     /// 503: this process runs no scheduler loop, so it cannot start a run.
     #[error("the scheduler is not running in this process: retry shortly")]
     SchedulerNotRunning,
@@ -123,7 +127,9 @@ impl ApiError {
             ApiError::Validation { .. }
             | ApiError::InvalidTrigger(_)
             | ApiError::CommandJobsDisabled => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::SchedulerNotRunning => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::SchedulerNotRunning | ApiError::RequestTimeout(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -157,6 +163,7 @@ impl ApiError {
             ApiError::CommandJobsDisabled => "COMMAND_JOBS_DISABLED",
             ApiError::SchedulerNotRunning => "SCHEDULER_NOT_RUNNING",
             ApiError::RateLimited(_) => "RATE_LIMITED",
+            ApiError::RequestTimeout(_) => "REQUEST_TIMEOUT",
             ApiError::UriTooLong(_) => "URI_TOO_LONG",
             ApiError::HeadersTooLarge { .. } => "HEADERS_TOO_LARGE",
             ApiError::Store(e) => match e {

@@ -20,6 +20,14 @@ pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Most headers in one request.
 pub const MAX_HEADERS: usize = 64;
 
+/// Most client addresses tracked for failed authentications; past it, expired windows are
+/// dropped before a new address is added, so a scan from many addresses cannot grow memory
+/// without bound.
+pub const MAX_TRACKED_CLIENTS: usize = 10_000;
+
+/// Most authenticated keys cached at once; past it, expired entries are dropped first.
+pub const MAX_CACHED_KEYS: usize = 10_000;
+
 /// Refuses oversized request targets (414) and header sets (431) before any handler runs.
 pub async fn enforce_sizes(request: Request, next: Next) -> Response {
     let uri = request.uri();
@@ -81,7 +89,7 @@ impl AuthFailures {
         let Ok(mut clients) = self.clients.lock() else {
             return;
         };
-        if clients.len() > 10_000 {
+        if clients.len() > MAX_TRACKED_CLIENTS {
             let window = self.window;
             clients.retain(|_, w| w.started.elapsed() < window);
         }
@@ -123,7 +131,7 @@ impl KeyCache {
     /// Remembers a successful lookup.
     pub fn put(&self, hash: String, name: String, role: crate::model::Role) {
         if let Ok(mut keys) = self.keys.lock() {
-            if keys.len() > 10_000 {
+            if keys.len() > MAX_CACHED_KEYS {
                 keys.retain(|_, (_, _, at)| at.elapsed() < Self::TTL);
             }
             keys.insert(hash, (name, role, Instant::now()));

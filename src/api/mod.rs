@@ -11,6 +11,7 @@ mod health;
 mod jobs;
 pub mod limits;
 mod metrics;
+mod middleware;
 mod openapi;
 
 use std::sync::Arc;
@@ -67,6 +68,7 @@ pub fn router(state: AppState) -> Router {
 /// The router and the OpenAPI document describing it, built from the same route list.
 pub fn router_and_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let limit = state.config.max_body_bytes;
+    let timeout = state.config.request_timeout;
     let api = OpenApiRouter::new()
         .merge(jobs::router())
         .merge(auth::router())
@@ -96,6 +98,7 @@ pub fn router_and_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi)
         .with_state(state)
         .merge(doc_route)
         .layer(axum::middleware::from_fn(limits::enforce_sizes));
+    let router = middleware::around(router, timeout);
     (router, openapi)
 }
 

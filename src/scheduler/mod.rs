@@ -51,6 +51,20 @@ const RECORD_BATCH: usize = 1024;
 /// How long the outcome writer waits for more outcomes before writing a partial batch.
 const RECORD_GATHER: Duration = Duration::from_millis(10);
 
+/// How long the loop waits after a pass failed for a reason other than a busy database (disk
+/// full, file gone) before trying again: long enough not to flood the log, short enough to
+/// resume within a second of the cause going away.
+const FAILED_PASS_PAUSE: Duration = Duration::from_secs(1);
+
+/// How long shutdown waits for the outcome writer to write what it holds.
+const WRITER_FLUSH_LIMIT: Duration = Duration::from_secs(10);
+
+/// Back-off between attempts to write a batch of outcomes: this times the attempt number...
+const RECORD_RETRY_STEP: Duration = Duration::from_millis(200);
+
+/// ...up to this many steps (5 s between attempts at most).
+const RECORD_RETRY_MAX_STEPS: u32 = 25;
+
 /// Tuning of one scheduler.
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
@@ -175,11 +189,6 @@ impl Scheduler {
         Ok(scheduler)
     }
 
-    /// This process's id in `instances` and `job_runs.owner_id`.
-    pub fn instance_id(&self) -> &str {
-        &self.instance_id
-    }
-
     /// Marks `interrupted` the running runs of every other process that is no longer alive.
     /// Returns how many runs were recovered.
     pub async fn recover_dead_owners(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
@@ -224,11 +233,6 @@ impl Scheduler {
             }
         }
         Ok(recovered)
-    }
-
-    /// One pass at `now`: claims due occurrences and starts their runs. Returns what was claimed.
-    pub async fn step(&self, now: DateTime<Utc>) -> Result<ClaimReport, StoreError> {
-        self.step_until(now, now).await
     }
 
     /// One pass at `now` that also claims the occurrences due up to `horizon`; their runs wait
@@ -399,7 +403,7 @@ impl Scheduler {
                     let note = StorageNote::now(error_chain(&e), e.condition());
                     self.handle.note(Writer::Claim, Some(note));
                     tokio::select! {
-                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        () = tokio::time::sleep(FAILED_PASS_PAUSE) => {}
                         _ = shutdown.changed() => {}
                     }
                     continue;
@@ -541,7 +545,7 @@ async fn flush_and_stop(
         output: None,
         error: None,
     });
-    if tokio::time::timeout(Duration::from_secs(10), writer)
+    if tokio::time::timeout(WRITER_FLUSH_LIMIT, writer)
         .await
         .is_err()
     {
@@ -582,7 +586,8 @@ async fn write_records(store: Store, mut rx: mpsc::UnboundedReceiver<RunRecord>)
                     tracing::error!(error = %error_chain(&e), runs = batch.len(), attempt, "could not record run outcomes; retrying");
                     // Never dropped: the outcomes wait (in memory) until the file takes writes
                     // again, or until shutdown, where the rows are marked interrupted.
-                    tokio::time::sleep(Duration::from_millis(200 * attempt.min(25))).await;
+                    tokio::time::sleep(RECORD_RETRY_STEP * attempt.min(RECORD_RETRY_MAX_STEPS))
+                        .await;
                 }
             }
         }

@@ -15,6 +15,7 @@ mod openapi;
 mod packaging;
 mod processes;
 mod properties;
+mod requests;
 mod scheduler;
 mod security;
 mod torture;

@@ -15,6 +15,10 @@ use super::{SqliteStore, ts};
 use crate::model::{ClaimPlan, Job, RunKind, RunStatus, Span};
 use crate::store::{ClaimReport, ClaimedRun, RunRecord, StoreError};
 
+/// How many times a manual run moves its instant on by 1 ms when the instant is taken (by a
+/// trigger occurrence or an earlier manual run in the same millisecond) before giving up.
+const MAX_MANUAL_RUN_SHIFTS: u32 = 1000;
+
 impl SqliteStore {
     /// [`crate::store::Store::claim_due_until`] on SQLite.
     ///
@@ -214,7 +218,7 @@ impl SqliteStore {
             return Ok(None);
         };
         let mut at = now;
-        for _ in 0..1000 {
+        for _ in 0..MAX_MANUAL_RUN_SHIFTS {
             // An instant the trigger itself fires at belongs to that occurrence: taking it here
             // would make the later claim of the occurrence find its key used and record nothing.
             let one_ms = chrono::Duration::milliseconds(1);

@@ -38,6 +38,10 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 /// that an API client gets an answer.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a caller waits for a free pooled connection before failing: every connection is
+/// open from the start, so this only passes when all are held by slow statements.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Handle on the SQLite file; cheap to clone (it wraps pools).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -122,7 +126,7 @@ impl SqliteStore {
                 .min_connections(size)
                 .idle_timeout(None)
                 .max_lifetime(None)
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(ACQUIRE_TIMEOUT)
                 .connect_with(options)
                 .await
                 .map_err(|e| StoreError::from_open(path, e))

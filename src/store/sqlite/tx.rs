@@ -42,9 +42,20 @@ impl SqliteStore {
 }
 
 async fn begin_on(pool: &sqlx::SqlitePool) -> Result<WriteTx, StoreError> {
-    let mut conn = pool.acquire().await?;
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-    Ok(WriteTx { conn, open: true })
+    // The connection is guarded before BEGIN is sent: a caller that gives up while BEGIN waits
+    // for the lock (a request past its deadline, a client gone) drops the guard, and the
+    // connection is closed rather than returned to the pool where that BEGIN could still
+    // complete and leave every later write "within a transaction".
+    let mut tx = WriteTx {
+        conn: pool.acquire().await?,
+        open: true,
+    };
+    if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut *tx.conn).await {
+        // BEGIN failed (busy, read-only): no transaction is open, the connection is reusable.
+        tx.open = false;
+        return Err(StoreError::from(e));
+    }
+    Ok(tx)
 }
 
 impl WriteTx {
