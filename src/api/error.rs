@@ -268,6 +268,7 @@ mod tests {
             ApiError::InvalidTrigger("bad".into()),
             ApiError::CommandJobsDisabled,
             ApiError::SchedulerNotRunning,
+            ApiError::RequestTimeout(std::time::Duration::from_secs(30)),
             ApiError::RateLimited(5),
             ApiError::UriTooLong(1),
             ApiError::HeadersTooLarge {
@@ -317,6 +318,11 @@ mod tests {
             ),
             (ApiError::CommandJobsDisabled, 422, "COMMAND_JOBS_DISABLED"),
             (ApiError::PayloadTooLarge(10), 413, "PAYLOAD_TOO_LARGE"),
+            (
+                ApiError::RequestTimeout(std::time::Duration::from_secs(30)),
+                503,
+                "REQUEST_TIMEOUT",
+            ),
             (ApiError::Store(StoreError::Busy), 503, "DATABASE_BUSY"),
             (
                 ApiError::Store(StoreError::ReadOnly),
