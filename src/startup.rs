@@ -18,6 +18,11 @@ use crate::model::Role;
 use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerError, SchedulerHandle};
 use crate::store::{OpenOptions, Store, StoreError};
 
+/// What a server built with a test mutant feature (Cargo.toml, `[features]`) logs at start, so
+/// the test using it can tell it has the broken build and CI can tell the product binary is
+/// not one.
+pub const MUTANT_BANNER: &str = "this build is a deliberately broken test mutant: never deploy it";
+
 /// Errors that stop the service from starting or running.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -150,6 +155,9 @@ impl Application {
             })
             .into_future();
         tracing::info!(port = self.port, db = %state.store.location(), "serving");
+        if cfg!(feature = "mutant-no-advance") {
+            tracing::warn!("{MUTANT_BANNER}");
+        }
         let mut server = tokio::spawn(server);
         let served = tokio::select! {
             () = shutdown => {

@@ -57,6 +57,7 @@ static HARNESS: LazyLock<Harness> = LazyLock::new(|| {
                 1_000_000,
                 std::time::Duration::from_secs(60),
             )),
+            key_cache: Arc::default(),
         })
     });
     Harness {

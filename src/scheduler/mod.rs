@@ -8,6 +8,7 @@
 mod handle;
 pub mod liveness;
 pub mod plan;
+mod settle;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -23,7 +24,7 @@ pub use handle::{Counters, SchedulerHandle, SchedulerStatus, StorageNote, Writer
 use crate::actions::{Executor, Outcome, OutcomeStatus};
 use crate::error_chain::error_chain;
 use crate::model::RunStatus;
-use crate::store::{ClaimReport, ClaimedRun, RunRecord, Store, StoreError};
+use crate::store::{ClaimPlan, ClaimReport, ClaimedRun, RunRecord, Store, StoreError};
 use crate::timestamp;
 
 /// Longest the loop sleeps without looking at the file again: other processes sharing it may
@@ -125,6 +126,8 @@ pub struct Scheduler {
     hostname: String,
     permits: Arc<Semaphore>,
     in_flight: Arc<InFlight>,
+    /// Skips deferred because of other processes' runs (see `settle`).
+    settling: Arc<settle::Settling>,
     records: mpsc::UnboundedSender<RunRecord>,
     records_rx: Mutex<Option<mpsc::UnboundedReceiver<RunRecord>>>,
     submitted_rx: Mutex<Option<mpsc::UnboundedReceiver<ClaimedRun>>>,
@@ -175,6 +178,7 @@ impl Scheduler {
             instance_id,
             hostname,
             in_flight: Arc::new(InFlight::default()),
+            settling: Arc::default(),
             records,
             records_rx: Mutex::new(Some(records_rx)),
             submitted_rx: Mutex::new(Some(submitted_rx)),
@@ -256,13 +260,25 @@ impl Scheduler {
                     // memory (an action that has finished no longer counts, even before its
                     // outcome is written).
                     let running = elsewhere.saturating_add(self.in_flight.executing(&job.id));
-                    plan::plan(
+                    let decided = plan::plan(
                         &job.trigger,
                         &job.settings,
                         job.next_run_at.unwrap_or(horizon),
                         horizon,
                         running,
-                    )
+                    );
+                    if elsewhere > 0 && !decided.skipped.is_empty() {
+                        if self.settling.defer(&job.id, std::time::Instant::now()) {
+                            // Left due: see `settle`.
+                            return ClaimPlan {
+                                next_run_at: job.next_run_at,
+                                ..ClaimPlan::default()
+                            };
+                        }
+                    } else {
+                        self.settling.settled(&job.id);
+                    }
+                    decided
                 },
             )
             .await?;

@@ -11,6 +11,7 @@ mod jobs;
 mod load;
 mod manage;
 mod migrations;
+mod mutation;
 mod openapi;
 mod packaging;
 mod processes;

@@ -15,50 +15,59 @@ use crate::helpers::rows::{RunRow, open_pool, runs_of};
 use crate::helpers::stub::Stub;
 use crate::helpers::*;
 
-/// An every-second interval job fires at least 3 times in 3.5 s, each within 50 ms of its due
-/// time at idle (the loop sleeps until the exact due instant).
-#[tokio::test]
-async fn interval_job_fires_every_second_with_idle_lateness_under_50_ms() {
-    let app = spawn_app_with(scheduler_on()).await;
-    let created_at = tokio::time::Instant::now();
-    app.create_job(
-        &json!({"id": "tick", "trigger": {"type": "interval", "seconds": 1},
-        "action": {"type": "noop"}}),
-    )
-    .await;
+/// How many on-time runs the idle-lateness test judges.
+const LATENESS_SAMPLES: usize = 30;
 
-    let timeout = Duration::from_millis(3500).saturating_sub(created_at.elapsed());
-    let rows = wait_for_runs(&app, "tick", "3 succeeded runs", timeout, |rows| {
-        rows.iter().filter(|r| r.status == "succeeded").count() >= 3
+/// Ten every-second interval jobs, their instants 100 ms apart, fire 30 times in about 3 s:
+/// at least three quarters of the runs start within 50 ms of their instant at idle (the loop
+/// sleeps until the exact due instant), and none is a whole interval late. A quarter may be
+/// late because the other tests of this binary share the two cores (the precise figures come
+/// from the benchmark, BENCHMARKS.md); a loop that polls, or wakes late, fails.
+#[tokio::test]
+async fn interval_jobs_fire_every_second_with_idle_lateness_under_50_ms() {
+    let app = spawn_app_with(scheduler_on()).await;
+    let first = Utc::now() + chrono::Duration::milliseconds(500);
+    let ids: Vec<String> = (0..10).map(|i| format!("tick-{i}")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let start = first + chrono::Duration::milliseconds(100 * i as i64);
+        app.create_job(&json!({"id": id,
+            "trigger": {"type": "interval", "seconds": 1, "start_at": ts(start)},
+            "action": {"type": "noop"}}))
+            .await;
+    }
+
+    let mut late: Vec<i64> = wait_for("30 succeeded runs", Duration::from_secs(10), || async {
+        let mut late = Vec::new();
+        for id in &ids {
+            let rows = runs_of(&app.pool, id).await;
+            assert!(
+                rows.iter().all(|r| r.occurrences == 1),
+                "on-time runs stand for one occurrence each: {rows:#?}"
+            );
+            late.extend(
+                rows.iter()
+                    .filter(|r| r.status == "succeeded")
+                    .map(RunRow::lateness_ms),
+            );
+        }
+        (late.len() >= LATENESS_SAMPLES).then_some(late)
     })
     .await;
-
-    let mut late: Vec<i64> = rows
-        .iter()
-        .filter(|r| r.status == "succeeded")
-        .map(RunRow::lateness_ms)
-        .collect();
     late.sort_unstable();
-    let p50 = late[late.len() / 2];
+    let p75 = late[late.len() * 3 / 4];
     let max = *late.last().expect("runs");
     eprintln!(
-        "interval lateness at idle: runs={} p50={p50} ms max={max} ms all={late:?}",
-        late.len()
+        "interval lateness at idle: runs={} p50={} ms p75={p75} ms max={max} ms all={late:?}",
+        late.len(),
+        late[late.len() / 2]
     );
-    // The median must be well within the idle bound; one outlier is tolerated because the
-    // other tests of this binary run in parallel on the same cores (the precise figures come
-    // from the benchmark, BENCHMARKS.md, not from a timed test).
     assert!(
-        p50 < 50,
-        "idle lateness must stay under 50 ms, got {late:?} ms"
+        p75 < 50,
+        "idle lateness must stay under 50 ms for 3 runs in 4, got {late:?} ms"
     );
     assert!(
         max < 1000,
         "no run is a whole interval late, got {late:?} ms"
-    );
-    assert!(
-        rows.iter().all(|r| r.occurrences == 1),
-        "on-time runs stand for one occurrence each: {rows:#?}"
     );
 }
 

@@ -190,13 +190,17 @@ impl SqliteStore {
             });
         }
         let nexts = json_text(&nexts)?;
-        sqlx::query!(
-            "UPDATE jobs SET next_run_at = u.value ->> 'next_run_at' FROM json_each(?) AS u
-             WHERE jobs.id = u.value ->> 'id'",
-            nexts
-        )
-        .execute(&mut *tx)
-        .await?;
+        // The test mutant (Cargo.toml, `mutant-no-advance`) breaks the claim here, to prove
+        // that the torture audit fails when occurrences are not advanced past.
+        if !cfg!(feature = "mutant-no-advance") {
+            sqlx::query!(
+                "UPDATE jobs SET next_run_at = u.value ->> 'next_run_at' FROM json_each(?) AS u
+                 WHERE jobs.id = u.value ->> 'id'",
+                nexts
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(report)
     }

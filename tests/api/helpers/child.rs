@@ -12,6 +12,13 @@ use sqlx::SqlitePool;
 /// The admin key every [`Server`] is provisioned with (`SCHEDLITE_ADMIN_KEY`).
 pub(crate) const KEY: &str = "reliability-admin-key-0123456789";
 
+/// How many free ports [`Server::start`] tries before giving up.
+const PORT_ATTEMPTS: usize = 3;
+
+/// What the child's log says when its port was taken between [`free_port`] and its bind
+/// (`cannot listen on 127.0.0.1:PORT: Address already in use (os error 98)`).
+const PORT_TAKEN: &str = "Address already in use";
+
 /// A `schedlite serve` child process on its own port; killed with SIGKILL (and reaped) on drop
 /// if still running, so a failing test leaves no server behind.
 pub(crate) struct Server {
@@ -23,15 +30,27 @@ pub(crate) struct Server {
 
 impl Server {
     /// Starts `schedlite serve` on `db` on a free port with [`KEY`] provisioned and `extra`
-    /// flags, and waits until `/readyz` answers 200. Retries on another port if the child exits
-    /// before it is ready (the free port was taken meanwhile).
+    /// flags, and waits until `/readyz` answers 200. Retries on another port only when the
+    /// child's log shows that the port it was given was taken meanwhile; any other early exit
+    /// (a crash on restart) fails the test with the child's log.
     pub(crate) async fn start(db: &Path, extra: &[&str]) -> Server {
+        Server::start_bin(env!("CARGO_BIN_EXE_schedlite"), db, extra, &[]).await
+    }
+
+    /// [`Server::start`] with another build of the binary (`bin`) and extra environment
+    /// variables for the child.
+    pub(crate) async fn start_bin(
+        bin: &str,
+        db: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
         let mut last_logs = String::new();
-        for _attempt in 0..3 {
+        for _attempt in 0..PORT_ATTEMPTS {
             let port = free_port();
             let log = db.with_file_name(format!("serve-{port}.log"));
             let file = std::fs::File::create(&log).expect("log file");
-            let child = Command::new(env!("CARGO_BIN_EXE_schedlite"))
+            let child = Command::new(bin)
                 .arg("serve")
                 .arg("--listen")
                 .arg(format!("127.0.0.1:{port}"))
@@ -43,6 +62,7 @@ impl Server {
                 .env_remove("SCHEDLITE_SHUTDOWN_GRACE_SECONDS")
                 .env_remove("SCHEDLITE_ALLOW_COMMAND_JOBS")
                 .env("RUST_LOG", "info")
+                .envs(env.iter().copied())
                 .stdin(Stdio::null())
                 .stdout(Stdio::from(file.try_clone().expect("log file")))
                 .stderr(Stdio::from(file))
@@ -58,8 +78,14 @@ impl Server {
                 return server;
             }
             last_logs = server.logs();
+            assert!(
+                last_logs.contains(PORT_TAKEN),
+                "schedlite serve exited before it was ready (not a taken port); logs:\n{last_logs}"
+            );
         }
-        panic!("schedlite serve did not become ready; last logs:\n{last_logs}");
+        panic!(
+            "schedlite serve found its port taken {PORT_ATTEMPTS} times; last logs:\n{last_logs}"
+        );
     }
 
     /// True once `/readyz` answers 200; false if the process exits first. Panics after `timeout`.

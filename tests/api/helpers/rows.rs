@@ -14,9 +14,6 @@ use sqlx::{Row, SqlitePool};
 use super::clock::{parse_ts, ts};
 use super::wait_for;
 
-/// Statuses a finished history may hold for noop jobs: run, missed, interrupted or skipped.
-pub(crate) const FINAL_STATUSES: &[&str] = &["succeeded", "missed", "interrupted", "skipped"];
-
 /// A pool on the same file, patient with the servers' write locks.
 pub(crate) async fn open_pool(db: &Path) -> SqlitePool {
     SqlitePool::connect_with(
@@ -41,33 +38,36 @@ pub(crate) async fn create_pool(db: &Path) -> SqlitePool {
     .expect("pool")
 }
 
-/// Inserts `n` noop interval jobs `{prefix}-00000`… every `every` seconds in one transaction.
-/// Job `i` starts at `start_at + (i % spread)` seconds (spread 1: all at `start_at`), and its
-/// `next_run_at` is its start. Returns the ids in order.
+/// The stored text of a noop action.
+pub(crate) const NOOP: &str = r#"{"type":"noop"}"#;
+
+/// Inserts `n` interval jobs `{prefix}-00000`… every `every` seconds doing `action` (its stored
+/// JSON text, e.g. [`NOOP`]) in one transaction. Job `i` starts at `start_at + i × stagger`
+/// (zero: all at `start_at`), and its `next_run_at` is its start. Returns the ids in order.
 pub(crate) async fn insert_interval_jobs(
     pool: &SqlitePool,
     prefix: &str,
     n: usize,
     every: u32,
-    start_at: DateTime<Utc>,
-    spread: u32,
+    (start_at, stagger): (DateTime<Utc>, chrono::Duration),
+    action: &str,
 ) -> Vec<String> {
     let created = ts(Utc::now());
     let mut tx = pool.begin().await.expect("begin");
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
         let id = format!("{prefix}-{i:05}");
-        let offset = u32::try_from(i).expect("small") % spread.max(1);
-        let start = ts(start_at + chrono::Duration::seconds(i64::from(offset)));
+        let start = ts(start_at + stagger * i32::try_from(i).expect("small"));
         sqlx::query(
             "INSERT INTO jobs (id, name, trigger_type, interval_seconds, start_at, action,
                  next_run_at, created_at, updated_at)
-             VALUES (?, ?, 'interval', ?, ?, '{\"type\":\"noop\"}', ?, ?, ?)",
+             VALUES (?, ?, 'interval', ?, ?, ?, ?, ?, ?)",
         )
         .bind(&id)
         .bind(format!("reliability job {i}"))
         .bind(i64::from(every))
         .bind(&start)
+        .bind(action)
         .bind(&start)
         .bind(&created)
         .bind(&created)
@@ -105,21 +105,27 @@ pub(crate) async fn scalar(pool: &SqlitePool, sql: &'static str) -> i64 {
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
-/// How many (job_id, scheduled_at) pairs have more than one row.
-pub(crate) async fn doubled_occurrences(pool: &SqlitePool) -> i64 {
-    scalar(
-        pool,
-        "SELECT count(*) FROM (SELECT job_id, scheduled_at FROM job_runs
-         GROUP BY 1, 2 HAVING count(*) > 1)",
-    )
-    .await
-}
-
 /// How many runs read `running` (none once every server has stopped or been recovered).
 pub(crate) async fn running_runs(pool: &SqlitePool) -> i64 {
     scalar(
         pool,
         "SELECT count(*) FROM job_runs WHERE status = 'running'",
+    )
+    .await
+}
+
+/// How many `skipped` rows were decided although the run before them (the last one that
+/// started) had already finished: a skip that `max_instances` does not justify. A skip whose
+/// previous run was still going (a slow action) is legitimate and not counted.
+pub(crate) async fn stale_skips(pool: &SqlitePool) -> i64 {
+    scalar(
+        pool,
+        "SELECT count(*) FROM job_runs s
+         WHERE s.status = 'skipped' AND (
+             SELECT r.finished_at FROM job_runs r WHERE r.job_id = s.job_id
+             AND r.started_at IS NOT NULL AND r.scheduled_at < s.scheduled_at
+             ORDER BY r.scheduled_at DESC LIMIT 1
+         ) <= s.finished_at",
     )
     .await
 }
@@ -142,6 +148,28 @@ pub(crate) async fn print_counts(pool: &SqlitePool) {
     .await
     .expect("per status");
     eprintln!("(status, rows, occurrences): {per_status:?}");
+}
+
+/// Prints rows and occurrences per owner and per status, and asserts that every server of
+/// the test claimed at least one run (two servers where one does all the work would pass every
+/// other check).
+pub(crate) async fn assert_each_owner_claimed(pool: &SqlitePool, owners: &[String]) {
+    let per_owner: Vec<(Option<String>, i64, i64)> = sqlx::query_as(
+        "SELECT owner_id, count(*), sum(occurrences) FROM job_runs GROUP BY owner_id ORDER BY owner_id",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("per owner");
+    eprintln!("owners {owners:?}\n(owner, rows, occurrences): {per_owner:?}");
+    print_counts(pool).await;
+    for owner in owners {
+        assert!(
+            per_owner
+                .iter()
+                .any(|(o, rows, _)| o.as_deref() == Some(owner) && *rows > 0),
+            "server {owner} claimed no run: {per_owner:?}"
+        );
+    }
 }
 
 /// What [`audit_occurrences`] found.
