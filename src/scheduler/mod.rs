@@ -23,8 +23,9 @@ pub use handle::{Counters, SchedulerHandle, SchedulerStatus, StorageNote, Writer
 
 use crate::actions::{Executor, Outcome, OutcomeStatus};
 use crate::error_chain::error_chain;
+use crate::model::ClaimPlan;
 use crate::model::RunStatus;
-use crate::store::{ClaimPlan, ClaimReport, ClaimedRun, RunRecord, Store, StoreError};
+use crate::store::{ClaimReport, ClaimedRun, RunRecord, Store, StoreError};
 use crate::timestamp;
 
 /// Longest the loop sleeps without looking at the file again: other processes sharing it may
