@@ -11,7 +11,7 @@ use chrono::Utc;
 use reqwest::Method;
 
 use crate::helpers::cli::{assert_one_line_error, schedlite, stdout};
-use crate::helpers::rows::{insert_interval_jobs, job_definitions, open_pool};
+use crate::helpers::rows::{NOOP, insert_interval_jobs, job_definitions, open_pool};
 use crate::helpers::*;
 
 /// Jobs firing every second while the backups are taken.
@@ -47,7 +47,8 @@ async fn assert_copy_is_complete(copy: &Path, jobs: &BTreeMap<String, String>) {
 async fn backups_taken_during_a_burst_are_complete_and_start_as_servers() {
     let app = spawn_app_with(scheduler_on()).await;
     let dir = app.dir.as_ref().expect("temp dir").path().to_path_buf();
-    insert_interval_jobs(&app.pool, "burst", BURST_JOBS, 1, Utc::now(), 1).await;
+    let at_once = (Utc::now(), chrono::Duration::zero());
+    insert_interval_jobs(&app.pool, "burst", BURST_JOBS, 1, at_once, NOOP).await;
     wait_for("the burst fires", Duration::from_secs(10), || async {
         (app.count("SELECT count(*) FROM job_runs").await >= BURST_JOBS as i64).then_some(())
     })

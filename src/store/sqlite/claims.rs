@@ -195,7 +195,7 @@ impl SqliteStore {
         if !cfg!(feature = "mutant-no-advance") {
             sqlx::query!(
                 "UPDATE jobs SET next_run_at = u.value ->> 'next_run_at' FROM json_each(?) AS u
-                 WHERE jobs.id = u.value ->> 'id'",
+             WHERE jobs.id = u.value ->> 'id'",
                 nexts
             )
             .execute(&mut *tx)
