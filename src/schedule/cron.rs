@@ -7,6 +7,8 @@
 //!
 //! N.B. We do not use the `cron` crate: it numbers weekdays from Sunday = 1, refuses
 //! 5-field expressions and joins day-of-month and day-of-week with AND (see DESIGN.md).
+//! It serves as a test oracle instead: tests/cron_oracle.rs compares fire times on the subset
+//! where both define the same schedule.
 
 use std::fmt;
 
