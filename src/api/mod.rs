@@ -5,6 +5,7 @@
 mod admin;
 mod audit;
 mod auth;
+mod cursor;
 mod error;
 mod extract;
 mod health;

@@ -15,36 +15,54 @@ pub struct JobFilter {
     pub trigger_type: Option<String>,
 }
 
-/// A position in next-run order: jobs sort by `next_run_at` with NULLs last, then by id.
-/// The cursor of `GET /jobs` encodes the last key of a page.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobSortKey {
-    /// `next_run_at` text, or `~` (sorts after every timestamp) when NULL.
-    pub next_run: String,
-    /// The job id.
-    pub id: String,
+/// The order of a job listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobOrder {
+    /// By next run (paused and finished jobs last), then id. The first page is the live view;
+    /// later pages continue in the order as it was when the listing began, so jobs that fire
+    /// meanwhile are neither served again nor skipped (see [`Store::list_jobs`]).
+    NextRun,
+    /// By id: a complete, stable enumeration, unaffected by firing.
+    Id,
 }
 
-impl JobSortKey {
-    /// The sort key of a job.
-    pub fn of(job: &Job) -> JobSortKey {
-        JobSortKey {
-            next_run: job
-                .next_run_at
-                .map(crate::timestamp::format)
-                .unwrap_or_else(|| "~".to_string()),
-            id: job.id.clone(),
+/// Where a listing continues: the last job a page served, in the listing's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobCursor {
+    /// After a job in next-run order as of the listing's start.
+    NextRun {
+        /// The largest `job_runs.id` when the listing's first page was read: runs above it
+        /// were recorded since the listing began.
+        watermark: i64,
+        /// The served job's next run as of the listing's start (`None`: paused or finished).
+        next_run_at: Option<DateTime<Utc>>,
+        /// The served job's id.
+        id: String,
+    },
+    /// After a job in id order.
+    Id {
+        /// The served job's id.
+        id: String,
+    },
+}
+
+impl JobCursor {
+    /// The order this cursor continues.
+    pub fn order(&self) -> JobOrder {
+        match self {
+            JobCursor::NextRun { .. } => JobOrder::NextRun,
+            JobCursor::Id { .. } => JobOrder::Id,
         }
     }
 }
 
-/// One page of jobs and the key to continue after, if there may be more.
+/// One page of jobs and where to continue, if there are more.
 #[derive(Debug, Clone)]
 pub struct JobPage {
-    /// The jobs, in next-run order.
+    /// The jobs, in the listing's order.
     pub jobs: Vec<Job>,
-    /// Set when the page was full.
-    pub next: Option<JobSortKey>,
+    /// Set when more jobs follow.
+    pub next: Option<JobCursor>,
 }
 
 impl Store {
@@ -108,18 +126,29 @@ impl Store {
         }
     }
 
-    /// Up to `limit` jobs after `after` in next-run order (NULLs last, then id).
+    /// Up to `limit` jobs in `order`, after `after` (from the start when `None`; the caller
+    /// checks that a cursor belongs to `order`).
     ///
     /// Keyset paging: a page starts strictly after the last key of the previous one, so jobs
-    /// added or deleted between pages neither shift nor repeat the others.
+    /// added or deleted between pages neither shift nor repeat the others. In id order that is
+    /// all it takes. In next-run order, firing moves a job's key past the cursor; so the first
+    /// page also reads a watermark, the largest `job_runs.id` in the same snapshot, and every
+    /// page orders jobs by their next run AS OF THAT MOMENT: a job with a scheduled run above
+    /// the watermark has been claimed since (every claim writes a row: run, missed or skipped),
+    /// and its next run back then is the first occurrence of those rows (a coalesced or missed
+    /// row's `scheduled_at` is its first occurrence); any other job has not moved. Manual runs
+    /// move nothing and are ignored. So each job keeps one key for the whole listing and is
+    /// served exactly once. What stays inexact is written in the README (*Listing jobs*): jobs
+    /// changed through the API meanwhile, and rowid reuse after the newest runs are deleted.
     pub async fn list_jobs(
         &self,
         filter: &JobFilter,
-        after: Option<&JobSortKey>,
+        order: JobOrder,
+        after: Option<&JobCursor>,
         limit: u32,
     ) -> Result<JobPage, StoreError> {
         match self {
-            Store::Sqlite(s) => s.list_jobs(filter, after, limit).await,
+            Store::Sqlite(s) => s.list_jobs(filter, order, after, limit).await,
         }
     }
 

@@ -37,7 +37,7 @@ pub use audit::AuditEntry;
 pub use claims::{ClaimReport, ClaimedRun, RunRecord};
 pub use error::{StorageCondition, StoreError};
 pub use instances::Instance;
-pub use jobs::{JobFilter, JobPage, JobSortKey};
+pub use jobs::{JobCursor, JobFilter, JobOrder, JobPage};
 pub use sqlite::SqliteStore;
 
 /// A handle on the service's database, whichever engine holds it; cheap to clone.

@@ -8,6 +8,7 @@ mod faults;
 mod full_disk;
 mod helpers;
 mod jobs;
+mod listing;
 mod load;
 mod manage;
 mod migrations;

@@ -7,7 +7,7 @@ use super::{SqliteStore, parse_ts, ts};
 use crate::actions::Action;
 use crate::model::{Job, NewJob, Run};
 use crate::schedule::Trigger;
-use crate::store::{JobFilter, JobPage, JobSortKey, StoreError};
+use crate::store::{JobCursor, JobFilter, JobOrder, JobPage, StoreError};
 
 /// A trigger spread over its typed columns.
 struct TriggerColumns {
@@ -51,6 +51,21 @@ impl TriggerColumns {
 fn bool_int(b: bool) -> i64 {
     i64::from(b)
 }
+
+/// One row of a page: the job and its place in the listing's order.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListedRow {
+    /// `next_run_at` as of the listing's start ([`NULL_KEY`] for none), or the id in id order.
+    sort_key: String,
+    /// The job's id (for the cursor).
+    id: String,
+    job: JobRow,
+}
+
+/// The next-run sort key of a job without one (paused or finished): sorts after every timestamp
+/// (index `jobs_by_next_run`). Never leaves the store.
+const NULL_KEY: &str = "~";
 
 impl SqliteStore {
     /// Inserts a new job. A job with the same id gives [`StoreError::JobExists`].
@@ -193,49 +208,102 @@ impl SqliteStore {
         Ok(deleted)
     }
 
-    /// Up to `limit` jobs after `after` in next-run order (NULLs last, then id).
-    ///
-    /// Keyset paging: a page starts strictly after the last key of the previous one, so jobs
-    /// added or deleted between pages neither shift nor repeat the others.
+    /// [`crate::store::Store::list_jobs`]. The jobs part seeks `jobs_by_next_run` like a plain
+    /// keyset; the moved part is a rowid range scan of the runs recorded since the listing
+    /// began, grouped by job.
     pub async fn list_jobs(
         &self,
         filter: &JobFilter,
-        after: Option<&JobSortKey>,
+        order: JobOrder,
+        after: Option<&JobCursor>,
         limit: u32,
     ) -> Result<JobPage, StoreError> {
         let paused = filter.paused.map(bool_int);
-        let (after_next, after_id) = match after {
-            Some(k) => (k.next_run.as_str(), k.id.as_str()),
-            None => ("", ""),
+        let (watermark, after_key, after_id) = match after {
+            None => (None, String::new(), ""),
+            Some(JobCursor::NextRun {
+                watermark,
+                next_run_at,
+                id,
+            }) => (
+                Some(*watermark),
+                next_run_at.map(ts).unwrap_or_else(|| NULL_KEY.to_string()),
+                id.as_str(),
+            ),
+            Some(JobCursor::Id { id }) => (None, String::new(), id.as_str()),
         };
-        let limit_i = i64::from(limit);
-        // One JSON row for the page rather than a row each: see `rows.rs` for why.
-        let page = shaped!(query_scalar!(
-            [r#"SELECT json_group_array(json("# JOB r#")) AS "rows!: String"
-               FROM (SELECT * FROM jobs
-                     WHERE ifnull(next_run_at, '~') >= ?1 AND (ifnull(next_run_at, '~'), id) > (?1, ?2)
-                       AND (?3 IS NULL OR paused = ?3)
-                       AND (?4 IS NULL OR trigger_type = ?4)
-                     ORDER BY ifnull(next_run_at, '~'), id
-                     LIMIT ?5)"#],
-            after_next,
+        let order_s = match order {
+            JobOrder::NextRun => "next_run",
+            JobOrder::Id => "id",
+        };
+        // One more than asked: the extra row says whether another page follows.
+        let fetch = i64::from(limit) + 1;
+        // One statement, so the watermark, the moved jobs and the others are one snapshot. The
+        // arms not of this order are cut off by their constant `?7` test before any read.
+        // `NOT INDEXED` keeps the moved runs a rowid range scan: without it SQLite walks the
+        // whole (job_id, scheduled_at) index to group by job without sorting.
+        let page = shaped!(query!(
+            [r#"WITH mark(w) AS (SELECT coalesce(?1, (SELECT ifnull(max(id), 0) FROM job_runs))),
+               moved AS MATERIALIZED (
+                   SELECT job_id, min(scheduled_at) AS start_key FROM job_runs NOT INDEXED
+                   WHERE ?7 = 'next_run' AND id > (SELECT w FROM mark) AND kind = 'scheduled'
+                   GROUP BY job_id),
+               page(sort_key, id) AS (
+                   SELECT * FROM (
+                       SELECT ifnull(next_run_at, '~'), id FROM jobs
+                       WHERE ?7 = 'next_run' AND ifnull(next_run_at, '~') >= ?2
+                         AND (ifnull(next_run_at, '~'), id) > (?2, ?3)
+                         AND id NOT IN (SELECT job_id FROM moved)
+                         AND (?4 IS NULL OR paused = ?4) AND (?5 IS NULL OR trigger_type = ?5)
+                       ORDER BY ifnull(next_run_at, '~'), id LIMIT ?6)
+                   UNION ALL
+                   SELECT m.start_key, j.id FROM moved AS m JOIN jobs AS j ON j.id = m.job_id
+                   WHERE (m.start_key, j.id) > (?2, ?3)
+                     AND (?4 IS NULL OR j.paused = ?4) AND (?5 IS NULL OR j.trigger_type = ?5)
+                   UNION ALL
+                   SELECT * FROM (
+                       SELECT id, id FROM jobs
+                       WHERE ?7 = 'id' AND id > ?3
+                         AND (?4 IS NULL OR paused = ?4) AND (?5 IS NULL OR trigger_type = ?5)
+                       ORDER BY id LIMIT ?6)
+                   ORDER BY 1, 2 LIMIT ?6)
+               SELECT (SELECT w FROM mark) AS "watermark!: i64",
+                      json_group_array(json_object('sort_key', sort_key, 'id', id, 'job', "# JOB r#")
+                                       ORDER BY sort_key, id) AS "rows!: String"
+               FROM (SELECT page.sort_key, jobs.* FROM page JOIN jobs ON jobs.id = page.id)"#],
+            watermark,
+            after_key,
             after_id,
             paused,
             filter.trigger_type,
-            limit_i,
+            fetch,
+            order_s,
         ))
         .fetch_one(&self.pool)
         .await?;
-        let rows: Vec<JobRow> = decode("jobs", "page", &page)?;
+        let mut rows: Vec<ListedRow> = decode("jobs", "page", &page.rows)?;
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next = match rows.last() {
+            Some(last) if more => Some(match order {
+                JobOrder::NextRun => JobCursor::NextRun {
+                    watermark: page.watermark,
+                    next_run_at: match last.sort_key.as_str() {
+                        NULL_KEY => None,
+                        key => Some(parse_ts("jobs", &last.id, "next_run_at", key)?),
+                    },
+                    id: last.id.clone(),
+                },
+                JobOrder::Id => JobCursor::Id {
+                    id: last.id.clone(),
+                },
+            }),
+            _ => None,
+        };
         let jobs = rows
             .into_iter()
-            .map(Job::try_from)
+            .map(|r| Job::try_from(r.job))
             .collect::<Result<Vec<_>, _>>()?;
-        let next = if jobs.len() as u32 == limit {
-            jobs.last().map(JobSortKey::of)
-        } else {
-            None
-        };
         Ok(JobPage { jobs, next })
     }
 
