@@ -75,11 +75,7 @@ async fn list_all(app: &TestApp, first: &str, pause: Duration) -> Vec<Vec<String
 /// meanwhile.
 #[tokio::test]
 async fn listing_jobs_that_fire_every_second_ends_with_each_job_once() {
-    let app = spawn_app_with(AppOptions {
-        run_scheduler: true,
-        ..AppOptions::default()
-    })
-    .await;
+    let app = spawn_app_with(scheduler_on()).await;
     let ids: Vec<String> = (0..JOBS).map(|i| format!("busy-{i:04}")).collect();
     seed(&app, &ids, 1).await;
     let expected: BTreeSet<String> = ids.iter().cloned().collect();
