@@ -4,7 +4,6 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use futures::StreamExt;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -20,18 +19,38 @@ const PAGES: usize = JOBS / PAGE;
 /// Where a listing that does not terminate is cut off (the old cursor passed 200 pages).
 const GIVE_UP_AFTER: usize = 5 * PAGES;
 
-/// Creates `ids` as interval jobs firing every `seconds`, 16 requests at a time.
+/// Requests in flight at once while seeding.
+const SEED_WORKERS: usize = 16;
+
+/// Creates `ids` as interval jobs firing every `seconds`, [`SEED_WORKERS`] requests at a time.
 async fn seed(app: &TestApp, ids: &[String], seconds: u64) {
-    futures::stream::iter(ids)
-        .map(|id| async move {
-            let (status, body) = app
-                .put(&format!("/jobs/{id}"), &interval_job(id, seconds))
-                .await;
-            assert_eq!(status, 201, "PUT /jobs/{id}: {body}");
-        })
-        .buffer_unordered(16)
-        .collect::<Vec<()>>()
-        .await;
+    let mut workers = tokio::task::JoinSet::new();
+    for worker in 0..SEED_WORKERS {
+        let client = app.client.clone();
+        let jobs: Vec<(String, Value)> = ids
+            .iter()
+            .skip(worker)
+            .step_by(SEED_WORKERS)
+            .map(|id| (app.url(&format!("/jobs/{id}")), interval_job(id, seconds)))
+            .collect();
+        workers.spawn(async move {
+            for (url, body) in jobs {
+                let resp = client
+                    .put(&url)
+                    .header("X-API-Key", ADMIN_KEY)
+                    .header("content-type", "application/json")
+                    .body(body.to_string())
+                    .send()
+                    .await
+                    .expect("request sent");
+                let (status, answer) = parse(resp).await;
+                assert_eq!(status, 201, "PUT {url}: {answer}");
+            }
+        });
+    }
+    while let Some(done) = workers.join_next().await {
+        done.expect("a seeding worker failed");
+    }
 }
 
 /// The largest run id so far.
