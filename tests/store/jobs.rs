@@ -6,7 +6,7 @@ use chrono::Duration;
 use schedlite::actions::Action;
 use schedlite::model::{JobSettings, NewJob};
 use schedlite::schedule::Trigger;
-use schedlite::store::{JobFilter, StoreError};
+use schedlite::store::{JobFilter, JobOrder, StoreError};
 
 use crate::engines::Db;
 use crate::support::{KEY, every, job, now, plus_ms};
@@ -88,7 +88,7 @@ async fn what_is_written_is_read_back_field_by_field(db: Db) {
     }
     let page = db
         .store
-        .list_jobs(&JobFilter::default(), None, 10)
+        .list_jobs(&JobFilter::default(), JobOrder::NextRun, None, 10)
         .await
         .expect("list");
     let ids: Vec<&str> = page.jobs.iter().map(|j| j.id.as_str()).collect();
@@ -202,9 +202,9 @@ async fn delete_removes_the_job_and_its_runs(db: Db) {
     );
 }
 
-/// 23 jobs (some with no next run, some sharing one instant) paged 5 at a time: every job
-/// exactly once, ordered by next run (none last), then id; a job added behind the cursor
-/// mid-walk does not shift the pages.
+/// 23 jobs (some with no next run, some sharing one instant) paged 5 at a time, in next-run
+/// order (none last, then id) and in id order: every job exactly once, in order; a job added
+/// behind the cursor mid-walk does not shift the pages.
 async fn pages_walk_every_job_once_in_next_run_order(db: Db) {
     let t = now();
     let mut expected = Vec::new();
@@ -228,21 +228,32 @@ async fn pages_walk_every_job_once_in_next_run_order(db: Db) {
     expected.sort();
     let expected: Vec<String> = expected.into_iter().map(|(_, id)| id).collect();
 
+    assert_eq!(walk(&db, JobOrder::NextRun, "a-early").await, expected);
+    // The first walk's "a-early" is there before the second walk starts.
+    let mut by_id = expected.clone();
+    by_id.push("a-early".into());
+    by_id.sort();
+    assert_eq!(walk(&db, JobOrder::Id, "0-early").await, by_id);
+}
+
+/// Every id a listing in `order` serves, 5 a page; after the second page a job is inserted
+/// that sorts before everything served so far: it must neither appear nor shift the pages.
+async fn walk(db: &Db, order: JobOrder, early_id: &str) -> Vec<String> {
+    let t = now();
     let mut seen = Vec::new();
     let mut after = None;
     for page_no in 0.. {
         assert!(page_no < 10, "the cursor never ends");
         let page = db
             .store
-            .list_jobs(&JobFilter::default(), after.as_ref(), 5)
+            .list_jobs(&JobFilter::default(), order, after.as_ref(), 5)
             .await
             .expect("page");
         assert!(page.jobs.len() <= 5);
         seen.extend(page.jobs.iter().map(|j| j.id.clone()));
         if page_no == 1 {
-            // Sorts before everything seen so far: must not appear, nor shift later pages.
-            let early = every("a-early", 60, t);
-            let at = plus_ms(t, -60_000);
+            let early = every(early_id, 60, t);
+            let at = plus_ms(t, -3_600_000);
             db.store
                 .insert_job(&early, Some(at), t, KEY)
                 .await
@@ -253,7 +264,7 @@ async fn pages_walk_every_job_once_in_next_run_order(db: Db) {
             None => break,
         }
     }
-    assert_eq!(seen, expected);
+    seen
 }
 
 async fn filters_select_by_paused_and_trigger_type(db: Db) {
@@ -278,7 +289,10 @@ async fn filters_select_by_paused_and_trigger_type(db: Db) {
     let ids = |filter: JobFilter| {
         let store = db.store.clone();
         async move {
-            let page = store.list_jobs(&filter, None, 100).await.expect("list");
+            let page = store
+                .list_jobs(&filter, JobOrder::Id, None, 100)
+                .await
+                .expect("list");
             page.jobs.into_iter().map(|j| j.id).collect::<BTreeSet<_>>()
         }
     };
