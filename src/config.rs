@@ -27,6 +27,35 @@ pub const DEFAULT_MAX_CONCURRENT_RUNS: usize = 256;
 /// Default failed authentications per client address per minute before 429.
 pub const DEFAULT_AUTH_FAILURES_PER_MINUTE: u32 = 20;
 
+/// Default time between two passes of the history pruner (it also runs once at start).
+pub const DEFAULT_PRUNE_INTERVAL: Duration = Duration::from_secs(600);
+
+/// How long run history and audit rows are kept (DESIGN.md, *Run history retention*). Rows
+/// past these limits are pruned in small batches off the scheduler's path; the newest run of
+/// each job and every `running` row are always kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionPolicy {
+    /// Days `succeeded`, `skipped` and `missed` runs are kept.
+    pub keep_days: u32,
+    /// Days `failed`, `timed_out` and `interrupted` runs are kept.
+    pub keep_failed_days: u32,
+    /// Most runs kept per job (the newest).
+    pub keep_runs: u32,
+    /// Days audit rows are kept.
+    pub keep_audit_days: u32,
+}
+
+impl Default for RetentionPolicy {
+    fn default() -> RetentionPolicy {
+        RetentionPolicy {
+            keep_days: 30,
+            keep_failed_days: 90,
+            keep_runs: 10_000,
+            keep_audit_days: 365,
+        }
+    }
+}
+
 /// Everything `serve` needs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -54,6 +83,11 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Whether the loop that fires jobs runs in this process (tests of the API alone turn it off).
     pub run_scheduler: bool,
+    /// How long history is kept.
+    pub retention: RetentionPolicy,
+    /// How often the pruner looks for history past [`Config::retention`]; it also runs once
+    /// at start.
+    pub prune_interval: Duration,
     /// Where `POST /admin/backup` writes its copies (`--backup-dir`); `None` means a
     /// `backups` directory beside the database file.
     pub backup_dir: Option<PathBuf>,
@@ -78,6 +112,8 @@ impl Config {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             run_scheduler: true,
             backup_dir: None,
+            retention: RetentionPolicy::default(),
+            prune_interval: DEFAULT_PRUNE_INTERVAL,
         }
     }
 

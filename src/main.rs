@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use schedlite::config::{DEFAULT_DB, DEFAULT_LISTEN, DEFAULT_SHUTDOWN_GRACE};
+use schedlite::config::{DEFAULT_DB, DEFAULT_LISTEN, DEFAULT_SHUTDOWN_GRACE, RetentionPolicy};
 use schedlite::model::Role;
+use schedlite::scheduler::retention::prune_history;
 use schedlite::startup::open_and_migrate;
 use schedlite::{Application, Config, apikey, telemetry, timestamp};
 
@@ -55,6 +56,17 @@ enum Command {
         /// beside the database file).
         #[arg(long, env = "SCHEDLITE_BACKUP_DIR")]
         backup_dir: Option<PathBuf>,
+        #[command(flatten)]
+        retention: RetentionArgs,
+    },
+    /// Delete run history and audit rows past the retention policy now, in small batches,
+    /// while the service may be running.
+    Prune {
+        /// Count what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        retention: RetentionArgs,
     },
     /// Write a consistent copy of the database to DEST (a new file) while it is in use.
     Backup {
@@ -94,6 +106,34 @@ enum KeysCommand {
         /// The key's name.
         name: String,
     },
+}
+
+/// The retention policy's flags, shared by `serve` (its pruner) and `prune`.
+#[derive(Debug, Clone, Copy, clap::Args)]
+struct RetentionArgs {
+    /// Days `succeeded`, `skipped` and `missed` runs are kept.
+    #[arg(long, env = "SCHEDLITE_KEEP_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    keep_days: u32,
+    /// Days `failed`, `timed_out` and `interrupted` runs are kept.
+    #[arg(long, env = "SCHEDLITE_KEEP_FAILED_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    keep_failed_days: u32,
+    /// Most runs kept per job (the newest).
+    #[arg(long, env = "SCHEDLITE_KEEP_RUNS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=100_000_000))]
+    keep_runs: u32,
+    /// Days audit rows are kept.
+    #[arg(long, env = "SCHEDLITE_KEEP_AUDIT_DAYS", default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    keep_audit_days: u32,
+}
+
+impl From<RetentionArgs> for RetentionPolicy {
+    fn from(a: RetentionArgs) -> RetentionPolicy {
+        RetentionPolicy {
+            keep_days: a.keep_days,
+            keep_failed_days: a.keep_failed_days,
+            keep_runs: a.keep_runs,
+            keep_audit_days: a.keep_audit_days,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -161,6 +201,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             shutdown_grace_seconds,
             log_format,
             backup_dir,
+            retention,
         } => {
             telemetry::init_with(log_format.into(), "info", std::io::stderr);
             let mut config = Config::new(cli.db);
@@ -169,6 +210,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             config.shutdown_grace = Duration::from_secs(shutdown_grace_seconds);
             config.max_db_pages = max_db_pages;
             config.backup_dir = backup_dir;
+            config.retention = retention.into();
             config.provision_admin_key = non_empty_env("SCHEDLITE_ADMIN_KEY");
             config.provision_monitor_key = non_empty_env("SCHEDLITE_MONITOR_KEY");
             let mut app = Application::build(config).await.map_err(|e| chain(&e))?;
@@ -187,6 +229,23 @@ async fn run(cli: Cli) -> Result<(), String> {
             use clap::CommandFactory;
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "schedlite", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Prune { dry_run, retention } => {
+            telemetry::init("warn", std::io::stderr);
+            let store = open_and_migrate(&Config::new(cli.db))
+                .await
+                .map_err(|e| chain(&e))?;
+            let policy = retention.into();
+            let now = chrono::Utc::now();
+            let result = prune_history(&store, &policy, now, dry_run, Duration::ZERO).await;
+            store.close().await;
+            let report = result.map_err(|e| chain(&e))?;
+            let verb = if dry_run { "would delete" } else { "deleted" };
+            println!(
+                "{verb} {} run rows and {} audit rows",
+                report.runs, report.audit
+            );
             Ok(())
         }
         Command::Backup { dest } => {

@@ -15,7 +15,7 @@ use crate::api::{self, AppState};
 use crate::apikey;
 use crate::config::Config;
 use crate::model::Role;
-use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerError, SchedulerHandle};
+use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerError, SchedulerHandle, retention};
 use crate::store::{OpenOptions, Store, StoreError};
 
 /// What a server built with a test mutant feature (Cargo.toml, `[features]`) logs at start, so
@@ -146,6 +146,16 @@ impl Application {
         let state = self.state.clone();
         let app = api::router(state.clone());
         let (stop_tx, stop_rx) = watch::channel(false);
+        // The pruner keeps history within the retention policy wherever jobs fire.
+        let pruner = self.scheduler.as_ref().map(|_| {
+            tokio::spawn(retention::run_pruner(
+                state.store.clone(),
+                state.scheduler.clone(),
+                state.config.retention,
+                state.config.prune_interval,
+                stop_rx.clone(),
+            ))
+        });
         let scheduler = self.scheduler.map(|s| tokio::spawn(s.run(stop_rx.clone())));
         let mut server_stop = stop_rx.clone();
         let app = app.into_make_service_with_connect_info::<SocketAddr>();
@@ -174,6 +184,11 @@ impl Application {
             && let Err(e) = scheduler.await
         {
             tracing::error!(error = %e, "scheduler task failed");
+        }
+        if let Some(pruner) = pruner
+            && let Err(e) = pruner.await
+        {
+            tracing::error!(error = %e, "pruner task failed");
         }
         state.store.close().await;
         match served {

@@ -91,6 +91,18 @@ async fn metrics(
         Counters::get(&c.skipped),
     );
     metric(
+        "schedlite_pruned_runs_total",
+        "counter",
+        "Run rows deleted by the retention policy.",
+        Counters::get(&c.pruned_runs),
+    );
+    metric(
+        "schedlite_pruned_audit_total",
+        "counter",
+        "Audit rows deleted by the retention policy.",
+        Counters::get(&c.pruned_audit),
+    );
+    metric(
         "schedlite_scheduler_passes_total",
         "counter",
         "Claim passes of the loop.",

@@ -101,6 +101,10 @@ pub struct Counters {
     pub skipped: AtomicU64,
     /// Claim passes made.
     pub passes: AtomicU64,
+    /// Run rows the pruner deleted.
+    pub pruned_runs: AtomicU64,
+    /// Audit rows the pruner deleted.
+    pub pruned_audit: AtomicU64,
 }
 
 impl Counters {

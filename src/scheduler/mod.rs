@@ -8,6 +8,7 @@
 mod handle;
 pub mod liveness;
 pub mod plan;
+pub mod retention;
 mod settle;
 
 use std::collections::HashMap;

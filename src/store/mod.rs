@@ -29,6 +29,7 @@ mod error;
 mod instances;
 mod jobs;
 mod keys;
+mod retention;
 mod runs;
 
 use std::path::Path;
@@ -38,6 +39,7 @@ pub use claims::{ClaimReport, ClaimedRun, RunRecord};
 pub use error::{StorageCondition, StoreError};
 pub use instances::Instance;
 pub use jobs::{JobCursor, JobFilter, JobOrder, JobPage};
+pub use retention::{AgeCutoffs, PRUNE_BATCH, PRUNE_JOBS_PER_STEP, PruneStep};
 pub use sqlite::SqliteStore;
 
 /// A handle on the service's database, whichever engine holds it; cheap to clone.

@@ -18,6 +18,7 @@ mod packaging;
 mod processes;
 mod properties;
 mod requests;
+mod retention;
 mod scheduler;
 mod security;
 mod torture;

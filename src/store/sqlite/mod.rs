@@ -14,6 +14,7 @@ pub(crate) mod error;
 mod instances;
 mod jobs;
 mod keys;
+mod retention;
 mod rows;
 mod runs;
 mod tx;

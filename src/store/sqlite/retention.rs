@@ -1,0 +1,198 @@
+//! SQLite: pruning run history and audit rows in small transactions (contract on
+//! [`crate::store::Store::prune_runs_by_age`] and its siblings).
+//!
+//! Age is judged on a row's last occurrence (`last_scheduled_at`, else `scheduled_at`), so a
+//! stretch of missed occurrences goes only once all of it is old. A row is the newest of its
+//! job when no row of the job has a later occurrence: a seek on the unique
+//! (job_id, scheduled_at) index, cheap however long the history is.
+
+use super::{SqliteStore, ts};
+use crate::store::{AgeCutoffs, PRUNE_BATCH, PRUNE_JOBS_PER_STEP, PruneStep, StoreError};
+
+impl SqliteStore {
+    /// See [`crate::store::Store::prune_runs_by_age`]. A dry run runs the same DELETE and rolls
+    /// it back, so its count is exactly what a real step would delete.
+    pub async fn prune_runs_by_age(
+        &self,
+        after: i64,
+        cutoffs: AgeCutoffs,
+        dry_run: bool,
+    ) -> Result<PruneStep<i64>, StoreError> {
+        let width = i64::from(PRUNE_BATCH);
+        let window = sqlx::query!(
+            r#"SELECT max(id) AS "last: i64", min(scheduled_at) AS "oldest: String"
+               FROM (SELECT id, scheduled_at FROM job_runs WHERE id > ? ORDER BY id LIMIT ?)"#,
+            after,
+            width
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let (Some(last), Some(oldest)) = (window.last, window.oldest) else {
+            return Ok(PruneStep {
+                removed: 0,
+                next: None,
+            });
+        };
+        let ok_before = ts(cutoffs.ok_before);
+        let failed_before = ts(cutoffs.failed_before);
+        let mut tx = self.begin_write().await?;
+        let deleted = sqlx::query!(
+            r#"DELETE FROM job_runs WHERE id IN (
+                   SELECT r.id FROM job_runs AS r
+                   WHERE r.id > ?1 AND r.id <= ?2 AND r.status <> 'running'
+                     AND coalesce(r.last_scheduled_at, r.scheduled_at) <
+                         CASE WHEN r.status IN ('failed', 'timed_out', 'interrupted')
+                              THEN ?4 ELSE ?3 END
+                     AND EXISTS (SELECT 1 FROM job_runs AS n
+                                 WHERE n.job_id = r.job_id AND n.scheduled_at > r.scheduled_at))"#,
+            after,
+            last,
+            ok_before,
+            failed_before
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if dry_run {
+            tx.rollback().await?;
+        } else {
+            tx.commit().await?;
+        }
+        // Every later row is newer than both cut-offs once this window's oldest is.
+        let newest_cutoff = ok_before.max(failed_before);
+        Ok(PruneStep {
+            removed: deleted,
+            next: (oldest < newest_cutoff).then_some(last),
+        })
+    }
+
+    /// See [`crate::store::Store::prune_runs_over_count`].
+    pub async fn prune_runs_over_count(
+        &self,
+        after: Option<&str>,
+        keep_runs: u32,
+        cutoffs: AgeCutoffs,
+        dry_run: bool,
+    ) -> Result<PruneStep<String>, StoreError> {
+        let after = after.unwrap_or("");
+        let keep = i64::from(keep_runs);
+        let jobs = i64::from(PRUNE_JOBS_PER_STEP);
+        // For each job, the occurrence of its (keep_runs + 1)-th newest run: it and every
+        // older run go.
+        let page = sqlx::query!(
+            r#"SELECT j.id AS "id!: String",
+                      (SELECT r.scheduled_at FROM job_runs AS r WHERE r.job_id = j.id
+                       ORDER BY r.scheduled_at DESC LIMIT 1 OFFSET ?2) AS "cut: String"
+               FROM jobs AS j WHERE j.id > ?1 ORDER BY j.id LIMIT ?3"#,
+            after,
+            keep,
+            jobs
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let next = (page.len() as i64 == jobs)
+            .then(|| page.last().map(|j| j.id.clone()))
+            .flatten();
+        let mut removed = 0;
+        for job in &page {
+            let Some(cut) = job.cut.as_deref() else {
+                continue;
+            };
+            removed += if dry_run {
+                self.count_over(&job.id, cut, cutoffs).await?
+            } else {
+                self.delete_over(&job.id, cut).await?
+            };
+        }
+        Ok(PruneStep { removed, next })
+    }
+
+    /// Deletes `job`'s runs at or before `cut`, never a running one, [`PRUNE_BATCH`] per
+    /// transaction.
+    async fn delete_over(&self, job: &str, cut: &str) -> Result<u64, StoreError> {
+        let batch = i64::from(PRUNE_BATCH);
+        let mut removed = 0;
+        loop {
+            let mut tx = self.begin_write().await?;
+            let deleted = sqlx::query!(
+                r#"DELETE FROM job_runs WHERE id IN (
+                       SELECT id FROM job_runs
+                       WHERE job_id = ?1 AND scheduled_at <= ?2 AND status <> 'running'
+                       ORDER BY scheduled_at LIMIT ?3)"#,
+                job,
+                cut,
+                batch
+            )
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+            removed += deleted;
+            if deleted < PRUNE_BATCH as u64 {
+                return Ok(removed);
+            }
+        }
+    }
+
+    /// What [`SqliteStore::delete_over`] would delete that the age rule would not already.
+    async fn count_over(
+        &self,
+        job: &str,
+        cut: &str,
+        cutoffs: AgeCutoffs,
+    ) -> Result<u64, StoreError> {
+        let ok_before = ts(cutoffs.ok_before);
+        let failed_before = ts(cutoffs.failed_before);
+        let n = sqlx::query_scalar!(
+            r#"SELECT count(*) AS "n!: i64" FROM job_runs
+               WHERE job_id = ?1 AND scheduled_at <= ?2 AND status <> 'running'
+                 AND NOT coalesce(last_scheduled_at, scheduled_at) <
+                         CASE WHEN status IN ('failed', 'timed_out', 'interrupted')
+                              THEN ?4 ELSE ?3 END"#,
+            job,
+            cut,
+            ok_before,
+            failed_before
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// See [`crate::store::Store::prune_audit`].
+    pub async fn prune_audit(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        dry_run: bool,
+    ) -> Result<PruneStep<()>, StoreError> {
+        let before = ts(before);
+        if dry_run {
+            let n = sqlx::query_scalar!(
+                r#"SELECT count(*) AS "n!: i64" FROM audit_log WHERE at < ?"#,
+                before
+            )
+            .fetch_one(&self.pool)
+            .await?;
+            return Ok(PruneStep {
+                removed: n.max(0) as u64,
+                next: None,
+            });
+        }
+        let batch = i64::from(PRUNE_BATCH);
+        let mut tx = self.begin_write().await?;
+        let deleted = sqlx::query!(
+            r#"DELETE FROM audit_log WHERE id IN (
+                   SELECT id FROM audit_log WHERE at < ? ORDER BY id LIMIT ?)"#,
+            before,
+            batch
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(PruneStep {
+            removed: deleted,
+            next: (deleted == PRUNE_BATCH as u64).then_some(()),
+        })
+    }
+}

@@ -1,0 +1,212 @@
+//! Run history retention (issue 12, item 2): the server's pruner and `schedlite prune` delete
+//! exactly the rows past the policy — by age per status class, beyond each job's count, audit
+//! rows by age — and never a `running` row or a job's newest run. A dry run deletes nothing
+//! and counts exactly what the real run then deletes.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use schedlite::config::RetentionPolicy;
+use serde_json::json;
+use sqlx::SqlitePool;
+
+use crate::helpers::cli::{schedlite, stdout};
+use crate::helpers::clock::ts;
+use crate::helpers::*;
+
+/// The policy both tests use: the defaults, with a small per-job count.
+fn policy() -> RetentionPolicy {
+    RetentionPolicy {
+        keep_runs: 5,
+        ..RetentionPolicy::default()
+    }
+}
+
+fn days_ago(now: DateTime<Utc>, days: i64) -> String {
+    ts(now - chrono::Duration::days(days))
+}
+
+/// Inserts one run row and returns its label, so tests name rows instead of ids.
+async fn run(pool: &SqlitePool, job: &str, at: &str, last: Option<&str>, status: &str) {
+    sqlx::query(
+        "INSERT INTO job_runs (job_id, scheduled_at, last_scheduled_at, occurrences, status)
+         VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(job)
+    .bind(at)
+    .bind(last)
+    .bind(if last.is_some() { 20 } else { 1 })
+    .bind(status)
+    .execute(pool)
+    .await
+    .expect("run inserted");
+}
+
+/// Jobs and history covering every rule; returns the runs (job, scheduled_at) that must stay.
+async fn seed(app: &TestApp, now: DateTime<Utc>) -> BTreeSet<(String, String)> {
+    for id in ["mixed", "lonely", "busy", "bulk"] {
+        let mut body = interval_job(id, 3600);
+        body["paused"] = json!(true);
+        app.create_job(&body).await;
+    }
+    let pool = &app.pool;
+    let d = |n| days_ago(now, n);
+    // mixed: age rules per status class; a missed stretch is judged by its last instant.
+    run(pool, "mixed", &d(40), None, "succeeded").await; // > 30 days: goes
+    run(pool, "mixed", &d(20), None, "succeeded").await;
+    run(pool, "mixed", &d(60), None, "failed").await; // failed keeps 90 days
+    run(pool, "mixed", &d(100), None, "timed_out").await; // goes
+    run(pool, "mixed", &d(45), Some(&d(25)), "missed").await; // last instant 25 days: stays
+    run(pool, "mixed", &d(50), Some(&d(41)), "missed").await; // goes
+    // lonely: its only run is old, but a job's newest run is never pruned.
+    run(pool, "lonely", &d(200), None, "succeeded").await;
+    // busy: 8 recent runs, 5 kept by count.
+    for n in 1..=8 {
+        run(pool, "busy", &d(n), None, "succeeded").await;
+    }
+    // bulk: 2,500 old runs (several pruning windows) and one recent.
+    let mut tx = pool.begin().await.expect("begin");
+    for i in 0..2500 {
+        let at = ts(now - chrono::Duration::days(50) + chrono::Duration::seconds(i));
+        sqlx::query(
+            "INSERT INTO job_runs (job_id, scheduled_at, status) VALUES ('bulk', ?, 'skipped')",
+        )
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .expect("bulk run");
+    }
+    tx.commit().await.expect("commit");
+    run(pool, "bulk", &d(2), None, "succeeded").await;
+    for (at, job) in [(d(400), "old-audit"), (d(10), "new-audit")] {
+        sqlx::query(
+            "INSERT INTO audit_log (at, key_name, action, job_id) VALUES (?, 'k', 'delete', ?)",
+        )
+        .bind(at)
+        .bind(job)
+        .execute(pool)
+        .await
+        .expect("audit row");
+    }
+    [
+        ("mixed", d(20)),
+        ("mixed", d(60)),
+        ("mixed", d(45)),
+        ("lonely", d(200)),
+        ("busy", d(1)),
+        ("busy", d(2)),
+        ("busy", d(3)),
+        ("busy", d(4)),
+        ("busy", d(5)),
+        ("bulk", d(2)),
+    ]
+    .into_iter()
+    .map(|(j, a)| (j.to_string(), a))
+    .collect()
+}
+
+async fn remaining(pool: &SqlitePool) -> BTreeSet<(String, String)> {
+    sqlx::query_as::<_, (String, String)>("SELECT job_id, scheduled_at FROM job_runs")
+        .fetch_all(pool)
+        .await
+        .expect("runs")
+        .into_iter()
+        .collect()
+}
+
+async fn audit_jobs(pool: &SqlitePool) -> Vec<String> {
+    sqlx::query_scalar("SELECT job_id FROM audit_log WHERE key_name = 'k' ORDER BY id")
+        .fetch_all(pool)
+        .await
+        .expect("audit")
+}
+
+/// Rows deleted by each rule in the seed: 2 + 1 (mixed) + 3 (busy) + 2,500 (bulk).
+const PRUNED_RUNS: usize = 2 + 1 + 3 + 2500;
+
+/// The server's pruner runs at start and deletes exactly what the policy says, counted in
+/// the metrics.
+#[tokio::test]
+async fn the_server_prunes_history_past_the_policy_and_keeps_the_rest() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("retention.db");
+    let now = Utc::now();
+    let mut app = start_with(test_config(&db, &AppOptions::default())).await;
+    let keep = seed(&app, now).await;
+    let before = remaining(&app.pool).await.len();
+    app.stop().await;
+
+    let mut config = test_config(&db, &scheduler_on());
+    config.retention = policy();
+    config.prune_interval = Duration::from_secs(3600);
+    let mut app = start_with(config).await;
+    app.dir = Some(dir);
+    wait_for(
+        "the pruner's first pass",
+        Duration::from_secs(20),
+        || async {
+            let left = remaining(&app.pool).await;
+            (left.len() == before - PRUNED_RUNS).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(remaining(&app.pool).await, keep);
+    assert_eq!(audit_jobs(&app.pool).await, vec!["new-audit"]);
+
+    let resp = app
+        .client
+        .get(app.url("/metrics"))
+        .header("X-API-Key", MONITOR_KEY)
+        .send()
+        .await
+        .expect("metrics");
+    let text = resp.text().await.expect("body");
+    assert!(
+        text.contains(&format!("\nschedlite_pruned_runs_total {PRUNED_RUNS}\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nschedlite_pruned_audit_total 1\n"),
+        "{text}"
+    );
+    app.stop().await;
+}
+
+/// `schedlite prune --dry-run` counts exactly what `schedlite prune` then deletes, deletes
+/// nothing itself, and neither touches a `running` row however old.
+#[tokio::test]
+async fn prune_on_demand_counts_exactly_in_a_dry_run_and_keeps_running_rows() {
+    let mut app = spawn_app().await;
+    let now = Utc::now();
+    let mut keep = seed(&app, now).await;
+    run(&app.pool, "lonely", &days_ago(now, 300), None, "running").await;
+    keep.insert(("lonely".to_string(), days_ago(now, 300)));
+    let before = remaining(&app.pool).await;
+    app.stop().await;
+    let db = app.db_path.clone();
+    let flags = ["--keep-runs", "5"];
+
+    let dry = schedlite(&[&["prune", "--dry-run"][..], &flags[..]].concat(), &db);
+    assert!(dry.status.success(), "{dry:?}");
+    assert_eq!(
+        stdout(&dry),
+        format!("would delete {PRUNED_RUNS} run rows and 1 audit rows\n")
+    );
+    let pool = crate::helpers::rows::open_pool(&db).await;
+    assert_eq!(remaining(&pool).await, before, "a dry run deletes nothing");
+
+    let real = schedlite(&[&["prune"][..], &flags[..]].concat(), &db);
+    assert!(real.status.success(), "{real:?}");
+    assert_eq!(
+        stdout(&real),
+        format!("deleted {PRUNED_RUNS} run rows and 1 audit rows\n")
+    );
+    assert_eq!(remaining(&pool).await, keep);
+    assert_eq!(audit_jobs(&pool).await, vec!["new-audit"]);
+
+    let again = schedlite(&["prune"], &db);
+    assert_eq!(stdout(&again), "deleted 0 run rows and 0 audit rows\n");
+    let bad = schedlite(&["prune", "--keep-days", "0"], &db);
+    crate::helpers::cli::assert_one_line_error(&bad, &["--keep-days", "0"], "keep-days 0");
+}
