@@ -2,8 +2,6 @@
 
 use axum::extract::State;
 use axum::response::IntoResponse;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -12,7 +10,7 @@ use utoipa_axum::routes;
 
 use super::extract::{Admin, ApiQuery};
 use super::openapi::{Envelope, ErrorBody};
-use super::{ApiError, AppState, ok};
+use super::{ApiError, AppState, cursor, ok};
 use crate::timestamp::Timestamp;
 
 /// Routes of this module, with their OpenAPI description.
@@ -77,29 +75,17 @@ async fn list_audit(
             format!("must be between 1 and 1000, got {limit}"),
         ));
     }
-    let before = match params.cursor.as_deref() {
-        None => None,
-        Some(c) => {
-            let bad = || ApiError::validation("cursor", "is not a cursor returned by this API");
-            let text = String::from_utf8(URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?)
-                .map_err(|_| bad())?;
-            Some(
-                text.strip_prefix("audit:")
-                    .and_then(|n| n.parse::<i64>().ok())
-                    .ok_or_else(bad)?,
-            )
-        }
-    };
+    let before = params
+        .cursor
+        .as_deref()
+        .map(cursor::decode_audit)
+        .transpose()?;
     let entries = state
         .store
         .list_audit(params.job_id.as_deref(), before, limit)
         .await?;
     let next_cursor = (entries.len() as u32 == limit)
-        .then(|| {
-            entries
-                .last()
-                .map(|e| URL_SAFE_NO_PAD.encode(format!("audit:{}", e.id)))
-        })
+        .then(|| entries.last().map(|e| cursor::encode_audit(e.id)))
         .flatten();
     let entries = entries
         .into_iter()

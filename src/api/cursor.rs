@@ -1,12 +1,15 @@
-//! Cursors of paged listings: opaque to clients (URL-safe base64 of a short text), decoded
-//! strictly, so a cursor that this API did not hand out, or that belongs to another order, is a
-//! 422 naming `cursor` rather than a page from some arbitrary place.
+//! Cursors of the paged listings (jobs, a job's runs, the audit trail), in one place: opaque to
+//! clients (URL-safe base64 of a short text starting with what it continues), decoded
+//! strictly, so a cursor that this API did not hand out, or that belongs to another listing or
+//! order, is a 422 naming `cursor` rather than a page from some arbitrary place.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::ApiError;
 use super::jobs::validate_job_id;
+use chrono::{DateTime, Utc};
+
 use crate::store::JobCursor;
 use crate::timestamp::Timestamp;
 
@@ -71,6 +74,32 @@ pub fn decode_jobs(cursor: &str) -> Result<JobCursor, ApiError> {
     Ok(decoded)
 }
 
+/// Encodes where run history continues: before the run of this occurrence.
+pub fn encode_runs(scheduled_at: DateTime<Utc>) -> String {
+    seal(&format!("run:{}", Timestamp::new(scheduled_at)))
+}
+
+/// Decodes a cursor of `GET /jobs/{job_id}/runs`.
+pub fn decode_runs(cursor: &str) -> Result<Timestamp, ApiError> {
+    let text = open(cursor)?;
+    let at = text.strip_prefix("run:").ok_or_else(bad_cursor)?;
+    Timestamp::parse(at).map_err(|_| bad_cursor())
+}
+
+/// Encodes where the audit trail continues: before the entry with this id.
+pub fn encode_audit(id: i64) -> String {
+    seal(&format!("audit:{id}"))
+}
+
+/// Decodes a cursor of `GET /audit`.
+pub fn decode_audit(cursor: &str) -> Result<i64, ApiError> {
+    open(cursor)?
+        .strip_prefix("audit:")
+        .and_then(|n| n.parse::<i64>().ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(bad_cursor)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +129,17 @@ mod tests {
     }
 
     #[test]
+    fn runs_and_audit_cursors_round_trip_and_refuse_each_other() {
+        let at = Timestamp::parse("2026-11-28T12:00:00.123Z").expect("valid");
+        assert_eq!(decode_runs(&encode_runs(at.get())).ok(), Some(at));
+        assert_eq!(decode_audit(&encode_audit(42)).ok(), Some(42));
+        assert!(decode_runs(&encode_audit(42)).is_err());
+        assert!(decode_audit(&encode_runs(at.get())).is_err());
+        assert!(decode_audit(&seal("audit:0")).is_err());
+        assert!(decode_runs(&seal("run:yesterday")).is_err());
+    }
+
+    #[test]
     fn junk_job_cursors_are_refused() {
         let cases = [
             ("empty", String::new()),
@@ -112,6 +152,8 @@ mod tests {
             ("bad instant", seal("next_run\n1\nyesterday\njob-1")),
             ("bad id", seal("id\na/b")),
             ("extra field", seal("id\njob-1\nmore")),
+            ("a runs cursor", encode_runs(chrono::Utc::now())),
+            ("an audit cursor", encode_audit(7)),
         ];
         for (what, cursor) in cases {
             assert!(decode_jobs(&cursor).is_err(), "{what}: {cursor:?}");

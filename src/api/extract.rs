@@ -248,3 +248,28 @@ impl<S: Send + Sync> FromRequestParts<S> for JobIdPath {
         }
     }
 }
+
+/// Documents `{job_id}`: 1 to 128 of `A-Z a-z 0-9 . _ -` (an id of dots only is refused too,
+/// which a pattern without look-ahead cannot say; such a path answers 404 or 422).
+impl utoipa::IntoParams for JobIdPath {
+    fn into_params(
+        _parameter_in_provider: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::{ObjectBuilder, Required, Type};
+        let schema = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(128))
+            .pattern(Some("^[A-Za-z0-9._-]{1,128}$"));
+        vec![
+            ParameterBuilder::new()
+                .name("job_id")
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .description(Some("The job id"))
+                .schema(Some(schema))
+                .build(),
+        ]
+    }
+}

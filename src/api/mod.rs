@@ -14,6 +14,8 @@ pub mod limits;
 mod metrics;
 mod middleware;
 mod openapi;
+mod responses;
+mod runs;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -72,6 +74,7 @@ pub fn router_and_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi)
     let timeout = state.config.request_timeout;
     let api = OpenApiRouter::new()
         .merge(jobs::router())
+        .merge(runs::router())
         .merge(auth::router())
         .merge(audit::router())
         .merge(admin::router())

@@ -1,0 +1,337 @@
+//! The body of `POST /jobs` and `PUT /jobs/{job_id}`, parsed once into the domain [`NewJob`]
+//! with errors naming the field at fault.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::{
+    MAX_GRACE_SECONDS, MAX_INSTANCES, MAX_JITTER_SECONDS, MAX_NAME_CHARS, check_range, first_run,
+    validate_job_id,
+};
+use crate::actions::Action;
+use crate::api::{ApiError, truncate};
+use crate::model::{JobSettings, NewJob};
+use crate::schedule::Trigger;
+use crate::timestamp::Timestamp;
+
+/// Body of `POST /jobs` and `PUT /jobs/{job_id}`. Unknown fields are refused.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(in crate::api) struct JobBody {
+    /// `[A-Za-z0-9._-]{1,128}`; POST generates one when absent; PUT takes it from the path.
+    #[serde(default)]
+    pub(super) id: Option<String>,
+    #[serde(default)]
+    /// Free text, at most 256 characters.
+    name: Option<String>,
+    /// When the job fires.
+    #[schema(value_type = TriggerDoc)]
+    trigger: Value,
+    /// What the job does: `{"type":"noop"}`, `{"type":"http",…}` or `{"type":"command",…}`
+    /// (DESIGN.md, *Actions*).
+    #[schema(value_type = ActionDoc)]
+    action: Value,
+    /// Later than this, an occurrence is recorded `missed` instead of run (default 60, max 604800).
+    #[serde(default)]
+    misfire_grace_seconds: Option<u32>,
+    /// Occurrences caught up within grace run once (default true).
+    #[serde(default)]
+    coalesce: Option<bool>,
+    /// Runs of this job that may run at once (default 1, max 1000); more are `skipped`.
+    #[serde(default)]
+    max_instances: Option<u32>,
+    /// Random start delay bound in seconds (default 0, max 86400).
+    #[serde(default)]
+    jitter_seconds: Option<u32>,
+    /// Create the job paused (default false).
+    #[serde(default)]
+    paused: Option<bool>,
+}
+
+/// A trigger, tagged by `type` (documentation of the accepted shapes).
+#[derive(ToSchema)]
+#[serde(tag = "type", rename_all = "lowercase")]
+#[allow(dead_code)]
+pub(in crate::api) enum TriggerDoc {
+    /// Crontab syntax, 5 or 6 fields, evaluated in an IANA timezone (default UTC).
+    Cron(CronBody),
+    /// Every `seconds` from `start_at` (default: now + seconds) until `end_at`.
+    Interval(IntervalBody),
+    /// Once at `run_at`, which must be in the future.
+    Date(DateBody),
+}
+
+/// An action, tagged by `type` (documentation of the accepted shapes; DESIGN.md, *Actions*).
+#[derive(ToSchema)]
+#[serde(tag = "type", rename_all = "lowercase")]
+#[allow(dead_code)]
+pub(in crate::api) enum ActionDoc {
+    /// Does nothing.
+    Noop,
+    /// One HTTP request; success is a 2xx. Fields: method (default POST), url, headers,
+    /// body, timeout_seconds (default 30, 1–86400).
+    Http {
+        /// GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS.
+        method: Option<String>,
+        /// http or https URL.
+        url: String,
+        /// Extra request headers (at most 32).
+        headers: Option<std::collections::BTreeMap<String, String>>,
+        /// Request body (at most 64 KiB).
+        body: Option<String>,
+        /// Seconds before the request is abandoned as `timed_out`.
+        timeout_seconds: Option<u64>,
+    },
+    /// One program without a shell; success is exit code 0. Needs `--allow-command-jobs`.
+    Command {
+        /// The program.
+        program: String,
+        /// Its arguments.
+        args: Option<Vec<String>>,
+        /// Seconds before it is killed as `timed_out` (default 60).
+        timeout_seconds: Option<u64>,
+    },
+}
+
+/// A trigger as accepted; parsed by [`parse_tagged`] so errors carry the full field path
+/// (serde's internally tagged enums lose it).
+#[derive(Debug)]
+enum TriggerBody {
+    Cron(CronBody),
+    Interval(IntervalBody),
+    Date(DateBody),
+}
+
+/// A cron trigger's fields.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(in crate::api) struct CronBody {
+    expr: String,
+    #[serde(default)]
+    timezone: Option<String>,
+}
+
+/// An interval trigger's fields.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(in crate::api) struct IntervalBody {
+    seconds: u64,
+    #[serde(default)]
+    start_at: Option<Timestamp>,
+    #[serde(default)]
+    end_at: Option<Timestamp>,
+}
+
+/// A date trigger's fields.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(in crate::api) struct DateBody {
+    run_at: Timestamp,
+}
+
+/// Splits `{"type": "...", ...}` at `field` into its type and the other members.
+fn split_tagged(value: Value, field: &str) -> Result<(String, Value), ApiError> {
+    let Value::Object(mut map) = value else {
+        return Err(ApiError::validation(
+            field,
+            "must be an object with a `type`",
+        ));
+    };
+    match map.remove("type") {
+        Some(Value::String(kind)) => Ok((kind, Value::Object(map))),
+        Some(_) => Err(ApiError::validation(
+            format!("{field}.type"),
+            "must be a string",
+        )),
+        None => Err(ApiError::validation(
+            format!("{field}.type"),
+            "missing field `type`",
+        )),
+    }
+}
+
+/// Deserializes the members of a tagged object, naming `field.member` on error.
+fn parse_members<T: serde::de::DeserializeOwned>(value: Value, field: &str) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let full = if path == "." {
+            field.to_string()
+        } else {
+            format!("{field}.{path}")
+        };
+        ApiError::validation(full, e.into_inner().to_string())
+    })
+}
+
+fn parse_trigger(value: Value) -> Result<TriggerBody, ApiError> {
+    let (kind, rest) = split_tagged(value, "trigger")?;
+    match kind.as_str() {
+        "cron" => parse_members(rest, "trigger").map(TriggerBody::Cron),
+        "interval" => parse_members(rest, "trigger").map(TriggerBody::Interval),
+        "date" => parse_members(rest, "trigger").map(TriggerBody::Date),
+        other => Err(ApiError::validation(
+            "trigger.type",
+            format!(
+                "unknown trigger type `{}`: expected `cron`, `interval` or `date`",
+                truncate(other, 32)
+            ),
+        )),
+    }
+}
+
+fn parse_action(value: Value) -> Result<Action, ApiError> {
+    let (kind, rest) = split_tagged(value, "action")?;
+    match kind.as_str() {
+        "noop" => match rest.as_object().and_then(|m| m.keys().next()) {
+            Some(extra) => Err(ApiError::validation(
+                format!("action.{extra}"),
+                "unknown field for a `noop` action",
+            )),
+            None => Ok(Action::Noop),
+        },
+        "http" => parse_members(rest, "action").map(Action::Http),
+        "command" => parse_members(rest, "action").map(Action::Command),
+        other => Err(ApiError::validation(
+            "action.type",
+            format!(
+                "unknown action type `{}`: expected `noop`, `http` or `command`",
+                truncate(other, 32)
+            ),
+        )),
+    }
+}
+
+pub(super) fn generated_id() -> String {
+    let bytes: [u8; 8] = rand::random();
+    format!("job-{}", hex::encode(bytes))
+}
+
+fn build_trigger(body: TriggerBody, now: DateTime<Utc>) -> Result<Trigger, ApiError> {
+    let invalid = |field: &str, message: String| {
+        ApiError::InvalidTrigger(format!("trigger.{field}: {message}"))
+    };
+    match body {
+        TriggerBody::Cron(CronBody { expr, timezone }) => {
+            let tz = timezone.unwrap_or_else(|| "UTC".to_string());
+            Trigger::cron(&expr, &tz).map_err(|e| {
+                let field = if crate::schedule::parse_timezone(&tz).is_err() {
+                    "timezone"
+                } else {
+                    "expr"
+                };
+                invalid(field, e.to_string())
+            })
+        }
+        TriggerBody::Interval(IntervalBody {
+            seconds,
+            start_at,
+            end_at,
+        }) => {
+            let start = match start_at {
+                Some(s) => s.get(),
+                None => {
+                    let step = i64::try_from(seconds).unwrap_or(i64::MAX);
+                    chrono::Duration::try_seconds(step)
+                        .and_then(|d| now.checked_add_signed(d))
+                        .ok_or_else(|| invalid("seconds", format!("{seconds} is too large")))?
+                }
+            };
+            let end = end_at.map(Timestamp::get);
+            if let Some(end) = end
+                && end <= now
+            {
+                return Err(invalid(
+                    "end_at",
+                    format!("{} is in the past", Timestamp::new(end)),
+                ));
+            }
+            Trigger::interval(seconds, start, end).map_err(|e| invalid("seconds", e.to_string()))
+        }
+        TriggerBody::Date(DateBody { run_at }) => {
+            if run_at.get() <= now {
+                return Err(invalid("run_at", format!("{run_at} is in the past")));
+            }
+            Ok(Trigger::Date {
+                run_at: run_at.get(),
+            })
+        }
+    }
+}
+
+/// Parses a body into a job with `id`, and computes its first run from `now`.
+pub(super) fn new_job(
+    body: JobBody,
+    id: String,
+    now: DateTime<Utc>,
+    allow_command: bool,
+) -> Result<(NewJob, Option<DateTime<Utc>>), ApiError> {
+    validate_job_id(&id)?;
+    if let Some(name) = &body.name
+        && name.chars().any(char::is_control)
+    {
+        return Err(ApiError::validation(
+            "name",
+            "may not contain control characters",
+        ));
+    }
+    if let Some(name) = &body.name
+        && name.chars().count() > MAX_NAME_CHARS
+    {
+        return Err(ApiError::validation(
+            "name",
+            format!("must be at most {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    let action = parse_action(body.action)?;
+    let trigger_body = parse_trigger(body.trigger)?;
+    action
+        .validate()
+        .map_err(|e| ApiError::validation(e.field(), e.message()))?;
+    if matches!(action, Action::Command(_)) && !allow_command {
+        return Err(ApiError::CommandJobsDisabled);
+    }
+    let defaults = JobSettings::default();
+    let settings = JobSettings {
+        misfire_grace_seconds: check_range(
+            "misfire_grace_seconds",
+            body.misfire_grace_seconds,
+            0,
+            MAX_GRACE_SECONDS,
+            defaults.misfire_grace_seconds,
+        )?,
+        coalesce: body.coalesce.unwrap_or(defaults.coalesce),
+        max_instances: check_range(
+            "max_instances",
+            body.max_instances,
+            1,
+            MAX_INSTANCES,
+            defaults.max_instances,
+        )?,
+        jitter_seconds: check_range(
+            "jitter_seconds",
+            body.jitter_seconds,
+            0,
+            MAX_JITTER_SECONDS,
+            defaults.jitter_seconds,
+        )?,
+    };
+    let trigger = build_trigger(trigger_body, now)?;
+    let paused = body.paused.unwrap_or(false);
+    let first = first_run(&trigger, now);
+    if first.is_none() {
+        return Err(ApiError::InvalidTrigger(
+            "trigger: never fires after now".into(),
+        ));
+    }
+    let job = NewJob {
+        id,
+        name: body.name,
+        trigger,
+        action,
+        settings,
+        paused,
+    };
+    Ok((job, if paused { None } else { first }))
+}

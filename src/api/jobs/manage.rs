@@ -1,0 +1,167 @@
+//! Management actions on one job: pause, resume, and run now (DESIGN.md, *API*). Each is
+//! audited under the key's name and wakes the scheduler.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use chrono::Utc;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::response::JobResponse;
+use super::{job_response, load_job};
+use crate::api::extract::{Admin, JobIdPath};
+use crate::api::openapi::{Envelope, ErrorBody};
+use crate::api::responses::{AdminOnly, JobNotFound, Unavailable};
+use crate::api::runs::RunResponse;
+use crate::api::{ApiError, AppState, ok, truncate};
+use crate::timestamp::Timestamp;
+
+/// The run started by `POST /jobs/{job_id}/run`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(in crate::api) struct RunNow {
+    run: Option<RunResponse>,
+}
+
+/// `POST /jobs/{job_id}/pause`: the job keeps its definition and history but does not fire
+/// until resumed. Pausing a paused job changes nothing.
+#[utoipa::path(
+    post,
+    path = "/jobs/{job_id}/pause",
+    tag = "jobs",
+    params(JobIdPath),
+    responses(
+        (status = 200, description = "Paused (or already paused)", body = Envelope<JobResponse>),
+        AdminOnly,
+        JobNotFound,
+        Unavailable,
+    )
+)]
+pub(super) async fn pause_job(
+    Admin(who): Admin,
+    State(state): State<AppState>,
+    JobIdPath(job_id): JobIdPath,
+) -> Result<impl IntoResponse, ApiError> {
+    set_paused(&state, &who.name, &job_id, true).await
+}
+
+/// `POST /jobs/{job_id}/resume`: the next run is the first occurrence after now, so a long
+/// pause causes no burst of misfires. Resuming an active job changes nothing.
+#[utoipa::path(
+    post,
+    path = "/jobs/{job_id}/resume",
+    tag = "jobs",
+    params(JobIdPath),
+    responses(
+        (status = 200, description = "Resumed; next run computed from now", body = Envelope<JobResponse>),
+        AdminOnly,
+        JobNotFound,
+        Unavailable,
+    )
+)]
+pub(super) async fn resume_job(
+    Admin(who): Admin,
+    State(state): State<AppState>,
+    JobIdPath(job_id): JobIdPath,
+) -> Result<impl IntoResponse, ApiError> {
+    set_paused(&state, &who.name, &job_id, false).await
+}
+
+/// Pauses (no next run) or resumes (next run strictly after now) a job, waking the loop and
+/// auditing the change; a job already in that state is returned unchanged.
+async fn set_paused(
+    state: &AppState,
+    key_name: &str,
+    job_id: &str,
+    pause: bool,
+) -> Result<axum::Json<Envelope<JobResponse>>, ApiError> {
+    let job = load_job(state, job_id).await?;
+    if job.paused == pause {
+        return Ok(ok(job_response(state, job).await?));
+    }
+    let now = Timestamp::now().get();
+    let next = if pause {
+        None
+    } else {
+        job.trigger
+            .next_fire_after(now)
+            .map(|f| Timestamp::new(f.at).get())
+    };
+    let changed = state
+        .store
+        .set_paused(&job.id, pause, next, now, key_name)
+        .await?
+        .ok_or_else(|| ApiError::JobNotFound(truncate(job_id, 128)))?;
+    state.scheduler.wake();
+    Ok(ok(job_response(state, changed).await?))
+}
+
+/// `POST /jobs/{job_id}/run`: one extra occurrence now, recorded in the history like any
+/// other (kind `manual`); the schedule and the paused state are unchanged. Answers 202 with
+/// the run, which is `running` until its outcome is recorded.
+#[utoipa::path(
+    post,
+    path = "/jobs/{job_id}/run",
+    tag = "jobs",
+    params(JobIdPath),
+    responses(
+        (status = 202, description = "A manual run was started", body = Envelope<RunNow>),
+        AdminOnly,
+        JobNotFound,
+        (
+            status = 503,
+            description = "SCHEDULER_NOT_RUNNING, DATABASE_BUSY or DATABASE_UNAVAILABLE",
+            body = ErrorBody
+        ),
+    )
+)]
+pub(super) async fn run_job(
+    Admin(who): Admin,
+    State(state): State<AppState>,
+    JobIdPath(job_id): JobIdPath,
+) -> Result<impl IntoResponse, ApiError> {
+    let job = load_job(&state, &job_id).await?;
+    let status = state.scheduler.status();
+    let instance = status
+        .instance_id
+        .filter(|_| status.running)
+        .ok_or(ApiError::SchedulerNotRunning)?;
+    let now = Timestamp::now().get();
+    // Inserting the run and handing it to the loop happen in a task of their own: a client
+    // that disconnects mid-request drops this handler, and a committed run row that never
+    // reached the loop would stay `running` for as long as this process lives.
+    let started = {
+        let state = state.clone();
+        let job_id = job.id.clone();
+        let key_name = who.name.clone();
+        tokio::spawn(async move {
+            let claimed = state
+                .store
+                .insert_manual_run(&job_id, now, &instance, &key_name)
+                .await?
+                .ok_or_else(|| ApiError::JobNotFound(truncate(&job_id, 128)))?;
+            let run_id = claimed.run_id;
+            if !state.scheduler.submit(claimed) {
+                // The loop stopped between the check and the hand-over.
+                state
+                    .store
+                    .interrupt_runs(
+                        &[run_id],
+                        Utc::now(),
+                        "the scheduler stopped before the run could start",
+                    )
+                    .await?;
+                return Err(ApiError::SchedulerNotRunning);
+            }
+            Ok(run_id)
+        })
+    };
+    let run_id = started.await.map_err(|_| ApiError::SchedulerNotRunning)??;
+    let run = state.store.get_run(run_id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        ok(RunNow {
+            run: run.map(RunResponse::from),
+        }),
+    ))
+}

@@ -1,0 +1,126 @@
+//! `/jobs` (DESIGN.md, *API*): the job resource, split by what each part does: [`crud`]
+//! (list, create, replace, read, delete), [`manage`] (pause, resume, run now), [`preview`]
+//! (next fire times), [`body`] (the request body, parsed once into [`crate::model::NewJob`]) and
+//! [`response`] (the wire shape, built from domain types by explicit conversions, so no
+//! struct serves both the file and the wire). Run history is [`crate::api::runs`]. All
+//! admin-only.
+
+mod body;
+mod crud;
+mod manage;
+mod preview;
+mod response;
+
+use chrono::{DateTime, Utc};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{ApiError, AppState, truncate};
+use crate::model::Job;
+use crate::schedule::Trigger;
+use crate::timestamp::Timestamp;
+use response::JobResponse;
+
+/// Largest page for `GET /jobs` and run history.
+pub const MAX_PAGE: u32 = 1000;
+/// Default page size.
+pub const DEFAULT_PAGE: u32 = 100;
+/// Most fire times one preview returns.
+pub const MAX_PREVIEW: u32 = 1000;
+/// Upper bound of `misfire_grace_seconds` (one week).
+pub const MAX_GRACE_SECONDS: u32 = 7 * 24 * 3600;
+/// Upper bound of `max_instances`.
+pub const MAX_INSTANCES: u32 = 1000;
+/// Upper bound of `jitter_seconds` (one day).
+pub const MAX_JITTER_SECONDS: u32 = 24 * 3600;
+/// Upper bound of a job name's length, in characters.
+pub const MAX_NAME_CHARS: usize = 256;
+
+/// Routes of this module, with their OpenAPI description.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(crud::list_jobs, crud::create_job))
+        .routes(routes!(crud::get_job, crud::put_job, crud::delete_job))
+        .routes(routes!(preview::preview_job))
+        .routes(routes!(manage::pause_job))
+        .routes(routes!(manage::resume_job))
+        .routes(routes!(manage::run_job))
+}
+
+/// Checks a job id: `[A-Za-z0-9._-]{1,128}`, not only dots (so it is a safe path segment).
+pub fn validate_job_id(id: &str) -> Result<(), ApiError> {
+    if id.is_empty() || id.len() > 128 {
+        return Err(ApiError::validation("id", "must be 1 to 128 characters"));
+    }
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return Err(ApiError::validation(
+            "id",
+            "may contain only letters, digits, `.`, `_` and `-`",
+        ));
+    }
+    if id.bytes().all(|b| b == b'.') {
+        return Err(ApiError::validation("id", "may not consist only of dots"));
+    }
+    Ok(())
+}
+
+pub(super) fn check_range(
+    field: &str,
+    value: Option<u32>,
+    min: u32,
+    max: u32,
+    default: u32,
+) -> Result<u32, ApiError> {
+    let v = value.unwrap_or(default);
+    if v < min || v > max {
+        return Err(ApiError::validation(
+            field,
+            format!("must be between {min} and {max}, got {v}"),
+        ));
+    }
+    Ok(v)
+}
+
+pub(super) fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    check_range("limit", limit, 1, MAX_PAGE, DEFAULT_PAGE)
+}
+
+/// The first occurrence at or after `now` (an occurrence exactly now is due at once).
+pub fn first_run(trigger: &Trigger, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    trigger
+        .next_fire_after(now - chrono::Duration::milliseconds(1))
+        .map(|f| Timestamp::new(f.at).get())
+}
+
+/// Loads a job or answers 404 `JOB_NOT_FOUND` (also for ids that cannot exist).
+pub(super) async fn load_job(state: &AppState, job_id: &str) -> Result<Job, ApiError> {
+    let not_found = || ApiError::JobNotFound(truncate(job_id, 128));
+    if validate_job_id(job_id).is_err() {
+        return Err(not_found());
+    }
+    state.store.get_job(job_id).await?.ok_or_else(not_found)
+}
+
+/// The job with its newest run, as sent on the wire.
+async fn job_response(state: &AppState, job: Job) -> Result<JobResponse, ApiError> {
+    let last = state.store.last_run(&job.id).await?;
+    Ok(JobResponse::new(job, last))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_ids_are_checked() {
+        for good in ["a", "nightly-backup", "A.b_c-9", &"x".repeat(128)] {
+            assert!(validate_job_id(good).is_ok(), "{good:?} should be accepted");
+        }
+        for bad in ["", ".", "..", "a/b", "a b", "é", &"x".repeat(129), "a%2Fb"] {
+            assert!(validate_job_id(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+}

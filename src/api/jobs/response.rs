@@ -1,0 +1,76 @@
+//! A job as it is sent on the wire, built from the domain [`Job`] by an explicit conversion.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use super::body::{ActionDoc, TriggerDoc};
+use crate::actions::Action;
+use crate::api::runs::RunResponse;
+use crate::model::{Job, Run};
+use crate::schedule::Trigger;
+use crate::timestamp::Timestamp;
+
+/// The trigger as it is sent back: the same shape as it is accepted.
+fn trigger_json(trigger: &Trigger) -> Value {
+    match trigger {
+        Trigger::Date { run_at } => json!({"type": "date", "run_at": Timestamp::new(*run_at)}),
+        Trigger::Interval {
+            seconds,
+            start_at,
+            end_at,
+        } => json!({
+            "type": "interval",
+            "seconds": seconds,
+            "start_at": Timestamp::new(*start_at),
+            "end_at": end_at.map(Timestamp::new),
+        }),
+        Trigger::Cron { expr, timezone } => {
+            json!({"type": "cron", "expr": expr.as_str(), "timezone": timezone.name()})
+        }
+    }
+}
+
+/// One job as sent on the wire; the first four fields are the seed story's `JobInfo`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(in crate::api) struct JobResponse {
+    id: String,
+    next_run_time: Option<Timestamp>,
+    trigger_type: &'static str,
+    trigger_details: String,
+    name: Option<String>,
+    #[schema(value_type = TriggerDoc)]
+    trigger: Value,
+    #[schema(value_type = ActionDoc)]
+    action: Action,
+    paused: bool,
+    misfire_grace_seconds: u32,
+    coalesce: bool,
+    max_instances: u32,
+    jitter_seconds: u32,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    last_run: Option<RunResponse>,
+}
+
+impl JobResponse {
+    pub(super) fn new(job: Job, last_run: Option<Run>) -> JobResponse {
+        JobResponse {
+            next_run_time: job.next_run_at.map(Timestamp::new),
+            trigger_type: job.trigger.kind().as_str(),
+            trigger_details: job.trigger.details(),
+            trigger: trigger_json(&job.trigger),
+            name: job.name,
+            action: job.action,
+            paused: job.paused,
+            misfire_grace_seconds: job.settings.misfire_grace_seconds,
+            coalesce: job.settings.coalesce,
+            max_instances: job.settings.max_instances,
+            jitter_seconds: job.settings.jitter_seconds,
+            created_at: job.created_at.into(),
+            updated_at: job.updated_at.into(),
+            last_run: last_run.map(RunResponse::from),
+            id: job.id,
+        }
+    }
+}
