@@ -13,12 +13,12 @@ test *args:
 # Format, lint and test, as CI does
 check:
     cargo fmt --check
-    SQLX_OFFLINE=true cargo clippy --all-targets -- -D warnings
+    SQLX_OFFLINE=true cargo clippy --workspace --all-targets -- -D warnings
     SQLX_OFFLINE=true cargo test
 
 # Lint only
 lint:
-    cargo clippy --all-targets -- -D warnings
+    cargo clippy --workspace --all-targets -- -D warnings
 
 # Create the development database the query macros check against
 db:

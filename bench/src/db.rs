@@ -1,0 +1,153 @@
+//! Rows the scenarios read and write in the server's file from outside, as an operator would.
+
+use crate::*;
+
+pub(crate) async fn open_pool(path: &Path) -> Result<SqlitePool> {
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(30));
+    Ok(SqlitePoolOptions::new()
+        .max_connections(2)
+        .connect_with(options)
+        .await?)
+}
+
+/// Checkpoints and closes, so the main file alone holds everything (for copying).
+pub(crate) async fn close_pool(pool: SqlitePool) -> Result<()> {
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&pool)
+        .await?;
+    pool.close().await;
+    Ok(())
+}
+
+/// Inserts `n` noop date jobs `{prefix}0000000…` firing once at `at`, in one transaction.
+pub(crate) async fn insert_date_jobs(
+    pool: &SqlitePool,
+    prefix: &str,
+    n: usize,
+    at: &str,
+) -> Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    let now = ts(Utc::now());
+    sqlx::query(
+        r#"WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i + 1 < ?1)
+           INSERT INTO jobs (id, trigger_type, timezone, run_at, action, next_run_at, created_at, updated_at)
+           SELECT printf('%s%07d', ?2, i), 'date', 'UTC', ?3, '{"type":"noop"}', ?3, ?4, ?4 FROM c"#,
+    )
+    .bind(n as i64)
+    .bind(prefix)
+    .bind(at)
+    .bind(&now)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Inserts `n` noop interval jobs every `every_s` seconds, the i-th starting (and next due) at
+/// `first + i * step_ms`, in one transaction.
+pub(crate) async fn insert_interval_jobs(
+    pool: &SqlitePool,
+    prefix: &str,
+    n: usize,
+    every_s: i64,
+    first: DateTime<Utc>,
+    step_ms: f64,
+) -> Result<()> {
+    let now = ts(Utc::now());
+    sqlx::query(
+        r#"WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i + 1 < ?1),
+           t(i, s) AS (SELECT i, strftime('%Y-%m-%dT%H:%M:%fZ', (?3 + i * ?4) / 1000.0, 'unixepoch') FROM c)
+           INSERT INTO jobs (id, trigger_type, timezone, interval_seconds, start_at, action, next_run_at,
+                             created_at, updated_at)
+           SELECT printf('%s%07d', ?2, i), 'interval', 'UTC', ?5, s, '{"type":"noop"}', s, ?6, ?6 FROM t"#,
+    )
+    .bind(n as i64)
+    .bind(prefix)
+    .bind(first.timestamp_millis())
+    .bind(step_ms)
+    .bind(every_s)
+    .bind(&now)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub(crate) fn id_range(prefix: &str) -> (String, String) {
+    (format!("{prefix}0000000"), format!("{prefix}9999999"))
+}
+
+/// Makes the date jobs with `prefix` due at `at`.
+pub(crate) async fn set_due(pool: &SqlitePool, prefix: &str, at: &str) -> Result<u64> {
+    let (lo, hi) = id_range(prefix);
+    let done =
+        sqlx::query("UPDATE jobs SET run_at = ?1, next_run_at = ?1 WHERE id BETWEEN ?2 AND ?3")
+            .bind(at)
+            .bind(lo)
+            .bind(hi)
+            .execute(pool)
+            .await?;
+    Ok(done.rows_affected())
+}
+
+/// Waits until `n` runs of the jobs with `prefix` are closed (not `running`) or the deadline
+/// passes. Returns (succeeded, closed).
+pub(crate) async fn wait_runs(
+    pool: &SqlitePool,
+    prefix: &str,
+    n: usize,
+    deadline: Instant,
+) -> Result<(i64, i64)> {
+    let (lo, hi) = id_range(prefix);
+    loop {
+        let row = sqlx::query(
+            "SELECT count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status <> 'running')
+             FROM job_runs WHERE job_id BETWEEN ?1 AND ?2",
+        )
+        .bind(&lo)
+        .bind(&hi)
+        .fetch_one(pool)
+        .await?;
+        let (ok, closed): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+        if closed as usize >= n || Instant::now() > deadline {
+            return Ok((ok, closed));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Lateness (started − scheduled, ms, sorted) and the latest `finished_at` of the succeeded
+/// runs of jobs with `prefix` whose occurrence lies in `[from, to)`.
+pub(crate) async fn run_figures(
+    pool: &SqlitePool,
+    prefix: &str,
+    from: &str,
+    to: &str,
+) -> Result<(Vec<f64>, Option<DateTime<Utc>>)> {
+    let (lo, hi) = id_range(prefix);
+    let rows = sqlx::query(
+        "SELECT scheduled_at, started_at, finished_at FROM job_runs
+         WHERE job_id BETWEEN ?1 AND ?2 AND status = 'succeeded' AND scheduled_at >= ?3 AND scheduled_at < ?4",
+    )
+    .bind(lo)
+    .bind(hi)
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?;
+    let mut late = Vec::with_capacity(rows.len());
+    let mut last: Option<DateTime<Utc>> = None;
+    for row in rows {
+        let scheduled = parse_ts(row.try_get::<&str, _>(0)?)?;
+        let started = parse_ts(row.try_get::<&str, _>(1)?)?;
+        let finished = parse_ts(row.try_get::<&str, _>(2)?)?;
+        late.push(ms_between(scheduled, started));
+        last = Some(last.map_or(finished, |l| l.max(finished)));
+    }
+    late.sort_by(f64::total_cmp);
+    Ok((late, last))
+}

@@ -1,0 +1,295 @@
+//! `schedlite-bench`: the benchmark suite (figures and method in `BENCHMARKS.md`). A workspace
+//! member of its own, so the service crate carries no benchmark code.
+//!
+//! It builds nothing itself: it starts the release `schedlite` binary that sits next to its own
+//! executable, each time on a fresh SQLite file in a temporary directory, listening on
+//! 127.0.0.1 only, with logs going to a file in that directory. Large job sets are written
+//! straight into the file with SQL (the same columns the API writes), which is much faster
+//! than creating them over HTTP. Every figure is the median of `--runs` runs, with min and max.
+//! The table is printed on stdout and written to `bench/results/latest.md`.
+//!
+//! The one command, from the repository root:
+//!
+//! ```sh
+//! cargo build --release --workspace --bins && target/release/schedlite-bench            # full, ~12 min
+//! cargo build --release --workspace --bins && target/release/schedlite-bench --quick    # ~2 min
+//! target/release/schedlite-bench --only burst,raw --runs 5                  # a subset
+//! ```
+//!
+//! Scenarios (`--only`, comma-separated): `burst` (N date jobs due at one instant), `raw`
+//! (the claim-and-record SQL in a loop, in this process, no scheduler around it), `idle`
+//! (50 jobs at distinct instants), `steady` (10,000 interval jobs firing for a while),
+//! `api` (HTTP create, get and list rates and latencies), `scale` (a file with 1,000,000 jobs:
+//! time to ready, RSS, cost of an idle loop pass). The APScheduler peer is `bench/run_peer.sh`.
+
+mod api;
+mod burst;
+mod db;
+mod report;
+mod scale;
+mod server;
+mod steady;
+
+// Every module starts with `use crate::*;`: the imports and items below are shared that way.
+pub(crate) use std::error::Error;
+pub(crate) use std::path::{Path, PathBuf};
+pub(crate) use std::process::{ExitCode, Stdio};
+pub(crate) use std::time::{Duration, Instant};
+
+pub(crate) use api::*;
+pub(crate) use burst::*;
+pub(crate) use chrono::{DateTime, SecondsFormat, Utc};
+pub(crate) use clap::Parser;
+pub(crate) use db::*;
+pub(crate) use report::*;
+pub(crate) use scale::*;
+pub(crate) use schedlite::model::RunStatus;
+pub(crate) use schedlite::scheduler::{CLAIM_BATCH, plan};
+pub(crate) use schedlite::store::{RunRecord, Store};
+pub(crate) use server::*;
+pub(crate) use sqlx::Row;
+pub(crate) use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+};
+pub(crate) use steady::*;
+
+pub(crate) type BoxError = Box<dyn Error + Send + Sync>;
+pub(crate) type Result<T, E = BoxError> = std::result::Result<T, E>;
+
+/// The admin key provisioned in every server the suite starts.
+pub(crate) const ADMIN_KEY: &str = "bench-admin-key-0123456789abcdef";
+/// API prefix.
+pub(crate) const API: &str = "/api/v1alpha1";
+/// `next_run_at` of jobs waiting for their burst instant: far enough that the server ignores them.
+pub(crate) const PLACEHOLDER: &str = "2099-01-01T00:00:00.000Z";
+/// How far after the jobs are made due the burst instant lies, so the server is idle then.
+pub(crate) const LEAD: Duration = Duration::from_millis(2000);
+/// Outcomes written per transaction in the raw loop, as the server's writer does.
+pub(crate) const RAW_RECORD_BATCH: usize = 1024;
+pub(crate) const SCENARIOS: [&str; 6] = ["burst", "raw", "idle", "steady", "api", "scale"];
+
+/// Benchmarks of schedlite against the real release binary.
+#[derive(Debug, Parser)]
+#[command(name = "schedlite-bench", about)]
+pub(crate) struct Opts {
+    /// Smaller sizes and shorter windows (under 3 minutes); long scenarios run once.
+    #[arg(long)]
+    pub(crate) quick: bool,
+    /// Scenarios to run, comma-separated: burst, raw, idle, steady, api, scale (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) only: Vec<String>,
+    /// Runs per figure; the table shows their median, min and max.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub(crate) runs: u32,
+    /// The `schedlite` binary to run (default: `schedlite` next to this executable).
+    #[arg(long)]
+    pub(crate) server: Option<PathBuf>,
+    /// Where to write the table (default: `bench/results/latest.md` in the source tree).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// Sizes and windows of one mode.
+pub(crate) struct Sizes {
+    pub(crate) bursts: Vec<usize>,
+    pub(crate) steady_jobs: usize,
+    pub(crate) steady_interval_s: i64,
+    pub(crate) steady_window: Duration,
+    pub(crate) idle_jobs: usize,
+    pub(crate) big: usize,
+    pub(crate) load_window: Duration,
+    pub(crate) idle_cpu_window: Duration,
+    pub(crate) scale_burst: usize,
+    pub(crate) long_runs: u32,
+}
+
+impl Sizes {
+    pub(crate) fn of(opts: &Opts) -> Sizes {
+        if opts.quick {
+            Sizes {
+                bursts: vec![10_000],
+                steady_jobs: 10_000,
+                steady_interval_s: 10,
+                steady_window: Duration::from_secs(10),
+                idle_jobs: 50,
+                big: 100_000,
+                load_window: Duration::from_secs(2),
+                idle_cpu_window: Duration::from_secs(5),
+                scale_burst: 10_000,
+                long_runs: 1,
+            }
+        } else {
+            Sizes {
+                bursts: vec![10_000, 100_000],
+                steady_jobs: 10_000,
+                steady_interval_s: 10,
+                steady_window: Duration::from_secs(60),
+                idle_jobs: 50,
+                big: 1_000_000,
+                load_window: Duration::from_secs(4),
+                idle_cpu_window: Duration::from_secs(10),
+                scale_burst: 10_000,
+                long_runs: opts.runs.min(2),
+            }
+        }
+    }
+}
+
+/// The 1-minute load average: other work on the machine skews every figure.
+pub(crate) fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
+pub(crate) fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse::<f64>().ok())
+        })
+        .map_or_else(String::new, |kib| {
+            format!(", {:.0} GiB RAM", kib / 1_048_576.0)
+        });
+    format!("{cpus} CPUs ({model}){mem}")
+}
+
+pub(crate) async fn run(opts: Opts) -> Result<()> {
+    for name in &opts.only {
+        if !SCENARIOS.contains(&name.as_str()) {
+            return Err(format!(
+                "--only: unknown scenario `{name}` (choose from {})",
+                SCENARIOS.join(", ")
+            )
+            .into());
+        }
+    }
+    let server_bin = match &opts.server {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()?.with_file_name("schedlite"),
+    };
+    if !server_bin.is_file() {
+        return Err(format!(
+            "{} not found: build it first with `cargo build --release --bins`",
+            server_bin.display()
+        )
+        .into());
+    }
+    let stamp = Utc::now().format("%Y%m%d-%H%M%S");
+    let dir = std::env::temp_dir().join(format!("schedlite-bench-{stamp}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(64)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let selected: Vec<&str> = SCENARIOS
+        .iter()
+        .copied()
+        .filter(|s| opts.only.is_empty() || opts.only.iter().any(|o| o == s))
+        .collect();
+    let mut ctx = Ctx {
+        server_bin,
+        dir: dir.clone(),
+        http,
+        sizes: Sizes::of(&opts),
+        runs: opts.runs,
+        clk_tck: clk_tck(),
+        report: Report::default(),
+        servers_started: 0,
+    };
+    let started = Instant::now();
+    let load_before = loadavg();
+    let mut result = Ok(());
+    for name in &selected {
+        let r = match *name {
+            "burst" => scenario_burst(&mut ctx).await,
+            "raw" => scenario_raw(&mut ctx).await,
+            "idle" => scenario_idle(&mut ctx).await,
+            "steady" => scenario_steady(&mut ctx).await,
+            "api" => scenario_api(&mut ctx).await,
+            _ => scenario_scale(&mut ctx).await,
+        };
+        if let Err(e) = r {
+            result = Err(format!("{name}: {e} (server logs in {})", dir.display()));
+            break;
+        }
+    }
+    for n in ctx.sizes.bursts.clone() {
+        if let (Some(b), Some(raw)) = (
+            ctx.report
+                .median(&format!("burst {n}"), "occurrences run per second"),
+            ctx.report
+                .median(&format!("raw {n}"), "claim+record per second"),
+        ) {
+            ctx.report.add(
+                &format!("burst {n}"),
+                "median rate / median raw limit",
+                "",
+                b / raw,
+            );
+        }
+    }
+    let mode = if opts.quick { "quick" } else { "full" };
+    let mut doc = format!(
+        "# schedlite-bench results\n\n{} · {} · load average {} before, {} after · mode {mode}, {} run(s) per figure ({} for long scenarios) · scenarios {} · {:.0} s\n\n",
+        Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+        machine(),
+        load_before,
+        loadavg(),
+        ctx.runs,
+        ctx.sizes.long_runs,
+        selected.join(","),
+        started.elapsed().as_secs_f64()
+    );
+    doc.push_str(&ctx.report.markdown());
+    println!("{doc}");
+    let out = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("results/latest.md"));
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&out, &doc)?;
+    eprintln!("written to {}", out.display());
+    if result.is_ok() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result.map_err(Into::into)
+}
+
+pub(crate) fn main() -> ExitCode {
+    let opts = Opts::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(opts)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! `scale`: a file with 1,000,000 jobs: time to ready, RSS, the cost of an idle loop pass.
+
+use crate::*;
+
+/// `scale`: a big file: time to ready, RSS at rest and in a burst, idle pass cost vs 10 jobs.
+pub(crate) async fn scenario_scale(ctx: &mut Ctx) -> Result<()> {
+    let big = ctx.sizes.big;
+    let window = ctx.sizes.idle_cpu_window;
+    let burst = ctx.sizes.scale_burst;
+    let scenario = format!("scale {big} jobs");
+    eprintln!("== {scenario}");
+    let template = big_template(ctx).await?;
+    for _ in 0..ctx.sizes.long_runs {
+        let (db, pool) = ctx.copy_db(&template, "scale.db").await?;
+        let server = ctx.start_server(&db).await?;
+        let ready_ms = server.ready_in.as_secs_f64() * 1000.0;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let rest = rss_mib(server.pid)?;
+        let cpu = idle_cpu(&server, window).await?;
+        let b = fire_burst(ctx, &db, &pool, "b", burst, Some(&server)).await?;
+        server.stop().await?;
+        pool.close().await;
+
+        let _ = std::fs::remove_file(ctx.dir.join("small.db"));
+        let (small, pool) = ctx.new_db("small.db").await?;
+        insert_interval_jobs(
+            &pool,
+            "s",
+            10,
+            86_400,
+            Utc::now() + chrono::Duration::days(1),
+            1000.0,
+        )
+        .await?;
+        pool.close().await;
+        let server = ctx.start_server(&small).await?;
+        let small_ready_ms = server.ready_in.as_secs_f64() * 1000.0;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let small_rest = rss_mib(server.pid)?;
+        let small_cpu = idle_cpu(&server, window).await?;
+        server.stop().await?;
+
+        let per_s = |cpu: f64| cpu * 1000.0 / window.as_secs_f64();
+        eprintln!(
+            "   ready {ready_ms:.0} ms (10 jobs: {small_ready_ms:.0}), RSS rest {rest:.1} MiB (10 jobs: {small_rest:.1}), \
+             burst {burst}: peak {:.1} MiB, last {:.0} ms; idle CPU {:.2} ms/s (10 jobs: {:.2})",
+            b.rss_peak,
+            b.last_ms,
+            per_s(cpu),
+            per_s(small_cpu)
+        );
+        let r = &mut ctx.report;
+        r.add(&scenario, "process start → /readyz 200", "ms", ready_ms);
+        r.add(
+            &scenario,
+            "process start → /readyz 200, 10 jobs",
+            "ms",
+            small_ready_ms,
+        );
+        r.add(&scenario, "VmRSS at rest", "MiB", rest);
+        r.add(&scenario, "VmRSS at rest, 10 jobs", "MiB", small_rest);
+        r.add(
+            &scenario,
+            &format!("peak VmRSS during a burst of {burst}"),
+            "MiB",
+            b.rss_peak,
+        );
+        r.add(
+            &scenario,
+            &format!("burst of {burst}: due → last succeeded"),
+            "ms",
+            b.last_ms,
+        );
+        r.add(
+            &scenario,
+            &format!("burst of {burst}: lateness p99"),
+            "ms",
+            pct(&b.late, 0.99),
+        );
+        r.add(
+            &scenario,
+            "idle server CPU (loop passes, heartbeat)",
+            "ms CPU/s",
+            per_s(cpu),
+        );
+        r.add(
+            &scenario,
+            "idle server CPU, 10 jobs",
+            "ms CPU/s",
+            per_s(small_cpu),
+        );
+    }
+    Ok(())
+}
