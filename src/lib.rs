@@ -13,6 +13,8 @@ pub mod api;
 pub mod apikey;
 pub mod config;
 pub mod error_chain;
+#[macro_use]
+pub mod failpoint;
 pub mod model;
 pub mod schedule;
 pub mod scheduler;

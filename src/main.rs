@@ -167,6 +167,9 @@ impl From<RoleArg> for Role {
 }
 
 fn main() -> ExitCode {
+    // A test build's crash points (src/failpoint.rs), armed by FAILPOINTS while this lives.
+    #[cfg(feature = "failpoints")]
+    let _crash_points = schedlite::failpoint::setup();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -18,10 +18,11 @@ use crate::model::Role;
 use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerError, SchedulerHandle, retention};
 use crate::store::{OpenOptions, Store, StoreError};
 
-/// What a server built with a test mutant feature (Cargo.toml, `[features]`) logs at start, so
-/// the test using it can tell it has the broken build and CI can tell the product binary is
-/// not one.
-pub const MUTANT_BANNER: &str = "this build is a deliberately broken test mutant: never deploy it";
+/// What a server built with a test-only feature (Cargo.toml, `[features]`: a deliberately
+/// broken mutant, or crash points) logs at start, so the test using it can tell it has that
+/// build and CI can tell the product binary is not one.
+pub const MUTANT_BANNER: &str =
+    "this is a test build (a deliberate mutant or crash points): never deploy it";
 
 /// Errors that stop the service from starting or running.
 #[derive(Debug, thiserror::Error)]
@@ -165,7 +166,7 @@ impl Application {
             })
             .into_future();
         tracing::info!(port = self.port, db = %state.store.location(), "serving");
-        if cfg!(feature = "mutant-no-advance") {
+        if cfg!(any(feature = "mutant-no-advance", feature = "failpoints")) {
             tracing::warn!("{MUTANT_BANNER}");
         }
         let mut server = tokio::spawn(server);

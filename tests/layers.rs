@@ -23,6 +23,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "config",
             "error_chain",
             "telemetry",
+            "failpoint",
         ],
     ),
     // What a job does: the `Action` definition and its executors (process, HTTP).

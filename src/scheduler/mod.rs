@@ -218,6 +218,7 @@ impl Scheduler {
                 .store
                 .interrupt_runs_of(owner.as_deref(), now, &reason)
                 .await?;
+            crash_point!("recovery-between-statements");
             if let Some(i) = &instance {
                 self.store.mark_instance_stopped(&i.id, now).await?;
             }

@@ -4,6 +4,7 @@ mod auth;
 mod backup;
 mod cli;
 mod contention;
+mod failpoints;
 mod faults;
 mod full_disk;
 mod helpers;

@@ -39,13 +39,13 @@ async fn the_torture_fails_against_a_claim_that_does_not_advance_next_run_at() {
     );
 
     // With kills: a restarted server finds nothing it can claim.
-    let failed = run_torture(&bin, &[], 3)
+    let failed = run_torture(&bin, 3, &[])
         .await
         .expect_err("the torture must fail against a claim that does not advance next_run_at");
     eprintln!("mutant-no-advance, 3 kills: the torture failed as it must: {failed}");
     // Without kills, one server for 2–3 s: the end-of-run audit alone must see the history
     // stop after the first claim of each job.
-    let failed = run_torture(&bin, &[], 0)
+    let failed = run_torture(&bin, 0, &[])
         .await
         .expect_err("the audit must fail against a claim that does not advance next_run_at");
     assert!(

@@ -15,7 +15,9 @@
 //!
 //! `TORTURE_CYCLES` (default 20; the long mode is 200), `TORTURE_JOBS` (default 300) and
 //! `TORTURE_SEED` (replays a run; printed first). [`run_torture`] is also run against a server
-//! built with a deliberately broken claim (`mutation.rs`), where it must fail.
+//! built with a deliberately broken claim (`mutation.rs`), where it must fail, and against one
+//! with crash points, where half the kills land inside the claim transaction, before an
+//! outcome write or inside recovery (`failpoints.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -56,19 +58,24 @@ macro_rules! ensure {
 async fn a_server_killed_at_random_moments_loses_and_doubles_no_occurrence_and_sends_no_key_twice()
 {
     let cycles: u32 = env_number("TORTURE_CYCLES", 20);
-    let outcome = run_torture(env!("CARGO_BIN_EXE_schedlite"), &[], cycles).await;
+    let outcome = run_torture(env!("CARGO_BIN_EXE_schedlite"), cycles, &[]).await;
     if let Err(failed) = outcome {
         panic!("torture: {failed}");
     }
 }
 
-/// One torture run of `cycles` kills with the server binary `bin` (extra environment `env`
-/// for every server): `Ok` when every check passed, `Err` naming the first that failed.
+/// Crash points that aborted a server, by name, with how many times each landed.
+pub(crate) type Landed = BTreeMap<&'static str, u32>;
+
+/// One torture run of `cycles` kills with the server binary `bin`: `Ok` when every check
+/// passed, `Err` naming the first that failed. With `aims` (crash points of a build with the
+/// `failpoints` feature), every second cycle arms one of them in turn instead of a random
+/// SIGKILL, and the result counts those that landed.
 pub(crate) async fn run_torture(
     bin: &str,
-    env: &[(&str, &str)],
     cycles: u32,
-) -> Result<(), String> {
+    aims: &[&'static str],
+) -> Result<Landed, String> {
     // Arrange: HTTP jobs every second, their instants spread over the second (so claims, and
     // kills inside them, happen all the time), inserted with SQL in a migrated file.
     let jobs: usize = env_number("TORTURE_JOBS", 300);
@@ -91,8 +98,29 @@ pub(crate) async fn run_torture(
 
     // Act + checks after every restart.
     let mut recoveries = Vec::new();
+    let mut landed = Landed::new();
     for cycle in 1..=cycles {
-        let (mut server, recovery) = restart(bin, env, &db, &pool, &definitions, cycle).await?;
+        if !aims.is_empty() && cycle % 2 == 0 {
+            let aim = aims[(cycle as usize / 2) % aims.len()];
+            // Recovery runs once, at start; the others are passed a few times first, so the
+            // server is ready and has claimed before it dies.
+            let passes = if aim.starts_with("recovery") {
+                0
+            } else {
+                rng.between(5, 40)
+            };
+            let arm = format!("{aim}={passes}*off->return");
+            if aimed_cycle(bin, &db, &pool, &definitions, cycle, (aim, &arm)).await? {
+                *landed.entry(aim).or_default() += 1;
+            }
+            ensure!(
+                stub.duplicate_keys().is_empty(),
+                "cycle {cycle}: keys sent more than once: {:?}",
+                stub.duplicate_keys()
+            );
+            continue;
+        }
+        let (mut server, recovery) = restart(bin, &db, &pool, &definitions, cycle).await?;
         recoveries.push(recovery);
         ensure!(
             stub.duplicate_keys().is_empty(),
@@ -104,7 +132,7 @@ pub(crate) async fn run_torture(
     }
 
     // The last server recovers, runs a while and stops cleanly.
-    let (mut server, recovery) = restart(bin, env, &db, &pool, &definitions, cycles + 1).await?;
+    let (mut server, recovery) = restart(bin, &db, &pool, &definitions, cycles + 1).await?;
     recoveries.push(recovery);
     tokio::time::sleep(Duration::from_millis(rng.between(2_000, 3_000))).await;
     let stop_at = Utc::now();
@@ -155,26 +183,65 @@ pub(crate) async fn run_torture(
     eprintln!(
         "torture: seed {seed}: {cycles} cycles survived in {:?}; slowest recovery {slowest:?}; \
          {} occurrences over {} jobs checked; {} requests, {keys} of them for runs then \
-         interrupted by a kill",
+         interrupted by a kill; crash points that landed: {landed:?}",
         began.elapsed(),
         audit.occurrences,
         ids.len(),
         stub.key_counts().len(),
     );
-    Ok(())
+    Ok(landed)
+}
+
+/// One cycle whose server has the crash point `aim` armed (`arm`, a `FAILPOINTS` value): the
+/// server dies there, either before it is ready (recovery at start) or after the checks of
+/// [`restart`]; if the point never triggers within 5 s, it is killed like any other. Returns
+/// whether it died at the point; dying anywhere else is a failure.
+async fn aimed_cycle(
+    bin: &str,
+    db: &Path,
+    pool: &SqlitePool,
+    definitions: &BTreeMap<String, String>,
+    cycle: u32,
+    (aim, arm): (&str, &str),
+) -> Result<bool, String> {
+    let marker = format!("crash point {aim}: aborting");
+    let mut server = match Server::launch(bin, db, &[], &[("FAILPOINTS", arm)]).await {
+        Err(logs) => {
+            ensure!(
+                logs.contains(&marker),
+                "cycle {cycle}: the server armed with {arm} exited before it was ready, but not \
+                 there; logs:\n{logs}"
+            );
+            return Ok(true);
+        }
+        Ok(server) => server,
+    };
+    let owner = server.instance_id(pool).await;
+    wait_until_only_owner_runs(pool, &owner, &server, cycle).await?;
+    check_file_after_restart(pool, definitions, &owner, cycle, &server).await?;
+    wait_until_claimed(pool, &owner, &server, cycle).await?;
+    if server.wait_exit(Duration::from_secs(5)).await.is_none() {
+        server.kill_hard().await;
+        return Ok(false);
+    }
+    ensure!(
+        server.logs().contains(&marker),
+        "cycle {cycle}: the server armed with {arm} died, but not there; logs:\n{}",
+        server.log_tail(30)
+    );
+    Ok(true)
 }
 
 /// Starts a server on `db`, waits until it has recovered the runs of the dead ones and claimed
 /// a run of its own, and checks the file. Returns the server and how long recovery took.
 async fn restart(
     bin: &str,
-    env: &[(&str, &str)],
     db: &Path,
     pool: &SqlitePool,
     definitions: &BTreeMap<String, String>,
     cycle: u32,
 ) -> Result<(Server, Duration), String> {
-    let server = Server::start_bin(bin, db, &[], env).await;
+    let server = Server::start_bin(bin, db, &[], &[]).await;
     let owner = server.instance_id(pool).await;
     let recovery = wait_until_only_owner_runs(pool, &owner, &server, cycle).await?;
     check_file_after_restart(pool, definitions, &owner, cycle, &server).await?;

@@ -190,6 +190,7 @@ impl SqliteStore {
             });
         }
         let nexts = json_text(&nexts)?;
+        crash_point!("claim-after-insert");
         // The test mutant (Cargo.toml, `mutant-no-advance`) breaks the claim here, to prove
         // that the torture audit fails when occurrences are not advanced past.
         if !cfg!(feature = "mutant-no-advance") {
@@ -201,6 +202,7 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
+        crash_point!("claim-before-commit");
         tx.commit().await?;
         Ok(report)
     }
@@ -281,6 +283,7 @@ impl SqliteStore {
             })
             .collect();
         let rows = json_text(&rows)?;
+        crash_point!("outcome-before-write");
         sqlx::query!(
             "UPDATE job_runs SET status = o.value ->> 'status', started_at = o.value ->> 'started_at',
                 finished_at = o.value ->> 'finished_at', duration_ms = o.value ->> 'duration_ms',

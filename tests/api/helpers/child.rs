@@ -45,6 +45,22 @@ impl Server {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> Server {
+        match Server::launch(bin, db, extra, env).await {
+            Ok(server) => server,
+            Err(logs) => panic!(
+                "schedlite serve exited before it was ready (not a taken port); logs:\n{logs}"
+            ),
+        }
+    }
+
+    /// [`Server::start_bin`] for a server that may exit before it is ready (a crash point armed
+    /// in its start-up): `Err` with its log when it did, for any reason but a taken port.
+    pub(crate) async fn launch(
+        bin: &str,
+        db: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Server, String> {
         let mut last_logs = String::new();
         for _attempt in 0..PORT_ATTEMPTS {
             let port = free_port();
@@ -75,13 +91,12 @@ impl Server {
                 client: reqwest::Client::new(),
             };
             if server.wait_ready(Duration::from_secs(20)).await {
-                return server;
+                return Ok(server);
             }
             last_logs = server.logs();
-            assert!(
-                last_logs.contains(PORT_TAKEN),
-                "schedlite serve exited before it was ready (not a taken port); logs:\n{last_logs}"
-            );
+            if !last_logs.contains(PORT_TAKEN) {
+                return Err(last_logs);
+            }
         }
         panic!(
             "schedlite serve found its port taken {PORT_ATTEMPTS} times; last logs:\n{last_logs}"
