@@ -144,12 +144,88 @@ pub enum RunKind {
 }
 
 impl RunKind {
-    /// The text stored in `job_runs.kind`.
+    /// Every kind.
+    pub const ALL: [RunKind; 2] = [RunKind::Scheduled, RunKind::Manual];
+
+    /// The text stored in `job_runs.kind` and sent on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
             RunKind::Scheduled => "scheduled",
             RunKind::Manual => "manual",
         }
+    }
+}
+
+impl FromStr for RunKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        RunKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == s)
+            .ok_or_else(|| format!("unknown run kind `{s}`"))
+    }
+}
+
+impl fmt::Display for RunKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a change recorded in the audit log did to its job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditAction {
+    /// `POST /jobs`, or `PUT /jobs/{id}` of a new id.
+    Create,
+    /// `PUT /jobs/{id}` of an existing job.
+    Replace,
+    /// `POST /jobs/{id}/pause`.
+    Pause,
+    /// `POST /jobs/{id}/resume`.
+    Resume,
+    /// `POST /jobs/{id}/run`.
+    Run,
+    /// `DELETE /jobs/{id}`.
+    Delete,
+}
+
+impl AuditAction {
+    /// Every action.
+    pub const ALL: [AuditAction; 6] = [
+        AuditAction::Create,
+        AuditAction::Replace,
+        AuditAction::Pause,
+        AuditAction::Resume,
+        AuditAction::Run,
+        AuditAction::Delete,
+    ];
+
+    /// The text stored in `audit_log.action` and sent on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::Create => "create",
+            AuditAction::Replace => "replace",
+            AuditAction::Pause => "pause",
+            AuditAction::Resume => "resume",
+            AuditAction::Run => "run",
+            AuditAction::Delete => "delete",
+        }
+    }
+}
+
+impl FromStr for AuditAction {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        AuditAction::ALL
+            .into_iter()
+            .find(|action| action.as_str() == s)
+            .ok_or_else(|| format!("unknown audit action `{s}`"))
+    }
+}
+
+impl fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -267,4 +343,35 @@ pub struct ClaimPlan {
     pub skipped: Vec<Span>,
     /// The job's next occurrence after those handled, or `None` when the trigger is finished.
     pub next_run_at: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each stored text reads back as the variant that wrote it, and nothing else parses.
+    #[test]
+    fn stored_texts_round_trip() {
+        for status in RunStatus::ALL {
+            assert_eq!(status.as_str().parse::<RunStatus>(), Ok(status));
+        }
+        for kind in RunKind::ALL {
+            assert_eq!(kind.as_str().parse::<RunKind>(), Ok(kind));
+        }
+        for action in AuditAction::ALL {
+            assert_eq!(action.as_str().parse::<AuditAction>(), Ok(action));
+        }
+        assert_eq!(
+            "Running".parse::<RunStatus>(),
+            Err("unknown run status `Running`".to_string())
+        );
+        assert_eq!(
+            "cron".parse::<RunKind>(),
+            Err("unknown run kind `cron`".to_string())
+        );
+        assert_eq!(
+            "update".parse::<AuditAction>(),
+            Err("unknown audit action `update`".to_string())
+        );
+    }
 }

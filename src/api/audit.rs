@@ -93,7 +93,7 @@ async fn list_audit(
             id: e.id,
             at: Timestamp::new(e.at),
             key_name: e.key_name,
-            action: e.action,
+            action: e.action.to_string(),
             job_id: e.job_id,
             detail: e
                 .detail

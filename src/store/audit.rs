@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Store, StoreError};
+use crate::model::AuditAction;
 
 /// One audit row.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,8 +15,8 @@ pub struct AuditEntry {
     pub at: DateTime<Utc>,
     /// The name of the API key that made it.
     pub key_name: String,
-    /// `create`, `replace`, `pause`, `resume`, `run` or `delete`.
-    pub action: String,
+    /// What the change did.
+    pub action: AuditAction,
     /// The job changed.
     pub job_id: String,
     /// JSON detail, if any.

@@ -5,14 +5,15 @@ use chrono::{DateTime, Utc};
 
 use super::{Store, StoreError};
 use crate::model::{Job, NewJob, Run};
+use crate::schedule::TriggerKind;
 
 /// Filters for [`Store::list_jobs`]; `None` means any.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobFilter {
     /// Only paused (`true`) or only active (`false`) jobs.
     pub paused: Option<bool>,
-    /// Only jobs with this trigger type (`date`, `interval`, `cron`).
-    pub trigger_type: Option<String>,
+    /// Only jobs with this kind of trigger.
+    pub trigger_type: Option<TriggerKind>,
 }
 
 /// The order of a job listing.

@@ -1,6 +1,7 @@
 //! Audit: each change through the API leaves one row, newest first, paged and filtered; and
 //! the database's schema lifecycle.
 
+use schedlite::model::AuditAction;
 use schedlite::store::Store;
 
 use crate::engines::Db;
@@ -43,20 +44,17 @@ async fn every_change_is_audited_in_order_and_pages_by_id(db: Db) {
         .expect("pause unknown");
 
     let all = s.list_audit(None, None, 100).await.expect("audit");
-    let seen: Vec<(String, &str)> = all
-        .iter()
-        .map(|e| (e.action.to_string(), e.job_id.as_str()))
-        .collect();
+    let seen: Vec<(AuditAction, &str)> =
+        all.iter().map(|e| (e.action, e.job_id.as_str())).collect();
     let expected = [
-        ("delete", "a"),
-        ("create", "b"),
-        ("run", "a"),
-        ("resume", "a"),
-        ("pause", "a"),
-        ("replace", "a"),
-        ("create", "a"),
+        (AuditAction::Delete, "a"),
+        (AuditAction::Create, "b"),
+        (AuditAction::Run, "a"),
+        (AuditAction::Resume, "a"),
+        (AuditAction::Pause, "a"),
+        (AuditAction::Replace, "a"),
+        (AuditAction::Create, "a"),
     ];
-    let expected: Vec<(String, &str)> = expected.iter().map(|(a, j)| (a.to_string(), *j)).collect();
     assert_eq!(seen, expected);
     assert!(all.windows(2).all(|w| w[0].id > w[1].id), "newest first");
     assert_eq!(all[5].key_name, "other-key");

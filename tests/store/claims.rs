@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::Duration;
-use schedlite::model::{ClaimPlan, RunKind, RunStatus, Span};
+use schedlite::model::{AuditAction, ClaimPlan, RunKind, RunStatus, Span};
 use schedlite::store::RunRecord;
 
 use crate::engines::Db;
@@ -326,7 +326,10 @@ async fn manual_runs_take_a_free_instant_and_are_audited(db: Db) {
         .list_audit(Some("m"), None, 10)
         .await
         .expect("audit");
-    let runs: Vec<_> = audit.iter().filter(|e| e.action == "run").collect();
+    let runs: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == AuditAction::Run)
+        .collect();
     assert_eq!(runs.len(), 2);
     let detail: serde_json::Value =
         serde_json::from_str(runs[0].detail.as_deref().expect("detail")).expect("json");

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use chrono::Duration;
 use schedlite::actions::Action;
 use schedlite::model::{JobSettings, NewJob};
-use schedlite::schedule::Trigger;
+use schedlite::schedule::{Trigger, TriggerKind};
 use schedlite::store::{JobFilter, JobOrder, StoreError};
 
 use crate::engines::Db;
@@ -308,7 +308,7 @@ async fn filters_select_by_paused_and_trigger_type(db: Db) {
     };
     assert_eq!(ids(active).await, set(&["date", "active"]));
     let intervals = JobFilter {
-        trigger_type: Some("interval".into()),
+        trigger_type: Some(TriggerKind::Interval),
         ..JobFilter::default()
     };
     assert_eq!(ids(intervals).await, set(&["paused", "active"]));

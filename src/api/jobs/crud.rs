@@ -14,6 +14,7 @@ use crate::api::extract::{Admin, ApiJson, ApiQuery, JobIdPath};
 use crate::api::openapi::{Envelope, ErrorBody};
 use crate::api::responses::{AdminOnly, BadJobBody, BadQuery, JobNotFound, Unavailable};
 use crate::api::{ApiError, AppState, cursor, ok, truncate};
+use crate::schedule::TriggerKind;
 use crate::store::{JobFilter, JobOrder};
 use crate::timestamp::Timestamp;
 
@@ -111,17 +112,17 @@ pub(super) async fn list_jobs(
             "belongs to a listing in another order: pass the same `order` as its first page",
         ));
     }
-    if let Some(t) = &params.trigger_type
-        && !matches!(t.as_str(), "date" | "interval" | "cron")
-    {
-        return Err(ApiError::validation(
-            "trigger_type",
-            "must be one of `date`, `interval`, `cron`",
-        ));
-    }
+    let trigger_type = params
+        .trigger_type
+        .as_deref()
+        .map(str::parse::<TriggerKind>)
+        .transpose()
+        .map_err(|_| {
+            ApiError::validation("trigger_type", "must be one of `date`, `interval`, `cron`")
+        })?;
     let filter = JobFilter {
         paused: params.paused,
-        trigger_type: params.trigger_type,
+        trigger_type,
     };
     let page = state
         .store

@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{SqliteStore, parse_ts, ts};
+use super::{SqliteStore, parse_text, parse_ts, ts};
+use crate::model::AuditAction;
 use crate::store::{AuditEntry, StoreError};
 
 struct AuditRow {
@@ -41,7 +42,7 @@ impl SqliteStore {
                     at: parse_ts("audit_log", &key, "at", &r.at)?,
                     id: r.id,
                     key_name: r.key_name,
-                    action: r.action,
+                    action: parse_text("audit_log", &key, &r.action)?,
                     job_id: r.job_id,
                     detail: r.detail,
                 })
@@ -56,11 +57,12 @@ pub(super) async fn write_audit(
     conn: &mut sqlx::SqliteConnection,
     at: DateTime<Utc>,
     key_name: &str,
-    action: &str,
+    action: AuditAction,
     job_id: &str,
     detail: Option<&str>,
 ) -> Result<(), StoreError> {
     let at = ts(at);
+    let action = action.as_str();
     sqlx::query!(
         "INSERT INTO audit_log (at, key_name, action, job_id, detail) VALUES (?, ?, ?, ?, ?)",
         at,

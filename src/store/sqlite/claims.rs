@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::rows::decode;
 use super::{SqliteStore, ts};
-use crate::model::{ClaimPlan, Job, RunKind, RunStatus, Span};
+use crate::model::{AuditAction, ClaimPlan, Job, RunKind, RunStatus, Span};
 use crate::store::{ClaimReport, ClaimedRun, RunRecord, StoreError};
 
 /// How many times a manual run moves its instant on by 1 ms when the instant is taken (by a
@@ -241,8 +241,15 @@ impl SqliteStore {
                 insert_running(&mut tx, job_id, span, RunKind::Manual, now, owner).await?
             {
                 let detail = format!("{{\"run_id\":{run_id}}}");
-                super::audit::write_audit(&mut tx, now, key_name, "run", job_id, Some(&detail))
-                    .await?;
+                super::audit::write_audit(
+                    &mut tx,
+                    now,
+                    key_name,
+                    AuditAction::Run,
+                    job_id,
+                    Some(&detail),
+                )
+                .await?;
                 tx.commit().await?;
                 return Ok(Some(ClaimedRun {
                     run_id,

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use super::rows::{JobRow, RunRow, decode, shaped};
 use super::{SqliteStore, parse_ts, ts};
 use crate::actions::Action;
-use crate::model::{Job, NewJob, Run};
-use crate::schedule::Trigger;
+use crate::model::{AuditAction, Job, NewJob, Run};
+use crate::schedule::{Trigger, TriggerKind};
 use crate::store::{JobCursor, JobFilter, JobOrder, JobPage, StoreError};
 
 /// A trigger spread over its typed columns.
@@ -87,7 +87,8 @@ impl SqliteStore {
             }
             Err(other) => return Err(other),
         }
-        super::audit::write_audit(&mut tx, now, key_name, "create", &job.id, None).await?;
+        super::audit::write_audit(&mut tx, now, key_name, AuditAction::Create, &job.id, None)
+            .await?;
         tx.commit().await?;
         self.get_job(&job.id)
             .await?
@@ -148,7 +149,11 @@ impl SqliteStore {
                 .await?;
             }
         }
-        let action = if created { "create" } else { "replace" };
+        let action = if created {
+            AuditAction::Create
+        } else {
+            AuditAction::Replace
+        };
         super::audit::write_audit(&mut tx, now, key_name, action, &job.id, None).await?;
         tx.commit().await?;
         let stored = self
@@ -202,7 +207,8 @@ impl SqliteStore {
             .await?;
         let deleted = done.rows_affected() > 0;
         if deleted {
-            super::audit::write_audit(&mut tx, now, key_name, "delete", id, None).await?;
+            super::audit::write_audit(&mut tx, now, key_name, AuditAction::Delete, id, None)
+                .await?;
         }
         tx.commit().await?;
         Ok(deleted)
@@ -219,6 +225,7 @@ impl SqliteStore {
         limit: u32,
     ) -> Result<JobPage, StoreError> {
         let paused = filter.paused.map(bool_int);
+        let trigger_type = filter.trigger_type.map(TriggerKind::as_str);
         let (watermark, after_key, after_id) = match after {
             None => (None, String::new(), ""),
             Some(JobCursor::NextRun {
@@ -275,7 +282,7 @@ impl SqliteStore {
             after_key,
             after_id,
             paused,
-            filter.trigger_type,
+            trigger_type,
             fetch,
             order_s,
         ))
@@ -355,7 +362,11 @@ impl SqliteStore {
             tx.commit().await?;
             return Ok(None);
         }
-        let action = if paused { "pause" } else { "resume" };
+        let action = if paused {
+            AuditAction::Pause
+        } else {
+            AuditAction::Resume
+        };
         super::audit::write_audit(&mut tx, now, key_name, action, id, None).await?;
         tx.commit().await?;
         self.get_job(id).await

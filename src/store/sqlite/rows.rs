@@ -196,17 +196,7 @@ impl TryFrom<RunRow> for Run {
 
     fn try_from(row: RunRow) -> Result<Run, StoreError> {
         let key = format!("id {}", row.id);
-        let kind = match row.kind.as_str() {
-            "scheduled" => RunKind::Scheduled,
-            "manual" => RunKind::Manual,
-            other => {
-                return Err(StoreError::corrupt(
-                    "job_runs",
-                    &key,
-                    format!("unknown kind `{other}`"),
-                ));
-            }
-        };
+        let kind: RunKind = parse_text("job_runs", &key, &row.kind)?;
         Ok(Run {
             id: row.id,
             scheduled_at: parse_ts("job_runs", &key, "scheduled_at", &row.scheduled_at)?,
