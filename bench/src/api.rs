@@ -127,8 +127,8 @@ pub(crate) async fn big_template(ctx: &mut Ctx) -> Result<PathBuf> {
     let t = Instant::now();
     let (path, pool) = ctx.new_db("big-template.db").await?;
     let first = Utc::now() + chrono::Duration::days(1);
-    insert_interval_jobs(&pool, "s", big, 86_400, first, 86_400_000.0 / big as f64).await?;
-    insert_date_jobs(&pool, "b", ctx.sizes.scale_burst, PLACEHOLDER).await?;
+    insert_interval_jobs(&path, "s", big, 86_400, first, 86_400_000.0 / big as f64).await?;
+    insert_date_jobs(&path, "b", ctx.sizes.scale_burst, PLACEHOLDER).await?;
     close_pool(pool).await?;
     let size = std::fs::metadata(&path)?.len() as f64 / 1_048_576.0;
     eprintln!(

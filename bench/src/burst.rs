@@ -71,7 +71,7 @@ pub(crate) async fn scenario_burst(ctx: &mut Ctx) -> Result<()> {
         let scenario = format!("burst {n}");
         eprintln!("== {scenario}");
         let (template, pool) = ctx.new_db(&format!("burst-{n}-template.db")).await?;
-        insert_date_jobs(&pool, "b", n, PLACEHOLDER).await?;
+        insert_date_jobs(&template, "b", n, PLACEHOLDER).await?;
         close_pool(pool).await?;
         for run in 0..ctx.runs {
             let (db, pool) = ctx.copy_db(&template, &format!("burst-{n}.db")).await?;
@@ -112,7 +112,7 @@ pub(crate) async fn scenario_raw(ctx: &mut Ctx) -> Result<()> {
         let scenario = format!("raw {n}");
         eprintln!("== {scenario}");
         let (template, pool) = ctx.new_db(&format!("raw-{n}-template.db")).await?;
-        insert_date_jobs(&pool, "r", n, PLACEHOLDER).await?;
+        insert_date_jobs(&template, "r", n, PLACEHOLDER).await?;
         close_pool(pool).await?;
         for _ in 0..ctx.runs {
             let (db, pool) = ctx.copy_db(&template, &format!("raw-{n}.db")).await?;

@@ -23,58 +23,39 @@ pub(crate) async fn close_pool(pool: SqlitePool) -> Result<()> {
     Ok(())
 }
 
-/// Inserts `n` noop date jobs `{prefix}0000000…` firing once at `at`, in one transaction.
-pub(crate) async fn insert_date_jobs(
-    pool: &SqlitePool,
-    prefix: &str,
-    n: usize,
-    at: &str,
-) -> Result<()> {
-    if n == 0 {
-        return Ok(());
-    }
-    let now = ts(Utc::now());
-    sqlx::query(
-        r#"WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i + 1 < ?1)
-           INSERT INTO jobs (id, trigger_type, timezone, run_at, action, next_run_at, created_at, updated_at)
-           SELECT printf('%s%07d', ?2, i), 'date', 'UTC', ?3, '{"type":"noop"}', ?3, ?4, ?4 FROM c"#,
-    )
-    .bind(n as i64)
-    .bind(prefix)
-    .bind(at)
-    .bind(&now)
-    .execute(pool)
-    .await?;
-    Ok(())
+/// Seeds `n` noop date jobs `{prefix}0000000…` firing once at `at`, through the store's bulk
+/// seeding (one transaction).
+pub(crate) async fn insert_date_jobs(db: &Path, prefix: &str, n: usize, at: &str) -> Result<()> {
+    let at = parse_ts(at)?;
+    seed(db, prefix, n, SeedTrigger::Date { at }).await
 }
 
-/// Inserts `n` noop interval jobs every `every_s` seconds, the i-th starting (and next due) at
-/// `first + i * step_ms`, in one transaction.
+/// Seeds `n` noop interval jobs every `every_s` seconds, the i-th starting (and next due) at
+/// `first + i * step_ms`, through the store's bulk seeding (one transaction).
 pub(crate) async fn insert_interval_jobs(
-    pool: &SqlitePool,
+    db: &Path,
     prefix: &str,
     n: usize,
     every_s: i64,
     first: DateTime<Utc>,
     step_ms: f64,
 ) -> Result<()> {
-    let now = ts(Utc::now());
-    sqlx::query(
-        r#"WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i + 1 < ?1),
-           t(i, s) AS (SELECT i, strftime('%Y-%m-%dT%H:%M:%fZ', (?3 + i * ?4) / 1000.0, 'unixepoch') FROM c)
-           INSERT INTO jobs (id, trigger_type, timezone, interval_seconds, start_at, action, next_run_at,
-                             created_at, updated_at)
-           SELECT printf('%s%07d', ?2, i), 'interval', 'UTC', ?5, s, '{"type":"noop"}', s, ?6, ?6 FROM t"#,
-    )
-    .bind(n as i64)
-    .bind(prefix)
-    .bind(first.timestamp_millis())
-    .bind(step_ms)
-    .bind(every_s)
-    .bind(&now)
-    .execute(pool)
-    .await?;
-    Ok(())
+    let trigger = SeedTrigger::Interval {
+        every_seconds: every_s,
+        first,
+        step_ms,
+    };
+    seed(db, prefix, n, trigger).await
+}
+
+async fn seed(db: &Path, prefix: &str, n: usize, trigger: SeedTrigger) -> Result<()> {
+    let n = u32::try_from(n).map_err(|_| format!("cannot seed {n} jobs: at most {}", u32::MAX))?;
+    let store = Store::open(db, false)
+        .await
+        .map_err(|e| format!("open {}: {e}", db.display()))?;
+    let seeded = store.seed_noop_jobs(prefix, n, trigger, Utc::now()).await;
+    store.close().await;
+    seeded.map_err(|e| format!("seed {n} jobs into {}: {e}", db.display()).into())
 }
 
 pub(crate) fn id_range(prefix: &str) -> (String, String) {

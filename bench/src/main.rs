@@ -3,9 +3,9 @@
 //!
 //! It builds nothing itself: it starts the release `schedlite` binary that sits next to its own
 //! executable, each time on a fresh SQLite file in a temporary directory, listening on
-//! 127.0.0.1 only, with logs going to a file in that directory. Large job sets are written
-//! straight into the file with SQL (the same columns the API writes), which is much faster
-//! than creating them over HTTP. Every figure is the median of `--runs` runs, with min and max.
+//! 127.0.0.1 only, with logs going to a file in that directory. Large job sets are seeded
+//! through the store (`Store::seed_noop_jobs`: one statement, the rows the API would write),
+//! which is much faster than creating them over HTTP. Every figure is the median of `--runs` runs, with min and max.
 //! The table is printed on stdout and written to `bench/results/latest.md`.
 //!
 //! The one command, from the repository root:
@@ -43,9 +43,11 @@ pub(crate) use clap::Parser;
 pub(crate) use db::*;
 pub(crate) use report::*;
 pub(crate) use scale::*;
-pub(crate) use schedlite::model::RunStatus;
+pub(crate) use schedlite::actions::Action;
+pub(crate) use schedlite::model::{JobSettings, NewJob, RunStatus};
+pub(crate) use schedlite::schedule::Trigger;
 pub(crate) use schedlite::scheduler::{CLAIM_BATCH, plan};
-pub(crate) use schedlite::store::{RunRecord, Store};
+pub(crate) use schedlite::store::{RunRecord, SeedTrigger, Store};
 pub(crate) use server::*;
 pub(crate) use sqlx::Row;
 pub(crate) use sqlx::sqlite::{

@@ -24,7 +24,7 @@ pub(crate) async fn scenario_scale(ctx: &mut Ctx) -> Result<()> {
         let _ = std::fs::remove_file(ctx.dir.join("small.db"));
         let (small, pool) = ctx.new_db("small.db").await?;
         insert_interval_jobs(
-            &pool,
+            &small,
             "s",
             10,
             86_400,

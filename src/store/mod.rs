@@ -31,6 +31,7 @@ mod jobs;
 mod keys;
 mod retention;
 mod runs;
+mod seed;
 
 use std::path::Path;
 
@@ -40,6 +41,7 @@ pub use error::{StorageCondition, StoreError};
 pub use instances::Instance;
 pub use jobs::{JobCursor, JobFilter, JobOrder, JobPage};
 pub use retention::{AgeCutoffs, PRUNE_BATCH, PRUNE_JOBS_PER_STEP, PruneStep};
+pub use seed::SeedTrigger;
 pub use sqlite::SqliteStore;
 
 /// A handle on the service's database, whichever engine holds it; cheap to clone.

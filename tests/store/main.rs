@@ -15,6 +15,7 @@ mod claims;
 mod jobs;
 mod keys;
 mod liveness;
+mod seed;
 mod support;
 
 /// Instantiates each named test body once per engine, as `<module>::<engine>::<test>`.

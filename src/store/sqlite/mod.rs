@@ -17,6 +17,7 @@ mod keys;
 mod retention;
 mod rows;
 mod runs;
+mod seed;
 mod tx;
 
 use std::path::{Path, PathBuf};
