@@ -33,16 +33,19 @@ const READ_CHUNK: usize = 8 * 1024;
 
 /// `{"type":"command","program":"…","args":[…],"timeout_seconds":60}`: runs one program;
 /// success is exit code 0.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommandAction {
     /// Program path, or a name looked up in `PATH`. Not interpreted by a shell.
+    #[schema(min_length = 1, max_length = 4096)]
     pub program: String,
     /// Arguments, passed as they are. At most 256, 64 KiB together.
     #[serde(default)]
+    #[schema(required = false, max_items = 256)]
     pub args: Vec<String>,
     /// The child is killed after this long. 1 to 86400, default 60.
     #[serde(default = "default_timeout_seconds")]
+    #[schema(required = false, minimum = 1, maximum = 86_400)]
     pub timeout_seconds: u64,
 }
 

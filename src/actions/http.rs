@@ -34,17 +34,23 @@ const RESERVED_HEADERS: [&str; 3] = [IDEMPOTENCY_KEY, "Content-Length", "Transfe
 
 /// `{"type":"http","method":"POST","url":"…","headers":{…},"body":"…","timeout_seconds":30}`:
 /// sends one request; success is a 2xx status.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpAction {
     /// GET POST PUT PATCH DELETE HEAD OPTIONS; any case on input, stored upper case.
     /// Default `POST`.
     #[serde(default = "default_method", deserialize_with = "deserialize_method")]
+    #[schema(
+        required = false,
+        pattern = "^([Gg][Ee][Tt]|[Pp][Oo][Ss][Tt]|[Pp][Uu][Tt]|[Pp][Aa][Tt][Cc][Hh]|[Dd][Ee][Ll][Ee][Tt][Ee]|[Hh][Ee][Aa][Dd]|[Oo][Pp][Tt][Ii][Oo][Nn][Ss])$"
+    )]
     pub method: String,
-    /// Absolute `http` or `https` URL, at most 2048 characters.
+    /// Absolute `http` or `https` URL with a host, at most 2048 characters.
+    #[schema(max_length = 2048)]
     pub url: String,
     /// Extra request headers (at most 32); `Idempotency-Key` is always set by the executor.
     #[serde(default)]
+    #[schema(required = false)]
     pub headers: BTreeMap<String, String>,
     /// Request body, sent as is (at most 64 KiB); none by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -52,6 +58,7 @@ pub struct HttpAction {
     /// Limit for the whole request, including reading the first KiB of the answer.
     /// 1 to 86400, default 30.
     #[serde(default = "default_timeout_seconds")]
+    #[schema(required = false, minimum = 1, maximum = 86_400)]
     pub timeout_seconds: u64,
 }
 

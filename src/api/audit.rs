@@ -25,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 struct AuditParams {
     /// Page size, 1–1000 (default 100).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000, default = 100)]
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
     #[serde(default)]

@@ -104,3 +104,33 @@ pub struct OpenApiJson(pub Arc<serde_json::Value>);
 pub async fn openapi_json(State(doc): State<OpenApiJson>) -> Json<serde_json::Value> {
     Json((*doc.0).clone())
 }
+
+/// The schema of an internally tagged enum (`{"type": "<tag>", ...fields}`), built from each
+/// variant's own fields type: a `oneOf` whose branches are those derived object schemas with
+/// the tag added as a required property of the same object. Deriving `ToSchema` on the enum
+/// itself would put the tag beside a `$ref` to a struct that denies unknown fields, which no
+/// value satisfies.
+pub fn tagged_one_of(
+    tag: &str,
+    description: &str,
+    variants: Vec<(&str, RefOr<Schema>)>,
+) -> RefOr<Schema> {
+    use utoipa::openapi::schema::{AdditionalProperties, OneOfBuilder};
+    let mut one_of = OneOfBuilder::new().description(Some(description));
+    for (name, schema) in variants {
+        let mut object = match schema {
+            RefOr::T(Schema::Object(object)) => object,
+            _ => ObjectBuilder::new()
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+                .build(),
+        };
+        let tag_schema = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some([name]))
+            .build();
+        object.properties.insert(tag.to_string(), tag_schema.into());
+        object.required.insert(0, tag.to_string());
+        one_of = one_of.item(Schema::Object(object));
+    }
+    one_of.into()
+}

@@ -78,6 +78,7 @@ pub(super) struct RunList {
 struct RunsParams {
     /// Page size, 1–1000 (default 100).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000, default = 100)]
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
     #[serde(default)]

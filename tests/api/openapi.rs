@@ -166,3 +166,68 @@ async fn every_admin_route_refuses_a_monitor_key() {
         "nothing changed"
     );
 }
+
+/// The query parameter `name` of `method path` in the document.
+fn param<'a>(doc: &'a Value, method: &str, path: &str, name: &str) -> &'a Value {
+    doc["paths"][format!("/api/v1alpha1{path}")][method]["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("{method} {path} documents `{name}`"))
+}
+
+/// A client generator can build from the document (issue 9): the job body's trigger and
+/// action are satisfiable tagged unions derived from the real types, and every limit, format
+/// and enum the server enforces on query parameters is stated.
+#[tokio::test]
+async fn the_document_states_the_shapes_and_limits_the_server_enforces() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let schemas = &doc["components"]["schemas"];
+    assert!(schemas.get("TriggerDoc").is_none() && schemas.get("ActionDoc").is_none());
+    for (name, tags) in [
+        ("TriggerBody", vec!["cron", "interval", "date"]),
+        ("Action", vec!["noop", "http", "command"]),
+    ] {
+        let branches = schemas[name]["oneOf"].as_array().expect(name);
+        let found: Vec<&str> = branches
+            .iter()
+            .map(|b| {
+                assert_eq!(b["required"][0], "type", "{name}: the tag is required: {b}");
+                assert_eq!(b["additionalProperties"], false, "{name}: {b}");
+                b["properties"]["type"]["enum"][0].as_str().expect("tag")
+            })
+            .collect();
+        assert_eq!(found, tags, "{name}");
+    }
+    for (method, path, name, min, max) in [
+        ("get", "/jobs", "limit", 1, 1000),
+        ("get", "/jobs/{job_id}/runs", "limit", 1, 1000),
+        ("get", "/audit", "limit", 1, 1000),
+        ("get", "/jobs/{job_id}/preview", "count", 1, 1000),
+    ] {
+        let schema = &param(&doc, method, path, name)["schema"];
+        assert_eq!(
+            (&schema["minimum"], &schema["maximum"]),
+            (&Value::from(min), &Value::from(max)),
+            "{path} {name}: {schema}"
+        );
+    }
+    let from = &param(&doc, "get", "/jobs/{job_id}/preview", "from")["schema"];
+    let from = match from["$ref"].as_str() {
+        Some(r) => &schemas[r.trim_start_matches("#/components/schemas/")],
+        None => from,
+    };
+    assert_eq!(from["format"], "date-time", "{from}");
+    let enums = [
+        ("trigger_type", vec!["date", "interval", "cron"]),
+        ("order", vec!["next_run", "id"]),
+    ];
+    for (name, values) in enums {
+        let schema = &param(&doc, "get", "/jobs", name)["schema"];
+        assert_eq!(schema["enum"], Value::from(values), "{name}: {schema}");
+    }
+    let dst = &schemas["Dst"]["enum"];
+    assert_eq!(dst, &Value::from(vec!["shifted", "repeated"]));
+}

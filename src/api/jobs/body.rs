@@ -4,13 +4,16 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
-use utoipa::ToSchema;
+use utoipa::openapi::schema::AdditionalProperties;
+use utoipa::openapi::{ObjectBuilder, RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
 
 use super::{
     MAX_GRACE_SECONDS, MAX_INSTANCES, MAX_JITTER_SECONDS, MAX_NAME_CHARS, check_range, first_run,
     validate_job_id,
 };
-use crate::actions::Action;
+use crate::actions::{Action, CommandAction, HttpAction};
+use crate::api::openapi::tagged_one_of;
 use crate::api::{ApiError, truncate};
 use crate::model::{JobSettings, NewJob};
 use crate::schedule::Trigger;
@@ -20,95 +23,105 @@ use crate::timestamp::Timestamp;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(in crate::api) struct JobBody {
-    /// `[A-Za-z0-9._-]{1,128}`; POST generates one when absent; PUT takes it from the path.
+    /// `[A-Za-z0-9._-]{1,128}`, not only dots; POST generates one when absent; PUT takes it
+    /// from the path.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[A-Za-z0-9._-]*[A-Za-z0-9_-][A-Za-z0-9._-]*$"
+    )]
     pub(super) id: Option<String>,
+    /// Free text, at most 256 characters, no control characters.
     #[serde(default)]
-    /// Free text, at most 256 characters.
+    #[schema(max_length = 256, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     name: Option<String>,
     /// When the job fires.
-    #[schema(value_type = TriggerDoc)]
+    #[schema(value_type = TriggerBody)]
     trigger: Value,
     /// What the job does: `{"type":"noop"}`, `{"type":"http",…}` or `{"type":"command",…}`
     /// (DESIGN.md, *Actions*).
-    #[schema(value_type = ActionDoc)]
+    #[schema(value_type = Action)]
     action: Value,
     /// Later than this, an occurrence is recorded `missed` instead of run (default 60, max 604800).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 604_800)]
     misfire_grace_seconds: Option<u32>,
     /// Occurrences caught up within grace run once (default true).
     #[serde(default)]
     coalesce: Option<bool>,
     /// Runs of this job that may run at once (default 1, max 1000); more are `skipped`.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1000)]
     max_instances: Option<u32>,
     /// Random start delay bound in seconds (default 0, max 86400).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 86_400)]
     jitter_seconds: Option<u32>,
     /// Create the job paused (default false).
     #[serde(default)]
     paused: Option<bool>,
 }
 
-/// A trigger, tagged by `type` (documentation of the accepted shapes).
-#[derive(ToSchema)]
-#[serde(tag = "type", rename_all = "lowercase")]
-#[allow(dead_code)]
-pub(in crate::api) enum TriggerDoc {
-    /// Crontab syntax, 5 or 6 fields, evaluated in an IANA timezone (default UTC).
-    Cron(CronBody),
-    /// Every `seconds` from `start_at` (default: now + seconds) until `end_at`.
-    Interval(IntervalBody),
-    /// Once at `run_at`, which must be in the future.
-    Date(DateBody),
-}
-
-/// An action, tagged by `type` (documentation of the accepted shapes; DESIGN.md, *Actions*).
-#[derive(ToSchema)]
-#[serde(tag = "type", rename_all = "lowercase")]
-#[allow(dead_code)]
-pub(in crate::api) enum ActionDoc {
-    /// Does nothing.
-    Noop,
-    /// One HTTP request; success is a 2xx. Fields: method (default POST), url, headers,
-    /// body, timeout_seconds (default 30, 1–86400).
-    Http {
-        /// GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS.
-        method: Option<String>,
-        /// http or https URL.
-        url: String,
-        /// Extra request headers (at most 32).
-        headers: Option<std::collections::BTreeMap<String, String>>,
-        /// Request body (at most 64 KiB).
-        body: Option<String>,
-        /// Seconds before the request is abandoned as `timed_out`.
-        timeout_seconds: Option<u64>,
-    },
-    /// One program without a shell; success is exit code 0. Needs `--allow-command-jobs`.
-    Command {
-        /// The program.
-        program: String,
-        /// Its arguments.
-        args: Option<Vec<String>>,
-        /// Seconds before it is killed as `timed_out` (default 60).
-        timeout_seconds: Option<u64>,
-    },
-}
-
-/// A trigger as accepted; parsed by [`parse_tagged`] so errors carry the full field path
-/// (serde's internally tagged enums lose it).
+/// A trigger as accepted, tagged by `type`; parsed by [`parse_trigger`] so errors carry the
+/// full field path (serde's internally tagged enums lose it). Its schema is built from the
+/// variants' own fields types ([`tagged_one_of`]).
 #[derive(Debug)]
-enum TriggerBody {
+pub(in crate::api) enum TriggerBody {
     Cron(CronBody),
     Interval(IntervalBody),
     Date(DateBody),
 }
+
+impl PartialSchema for TriggerBody {
+    fn schema() -> RefOr<Schema> {
+        tagged_one_of(
+            "type",
+            "When the job fires: `cron` (crontab syntax, 5 or 6 fields, in an IANA timezone, \
+             default UTC), `interval` (every `seconds` from `start_at`, default now + seconds, \
+             until `end_at`) or `date` (once at `run_at`, in the future).",
+            vec![
+                ("cron", CronBody::schema()),
+                ("interval", IntervalBody::schema()),
+                ("date", DateBody::schema()),
+            ],
+        )
+    }
+}
+
+impl ToSchema for TriggerBody {}
+
+/// The schema of an action, from the real types the body is parsed into (DESIGN.md,
+/// *Actions*). Lives here, with the parser, rather than in `actions/`.
+impl PartialSchema for Action {
+    fn schema() -> RefOr<Schema> {
+        let noop = ObjectBuilder::new()
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .into();
+        tagged_one_of(
+            "type",
+            "What the job does: `noop`, one HTTP request (`http`, success is a 2xx) or one \
+             program without a shell (`command`, success is exit code 0; needs \
+             `--allow-command-jobs`).",
+            vec![
+                ("noop", noop),
+                ("http", HttpAction::schema()),
+                ("command", CommandAction::schema()),
+            ],
+        )
+    }
+}
+
+impl ToSchema for Action {}
 
 /// A cron trigger's fields.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(in crate::api) struct CronBody {
+    /// Crontab syntax: 5 fields (minute hour day-of-month month day-of-week) or 6 (seconds
+    /// first).
     expr: String,
+    /// IANA timezone the expression is read in (default UTC).
     #[serde(default)]
     timezone: Option<String>,
 }
@@ -117,6 +130,8 @@ pub(in crate::api) struct CronBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(in crate::api) struct IntervalBody {
+    /// Seconds between occurrences, 1 to 315360000 (ten years).
+    #[schema(minimum = 1, maximum = 315_360_000)]
     seconds: u64,
     #[serde(default)]
     start_at: Option<Timestamp>,

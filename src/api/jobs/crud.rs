@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::body::{JobBody, generated_id, new_job};
-use super::response::JobResponse;
+use super::response::{JobResponse, TriggerType};
 use super::{job_response, page_limit, validate_job_id};
 use crate::api::extract::{Admin, ApiJson, ApiQuery, JobIdPath};
 use crate::api::openapi::{Envelope, ErrorBody};
@@ -25,6 +25,7 @@ use crate::timestamp::Timestamp;
 pub(super) struct ListParams {
     /// Page size, 1–1000 (default 100).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000, default = 100)]
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
     #[serde(default)]
@@ -34,7 +35,8 @@ pub(super) struct ListParams {
     paused: Option<bool>,
     /// Only `date`, `interval` or `cron` jobs.
     #[serde(default)]
-    trigger_type: Option<String>,
+    #[param(inline)]
+    trigger_type: Option<TriggerType>,
     /// `next_run` (default): by next run, paused and finished jobs last; the first page is the
     /// live view, and following its cursors lists every job that exists throughout exactly
     /// once, in the order as of the first page. `id`: by id, a complete and stable enumeration
@@ -112,17 +114,9 @@ pub(super) async fn list_jobs(
             "belongs to a listing in another order: pass the same `order` as its first page",
         ));
     }
-    let trigger_type = params
-        .trigger_type
-        .as_deref()
-        .map(str::parse::<TriggerKind>)
-        .transpose()
-        .map_err(|_| {
-            ApiError::validation("trigger_type", "must be one of `date`, `interval`, `cron`")
-        })?;
     let filter = JobFilter {
         paused: params.paused,
-        trigger_type,
+        trigger_type: params.trigger_type.map(TriggerKind::from),
     };
     let page = state
         .store

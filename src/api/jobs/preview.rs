@@ -12,6 +12,7 @@ use crate::api::extract::{Admin, ApiQuery, JobIdPath};
 use crate::api::openapi::Envelope;
 use crate::api::responses::{AdminOnly, BadQuery, JobNotFound, Unavailable};
 use crate::api::{ApiError, AppState, ok};
+use crate::schedule::DstMark;
 use crate::timestamp::Timestamp;
 
 /// Fire times of a job.
@@ -34,7 +35,26 @@ pub(in crate::api) struct PreviewTime {
     local: String,
     /// `shifted`: the local time does not exist (spring forward) and was moved past the gap;
     /// `repeated`: the second instant with this local time (fall back); null otherwise.
-    dst: Option<&'static str>,
+    dst: Option<Dst>,
+}
+
+/// A DST adjustment of one fire time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(in crate::api) enum Dst {
+    /// The local time does not exist (spring forward) and was moved past the gap.
+    Shifted,
+    /// The second instant with this local time (fall back).
+    Repeated,
+}
+
+impl From<DstMark> for Dst {
+    fn from(mark: DstMark) -> Dst {
+        match mark {
+            DstMark::Shifted => Dst::Shifted,
+            DstMark::Repeated => Dst::Repeated,
+        }
+    }
 }
 
 /// Query of `GET /jobs/{job_id}/preview`.
@@ -44,10 +64,11 @@ pub(in crate::api) struct PreviewTime {
 pub(super) struct PreviewParams {
     /// How many fire times, 1–1000 (default 10).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000, default = 10)]
     count: Option<u32>,
-    /// RFC 3339 instant to start after (default now).
+    /// RFC 3339 instant to start after (default now), from 1970 to 9999.
     #[serde(default)]
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<Timestamp>)]
     from: Option<Timestamp>,
 }
 
@@ -86,7 +107,7 @@ pub(super) async fn preview_job(
                 .at
                 .with_timezone(&tz)
                 .to_rfc3339_opts(SecondsFormat::Millis, false),
-            dst: fire.dst.map(|d| d.as_str()),
+            dst: fire.dst.map(Dst::from),
         })
         .collect();
     Ok(ok(Preview {

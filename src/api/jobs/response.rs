@@ -1,14 +1,14 @@
 //! A job as it is sent on the wire, built from the domain [`Job`] by an explicit conversion.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::body::{ActionDoc, TriggerDoc};
+use super::body::TriggerBody;
 use crate::actions::Action;
 use crate::api::runs::RunResponse;
 use crate::model::{Job, Run};
-use crate::schedule::Trigger;
+use crate::schedule::{Trigger, TriggerKind};
 use crate::timestamp::Timestamp;
 
 /// The trigger as it is sent back: the same shape as it is accepted.
@@ -36,12 +36,11 @@ fn trigger_json(trigger: &Trigger) -> Value {
 pub(in crate::api) struct JobResponse {
     id: String,
     next_run_time: Option<Timestamp>,
-    trigger_type: &'static str,
+    trigger_type: TriggerType,
     trigger_details: String,
     name: Option<String>,
-    #[schema(value_type = TriggerDoc)]
+    #[schema(value_type = TriggerBody)]
     trigger: Value,
-    #[schema(value_type = ActionDoc)]
     action: Action,
     paused: bool,
     misfire_grace_seconds: u32,
@@ -57,7 +56,7 @@ impl JobResponse {
     pub(super) fn new(job: Job, last_run: Option<Run>) -> JobResponse {
         JobResponse {
             next_run_time: job.next_run_at.map(Timestamp::new),
-            trigger_type: job.trigger.kind().as_str(),
+            trigger_type: TriggerType::from(job.trigger.kind()),
             trigger_details: job.trigger.details(),
             trigger: trigger_json(&job.trigger),
             name: job.name,
@@ -71,6 +70,38 @@ impl JobResponse {
             updated_at: job.updated_at.into(),
             last_run: last_run.map(RunResponse::from),
             id: job.id,
+        }
+    }
+}
+
+/// A trigger's kind on the wire: in job responses and the `trigger_type` filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(in crate::api) enum TriggerType {
+    /// Fires once.
+    Date,
+    /// Fires every N seconds.
+    Interval,
+    /// Fires at wall-clock times in a timezone.
+    Cron,
+}
+
+impl From<TriggerKind> for TriggerType {
+    fn from(kind: TriggerKind) -> TriggerType {
+        match kind {
+            TriggerKind::Date => TriggerType::Date,
+            TriggerKind::Interval => TriggerType::Interval,
+            TriggerKind::Cron => TriggerType::Cron,
+        }
+    }
+}
+
+impl From<TriggerType> for TriggerKind {
+    fn from(kind: TriggerType) -> TriggerKind {
+        match kind {
+            TriggerType::Date => TriggerKind::Date,
+            TriggerType::Interval => TriggerKind::Interval,
+            TriggerType::Cron => TriggerKind::Cron,
         }
     }
 }
