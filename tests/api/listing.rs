@@ -21,6 +21,8 @@ const GIVE_UP_AFTER: usize = 5 * PAGES;
 
 /// Requests in flight at once while seeding.
 const SEED_WORKERS: usize = 16;
+/// How long one PUT is retried while the server answers 503 (busy).
+const SEED_RETRY_FOR: Duration = Duration::from_secs(60);
 
 /// Creates `ids` as interval jobs firing every `seconds`, [`SEED_WORKERS`] requests at a time.
 async fn seed(app: &TestApp, ids: &[String], seconds: u64) {
@@ -35,16 +37,27 @@ async fn seed(app: &TestApp, ids: &[String], seconds: u64) {
             .collect();
         workers.spawn(async move {
             for (url, body) in jobs {
-                let resp = client
-                    .put(&url)
-                    .header("X-API-Key", ADMIN_KEY)
-                    .header("content-type", "application/json")
-                    .body(body.to_string())
-                    .send()
-                    .await
-                    .expect("request sent");
-                let (status, answer) = parse(resp).await;
-                assert_eq!(status, 201, "PUT {url}: {answer}");
+                // 503 DATABASE_BUSY says "retry later": on a loaded machine the scheduler's
+                // claims of the jobs already seeded can hold the write lock past the busy
+                // timeout, and a client is expected to retry then.
+                let deadline = tokio::time::Instant::now() + SEED_RETRY_FOR;
+                loop {
+                    let resp = client
+                        .put(&url)
+                        .header("X-API-Key", ADMIN_KEY)
+                        .header("content-type", "application/json")
+                        .body(body.to_string())
+                        .send()
+                        .await
+                        .expect("request sent");
+                    let (status, answer) = parse(resp).await;
+                    if status == 503 && tokio::time::Instant::now() < deadline {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                    assert_eq!(status, 201, "PUT {url}: {answer}");
+                    break;
+                }
             }
         });
     }
