@@ -18,6 +18,10 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default grace after SIGTERM for running actions (`--shutdown-grace-seconds`).
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// Default `--heartbeat-expiry-seconds`: twice the store's busy timeout, so a heartbeat that
+/// waited out another writer's lock is not taken for a death (DESIGN.md, *Firing semantics*).
+pub const DEFAULT_HEARTBEAT_EXPIRY: Duration = Duration::from_secs(10);
+
 /// Default cap on a request body (64 KiB): a job definition is a few hundred bytes.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -67,6 +71,9 @@ pub struct Config {
     pub allow_command_jobs: bool,
     /// How long running actions may go on after SIGTERM before they are marked `interrupted`.
     pub shutdown_grace: Duration,
+    /// A serving process on another host whose heartbeat is older than this is taken for dead
+    /// and its runs are recovered (`--heartbeat-expiry-seconds`).
+    pub heartbeat_expiry: Duration,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
     /// How many actions may run at once in this process.
@@ -103,6 +110,7 @@ impl Config {
                 .expect("BUG: default listen address parses"),
             allow_command_jobs: false,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            heartbeat_expiry: DEFAULT_HEARTBEAT_EXPIRY,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_concurrent_runs: DEFAULT_MAX_CONCURRENT_RUNS,
             provision_admin_key: None,

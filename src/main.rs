@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use schedlite::config::{DEFAULT_DB, DEFAULT_LISTEN, DEFAULT_SHUTDOWN_GRACE, RetentionPolicy};
+use schedlite::config::{
+    DEFAULT_DB, DEFAULT_HEARTBEAT_EXPIRY, DEFAULT_LISTEN, DEFAULT_SHUTDOWN_GRACE, RetentionPolicy,
+};
 use schedlite::model::Role;
 use schedlite::scheduler::retention::prune_history;
 use schedlite::startup::open_and_migrate;
@@ -48,6 +50,10 @@ enum Command {
         /// Seconds running actions may go on after a shutdown signal before they are interrupted.
         #[arg(long, env = "SCHEDLITE_SHUTDOWN_GRACE_SECONDS", default_value_t = DEFAULT_SHUTDOWN_GRACE.as_secs(), value_parser = clap::value_parser!(u64).range(0..=3600))]
         shutdown_grace_seconds: u64,
+        /// Seconds after which a serving process on another host whose heartbeat has stopped is
+        /// taken for dead and its running runs are marked interrupted.
+        #[arg(long, env = "SCHEDLITE_HEARTBEAT_EXPIRY_SECONDS", default_value_t = DEFAULT_HEARTBEAT_EXPIRY.as_secs(), value_parser = clap::value_parser!(u64).range(2..=3600))]
+        heartbeat_expiry_seconds: u64,
         /// How log lines are written on stderr: `text` for people, `json` (one object per
         /// line) for log shippers.
         #[arg(long, env = "SCHEDLITE_LOG_FORMAT", value_enum, default_value_t = LogFormatArg::Text)]
@@ -202,6 +208,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             allow_command_jobs,
             max_db_pages,
             shutdown_grace_seconds,
+            heartbeat_expiry_seconds,
             log_format,
             backup_dir,
             retention,
@@ -211,6 +218,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             config.listen = listen;
             config.allow_command_jobs = allow_command_jobs;
             config.shutdown_grace = Duration::from_secs(shutdown_grace_seconds);
+            config.heartbeat_expiry = Duration::from_secs(heartbeat_expiry_seconds);
             config.max_db_pages = max_db_pages;
             config.backup_dir = backup_dir;
             config.retention = retention.into();

@@ -100,6 +100,7 @@ impl Application {
             let scheduler_config = SchedulerConfig {
                 max_concurrent_runs: config.max_concurrent_runs,
                 shutdown_grace: config.shutdown_grace,
+                heartbeat_expiry: config.heartbeat_expiry,
             };
             Some(Arc::new(
                 Scheduler::start(store.clone(), handle.clone(), scheduler_config).await?,

@@ -1,6 +1,7 @@
 //! Is the process that owns a run still alive? On the same host, ask the kernel (`/proc`):
 //! the answer is immediate and a new process reusing the pid is told apart by its start time.
-//! On another host, trust the heartbeat until it is [`HEARTBEAT_EXPIRY`] old.
+//! On another host, trust the heartbeat until it is older than the expiry
+//! (`--heartbeat-expiry-seconds`, default [`HEARTBEAT_EXPIRY`]).
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -9,10 +10,11 @@ use crate::store::Instance;
 /// How often a serving process refreshes its heartbeat and looks for dead owners.
 pub const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// A heartbeat older than this means the process is gone (hosts other than ours). Twice the
-/// store's busy timeout, so a heartbeat that waited out another writer's lock is not taken for
-/// a death.
-pub const HEARTBEAT_EXPIRY: Duration = Duration::seconds(10);
+/// The default expiry: a heartbeat older than this means the process is gone (hosts other
+/// than ours). Twice the store's busy timeout, so a heartbeat that waited out another writer's
+/// lock is not taken for a death.
+pub const HEARTBEAT_EXPIRY: Duration =
+    Duration::seconds(crate::config::DEFAULT_HEARTBEAT_EXPIRY.as_secs() as i64);
 
 /// This host's name, as the kernel reports it.
 pub fn hostname() -> String {
@@ -38,8 +40,9 @@ pub fn proc_start(pid: u32) -> Option<String> {
     fields.nth(18).map(str::to_string)
 }
 
-/// Whether `instance` is still running, seen from a process on `my_host` at `now`.
-pub fn is_alive(instance: &Instance, my_host: &str, now: DateTime<Utc>) -> bool {
+/// Whether `instance` is still running, seen from a process on `my_host` at `now`, when a
+/// heartbeat older than `expiry` means death.
+pub fn is_alive(instance: &Instance, my_host: &str, now: DateTime<Utc>, expiry: Duration) -> bool {
     // A heartbeat after the stop mark means the process came back (it was only stalled).
     if instance
         .stopped_at
@@ -54,10 +57,10 @@ pub fn is_alive(instance: &Instance, my_host: &str, now: DateTime<Utc>) -> bool 
         return match (proc_start(pid), &instance.proc_start) {
             (None, _) => false,
             (Some(now_start), Some(recorded)) => &now_start == recorded,
-            (Some(_), None) => now - instance.heartbeat_at < HEARTBEAT_EXPIRY,
+            (Some(_), None) => now - instance.heartbeat_at < expiry,
         };
     }
-    now - instance.heartbeat_at < HEARTBEAT_EXPIRY
+    now - instance.heartbeat_at < expiry
 }
 
 #[cfg(test)]
@@ -86,12 +89,14 @@ mod tests {
         assert!(is_alive(
             &instance(i64::from(me), &host, start, 100),
             &host,
-            Utc::now()
+            Utc::now(),
+            HEARTBEAT_EXPIRY
         ));
         assert!(!is_alive(
             &instance(i64::from(me), &host, Some("1".into()), 0),
             &host,
-            Utc::now()
+            Utc::now(),
+            HEARTBEAT_EXPIRY
         ));
     }
 
@@ -101,7 +106,8 @@ mod tests {
         assert!(!is_alive(
             &instance(i64::from(i32::MAX), &host, None, 0),
             &host,
-            Utc::now()
+            Utc::now(),
+            HEARTBEAT_EXPIRY
         ));
     }
 
@@ -110,12 +116,12 @@ mod tests {
         let mut i = instance(1, "elsewhere", None, 1);
         i.stopped_at = Some(i.heartbeat_at - Duration::seconds(1));
         assert!(
-            is_alive(&i, "here", Utc::now()),
+            is_alive(&i, "here", Utc::now(), HEARTBEAT_EXPIRY),
             "a heartbeat after the mark wins"
         );
         i.stopped_at = Some(i.heartbeat_at + Duration::seconds(1));
         assert!(
-            !is_alive(&i, "here", Utc::now()),
+            !is_alive(&i, "here", Utc::now(), HEARTBEAT_EXPIRY),
             "no heartbeat since the mark: stopped"
         );
     }
@@ -125,12 +131,14 @@ mod tests {
         assert!(is_alive(
             &instance(1, "elsewhere", None, 1),
             "here",
-            Utc::now()
+            Utc::now(),
+            HEARTBEAT_EXPIRY
         ));
         assert!(!is_alive(
             &instance(1, "elsewhere", None, 30),
             "here",
-            Utc::now()
+            Utc::now(),
+            HEARTBEAT_EXPIRY
         ));
     }
 }

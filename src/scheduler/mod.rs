@@ -75,6 +75,8 @@ pub struct SchedulerConfig {
     pub max_concurrent_runs: usize,
     /// How long running actions may go on after shutdown starts.
     pub shutdown_grace: Duration,
+    /// A process on another host whose heartbeat is older than this is dead.
+    pub heartbeat_expiry: Duration,
 }
 
 /// Runs that this process has started and not yet recorded, so shutdown can wait for them or
@@ -195,6 +197,12 @@ impl Scheduler {
         Ok(scheduler)
     }
 
+    /// The heartbeat expiry as a chrono duration.
+    fn expiry(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.config.heartbeat_expiry)
+            .unwrap_or(liveness::HEARTBEAT_EXPIRY)
+    }
+
     /// Marks `interrupted` the running runs of every other process that is no longer alive.
     /// Returns how many runs were recovered.
     pub async fn recover_dead_owners(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
@@ -202,7 +210,7 @@ impl Scheduler {
         for (owner, instance) in self.store.owners_of_running_runs(&self.instance_id).await? {
             let dead = match &instance {
                 None => true,
-                Some(i) => !liveness::is_alive(i, &self.hostname, now),
+                Some(i) => !liveness::is_alive(i, &self.hostname, now, self.expiry()),
             };
             if !dead {
                 continue;
@@ -234,7 +242,7 @@ impl Scheduler {
         // Processes that died with nothing running are marked stopped too, so `instances`
         // tells the truth about who is alive.
         for instance in self.store.unstopped_instances(&self.instance_id).await? {
-            if !liveness::is_alive(&instance, &self.hostname, now) {
+            if !liveness::is_alive(&instance, &self.hostname, now, self.expiry()) {
                 self.store.mark_instance_stopped(&instance.id, now).await?;
                 tracing::info!(instance.id = %instance.id, pid = instance.pid, "marked a dead process stopped");
             }

@@ -8,6 +8,7 @@ mod failpoints;
 mod faults;
 mod full_disk;
 mod helpers;
+mod hosts;
 mod jobs;
 mod listing;
 mod load;
