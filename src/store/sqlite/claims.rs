@@ -58,138 +58,13 @@ impl SqliteStore {
             tx.commit().await?;
             return Ok(report);
         }
-        let mut jobs = Vec::with_capacity(due.len());
-        let mut unreadable = Vec::new();
-        for item in due {
-            match item {
-                Ok(job) => jobs.push(job),
-                Err((id, StoreError::Corrupt { table, key, reason })) => {
-                    tracing::error!(job.id = %id, %table, %key, %reason, "due job is unreadable: pausing it until it is fixed");
-                    unreadable.push(id);
-                }
-                Err((_, other)) => return Err(other),
-            }
+        let jobs = pause_unreadable(&mut tx, due).await?;
+        let running = running_elsewhere(&mut tx, &jobs, owner).await?;
+        let decided = Decisions::of(&jobs, &running, &now_s, &mut plan, &mut report);
+        if !decided.rows.is_empty() {
+            report.runs = insert_rows(&mut tx, &decided, owner).await?;
         }
-        if !unreadable.is_empty() {
-            let ids = json_text(&unreadable)?;
-            sqlx::query!(
-                "UPDATE jobs SET paused = 1, next_run_at = NULL WHERE id IN (SELECT value FROM json_each(?))",
-                ids
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
-        let ids: Vec<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
-        let ids = json_text(&ids)?;
-        let running = sqlx::query_scalar!(
-            r#"SELECT json_group_object(job_id, n) AS "running!: String" FROM (
-                   SELECT job_id, count(*) AS n FROM job_runs
-                   WHERE status = 'running' AND owner_id IS NOT ?2 AND job_id IN (SELECT value FROM json_each(?1))
-                   GROUP BY job_id)"#,
-            ids,
-            owner
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        let running: HashMap<String, i64> = serde_json::from_str(&running)
-            .map_err(|e| StoreError::corrupt("job_runs", "running counts", e.to_string()))?;
-
-        let mut rows: Vec<RowSpec<'_>> = Vec::with_capacity(jobs.len());
-        let mut nexts: Vec<NextRun<'_>> = Vec::with_capacity(jobs.len());
-        let mut by_id: HashMap<&str, &Job> = HashMap::with_capacity(jobs.len());
-        for job in &jobs {
-            let count = running.get(&job.id).copied().unwrap_or(0);
-            let decided = plan(job, u32::try_from(count).unwrap_or(u32::MAX));
-            if let Some(span) = decided.missed {
-                rows.push(RowSpec::closed(
-                    &job.id,
-                    span,
-                    RunStatus::Missed,
-                    &now_s,
-                    "later than the misfire grace",
-                ));
-                report.missed += span.count;
-            }
-            for span in &decided.skipped {
-                rows.push(RowSpec::closed(
-                    &job.id,
-                    *span,
-                    RunStatus::Skipped,
-                    &now_s,
-                    "max_instances runs were still running",
-                ));
-                report.skipped += span.count;
-            }
-            for span in &decided.runs {
-                rows.push(RowSpec::running(&job.id, *span, &now_s));
-            }
-            nexts.push(NextRun {
-                id: &job.id,
-                next_run_at: decided.next_run_at.map(ts),
-            });
-            by_id.insert(&job.id, job);
-        }
-        if !rows.is_empty() {
-            // Rows this insert creates are exactly those above the current largest id: the
-            // write lock is held, and rowids grow. Reading them back as one JSON row avoids a
-            // channel hand-off per row (see `rows.rs`).
-            let before =
-                sqlx::query_scalar!(r#"SELECT ifnull(max(id), 0) AS "id!: i64" FROM job_runs"#)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            let specs = json_text(&rows)?;
-            sqlx::query!(
-                r#"INSERT INTO job_runs (job_id, scheduled_at, last_scheduled_at, occurrences, kind, status,
-                       started_at, finished_at, owner_id, error)
-                   SELECT r.value ->> 'job_id', r.value ->> 'scheduled_at', r.value ->> 'last_scheduled_at',
-                          r.value ->> 'occurrences', 'scheduled', r.value ->> 'status', r.value ->> 'started_at',
-                          r.value ->> 'finished_at', ?2, r.value ->> 'error'
-                   FROM json_each(?1) AS r WHERE true
-                   ON CONFLICT (job_id, scheduled_at) DO NOTHING"#,
-                specs,
-                owner
-            )
-            .execute(&mut *tx)
-            .await?;
-            let inserted = sqlx::query_scalar!(
-                r#"SELECT json_group_array(json_object('id', id, 'job_id', job_id, 'scheduled_at', scheduled_at))
-                       AS "rows!: String"
-                   FROM job_runs WHERE id > ? AND status = 'running'"#,
-                before
-            )
-            .fetch_one(&mut *tx)
-            .await?;
-            let inserted: Vec<Inserted> = decode("job_runs", "claimed batch", &inserted)?;
-            for Inserted {
-                id: run_id,
-                job_id,
-                scheduled_at,
-            } in inserted
-            {
-                let Some(job) = by_id.get(job_id.as_str()) else {
-                    continue;
-                };
-                report.runs.push(ClaimedRun {
-                    run_id,
-                    scheduled_at: super::parse_ts(
-                        "job_runs",
-                        &job_id,
-                        "scheduled_at",
-                        &scheduled_at,
-                    )?,
-                    job_id,
-                    action: job.action.clone(),
-                    jitter_seconds: job.settings.jitter_seconds,
-                });
-            }
-            // Runs start in due order.
-            report.runs.sort_by(|a, b| {
-                a.scheduled_at
-                    .cmp(&b.scheduled_at)
-                    .then(a.run_id.cmp(&b.run_id))
-            });
-        }
-        let nexts = json_text(&nexts)?;
+        let nexts = json_text(&decided.nexts)?;
         crash_point!("claim-after-insert");
         // The test mutant (Cargo.toml, `mutant-no-advance`) breaks the claim here, to prove
         // that the torture audit fails when occurrences are not advanced past.
@@ -304,6 +179,171 @@ impl SqliteStore {
         .await?;
         Ok(())
     }
+}
+
+/// The readable due jobs. A due job whose row cannot be read (a bad hand edit) is paused with
+/// an error logged, rather than blocking the loop; its definition is left for the operator.
+async fn pause_unreadable(
+    tx: &mut sqlx::SqliteConnection,
+    due: Vec<Result<Job, (String, StoreError)>>,
+) -> Result<Vec<Job>, StoreError> {
+    let mut jobs = Vec::with_capacity(due.len());
+    let mut unreadable = Vec::new();
+    for item in due {
+        match item {
+            Ok(job) => jobs.push(job),
+            Err((id, StoreError::Corrupt { table, key, reason })) => {
+                tracing::error!(job.id = %id, %table, %key, %reason, "due job is unreadable: pausing it until it is fixed");
+                unreadable.push(id);
+            }
+            Err((_, other)) => return Err(other),
+        }
+    }
+    if !unreadable.is_empty() {
+        let ids = json_text(&unreadable)?;
+        sqlx::query!(
+            "UPDATE jobs SET paused = 1, next_run_at = NULL WHERE id IN (SELECT value FROM json_each(?))",
+            ids
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(jobs)
+}
+
+/// How many runs of each of `jobs` are `running` in processes other than `owner` (the caller
+/// knows its own); jobs with none are absent.
+async fn running_elsewhere(
+    tx: &mut sqlx::SqliteConnection,
+    jobs: &[Job],
+    owner: &str,
+) -> Result<HashMap<String, i64>, StoreError> {
+    let ids: Vec<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
+    let ids = json_text(&ids)?;
+    let running = sqlx::query_scalar!(
+        r#"SELECT json_group_object(job_id, n) AS "running!: String" FROM (
+               SELECT job_id, count(*) AS n FROM job_runs
+               WHERE status = 'running' AND owner_id IS NOT ?2 AND job_id IN (SELECT value FROM json_each(?1))
+               GROUP BY job_id)"#,
+        ids,
+        owner
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    serde_json::from_str(&running)
+        .map_err(|e| StoreError::corrupt("job_runs", "running counts", e.to_string()))
+}
+
+/// What the plan decided for a batch, as the rows to insert and the next runs to set.
+struct Decisions<'a> {
+    rows: Vec<RowSpec<'a>>,
+    nexts: Vec<NextRun<'a>>,
+    by_id: HashMap<&'a str, &'a Job>,
+}
+
+impl<'a> Decisions<'a> {
+    /// Asks `plan` about each job and counts the missed and skipped occurrences into `report`.
+    fn of(
+        jobs: &'a [Job],
+        running: &HashMap<String, i64>,
+        now: &'a str,
+        plan: &mut impl FnMut(&Job, u32) -> ClaimPlan,
+        report: &mut ClaimReport,
+    ) -> Decisions<'a> {
+        let mut decided = Decisions {
+            rows: Vec::with_capacity(jobs.len()),
+            nexts: Vec::with_capacity(jobs.len()),
+            by_id: HashMap::with_capacity(jobs.len()),
+        };
+        for job in jobs {
+            let count = running.get(&job.id).copied().unwrap_or(0);
+            let plan = plan(job, u32::try_from(count).unwrap_or(u32::MAX));
+            if let Some(span) = plan.missed {
+                let why = "later than the misfire grace";
+                let row = RowSpec::closed(&job.id, span, RunStatus::Missed, now, why);
+                decided.rows.push(row);
+                report.missed += span.count;
+            }
+            for span in &plan.skipped {
+                let why = "max_instances runs were still running";
+                let row = RowSpec::closed(&job.id, *span, RunStatus::Skipped, now, why);
+                decided.rows.push(row);
+                report.skipped += span.count;
+            }
+            for span in &plan.runs {
+                decided.rows.push(RowSpec::running(&job.id, *span, now));
+            }
+            decided.nexts.push(NextRun {
+                id: &job.id,
+                next_run_at: plan.next_run_at.map(ts),
+            });
+            decided.by_id.insert(&job.id, job);
+        }
+        decided
+    }
+}
+
+/// Inserts the decided rows in one statement (an occurrence that already has a row is left
+/// alone) and returns the `running` ones this insert created, in due order.
+async fn insert_rows(
+    tx: &mut sqlx::SqliteConnection,
+    decided: &Decisions<'_>,
+    owner: &str,
+) -> Result<Vec<ClaimedRun>, StoreError> {
+    // Rows this insert creates are exactly those above the current largest id: the write
+    // lock is held, and rowids grow. Reading them back as one JSON row avoids a channel
+    // hand-off per row (see `rows.rs`).
+    let before = sqlx::query_scalar!(r#"SELECT ifnull(max(id), 0) AS "id!: i64" FROM job_runs"#)
+        .fetch_one(&mut *tx)
+        .await?;
+    let specs = json_text(&decided.rows)?;
+    sqlx::query!(
+        r#"INSERT INTO job_runs (job_id, scheduled_at, last_scheduled_at, occurrences, kind, status,
+               started_at, finished_at, owner_id, error)
+           SELECT r.value ->> 'job_id', r.value ->> 'scheduled_at', r.value ->> 'last_scheduled_at',
+                  r.value ->> 'occurrences', 'scheduled', r.value ->> 'status', r.value ->> 'started_at',
+                  r.value ->> 'finished_at', ?2, r.value ->> 'error'
+           FROM json_each(?1) AS r WHERE true
+           ON CONFLICT (job_id, scheduled_at) DO NOTHING"#,
+        specs,
+        owner
+    )
+    .execute(&mut *tx)
+    .await?;
+    let inserted = sqlx::query_scalar!(
+        r#"SELECT json_group_array(json_object('id', id, 'job_id', job_id, 'scheduled_at', scheduled_at))
+               AS "rows!: String"
+           FROM job_runs WHERE id > ? AND status = 'running'"#,
+        before
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let inserted: Vec<Inserted> = decode("job_runs", "claimed batch", &inserted)?;
+    let mut runs = Vec::with_capacity(inserted.len());
+    for row in inserted {
+        let Some(job) = decided.by_id.get(row.job_id.as_str()) else {
+            continue;
+        };
+        runs.push(ClaimedRun {
+            run_id: row.id,
+            scheduled_at: super::parse_ts(
+                "job_runs",
+                &row.job_id,
+                "scheduled_at",
+                &row.scheduled_at,
+            )?,
+            job_id: row.job_id,
+            action: job.action.clone(),
+            jitter_seconds: job.settings.jitter_seconds,
+        });
+    }
+    // Runs start in due order.
+    runs.sort_by(|a, b| {
+        a.scheduled_at
+            .cmp(&b.scheduled_at)
+            .then(a.run_id.cmp(&b.run_id))
+    });
+    Ok(runs)
 }
 
 /// One row to insert into `job_runs`, serialized as a JSON object for `json_each`.
