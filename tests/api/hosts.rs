@@ -1,8 +1,9 @@
-//! A serving process on another host (DESIGN.md, *Firing semantics*): its pid means nothing
-//! here, so its runs are trusted while its heartbeat is fresh and recovered as `interrupted`
-//! once the heartbeat is older than `--heartbeat-expiry-seconds` (default 10 s on SQLite). The
-//! other host is faked with an `instances` row (another hostname, a live pid of this host) and
-//! a `running` run it owns.
+//! Several processes on one file (DESIGN.md, *Firing semantics*). A serving process on another
+//! host: its pid means nothing here, so its runs are trusted while its heartbeat is fresh and
+//! recovered as `interrupted` once the heartbeat is older than `--heartbeat-expiry-seconds`
+//! (default 10 s on SQLite). The other host is faked with an `instances` row (another hostname,
+//! a live pid of this host) and a `running` run it owns. And `max_instances` across two real
+//! processes.
 
 use std::time::{Duration, Instant};
 
@@ -159,4 +160,97 @@ fn a_bad_heartbeat_expiry_is_refused() {
     let err = crate::helpers::cli::stderr(&out);
     assert!(err.contains("--heartbeat-expiry-seconds"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
+}
+
+/// `max_instances: 1` holds across two processes on one file: server A starts a 3 s command
+/// of an every-second job, then gets SIGTERM and stops claiming while the command finishes in
+/// its shutdown grace; server B, sharing the file, must skip the occurrences due meanwhile
+/// (A's run reads `running` in the file) and run the job again only once A's run is over.
+#[tokio::test(flavor = "multi_thread")]
+async fn max_instances_holds_across_two_processes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("two.db");
+    let mut a = Server::start(&db, &["--allow-command-jobs"]).await;
+    a.create_job(&serde_json::json!({"id": "slow",
+        "trigger": {"type": "interval", "seconds": 1},
+        "action": {"type": "command", "program": "sleep", "args": ["3"], "timeout_seconds": 10},
+        "max_instances": 1}))
+        .await;
+    let pool = open_pool(&db).await;
+    let owner_a = a.instance_id(&pool).await;
+    let count = |sql: &'static str, owner: String| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .bind(owner)
+                .fetch_one(&pool)
+                .await
+                .expect("count")
+        }
+    };
+    crate::helpers::wait_for("A runs the job", Duration::from_secs(5), || async {
+        let sql = "SELECT count(*) FROM job_runs WHERE status = 'running' AND owner_id = ?";
+        (count(sql, owner_a.clone()).await > 0).then_some(())
+    })
+    .await;
+    let mut b = Server::start(&db, &["--allow-command-jobs"]).await;
+    let owner_b = b.instance_id(&pool).await;
+    a.signal("TERM");
+    let status = a.wait_exit(Duration::from_secs(15)).await;
+    assert!(status.is_some_and(|s| s.success()), "A exits 0: {status:?}");
+    crate::helpers::wait_for("B runs the job", Duration::from_secs(10), || async {
+        let sql = "SELECT count(*) FROM job_runs WHERE status = 'succeeded' AND owner_id = ?";
+        (count(sql, owner_b.clone()).await > 0).then_some(())
+    })
+    .await;
+    b.signal("TERM");
+    let status = b.wait_exit(Duration::from_secs(15)).await;
+    assert!(status.is_some_and(|s| s.success()), "B exits 0: {status:?}");
+
+    /// status, started_at, finished_at, error, owner_id
+    type Row = (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT status, started_at, finished_at, error, owner_id FROM job_runs
+         WHERE job_id = 'slow' ORDER BY scheduled_at",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("runs");
+    let mut ran: Vec<(String, String)> = rows
+        .iter()
+        .filter(|r| r.0 == "succeeded")
+        .map(|r| {
+            (
+                r.1.clone().expect("started"),
+                r.2.clone().expect("finished"),
+            )
+        })
+        .collect();
+    ran.sort();
+    for pair in ran.windows(2) {
+        assert!(
+            pair[0].1 <= pair[1].0,
+            "runs overlap across processes: {pair:?}; {rows:?}"
+        );
+    }
+    let skipped_by_b = rows
+        .iter()
+        .filter(|r| r.0 == "skipped" && r.4.as_deref() == Some(owner_b.as_str()))
+        .count();
+    assert!(
+        skipped_by_b > 0,
+        "B skipped while A's run went on: {rows:?}"
+    );
+    assert!(
+        rows.iter()
+            .filter(|r| r.0 == "skipped")
+            .all(|r| r.3.as_deref().is_some_and(|e| e.contains("max_instances"))),
+        "{rows:?}"
+    );
 }
