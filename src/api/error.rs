@@ -215,6 +215,10 @@ pub struct StorageFailure {
     pub condition: Option<crate::store::StorageCondition>,
 }
 
+/// Attached to a response refused because the database was busy, for the metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct DatabaseBusy;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -226,6 +230,9 @@ impl IntoResponse for ApiError {
             axum::Json(json!({"detail": {"code": self.code(), "message": self.message()}})),
         )
             .into_response();
+        if self.code() == "DATABASE_BUSY" {
+            response.extensions_mut().insert(DatabaseBusy);
+        }
         if self.code() == "DATABASE_UNAVAILABLE"
             && let ApiError::Store(e) = &self
         {

@@ -106,24 +106,41 @@ pub fn router_and_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi)
     (router, openapi)
 }
 
-/// Notes writes the storage refused (disk full, read-only, file gone) for `/healthz`, and
-/// clears the note when a later write succeeds (the probes also re-check it themselves).
+/// Records every answer: HTTP metrics by route template, method and status; storage failures
+/// in the metrics; and, for `/healthz`, writes the storage refused (disk full, read-only, file
+/// gone), cleared when a later write succeeds (the probes also re-check them themselves).
+/// Applied per route, so the matched route template is known (never the raw path: job ids
+/// would make one series per job).
 async fn track_storage(
     axum::extract::State(scheduler): axum::extract::State<SchedulerHandle>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let is_write = !matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    );
+    let began = Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_string();
+    let is_write = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
     let response = next.run(request).await;
+    let metrics = scheduler.metrics();
     if let Some(failure) = response.extensions().get::<error::StorageFailure>() {
+        metrics.database_error("unavailable");
         let note = StorageNote::now(failure.message.clone(), failure.condition);
         scheduler.note(Writer::Api, Some(note));
+    } else if response.extensions().get::<error::DatabaseBusy>().is_some() {
+        metrics.database_error("busy");
     } else if is_write && response.status().is_success() {
         scheduler.note(Writer::Api, None);
     }
+    metrics.http_request(
+        &route,
+        method.as_str(),
+        response.status().as_u16(),
+        began.elapsed(),
+    );
     response
 }
 

@@ -1,12 +1,12 @@
 //! `SchedulerHandle`: how the API wakes the loop when jobs change and reads its state for
 //! `/healthz`, without knowing anything else about it.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, mpsc};
 
+use super::metrics::Metrics;
 use crate::store::{ClaimedRun, StorageCondition};
 
 /// What `/healthz` reports about the loop.
@@ -81,42 +81,7 @@ pub struct SchedulerHandle {
     notify: Arc<Notify>,
     status: Arc<Mutex<SchedulerStatus>>,
     manual: Arc<Mutex<Option<mpsc::UnboundedSender<ClaimedRun>>>>,
-    counters: Arc<Counters>,
-}
-
-/// What this process's loop has done since it started, for `GET /metrics`.
-#[derive(Debug, Default)]
-pub struct Counters {
-    /// Runs started (scheduled and manual).
-    pub started: AtomicU64,
-    /// Runs that ended `succeeded`.
-    pub succeeded: AtomicU64,
-    /// Runs that ended `failed`.
-    pub failed: AtomicU64,
-    /// Runs that ended `timed_out`.
-    pub timed_out: AtomicU64,
-    /// Occurrences recorded `missed`.
-    pub missed: AtomicU64,
-    /// Occurrences recorded `skipped`.
-    pub skipped: AtomicU64,
-    /// Claim passes made.
-    pub passes: AtomicU64,
-    /// Run rows the pruner deleted.
-    pub pruned_runs: AtomicU64,
-    /// Audit rows the pruner deleted.
-    pub pruned_audit: AtomicU64,
-}
-
-impl Counters {
-    /// Adds `n` to a counter.
-    pub fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// Reads a counter.
-    pub fn get(counter: &AtomicU64) -> u64 {
-        counter.load(Ordering::Relaxed)
-    }
+    metrics: Arc<Metrics>,
 }
 
 impl SchedulerHandle {
@@ -178,9 +143,9 @@ impl SchedulerHandle {
         });
     }
 
-    /// The loop's counters.
-    pub fn counters(&self) -> &Counters {
-        &self.counters
+    /// The process's metrics, shared by the loop, the pruner and the API.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// A snapshot of the loop's state.

@@ -7,6 +7,7 @@
 
 mod handle;
 pub mod liveness;
+pub mod metrics;
 pub mod plan;
 pub mod retention;
 mod settle;
@@ -20,8 +21,9 @@ use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::task::AbortHandle;
 use tracing::Instrument;
 
-pub use handle::{Counters, SchedulerHandle, SchedulerStatus, StorageNote, Writer};
+pub use handle::{SchedulerHandle, SchedulerStatus, StorageNote, Writer};
 
+use self::metrics::ActionLabel;
 use crate::actions::{Executor, Outcome, OutcomeStatus};
 use crate::error_chain::error_chain;
 use crate::model::ClaimPlan;
@@ -296,13 +298,12 @@ impl Scheduler {
         for run in &report.runs {
             self.dispatch(run.clone());
         }
-        let counters = self.handle.counters();
-        Counters::add(&counters.passes, 1);
-        Counters::add(&counters.missed, u64::try_from(report.missed).unwrap_or(0));
-        Counters::add(
-            &counters.skipped,
-            u64::try_from(report.skipped).unwrap_or(0),
-        );
+        let metrics = self.handle.metrics();
+        metrics.count_runs("missed", u64::try_from(report.missed).unwrap_or(0));
+        metrics.count_runs("skipped", u64::try_from(report.skipped).unwrap_or(0));
+        if report.jobs > 0 {
+            metrics.claim_batch.observe(report.jobs as f64);
+        }
         self.handle.update(|s| s.last_pass_at = Some(now));
         Ok(report)
     }
@@ -315,7 +316,7 @@ impl Scheduler {
         let in_flight = self.in_flight.clone();
         let run_id = run.run_id;
         let handle = self.handle.clone();
-        Counters::add(&handle.counters().started, 1);
+        handle.metrics().runs_started.inc();
         let span = tracing::info_span!("run", job.id = %run.job_id, scheduled_at = %timestamp::format(run.scheduled_at), run.id = run.run_id);
         // The map entry is inserted before the task can finish, under the same lock that
         // the task takes to remove it.
@@ -356,13 +357,19 @@ impl Scheduler {
                     OutcomeStatus::TimedOut => RunStatus::TimedOut,
                 };
                 tracing::debug!(status = status.as_str(), "run finished");
-                let counters = handle.counters();
-                let counter = match status {
-                    RunStatus::Succeeded => &counters.succeeded,
-                    RunStatus::TimedOut => &counters.timed_out,
-                    _ => &counters.failed,
-                };
-                Counters::add(counter, 1);
+                let metrics = handle.metrics();
+                metrics.count_runs(status.as_str(), 1);
+                let seconds =
+                    |d: chrono::Duration| d.num_microseconds().unwrap_or(0).max(0) as f64 / 1e6;
+                metrics
+                    .lateness
+                    .observe(seconds(started_at - run.scheduled_at));
+                metrics
+                    .duration
+                    .get_or_create(&ActionLabel {
+                        action: run.action.kind(),
+                    })
+                    .observe(seconds(finished_at - started_at));
                 let _ = records.send(RunRecord {
                     run_id: run.run_id,
                     status,
@@ -412,7 +419,13 @@ impl Scheduler {
             }
             let now = Utc::now();
             let horizon = now + chrono::Duration::from_std(LOOKAHEAD).unwrap_or_default();
-            let full = match self.step_until(now, horizon).await {
+            let pass_began = std::time::Instant::now();
+            let pass = self.step_until(now, horizon).await;
+            let metrics = self.handle.metrics();
+            metrics
+                .pass_duration
+                .observe(pass_began.elapsed().as_secs_f64());
+            let full = match pass {
                 Ok(report) => {
                     if report.jobs > 0 {
                         self.handle.note(Writer::Claim, None);
@@ -420,6 +433,7 @@ impl Scheduler {
                     report.jobs as u32 >= CLAIM_BATCH
                 }
                 Err(e) if e.is_transient() => {
+                    metrics.database_error("busy");
                     // Another process held the write lock past the busy timeout: nothing is
                     // wrong with the file, and the next pass catches up.
                     tracing::warn!(error = %error_chain(&e), "scheduler pass waited out a busy database; retrying");
@@ -427,6 +441,7 @@ impl Scheduler {
                 }
                 Err(e) => {
                     tracing::error!(error = %error_chain(&e), "scheduler pass failed; retrying");
+                    metrics.database_error("unavailable");
                     let note = StorageNote::now(error_chain(&e), e.condition());
                     self.handle.note(Writer::Claim, Some(note));
                     tokio::select! {
@@ -542,10 +557,12 @@ impl Scheduler {
             match written {
                 Ok(()) => self.handle.note(Writer::Heartbeat, None),
                 Err(e) if e.is_transient() => {
+                    self.handle.metrics().database_error("busy");
                     tracing::warn!(error = %error_chain(&e), "heartbeat waited out a busy database");
                 }
                 Err(e) => {
                     tracing::error!(error = %error_chain(&e), "cannot write to the database");
+                    self.handle.metrics().database_error("unavailable");
                     let note = StorageNote::now(error_chain(&e), e.condition());
                     self.handle.note(Writer::Heartbeat, Some(note));
                 }

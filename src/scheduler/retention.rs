@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 use super::SchedulerHandle;
+use super::metrics::TableLabel;
 use crate::config::RetentionPolicy;
 use crate::store::{AgeCutoffs, Store, StoreError};
 
@@ -92,9 +93,9 @@ pub async fn run_pruner(
         tokio::select! {
             result = pass => match result {
                 Ok(report) => {
-                    let counters = handle.counters();
-                    super::Counters::add(&counters.pruned_runs, report.runs);
-                    super::Counters::add(&counters.pruned_audit, report.audit);
+                    let pruned = &handle.metrics().pruned;
+                    pruned.get_or_create(&TableLabel { table: "job_runs" }).inc_by(report.runs);
+                    pruned.get_or_create(&TableLabel { table: "audit_log" }).inc_by(report.audit);
                     if report.runs + report.audit > 0 {
                         tracing::info!(runs = report.runs, audit = report.audit, "history pruned");
                     }

@@ -7,6 +7,19 @@ use super::{Store, StoreError};
 use crate::model::{Job, NewJob, Run};
 use crate::schedule::TriggerKind;
 
+/// What [`Store::gauges`] counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Gauges {
+    /// Jobs stored.
+    pub jobs: i64,
+    /// Paused jobs.
+    pub paused: i64,
+    /// Runs `running`, in every process.
+    pub running: i64,
+    /// Jobs whose next occurrence is due and not yet claimed.
+    pub due: i64,
+}
+
 /// Filters for [`Store::list_jobs`]; `None` means any.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobFilter {
@@ -153,10 +166,11 @@ impl Store {
         }
     }
 
-    /// Jobs stored, paused jobs, and runs now `running` (in every process), for metrics.
-    pub async fn gauges(&self) -> Result<(i64, i64, i64), StoreError> {
+    /// The gauges of `/metrics` in one round trip: jobs, paused jobs, runs running in every
+    /// process, and jobs due at or before `now` that no pass has claimed yet (the backlog).
+    pub async fn gauges(&self, now: DateTime<Utc>) -> Result<Gauges, StoreError> {
         match self {
-            Store::Sqlite(s) => s.gauges().await,
+            Store::Sqlite(s) => s.gauges(now).await,
         }
     }
 

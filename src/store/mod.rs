@@ -39,7 +39,7 @@ pub use audit::AuditEntry;
 pub use claims::{ClaimReport, ClaimedRun, RunRecord};
 pub use error::{StorageCondition, StoreError};
 pub use instances::Instance;
-pub use jobs::{JobCursor, JobFilter, JobOrder, JobPage};
+pub use jobs::{Gauges, JobCursor, JobFilter, JobOrder, JobPage};
 pub use retention::{AgeCutoffs, PRUNE_BATCH, PRUNE_JOBS_PER_STEP, PruneStep};
 pub use seed::SeedTrigger;
 pub use sqlite::SqliteStore;

@@ -13,6 +13,7 @@ mod jobs;
 mod listing;
 mod load;
 mod manage;
+mod metrics;
 mod migrations;
 mod mutation;
 mod openapi;

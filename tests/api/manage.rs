@@ -646,46 +646,6 @@ async fn malformed_requests_get_a_4xx_in_the_error_shape() {
     assert_eq!(app.count("SELECT count(*) FROM jobs").await, 1);
 }
 
-/// A monitor key reads /metrics in the Prometheus format, with the file's gauges and the
-/// loop's counters; no key gets 401.
-#[tokio::test]
-async fn monitors_read_prometheus_metrics() {
-    let app = spawn_app_with(scheduler_on()).await;
-    app.create_job(&json!({"id": "once", "trigger": {"type": "date", "run_at": from_now(chrono::Duration::milliseconds(200))}, "action": {"type": "noop"}}))
-        .await;
-    let mut paused = interval_job("p", 60);
-    paused["paused"] = json!(true);
-    app.create_job(&paused).await;
-    wait_for("the run succeeded", Duration::from_secs(5), || async {
-        (app.count("SELECT count(*) FROM job_runs WHERE status = 'succeeded'")
-            .await
-            == 1)
-            .then_some(())
-    })
-    .await;
-    let text = wait_for("the counter", Duration::from_secs(5), || async {
-        let resp = app
-            .client
-            .get(app.url("/metrics"))
-            .header("X-API-Key", MONITOR_KEY)
-            .send()
-            .await
-            .expect("sent");
-        assert_eq!(resp.status().as_u16(), 200);
-        let text = resp.text().await.expect("text");
-        text.contains("schedlite_runs_succeeded_total 1")
-            .then_some(text)
-    })
-    .await;
-    assert!(
-        text.contains("# TYPE schedlite_jobs gauge\nschedlite_jobs 2\n"),
-        "{text}"
-    );
-    assert!(text.contains("schedlite_jobs_paused 1\n"), "{text}");
-    let (status, _) = app.call(Method::GET, "/metrics", None, None).await;
-    assert_eq!(status, 401);
-}
-
 /// A manual run asked for at the exact instant of a scheduled occurrence takes the next
 /// millisecond, so the occurrence keeps its own row when it is claimed.
 #[tokio::test]

@@ -163,11 +163,13 @@ async fn the_server_prunes_history_past_the_policy_and_keeps_the_rest() {
         .expect("metrics");
     let text = resp.text().await.expect("body");
     assert!(
-        text.contains(&format!("\nschedlite_pruned_runs_total {PRUNED_RUNS}\n")),
+        text.contains(&format!(
+            "\nschedlite_pruned_rows_total{{table=\"job_runs\"}} {PRUNED_RUNS}\n"
+        )),
         "{text}"
     );
     assert!(
-        text.contains("\nschedlite_pruned_audit_total 1\n"),
+        text.contains("\nschedlite_pruned_rows_total{table=\"audit_log\"} 1\n"),
         "{text}"
     );
     app.stop().await;

@@ -6,7 +6,7 @@ use chrono::Duration;
 use schedlite::actions::Action;
 use schedlite::model::{JobSettings, NewJob};
 use schedlite::schedule::{Trigger, TriggerKind};
-use schedlite::store::{JobFilter, JobOrder, StoreError};
+use schedlite::store::{Gauges, JobFilter, JobOrder, StoreError};
 
 use crate::engines::Db;
 use crate::support::{KEY, every, job, now, plus_ms};
@@ -347,7 +347,7 @@ async fn counts_and_the_earliest_next_run(db: Db) {
     let t = now();
     assert_eq!(db.store.count_jobs().await.expect("count"), 0);
     assert_eq!(db.store.earliest_next_run().await.expect("earliest"), None);
-    assert_eq!(db.store.gauges().await.expect("gauges"), (0, 0, 0));
+    assert_eq!(db.store.gauges(t).await.expect("gauges"), Gauges::default());
     let soon = plus_ms(t, 10);
     db.store
         .insert_job(&every("a", 60, t), Some(plus_ms(t, 20)), t, KEY)
@@ -372,5 +372,14 @@ async fn counts_and_the_earliest_next_run(db: Db) {
         db.store.earliest_next_run().await.expect("earliest"),
         Some(soon)
     );
-    assert_eq!(db.store.gauges().await.expect("gauges"), (3, 1, 1));
+    // At t + 15 ms, b (due at t + 10) is the backlog; a (t + 20) is not due yet.
+    assert_eq!(
+        db.store.gauges(plus_ms(t, 15)).await.expect("gauges"),
+        Gauges {
+            jobs: 3,
+            paused: 1,
+            running: 1,
+            due: 1
+        }
+    );
 }

@@ -7,7 +7,7 @@ use super::{SqliteStore, parse_ts, ts};
 use crate::actions::Action;
 use crate::model::{AuditAction, Job, NewJob, Run};
 use crate::schedule::{Trigger, TriggerKind};
-use crate::store::{JobCursor, JobFilter, JobOrder, JobPage, StoreError};
+use crate::store::{Gauges, JobCursor, JobFilter, JobOrder, JobPage, StoreError};
 
 /// A trigger spread over its typed columns.
 struct TriggerColumns {
@@ -314,16 +314,24 @@ impl SqliteStore {
         Ok(JobPage { jobs, next })
     }
 
-    /// Jobs in the file, paused jobs, and runs now `running` (all processes), for metrics.
-    pub async fn gauges(&self) -> Result<(i64, i64, i64), StoreError> {
+    /// See [`crate::store::Store::gauges`]. The backlog seeks the partial `jobs_due` index.
+    pub async fn gauges(&self, now: DateTime<Utc>) -> Result<Gauges, StoreError> {
+        let now = ts(now);
         let row = sqlx::query!(
             r#"SELECT (SELECT count(*) FROM jobs) AS "jobs!: i64",
                       (SELECT count(*) FROM jobs WHERE paused = 1) AS "paused!: i64",
-                      (SELECT count(*) FROM job_runs WHERE status = 'running') AS "running!: i64""#
+                      (SELECT count(*) FROM job_runs WHERE status = 'running') AS "running!: i64",
+                      (SELECT count(*) FROM jobs WHERE next_run_at <= ?) AS "due!: i64""#,
+            now
         )
         .fetch_one(&self.pool)
         .await?;
-        Ok((row.jobs, row.paused, row.running))
+        Ok(Gauges {
+            jobs: row.jobs,
+            paused: row.paused,
+            running: row.running,
+            due: row.due,
+        })
     }
 
     /// How many jobs the file holds.

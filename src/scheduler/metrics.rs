@@ -1,0 +1,242 @@
+//! What this process measures, in one prometheus-client registry (OpenMetrics text on
+//! `GET /metrics`). The loop, the pruner and the API record here; gauges read from the
+//! database are set at scrape time. Names and labels follow Prometheus conventions: base units
+//! (seconds), `_total` counters, low-cardinality labels (a route template, never a raw path or
+//! a job id).
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::store::Gauges;
+
+/// Label of runs by outcome.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabel {
+    /// `succeeded`, `failed`, `timed_out`, `interrupted`, `missed` or `skipped`.
+    pub status: &'static str,
+}
+
+/// Label of run durations by action type.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ActionLabel {
+    /// `noop`, `http` or `command`.
+    pub action: &'static str,
+}
+
+/// Label of storage failures.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    /// `busy` (another connection held the lock too long) or `unavailable` (full, read-only,
+    /// gone, unreadable).
+    pub kind: &'static str,
+}
+
+/// Labels of one HTTP request.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The route template (`/api/v1alpha1/jobs/{job_id}`), or `unmatched`.
+    pub route: String,
+    /// The HTTP method.
+    pub method: String,
+    /// The status code.
+    pub status: u16,
+}
+
+/// Labels of HTTP latency.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    /// The route template, or `unmatched`.
+    pub route: String,
+    /// The HTTP method.
+    pub method: String,
+}
+
+/// Label of pruned rows.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TableLabel {
+    /// `job_runs` or `audit_log`.
+    pub table: &'static str,
+}
+
+/// Seconds buckets from 1 ms doubling to about 65 s: lateness and durations.
+fn seconds_buckets() -> impl Iterator<Item = f64> {
+    exponential_buckets(0.001, 2.0, 17)
+}
+
+/// Every metric of the process; cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Runs started (scheduled and manual).
+    pub runs_started: Counter,
+    /// Occurrences by outcome (a coalesced or missed row counts its occurrences).
+    pub runs: Family<StatusLabel, Counter>,
+    /// Start minus scheduled instant of each run.
+    pub lateness: Histogram,
+    /// Run durations by action type.
+    pub duration: Family<ActionLabel, Histogram>,
+    /// Jobs claimed per pass that claimed any.
+    pub claim_batch: Histogram,
+    /// Wall time of one claim pass.
+    pub pass_duration: Histogram,
+    /// Storage failures met by the loop or the API.
+    pub database_errors: Family<KindLabel, Counter>,
+    /// HTTP requests answered.
+    pub http_requests: Family<RequestLabels, Counter>,
+    /// HTTP latency, from the request's arrival to its answer's head.
+    pub http_duration: Family<RouteLabels, Histogram>,
+    /// Rows deleted by the retention policy.
+    pub pruned: Family<TableLabel, Counter>,
+    jobs: Gauge,
+    paused: Gauge,
+    running: Gauge,
+    due: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// A registry with every metric registered.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("schedlite");
+        let m = Metrics {
+            runs_started: Counter::default(),
+            runs: Family::default(),
+            lateness: Histogram::new(seconds_buckets()),
+            duration: Family::new_with_constructor(|| Histogram::new(seconds_buckets())),
+            claim_batch: Histogram::new(exponential_buckets(1.0, 2.0, 13)),
+            pass_duration: Histogram::new(seconds_buckets()),
+            database_errors: Family::default(),
+            http_requests: Family::default(),
+            http_duration: Family::new_with_constructor(|| Histogram::new(seconds_buckets())),
+            pruned: Family::default(),
+            jobs: Gauge::default(),
+            paused: Gauge::default(),
+            running: Gauge::default(),
+            due: Gauge::default(),
+            registry: Registry::default(),
+        };
+        let r = &mut registry;
+        r.register(
+            "runs_started",
+            "Runs this process started",
+            m.runs_started.clone(),
+        );
+        r.register(
+            "runs",
+            "Occurrences recorded by this process, by outcome",
+            m.runs.clone(),
+        );
+        r.register_with_unit(
+            "run_lateness",
+            "Start of each run minus its scheduled instant",
+            prometheus_client::registry::Unit::Seconds,
+            m.lateness.clone(),
+        );
+        r.register_with_unit(
+            "run_duration",
+            "Duration of each run, by action type",
+            prometheus_client::registry::Unit::Seconds,
+            m.duration.clone(),
+        );
+        r.register(
+            "claim_batch_size",
+            "Jobs claimed by one pass",
+            m.claim_batch.clone(),
+        );
+        r.register_with_unit(
+            "loop_pass_duration",
+            "Wall time of one claim pass",
+            prometheus_client::registry::Unit::Seconds,
+            m.pass_duration.clone(),
+        );
+        r.register(
+            "database_errors",
+            "Storage failures met, by kind",
+            m.database_errors.clone(),
+        );
+        r.register(
+            "http_requests",
+            "HTTP requests answered",
+            m.http_requests.clone(),
+        );
+        r.register_with_unit(
+            "http_request_duration",
+            "HTTP latency to the answer's head",
+            prometheus_client::registry::Unit::Seconds,
+            m.http_duration.clone(),
+        );
+        r.register(
+            "pruned_rows",
+            "Rows deleted by the retention policy",
+            m.pruned.clone(),
+        );
+        r.register("jobs", "Jobs in the database", m.jobs.clone());
+        r.register("jobs_paused", "Paused jobs", m.paused.clone());
+        r.register(
+            "runs_running",
+            "Runs now running, in every process",
+            m.running.clone(),
+        );
+        r.register(
+            "due_backlog",
+            "Jobs due now that no pass has claimed yet",
+            m.due.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    /// Counts occurrences recorded with `status`.
+    pub fn count_runs(&self, status: &'static str, n: u64) {
+        if n > 0 {
+            self.runs.get_or_create(&StatusLabel { status }).inc_by(n);
+        }
+    }
+
+    /// Counts a storage failure.
+    pub fn database_error(&self, kind: &'static str) {
+        self.database_errors
+            .get_or_create(&KindLabel { kind })
+            .inc();
+    }
+
+    /// Records one answered HTTP request.
+    pub fn http_request(&self, route: &str, method: &str, status: u16, took: Duration) {
+        let (route, method) = (route.to_string(), method.to_string());
+        self.http_duration
+            .get_or_create(&RouteLabels {
+                route: route.clone(),
+                method: method.clone(),
+            })
+            .observe(took.as_secs_f64());
+        self.http_requests
+            .get_or_create(&RequestLabels {
+                route,
+                method,
+                status,
+            })
+            .inc();
+    }
+
+    /// The OpenMetrics text of every metric, with the database's gauges as given.
+    pub fn encode(&self, gauges: Gauges) -> String {
+        self.jobs.set(gauges.jobs);
+        self.paused.set(gauges.paused);
+        self.running.set(gauges.running);
+        self.due.set(gauges.due);
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
