@@ -62,6 +62,10 @@ enum Command {
         /// beside the database file).
         #[arg(long, env = "SCHEDLITE_BACKUP_DIR")]
         backup_dir: Option<PathBuf>,
+        /// Wrong API keys one client address may send per minute before it gets 429 for the
+        /// rest of the minute (behind a proxy or NAT one address carries every client).
+        #[arg(long, env = "SCHEDLITE_AUTH_FAILURES_PER_MINUTE", default_value_t = schedlite::config::DEFAULT_AUTH_FAILURES_PER_MINUTE, value_parser = clap::value_parser!(u32).range(1..))]
+        auth_failures_per_minute: u32,
         #[command(flatten)]
         retention: RetentionArgs,
     },
@@ -211,6 +215,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             heartbeat_expiry_seconds,
             log_format,
             backup_dir,
+            auth_failures_per_minute,
             retention,
         } => {
             telemetry::init_with(log_format.into(), "info", std::io::stderr);
@@ -221,6 +226,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             config.heartbeat_expiry = Duration::from_secs(heartbeat_expiry_seconds);
             config.max_db_pages = max_db_pages;
             config.backup_dir = backup_dir;
+            config.auth_failures_per_minute = auth_failures_per_minute;
             config.retention = retention.into();
             config.provision_admin_key = non_empty_env("SCHEDLITE_ADMIN_KEY");
             config.provision_monitor_key = non_empty_env("SCHEDLITE_MONITOR_KEY");

@@ -83,8 +83,9 @@ pub fn router_and_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi)
         .nest(PREFIX, api)
         .merge(health::router())
         .split_for_parts();
-    let document =
-        openapi::OpenApiJson(Arc::new(serde_json::to_value(&openapi).unwrap_or_default()));
+    let document = openapi::OpenApiJson(Arc::new(openapi::with_links(
+        serde_json::to_value(&openapi).unwrap_or_default(),
+    )));
     let doc_route = Router::new()
         .route(
             &format!("{PREFIX}/openapi.json"),

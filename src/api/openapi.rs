@@ -134,3 +134,58 @@ pub fn tagged_one_of(
     }
     one_of.into()
 }
+
+/// Operations that take the `job_id` a job response carries, by operation id: the targets of
+/// the OpenAPI links from creating and listing jobs, which let a client (or a stateful test
+/// tool) follow a created job to everything it can do.
+const JOB_LINKS: [(&str, &str); 7] = [
+    ("GetJob", "get_job"),
+    ("PauseJob", "pause_job"),
+    ("ResumeJob", "resume_job"),
+    ("RunJob", "run_job"),
+    ("ListRuns", "list_runs"),
+    ("PreviewJob", "preview_job"),
+    ("DeleteJob", "delete_job"),
+];
+
+/// Adds the links of [`JOB_LINKS`] to the document: from `POST /jobs` (201, the created
+/// job's id) and `GET /jobs` (200, the first listed job's id). utoipa's `links(...)` would
+/// need the same seven entries written out on each of the two operations.
+pub fn with_links(mut doc: serde_json::Value) -> serde_json::Value {
+    let sources = [
+        (
+            "/api/v1alpha1/jobs",
+            "post",
+            "201",
+            "$response.body#/data/id",
+        ),
+        (
+            "/api/v1alpha1/jobs",
+            "get",
+            "200",
+            "$response.body#/data/jobs/0/id",
+        ),
+    ];
+    for (path, method, status, id) in sources {
+        let links: serde_json::Map<String, serde_json::Value> = JOB_LINKS
+            .iter()
+            .map(|(name, operation)| {
+                let link = serde_json::json!({
+                    "operationId": operation,
+                    "parameters": {"job_id": id},
+                });
+                (name.to_string(), link)
+            })
+            .collect();
+        if let Some(response) = doc
+            .pointer_mut(&format!(
+                "/paths/{}/{method}/responses/{status}",
+                path.replace('/', "~1")
+            ))
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            response.insert("links".to_string(), links.into());
+        }
+    }
+    doc
+}

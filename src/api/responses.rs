@@ -36,6 +36,10 @@ impl IntoResponses for AdminOnly {
         responses(&[
             ("401", "UNAUTHORIZED: no key, or an unknown or revoked key"),
             ("403", "FORBIDDEN: the key is not an admin key"),
+            (
+                "429",
+                "RATE_LIMITED: too many wrong keys from this address; retry after `Retry-After`",
+            ),
         ])
     }
 }

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 use utoipa::openapi::schema::AdditionalProperties;
 use utoipa::openapi::{ObjectBuilder, RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
@@ -22,6 +22,11 @@ use crate::timestamp::Timestamp;
 /// Body of `POST /jobs` and `PUT /jobs/{job_id}`. Unknown fields are refused.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "name": "hourly ping",
+    "trigger": {"type": "interval", "seconds": 3600},
+    "action": {"type": "noop"}
+}))]
 pub(in crate::api) struct JobBody {
     /// `[A-Za-z0-9._-]{1,128}`, not only dots; POST generates one when absent; PUT takes it
     /// from the path.
