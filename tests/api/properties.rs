@@ -257,7 +257,17 @@ fn valid_action() -> impl Strategy<Value = Value> {
         prop::option::of(prop::sample::select(vec![
             "GET", "post", "Put", "PATCH", "DELETE", "HEAD", "OPTIONS",
         ])),
-        prop::collection::btree_map("[A-Za-z][A-Za-z0-9-]{0,20}", "[ -~]{0,40}", 0..4),
+        // Header names are case-insensitive: a name given twice in two cases is invalid, so
+        // keep the first spelling of each.
+        prop::collection::btree_map("[A-Za-z][A-Za-z0-9-]{0,20}", "[ -~]{0,40}", 0..4).prop_map(
+            |headers| {
+                let mut seen = std::collections::HashSet::new();
+                headers
+                    .into_iter()
+                    .filter(|(name, _)| seen.insert(name.to_ascii_lowercase()))
+                    .collect::<std::collections::BTreeMap<_, _>>()
+            },
+        ),
         prop::option::of(any::<String>()),
         prop::option::of(1u64..=86_400),
     )
