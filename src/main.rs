@@ -37,38 +37,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Apply migrations, then serve the API and fire jobs until SIGTERM or Ctrl-C.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, env = "SCHEDLITE_LISTEN", default_value = DEFAULT_LISTEN)]
-        listen: SocketAddr,
-        /// Allow `command` actions, which run programs on this host.
-        #[arg(long, env = "SCHEDLITE_ALLOW_COMMAND_JOBS")]
-        allow_command_jobs: bool,
-        /// Cap on the database file's size in 4 KiB pages; writes past it get 503 until space is freed.
-        #[arg(long, env = "SCHEDLITE_MAX_DB_PAGES", value_parser = clap::value_parser!(u32).range(64..))]
-        max_db_pages: Option<u32>,
-        /// Seconds running actions may go on after a shutdown signal before they are interrupted.
-        #[arg(long, env = "SCHEDLITE_SHUTDOWN_GRACE_SECONDS", default_value_t = DEFAULT_SHUTDOWN_GRACE.as_secs(), value_parser = clap::value_parser!(u64).range(0..=3600))]
-        shutdown_grace_seconds: u64,
-        /// Seconds after which a serving process on another host whose heartbeat has stopped is
-        /// taken for dead and its running runs are marked interrupted.
-        #[arg(long, env = "SCHEDLITE_HEARTBEAT_EXPIRY_SECONDS", default_value_t = DEFAULT_HEARTBEAT_EXPIRY.as_secs(), value_parser = clap::value_parser!(u64).range(2..=3600))]
-        heartbeat_expiry_seconds: u64,
-        /// How log lines are written on stderr: `text` for people, `json` (one object per
-        /// line) for log shippers.
-        #[arg(long, env = "SCHEDLITE_LOG_FORMAT", value_enum, default_value_t = LogFormatArg::Text)]
-        log_format: LogFormatArg,
-        /// Where `POST /api/v1alpha1/admin/backup` writes its copies (default: `backups/`
-        /// beside the database file).
-        #[arg(long, env = "SCHEDLITE_BACKUP_DIR")]
-        backup_dir: Option<PathBuf>,
-        /// Wrong API keys one client address may send per minute before it gets 429 for the
-        /// rest of the minute (behind a proxy or NAT one address carries every client).
-        #[arg(long, env = "SCHEDLITE_AUTH_FAILURES_PER_MINUTE", default_value_t = schedlite::config::DEFAULT_AUTH_FAILURES_PER_MINUTE, value_parser = clap::value_parser!(u32).range(1..))]
-        auth_failures_per_minute: u32,
-        #[command(flatten)]
-        retention: RetentionArgs,
-    },
+    Serve(ServeArgs),
     /// Delete run history and audit rows past the retention policy now, in small batches,
     /// while the service may be running.
     Prune {
@@ -116,6 +85,41 @@ enum KeysCommand {
         /// The key's name.
         name: String,
     },
+}
+
+/// The flags of `serve`.
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SCHEDLITE_LISTEN", default_value = DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    /// Allow `command` actions, which run programs on this host.
+    #[arg(long, env = "SCHEDLITE_ALLOW_COMMAND_JOBS")]
+    allow_command_jobs: bool,
+    /// Cap on the database file's size in 4 KiB pages; writes past it get 503 until space is freed.
+    #[arg(long, env = "SCHEDLITE_MAX_DB_PAGES", value_parser = clap::value_parser!(u32).range(64..))]
+    max_db_pages: Option<u32>,
+    /// Seconds running actions may go on after a shutdown signal before they are interrupted.
+    #[arg(long, env = "SCHEDLITE_SHUTDOWN_GRACE_SECONDS", default_value_t = DEFAULT_SHUTDOWN_GRACE.as_secs(), value_parser = clap::value_parser!(u64).range(0..=3600))]
+    shutdown_grace_seconds: u64,
+    /// Seconds after which a serving process on another host whose heartbeat has stopped is
+    /// taken for dead and its running runs are marked interrupted.
+    #[arg(long, env = "SCHEDLITE_HEARTBEAT_EXPIRY_SECONDS", default_value_t = DEFAULT_HEARTBEAT_EXPIRY.as_secs(), value_parser = clap::value_parser!(u64).range(2..=3600))]
+    heartbeat_expiry_seconds: u64,
+    /// How log lines are written on stderr: `text` for people, `json` (one object per
+    /// line) for log shippers.
+    #[arg(long, env = "SCHEDLITE_LOG_FORMAT", value_enum, default_value_t = LogFormatArg::Text)]
+    log_format: LogFormatArg,
+    /// Where `POST /api/v1alpha1/admin/backup` writes its copies (default: `backups/`
+    /// beside the database file).
+    #[arg(long, env = "SCHEDLITE_BACKUP_DIR")]
+    backup_dir: Option<PathBuf>,
+    /// Wrong API keys one client address may send per minute before it gets 429 for the
+    /// rest of the minute (behind a proxy or NAT one address carries every client).
+    #[arg(long, env = "SCHEDLITE_AUTH_FAILURES_PER_MINUTE", default_value_t = schedlite::config::DEFAULT_AUTH_FAILURES_PER_MINUTE, value_parser = clap::value_parser!(u32).range(1..))]
+    auth_failures_per_minute: u32,
+    #[command(flatten)]
+    retention: RetentionArgs,
 }
 
 /// The retention policy's flags, shared by `serve` (its pruner) and `prune`.
@@ -207,148 +211,158 @@ fn chain(error: &dyn std::error::Error) -> String {
 
 async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Serve {
-            listen,
-            allow_command_jobs,
-            max_db_pages,
-            shutdown_grace_seconds,
-            heartbeat_expiry_seconds,
-            log_format,
-            backup_dir,
-            auth_failures_per_minute,
-            retention,
-        } => {
-            telemetry::init_with(log_format.into(), "info", std::io::stderr);
-            let mut config = Config::new(cli.db);
-            config.listen = listen;
-            config.allow_command_jobs = allow_command_jobs;
-            config.shutdown_grace = Duration::from_secs(shutdown_grace_seconds);
-            config.heartbeat_expiry = Duration::from_secs(heartbeat_expiry_seconds);
-            config.max_db_pages = max_db_pages;
-            config.backup_dir = backup_dir;
-            config.auth_failures_per_minute = auth_failures_per_minute;
-            config.retention = retention.into();
-            config.provision_admin_key = non_empty_env("SCHEDLITE_ADMIN_KEY");
-            config.provision_monitor_key = non_empty_env("SCHEDLITE_MONITOR_KEY");
-            let mut app = Application::build(config).await.map_err(|e| chain(&e))?;
-            if let Some(key) = app.take_initial_admin_key() {
-                println!(
-                    "schedlite: no API keys existed, so an admin key named 'admin' was created."
-                );
-                println!("schedlite: it is shown only this once; only its hash is stored:");
-                println!("{key}");
-            }
-            app.run_until_stopped(shutdown_signal())
-                .await
-                .map_err(|e| chain(&e))
-        }
+        Command::Serve(args) => serve(cli.db, args).await,
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "schedlite", &mut std::io::stdout());
             Ok(())
         }
-        Command::Prune { dry_run, retention } => {
-            telemetry::init("warn", std::io::stderr);
-            let store = open_and_migrate(&Config::new(cli.db))
-                .await
-                .map_err(|e| chain(&e))?;
-            let policy = retention.into();
-            let now = chrono::Utc::now();
-            let result = prune_history(&store, &policy, now, dry_run, Duration::ZERO).await;
-            store.close().await;
-            let report = result.map_err(|e| chain(&e))?;
-            let verb = if dry_run { "would delete" } else { "deleted" };
-            println!(
-                "{verb} {} run rows and {} audit rows",
-                report.runs, report.audit
-            );
-            Ok(())
-        }
-        Command::Backup { dest } => {
-            telemetry::init("warn", std::io::stderr);
-            let store = schedlite::store::Store::open(&cli.db, false)
-                .await
-                .map_err(|e| chain(&e))?;
-            let result = store.backup_to(&dest).await.map_err(|e| chain(&e));
-            store.close().await;
-            let bytes = result?;
-            println!(
-                "backed up {} to {} ({bytes} bytes)",
-                cli.db.display(),
-                dest.display()
-            );
-            Ok(())
-        }
-        Command::Migrate => {
-            telemetry::init("warn", std::io::stderr);
-            let config = Config::new(cli.db);
-            let store = schedlite::store::Store::open(&config.db_path, true)
-                .await
-                .map_err(|e| chain(&e))?;
-            let report = store.migrate().await.map_err(|e| chain(&e))?;
-            if report.applied.is_empty() {
-                println!("schema is up to date (version {})", report.current);
+        Command::Prune { dry_run, retention } => prune(cli.db, dry_run, retention).await,
+        Command::Backup { dest } => backup(cli.db, dest).await,
+        Command::Migrate => migrate(cli.db).await,
+        Command::Keys { command } => keys(cli.db, command).await,
+    }
+}
+
+/// `schedlite serve`: runs until SIGTERM or Ctrl-C.
+async fn serve(db: PathBuf, args: ServeArgs) -> Result<(), String> {
+    telemetry::init_with(args.log_format.into(), "info", std::io::stderr);
+    let mut config = Config::new(db);
+    config.listen = args.listen;
+    config.allow_command_jobs = args.allow_command_jobs;
+    config.shutdown_grace = Duration::from_secs(args.shutdown_grace_seconds);
+    config.heartbeat_expiry = Duration::from_secs(args.heartbeat_expiry_seconds);
+    config.max_db_pages = args.max_db_pages;
+    config.backup_dir = args.backup_dir;
+    config.auth_failures_per_minute = args.auth_failures_per_minute;
+    config.retention = args.retention.into();
+    config.provision_admin_key = non_empty_env("SCHEDLITE_ADMIN_KEY");
+    config.provision_monitor_key = non_empty_env("SCHEDLITE_MONITOR_KEY");
+    let mut app = Application::build(config).await.map_err(|e| chain(&e))?;
+    if let Some(key) = app.take_initial_admin_key() {
+        println!("schedlite: no API keys existed, so an admin key named 'admin' was created.");
+        println!("schedlite: it is shown only this once; only its hash is stored:");
+        println!("{key}");
+    }
+    app.run_until_stopped(shutdown_signal())
+        .await
+        .map_err(|e| chain(&e))
+}
+
+/// `schedlite prune [--dry-run]`: one pass of the retention policy, now.
+async fn prune(db: PathBuf, dry_run: bool, retention: RetentionArgs) -> Result<(), String> {
+    telemetry::init("warn", std::io::stderr);
+    let store = open_and_migrate(&Config::new(db))
+        .await
+        .map_err(|e| chain(&e))?;
+    let policy = retention.into();
+    let now = chrono::Utc::now();
+    let result = prune_history(&store, &policy, now, dry_run, Duration::ZERO).await;
+    store.close().await;
+    let report = result.map_err(|e| chain(&e))?;
+    let verb = if dry_run { "would delete" } else { "deleted" };
+    println!(
+        "{verb} {} run rows and {} audit rows",
+        report.runs, report.audit
+    );
+    Ok(())
+}
+
+/// `schedlite backup DEST`: a consistent copy of a database that may be in use.
+async fn backup(db: PathBuf, dest: PathBuf) -> Result<(), String> {
+    telemetry::init("warn", std::io::stderr);
+    let store = schedlite::store::Store::open(&db, false)
+        .await
+        .map_err(|e| chain(&e))?;
+    let result = store.backup_to(&dest).await.map_err(|e| chain(&e));
+    store.close().await;
+    let bytes = result?;
+    println!(
+        "backed up {} to {} ({bytes} bytes)",
+        db.display(),
+        dest.display()
+    );
+    Ok(())
+}
+
+/// `schedlite migrate`: applies pending migrations.
+async fn migrate(db: PathBuf) -> Result<(), String> {
+    telemetry::init("warn", std::io::stderr);
+    let store = schedlite::store::Store::open(&db, true)
+        .await
+        .map_err(|e| chain(&e))?;
+    let report = store.migrate().await.map_err(|e| chain(&e));
+    store.close().await;
+    let report = report?;
+    if report.applied.is_empty() {
+        println!("schema is up to date (version {})", report.current);
+    } else {
+        println!(
+            "applied {} migration(s); schema version {}",
+            report.applied.len(),
+            report.current
+        );
+    }
+    Ok(())
+}
+
+/// `schedlite keys create|list|revoke`.
+async fn keys(db: PathBuf, command: KeysCommand) -> Result<(), String> {
+    telemetry::init("warn", std::io::stderr);
+    let store = open_and_migrate(&Config::new(db))
+        .await
+        .map_err(|e| chain(&e))?;
+    let now = chrono::Utc::now();
+    let result = match command {
+        KeysCommand::Create { name, role } => {
+            if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+                Err("--name must be 1 to 64 printable characters".to_string())
             } else {
-                println!(
-                    "applied {} migration(s); schema version {}",
-                    report.applied.len(),
-                    report.current
-                );
+                let key = apikey::generate();
+                store
+                    .create_key(&name, role.into(), &apikey::hash(&key), now)
+                    .await
+                    .map(|_| println!("{key}"))
+                    .map_err(|e| chain(&e))
             }
-            store.close().await;
-            Ok(())
         }
-        Command::Keys { command } => {
-            telemetry::init("warn", std::io::stderr);
-            let config = Config::new(cli.db);
-            let store = open_and_migrate(&config).await.map_err(|e| chain(&e))?;
-            let now = chrono::Utc::now();
-            let result = match command {
-                KeysCommand::Create { name, role } => {
-                    if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
-                        Err("--name must be 1 to 64 printable characters".to_string())
-                    } else {
-                        let key = apikey::generate();
-                        store
-                            .create_key(&name, role.into(), &apikey::hash(&key), now)
-                            .await
-                            .map(|_| println!("{key}"))
-                            .map_err(|e| chain(&e))
-                    }
-                }
-                KeysCommand::List => store.list_keys().await.map_err(|e| chain(&e)).map(|keys| {
-                    println!(
-                        "{:<24} {:<8} {:<25} {:<25} REVOKED",
-                        "NAME", "ROLE", "CREATED", "LAST USED"
-                    );
-                    for k in keys {
-                        println!(
-                            "{:<24} {:<8} {:<25} {:<25} {}",
-                            k.name,
-                            k.role.as_str(),
-                            timestamp::format(k.created_at),
-                            k.last_used_at
-                                .map(timestamp::format)
-                                .unwrap_or_else(|| "-".into()),
-                            k.revoked_at
-                                .map(timestamp::format)
-                                .unwrap_or_else(|| "-".into()),
-                        );
-                    }
-                }),
-                KeysCommand::Revoke { name } => match store.revoke_key(&name, now).await {
-                    Ok(true) => {
-                        println!("revoked key '{name}'");
-                        Ok(())
-                    }
-                    Ok(false) => Err(format!("no live key named '{name}'")),
-                    Err(e) => Err(chain(&e)),
-                },
-            };
-            store.close().await;
-            result
-        }
+        KeysCommand::List => store
+            .list_keys()
+            .await
+            .map_err(|e| chain(&e))
+            .map(print_keys),
+        KeysCommand::Revoke { name } => match store.revoke_key(&name, now).await {
+            Ok(true) => {
+                println!("revoked key '{name}'");
+                Ok(())
+            }
+            Ok(false) => Err(format!("no live key named '{name}'")),
+            Err(e) => Err(chain(&e)),
+        },
+    };
+    store.close().await;
+    result
+}
+
+/// The table of `keys list` (never the keys themselves).
+fn print_keys(keys: Vec<schedlite::model::KeyInfo>) {
+    println!(
+        "{:<24} {:<8} {:<25} {:<25} REVOKED",
+        "NAME", "ROLE", "CREATED", "LAST USED"
+    );
+    let when = |at: Option<chrono::DateTime<chrono::Utc>>| {
+        at.map(timestamp::format).unwrap_or_else(|| "-".into())
+    };
+    for k in keys {
+        println!(
+            "{:<24} {:<8} {:<25} {:<25} {}",
+            k.name,
+            k.role.as_str(),
+            timestamp::format(k.created_at),
+            when(k.last_used_at),
+            when(k.revoked_at),
+        );
     }
 }
 

@@ -126,74 +126,78 @@ impl Metrics {
             due: Gauge::default(),
             registry: Registry::default(),
         };
-        let r = &mut registry;
+        m.register(&mut registry);
+        Metrics { registry, ..m }
+    }
+
+    /// Registers every metric in `r` under its name, help and unit.
+    fn register(&self, r: &mut Registry) {
         r.register(
             "runs_started",
             "Runs this process started",
-            m.runs_started.clone(),
+            self.runs_started.clone(),
         );
         r.register(
             "runs",
             "Occurrences recorded by this process, by outcome",
-            m.runs.clone(),
+            self.runs.clone(),
         );
         r.register_with_unit(
             "run_lateness",
             "Start of each run minus its scheduled instant",
             prometheus_client::registry::Unit::Seconds,
-            m.lateness.clone(),
+            self.lateness.clone(),
         );
         r.register_with_unit(
             "run_duration",
             "Duration of each run, by action type",
             prometheus_client::registry::Unit::Seconds,
-            m.duration.clone(),
+            self.duration.clone(),
         );
         r.register(
             "claim_batch_size",
             "Jobs claimed by one pass",
-            m.claim_batch.clone(),
+            self.claim_batch.clone(),
         );
         r.register_with_unit(
             "loop_pass_duration",
             "Wall time of one claim pass",
             prometheus_client::registry::Unit::Seconds,
-            m.pass_duration.clone(),
+            self.pass_duration.clone(),
         );
         r.register(
             "database_errors",
             "Storage failures met, by kind",
-            m.database_errors.clone(),
+            self.database_errors.clone(),
         );
         r.register(
             "http_requests",
             "HTTP requests answered",
-            m.http_requests.clone(),
+            self.http_requests.clone(),
         );
         r.register_with_unit(
             "http_request_duration",
             "HTTP latency to the answer's head",
             prometheus_client::registry::Unit::Seconds,
-            m.http_duration.clone(),
+            self.http_duration.clone(),
         );
         r.register(
             "pruned_rows",
             "Rows deleted by the retention policy",
-            m.pruned.clone(),
+            self.pruned.clone(),
         );
-        r.register("jobs", "Jobs in the database", m.jobs.clone());
-        r.register("jobs_paused", "Paused jobs", m.paused.clone());
+        r.register("jobs", "Jobs in the database", self.jobs.clone());
+        r.register("jobs_paused", "Paused jobs", self.paused.clone());
         r.register(
             "runs_running",
             "Runs now running, in every process",
-            m.running.clone(),
+            self.running.clone(),
         );
         r.register(
             "due_backlog",
             "Jobs due now that no pass has claimed yet",
-            m.due.clone(),
+            self.due.clone(),
         );
-        Metrics { registry, ..m }
     }
 
     /// Counts occurrences recorded with `status`.
