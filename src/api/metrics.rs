@@ -1,5 +1,6 @@
-//! `GET /metrics`: Prometheus text exposition of what this process's scheduler has done since
-//! it started (counters) and of the file's state (gauges). Monitor or admin keys.
+//! `GET /metrics`: the process's metrics (`scheduler::metrics`: what the loop, the pruner and
+//! the API did since start) and the database's gauges, in the OpenMetrics text format that
+//! Prometheus scrapes. Monitor or admin keys.
 
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;

@@ -98,7 +98,7 @@ pub fn router_and_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi)
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
             state.scheduler.clone(),
-            track_storage,
+            observe_answer,
         ))
         .with_state(state)
         .merge(doc_route)
@@ -112,7 +112,7 @@ pub fn router_and_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi)
 /// gone), cleared when a later write succeeds (the probes also re-check them themselves).
 /// Applied per route, so the matched route template is known (never the raw path: job ids
 /// would make one series per job).
-async fn track_storage(
+async fn observe_answer(
     axum::extract::State(scheduler): axum::extract::State<SchedulerHandle>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
