@@ -331,11 +331,13 @@ impl Scheduler {
                 if let Ok(early) = (run.scheduled_at - Utc::now()).to_std() {
                     tokio::time::sleep(early).await;
                 }
-                let _permit = permits.acquire_owned().await;
+                // The jitter delay is waiting, not work: it must not hold one of the
+                // `max_concurrent_runs` slots, or delayed runs queue behind each other's delays.
                 if run.jitter_seconds > 0 {
                     let delay_ms = rand::random_range(0..=u64::from(run.jitter_seconds) * 1000);
                     tokio::time::sleep(Duration::from_millis(delay_ms)).await;
                 }
+                let _permit = permits.acquire_owned().await;
                 let started_at = Utc::now();
                 let job_id = run.job_id.clone();
                 let scheduled_at = run.scheduled_at;
