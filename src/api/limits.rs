@@ -108,10 +108,11 @@ impl AuthFailures {
     }
 }
 
-/// Keys that authenticated recently, by hash, so a busy client costs one key lookup a second
-/// rather than one per request. Only successes are kept; a wrong key always goes to the file
-/// (and to [`AuthFailures`]). A key revoked from another process (`schedlite keys revoke`)
-/// therefore stops working within [`KeyCache::TTL`].
+/// Keys that authenticated recently, by hash: while a client address is blocked for wrong keys
+/// ([`AuthFailures`]), a key it used successfully within [`KeyCache::TTL`] is still checked
+/// (behind a proxy or NAT one address carries everyone, and a guesser must not lock the admins
+/// out). Never a substitute for the lookup: every request reads the key's row, so a key
+/// revoked from another process (`schedlite keys revoke`) is refused from the next request on.
 #[derive(Debug, Default)]
 pub struct KeyCache {
     keys: Mutex<HashMap<String, (String, crate::model::Role, Instant)>>,
