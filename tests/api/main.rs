@@ -6,6 +6,7 @@ mod cli;
 mod contention;
 mod failpoints;
 mod faults;
+mod firing;
 mod full_disk;
 mod helpers;
 mod hosts;
