@@ -10,10 +10,12 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use chrono::Utc;
 use serde_json::{Value, json};
 use sqlx::SqlitePool;
 
 use crate::helpers::child::Server;
+use crate::helpers::clock::ts;
 use crate::helpers::rows::{
     assert_each_owner_claimed, assert_integrity_ok, audit_occurrences, job_definitions, open_pool,
     running_runs, scalar, wait_for_occurrences,
@@ -190,6 +192,79 @@ async fn sigterm_lets_a_run_shorter_than_the_grace_finish_and_records_its_outcom
         live_instances(&pool).await,
         0,
         "the instance row has stopped_at set"
+    );
+}
+
+/// SIGINT (Ctrl-C) is a graceful stop like SIGTERM (DESIGN.md, *Firing semantics*): with a
+/// 3 s grace, a run needing 1.5 s finishes and is recorded `succeeded`, a run hanging for 30 s
+/// is marked `interrupted` at the end of the grace, the instance is marked stopped and the
+/// process exits 0. Two date jobs at one instant, so these two rows are the only ones.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigint_is_a_graceful_stop_like_sigterm() {
+    // Arrange: both runs in flight.
+    let stub = Stub::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("int.db");
+    let mut server = Server::start(&db, &["--shutdown-grace-seconds", "3"]).await;
+    let at = Utc::now() + chrono::Duration::seconds(2);
+    for (id, ms) in [("short", 1_500), ("long", 30_000)] {
+        server
+            .create_job(&json!({
+                "id": id,
+                "trigger": {"type": "date", "run_at": ts(at)},
+                "action": {"type": "http", "method": "GET", "timeout_seconds": 60,
+                           "url": stub.url(&format!("/sleep/{ms}"))}
+            }))
+            .await;
+    }
+    let pool = open_pool(&db).await;
+    let owner = server.instance_id(&pool).await;
+    wait_for_running(&pool, &owner, 2, &server).await;
+    wait_for(
+        "both requests to reach the target",
+        Duration::from_secs(5),
+        || async { (stub.keys("sleep").len() == 2).then_some(()) },
+    )
+    .await;
+
+    // Act
+    let interrupted_at = Instant::now();
+    server.signal("INT");
+    let status = server.wait_exit(Duration::from_secs(10)).await;
+    let took = interrupted_at.elapsed();
+    eprintln!("exited with {status:?} {took:?} after SIGINT (grace 3 s)");
+
+    // Assert
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "exit 0 on SIGINT, got {status:?}; logs:\n{}",
+        server.logs()
+    );
+    assert!(
+        took >= Duration::from_millis(2_900) && took < Duration::from_secs(6),
+        "waits out the 3 s grace for the hanging run, then exits: took {took:?}"
+    );
+    let rows: Vec<(String, String, Option<i64>)> =
+        sqlx::query_as("SELECT job_id, status, http_status FROM job_runs ORDER BY job_id")
+            .fetch_all(&pool)
+            .await
+            .expect("rows");
+    assert_eq!(
+        rows,
+        vec![
+            ("long".to_string(), "interrupted".to_string(), None),
+            ("short".to_string(), "succeeded".to_string(), Some(200)),
+        ]
+    );
+    assert_eq!(
+        live_instances(&pool).await,
+        0,
+        "the instance is marked stopped"
+    );
+    assert!(
+        server.logs().contains("Ctrl-C received: shutting down"),
+        "the log names the signal:\n{}",
+        server.log_tail(20)
     );
 }
 
