@@ -345,6 +345,34 @@ async fn preview_marks_the_spring_gap_and_runs_once_on_fall_back() {
     assert_eq!(body["detail"]["code"], "VALIDATION_ERROR");
 }
 
+/// Preview of an hourly Berlin job across the fall-back of 25 October 2026 (03:00 CEST becomes
+/// 02:00 CET): an hourly schedule fires at every real instant that matches, so 02:30 happens
+/// twice, and the second one is marked `repeated` (DESIGN.md, *Time* and *API*). The exact body.
+#[tokio::test]
+async fn preview_marks_the_second_instant_of_a_repeated_hour() {
+    let app = spawn_app().await;
+    app.create_job(&cron_job("hourly", "30 * * * *", "Europe/Berlin"))
+        .await;
+    let (status, body) = app
+        .get("/jobs/hourly/preview?count=4&from=2026-10-24T23:00:00Z")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({"status": "ok", "data": {
+            "job_id": "hourly",
+            "timezone": "Europe/Berlin",
+            "from": "2026-10-24T23:00:00.000Z",
+            "times": [
+                {"utc": "2026-10-24T23:30:00.000Z", "local": "2026-10-25T01:30:00.000+02:00", "dst": null},
+                {"utc": "2026-10-25T00:30:00.000Z", "local": "2026-10-25T02:30:00.000+02:00", "dst": null},
+                {"utc": "2026-10-25T01:30:00.000Z", "local": "2026-10-25T02:30:00.000+01:00", "dst": "repeated"},
+                {"utc": "2026-10-25T02:30:00.000Z", "local": "2026-10-25T03:30:00.000+01:00", "dst": null},
+            ]
+        }})
+    );
+}
+
 /// Pages of GET /jobs follow the cursor and cover every job exactly once.
 #[tokio::test]
 async fn list_pages_with_a_cursor() {
