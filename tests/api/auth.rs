@@ -182,3 +182,78 @@ async fn last_use_is_recorded() {
     })
     .await;
 }
+
+/// A key revoked with `schedlite keys revoke` while a client is using it (from another
+/// process, as an operator does) is refused from the very next request on: DESIGN.md states
+/// no delay ("unknown or revoked key → 401"), so no cache of recently used keys may let it
+/// through. The key is in use up to the moment the revocation is committed (a request every
+/// 20 ms until the command returns), so it was used less than a second before.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_revoked_while_in_use_is_refused_from_the_next_request() {
+    let app = spawn_app().await;
+    let created = cli::schedlite(
+        &["keys", "create", "--name", "ops", "--role", "admin"],
+        &app.db_path,
+    );
+    assert!(created.status.success(), "{}", cli::stderr(&created));
+    let key = cli::stdout(&created).trim().to_string();
+    let (status, body) = app.call(Method::GET, "/auth/me", Some(&key), None).await;
+    assert_eq!(
+        (status, body),
+        (
+            200,
+            json!({"status": "ok", "data": {"name": "ops", "role": "admin"}})
+        )
+    );
+
+    // The client keeps using the key while the revocation runs.
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let client = {
+        let (client, url, key) = (app.client.clone(), app.url("/auth/me"), key.clone());
+        tokio::spawn(async move {
+            let mut last_ok = None;
+            while !*stopped.borrow_and_update() {
+                let resp = client.get(&url).header("X-API-Key", &key).send().await;
+                if resp.is_ok_and(|r| r.status().as_u16() == 200) {
+                    last_ok = Some(std::time::Instant::now());
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            last_ok
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let db = app.db_path.clone();
+    let revoked =
+        tokio::task::spawn_blocking(move || cli::schedlite(&["keys", "revoke", "ops"], &db))
+            .await
+            .expect("join");
+    let revoked_at = std::time::Instant::now();
+    stop.send(true).expect("client listens");
+    assert!(revoked.status.success(), "{}", cli::stderr(&revoked));
+    let last_ok = client
+        .await
+        .expect("client")
+        .expect("the key worked before");
+    eprintln!(
+        "last successful use {:?} before the revocation returned",
+        revoked_at - last_ok
+    );
+    assert!(
+        revoked_at - last_ok < std::time::Duration::from_secs(1),
+        "the key was in use within the last second"
+    );
+
+    // The very next request, and every one after it.
+    for attempt in 0..3 {
+        let (status, body) = app.call(Method::GET, "/auth/me", Some(&key), None).await;
+        assert_eq!(
+            (status, body),
+            (
+                401,
+                json!({"detail": {"code": "UNAUTHORIZED", "message": "Invalid API key"}})
+            ),
+            "request {attempt} after the revocation"
+        );
+    }
+}
