@@ -21,6 +21,7 @@ mod openapi;
 mod packaging;
 mod processes;
 mod properties;
+mod readme;
 mod requests;
 mod retention;
 mod scheduler;

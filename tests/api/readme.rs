@@ -1,0 +1,246 @@
+//! The README's `sqlite3` queries for operators (DESIGN.md, *Operators with `sqlite3`*; issue
+//! 10, item 6) run with the real `sqlite3` shell against a file a real server wrote: every
+//! `sqlite3 FILE "…"` line of README.md is taken from the README itself, so a query that names
+//! a column or table that does not exist fails here, and each must return the columns and rows
+//! expected of it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::json;
+
+use crate::helpers::child::Server;
+use crate::helpers::clock::ts;
+use crate::helpers::rows::{open_pool, scalar};
+use crate::helpers::stub::Stub;
+use crate::helpers::{cli, skip_or_fail, wait_for};
+
+/// Every `sqlite3 FILE "QUERY"` in `readme`, as (FILE, QUERY), in order.
+fn readme_queries(readme: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut rest = readme;
+    while let Some(at) = rest.find("sqlite3 ") {
+        rest = &rest[at + "sqlite3 ".len()..];
+        let Some((file, after)) = rest.split_once(' ') else {
+            break;
+        };
+        if file.contains(['`', '"']) || !after.starts_with('"') {
+            continue;
+        }
+        let Some((query, _)) = after[1..].split_once('"') else {
+            panic!("an unterminated sqlite3 query in README.md: {after:?}");
+        };
+        found.push((file.to_string(), query.to_string()));
+    }
+    found
+}
+
+/// What the real `sqlite3` shell prints for `sql` on `db`, with a header line of the column
+/// names; `None` (a skip, a failure under `CI=true`) where the shell is not installed. A
+/// failing query (a column that does not exist) fails the test with the shell's message.
+fn shell(db: &Path, sql: &str) -> Option<Vec<String>> {
+    let out = match std::process::Command::new("sqlite3")
+        .args(["-header", "-bail"])
+        .arg(db)
+        .arg(sql)
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) => {
+            skip_or_fail(&format!("the sqlite3 shell cannot run ({e})"));
+            return None;
+        }
+    };
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "README query failed: {sql}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+/// The rows of a shell answer (without the header), each split into its cells.
+fn cells(lines: &[String]) -> Vec<Vec<&str>> {
+    lines[1..].iter().map(|l| l.split('|').collect()).collect()
+}
+
+/// A server with three jobs — one succeeding every second, one failing every second (HTTP
+/// 500), one date job whose run hangs — runs until each has rows, then is killed so that the
+/// file holds a `running` row of its process. Then each README query runs on the file (the
+/// backup query on a `schedlite backup` copy of it) and must return exactly the expected
+/// columns and the rows those jobs leave.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_readmes_sqlite3_queries_run_and_return_what_they_say() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let queries = readme_queries(&readme);
+
+    // Arrange: a file with succeeded, failed and running runs, audit rows and a key.
+    let stub = Stub::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("schedlite.db");
+    let mut server = Server::start(&db, &[]).await;
+    let hang_at = ts(Utc::now() + chrono::Duration::seconds(1));
+    for body in [
+        json!({"id": "tick", "trigger": {"type": "interval", "seconds": 1}, "action": {"type": "noop"}}),
+        json!({"id": "broken", "trigger": {"type": "interval", "seconds": 1},
+               "action": {"type": "http", "method": "POST", "url": stub.url("/fail")}}),
+        json!({"id": "hang", "trigger": {"type": "date", "run_at": hang_at},
+               "action": {"type": "http", "method": "GET", "url": stub.url("/sleep/30000"),
+                          "timeout_seconds": 60}}),
+    ] {
+        server.create_job(&body).await;
+    }
+    let pool = open_pool(&db).await;
+    let pid = scalar(&pool, "SELECT pid FROM instances").await;
+    wait_for("succeeded, failed and running rows", Duration::from_secs(10), || async {
+        let n = scalar(
+            &pool,
+            "SELECT (SELECT count(*) FROM job_runs WHERE job_id = 'tick' AND status = 'succeeded') >= 2
+                AND (SELECT count(*) FROM job_runs WHERE job_id = 'broken' AND status = 'failed') >= 2
+                AND (SELECT count(*) FROM job_runs WHERE job_id = 'hang' AND status = 'running') = 1",
+        )
+        .await;
+        (n == 1).then_some(())
+    })
+    .await;
+    server.kill_hard().await;
+    let failed = scalar(
+        &pool,
+        "SELECT count(*) FROM job_runs WHERE status = 'failed'",
+    )
+    .await;
+    let all_runs = scalar(&pool, "SELECT count(*) FROM job_runs").await;
+    pool.close().await;
+    let copy = dir.path().join("copy.db");
+    let out = cli::schedlite(&["backup", copy.to_str().expect("utf-8 path")], &db);
+    assert!(out.status.success(), "backup: {}", cli::stderr(&out));
+
+    // What each query must print: its header, and a check of its rows.
+    type Check<'a> = Box<dyn Fn(&[Vec<&str>]) + 'a>;
+    let mut expected: BTreeMap<&str, Check<'_>> = BTreeMap::new();
+    expected.insert(
+        "id|trigger_type|coalesce(cron_expr, interval_seconds, run_at)|timezone|next_run_at|paused",
+        Box::new(|rows| {
+            let ids: Vec<[&str; 3]> = rows.iter().map(|r| [r[0], r[1], r[2]]).collect();
+            // The date job has fired: no next run, so it sorts first.
+            assert_eq!(
+                ids[0],
+                ["hang", "date", hang_at.as_str()],
+                "jobs by next run: {rows:?}"
+            );
+            let mut rest = ids[1..].to_vec();
+            rest.sort_unstable();
+            assert_eq!(
+                rest,
+                [["broken", "interval", "1"], ["tick", "interval", "1"]]
+            );
+            assert!(rows.iter().all(|r| r[5] == "0"), "none paused: {rows:?}");
+        }),
+    );
+    expected.insert(
+        "job_id|scheduled_at|status|duration_ms|coalesce(http_status, exit_code)|error",
+        Box::new(|rows| {
+            assert_eq!(
+                rows.len() as i64,
+                all_runs,
+                "every run is from the last hour"
+            );
+            for row in rows {
+                let shape = match row[0] {
+                    "tick" => row[2] == "succeeded" && row[4].is_empty(),
+                    "broken" => row[2] == "failed" && row[4] == "500",
+                    "hang" => row[2] == "running" && row[3].is_empty(),
+                    _ => false,
+                };
+                assert!(shape, "unexpected run row {row:?}");
+            }
+        }),
+    );
+    expected.insert(
+        "job_id|status|count(*)|sum(occurrences)",
+        Box::new(|rows| {
+            let mut rows = rows.to_vec();
+            rows.sort_unstable();
+            let failed = failed.to_string();
+            assert_eq!(
+                rows,
+                [
+                    vec!["broken", "failed", failed.as_str(), failed.as_str()],
+                    vec!["hang", "running", "1", "1"],
+                ]
+            );
+        }),
+    );
+    expected.insert(
+        "job_id|started_at|hostname|pid|heartbeat_at",
+        Box::new(|rows| {
+            assert_eq!(rows.len(), 1, "{rows:?}");
+            assert_eq!([rows[0][0], rows[0][3]], ["hang", pid.to_string().as_str()]);
+        }),
+    );
+    expected.insert(
+        "at|key_name|action|job_id",
+        Box::new(|rows| {
+            let got: Vec<[&str; 3]> = rows.iter().map(|r| [r[1], r[2], r[3]]).collect();
+            assert_eq!(
+                got,
+                [
+                    ["env-admin", "create", "hang"],
+                    ["env-admin", "create", "broken"],
+                    ["env-admin", "create", "tick"],
+                ]
+            );
+        }),
+    );
+    expected.insert(
+        "name|role|created_at|last_used_at|revoked_at",
+        Box::new(|rows| {
+            assert_eq!(rows.len(), 1, "{rows:?}");
+            assert_eq!(
+                [rows[0][0], rows[0][1], rows[0][4]],
+                ["env-admin", "admin", ""]
+            );
+            assert!(!rows[0][3].is_empty(), "the key was used: {rows:?}");
+        }),
+    );
+    expected.insert(
+        "integrity_check",
+        Box::new(|rows| assert_eq!(rows, [vec!["ok"]])),
+    );
+
+    // Act and assert: each README query, once, with its expectation.
+    let mut checked = Vec::new();
+    for (file, sql) in &queries {
+        let target = if file == "schedlite.db" { &db } else { &copy };
+        let Some(lines) = shell(target, sql) else {
+            return;
+        };
+        let header = lines.first().map(String::as_str).unwrap_or_default();
+        let check = expected
+            .get(header)
+            .unwrap_or_else(|| panic!("README query with no expectation here: {sql}\n{lines:?}"));
+        check(&cells(&lines));
+        checked.push(header.to_string());
+    }
+    eprintln!("{} README queries checked", checked.len());
+    let mut unused: Vec<&str> = expected.keys().copied().collect();
+    unused.retain(|h| !checked.iter().any(|c| c == h));
+    assert_eq!(
+        unused,
+        Vec::<&str>::new(),
+        "expected queries not in README.md"
+    );
+    assert_eq!(
+        checked.len(),
+        expected.len(),
+        "each query once: {checked:?}"
+    );
+}
