@@ -128,37 +128,31 @@ fn bad_flags_are_named() {
     assert_one_line_error(&out, &["SCHEDLITE_ADMIN_KEY"], "short admin key");
 }
 
-/// The first start with no keys prints an admin key once; the file is readable with sqlite3;
-/// the key appears neither in the logs nor in the file.
+/// The first start with no keys prints an admin key, and only then: exactly three lines on
+/// stdout (two saying what happened, then the key alone); a second start on the same file
+/// prints nothing on stdout and no key anywhere. The printed key works on both; the file is
+/// readable with sqlite3; the key appears neither in the logs nor in the file.
 #[tokio::test]
-async fn first_start_prints_a_working_key_that_is_never_logged() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
+async fn first_start_prints_a_working_key_once_and_never_logs_it() {
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("first.db");
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_schedlite"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("SCHEDLITE_DB", &db)
-        .env_remove("SCHEDLITE_ADMIN_KEY")
-        .env_remove("SCHEDLITE_MONITOR_KEY")
-        .env("RUST_LOG", "debug")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let stdout = child.stdout.take().expect("stdout");
-    let key = tokio::task::spawn_blocking(move || {
-        BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .find(|l| l.starts_with("sl_"))
-    })
-    .await
-    .expect("join")
-    .expect("a key is printed");
+    let (child, url, stdout) = serve_piped(&db);
+    let line = |what: &str| {
+        stdout
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("{what} on stdout: {e}"))
+    };
+    let banner = [line("first line"), line("second line")];
+    let key = line("the key");
+    assert_eq!(
+        banner,
+        [
+            "schedlite: no API keys existed, so an admin key named 'admin' was created.",
+            "schedlite: it is shown only this once; only its hash is stored:",
+        ]
+    );
+    assert!(key.starts_with("sl_") && key.len() == 67, "{key:?}");
     let client = reqwest::Client::new();
-    let url = format!("http://127.0.0.1:{port}/api/v1alpha1");
     let created = crate::helpers::wait_for("server up", std::time::Duration::from_secs(10), || async {
         client
             .post(format!("{url}/jobs"))
@@ -171,13 +165,7 @@ async fn first_start_prints_a_working_key_that_is_never_logged() {
     })
     .await;
     assert_eq!(created.status().as_u16(), 201);
-    let resp = client
-        .get(format!("{url}/auth/me"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(resp.status().as_u16(), 200);
+    assert_me(&client, &url, &key).await;
 
     let rows = crate::helpers::sqlite3(&db, "select id, trigger_type, next_run_at from jobs").await;
     assert!(
@@ -185,13 +173,14 @@ async fn first_start_prints_a_working_key_that_is_never_logged() {
         "{rows:?}"
     );
 
-    // SIGTERM: a clean exit.
+    // SIGTERM: a clean exit, and nothing more on stdout.
     let output = terminate_and_collect(child).await;
     assert!(
         output.status.success(),
         "exit 0 on SIGTERM: {:?}",
         output.status
     );
+    assert_eq!(stdout.iter().collect::<Vec<_>>(), Vec::<String>::new());
     let logs = String::from_utf8_lossy(&output.stderr).to_string();
     assert!(logs.contains("serving"), "logs were captured: {logs}");
     assert!(!logs.contains(&key), "the key must not be logged");
@@ -199,6 +188,43 @@ async fn first_start_prints_a_working_key_that_is_never_logged() {
         !logs.contains(&key[3..]),
         "no part of the key body is logged"
     );
+
+    // The second start on the same file: no key is created or printed.
+    let (child, url, stdout) = serve_piped(&db);
+    crate::helpers::wait_for(
+        "second server up",
+        std::time::Duration::from_secs(10),
+        || async {
+            client
+                .get(format!("{url}/auth/me"))
+                .header("X-API-Key", &key)
+                .send()
+                .await
+                .ok()
+        },
+    )
+    .await;
+    assert_me(&client, &url, &key).await;
+    let output = terminate_and_collect(child).await;
+    assert!(output.status.success(), "{:?}", output.status);
+    assert_eq!(
+        stdout.iter().collect::<Vec<_>>(),
+        Vec::<String>::new(),
+        "the second start prints nothing on stdout"
+    );
+    let logs = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(logs.contains("serving"), "logs were captured: {logs}");
+    assert!(
+        !logs.contains(&key[3..]) && !logs.contains("no API keys existed"),
+        "no key on the second start: {logs}"
+    );
+    let keys =
+        crate::helpers::sqlite3(&db, "select name, role, revoked_at is null from api_keys").await;
+    assert_eq!(
+        keys, "admin|admin|1\n",
+        "one key, created by the first start"
+    );
+
     for file in [db.clone(), db.with_extension("db-wal")] {
         if let Ok(bytes) = std::fs::read(&file) {
             assert!(
@@ -208,4 +234,54 @@ async fn first_start_prints_a_working_key_that_is_never_logged() {
             );
         }
     }
+}
+
+/// Starts `schedlite serve` on `db` with no key provisioned and debug logs on stderr; returns
+/// the child, its API base URL and its stdout line by line (ends when the process exits).
+fn serve_piped(
+    db: &std::path::Path,
+) -> (
+    std::process::Child,
+    String,
+    std::sync::mpsc::Receiver<String>,
+) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_schedlite"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("SCHEDLITE_DB", db)
+        .env_remove("SCHEDLITE_ADMIN_KEY")
+        .env_remove("SCHEDLITE_MONITOR_KEY")
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, format!("http://127.0.0.1:{port}/api/v1alpha1"), rx)
+}
+
+/// `GET /auth/me` with `key` names the first start's admin key.
+async fn assert_me(client: &reqwest::Client, url: &str, key: &str) {
+    let resp = client
+        .get(format!("{url}/auth/me"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status().as_u16(), 200);
+    let body: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(
+        body,
+        serde_json::json!({"status": "ok", "data": {"name": "admin", "role": "admin"}})
+    );
 }
