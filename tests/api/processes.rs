@@ -206,7 +206,7 @@ async fn sigint_is_a_graceful_stop_like_sigterm() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("int.db");
     let mut server = Server::start(&db, &["--shutdown-grace-seconds", "3"]).await;
-    let at = Utc::now() + chrono::Duration::seconds(2);
+    let at = Utc::now() + chrono::Duration::seconds(3);
     for (id, ms) in [("short", 1_500), ("long", 30_000)] {
         server
             .create_job(&json!({

@@ -87,7 +87,7 @@ async fn the_readmes_sqlite3_queries_run_and_return_what_they_say() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("schedlite.db");
     let mut server = Server::start(&db, &[]).await;
-    let hang_at = ts(Utc::now() + chrono::Duration::seconds(1));
+    let hang_at = ts(Utc::now() + chrono::Duration::seconds(3));
     for body in [
         json!({"id": "tick", "trigger": {"type": "interval", "seconds": 1}, "action": {"type": "noop"}}),
         json!({"id": "broken", "trigger": {"type": "interval", "seconds": 1},
