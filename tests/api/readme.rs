@@ -8,11 +8,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use chrono::Utc;
 use serde_json::json;
 
-use crate::helpers::child::Server;
-use crate::helpers::clock::ts;
+use crate::helpers::child::{KEY, Server};
 use crate::helpers::rows::{open_pool, scalar};
 use crate::helpers::stub::Stub;
 use crate::helpers::{cli, skip_or_fail, wait_for};
@@ -71,26 +69,28 @@ fn cells(lines: &[String]) -> Vec<Vec<&str>> {
     lines[1..].iter().map(|l| l.split('|').collect()).collect()
 }
 
-/// A server with three jobs — one succeeding every second, one failing every second (HTTP
-/// 500), one date job whose run hangs — runs until each has rows, then is killed so that the
-/// file holds a `running` row of its process. Then each README query runs on the file (the
-/// backup query on a `schedlite backup` copy of it) and must return exactly the expected
-/// columns and the rows those jobs leave.
+/// A server with three jobs that never fire on their own during the test (a daily cron, an
+/// hourly interval, a date years ahead), each run once with run-now: the noop run succeeds,
+/// the HTTP 500 one fails, the one whose target answers after 30 s is still `running` when the
+/// server is killed, so the file holds exactly these three runs, audit rows and a key. Then
+/// each README query runs on the file (the backup query on a `schedlite backup` copy of it)
+/// and must return exactly the expected columns and rows.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_readmes_sqlite3_queries_run_and_return_what_they_say() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
         .expect("README.md");
     let queries = readme_queries(&readme);
 
-    // Arrange: a file with succeeded, failed and running runs, audit rows and a key.
+    // Arrange
     let stub = Stub::start().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("schedlite.db");
     let mut server = Server::start(&db, &[]).await;
-    let hang_at = ts(Utc::now() + chrono::Duration::seconds(3));
+    let hang_at = "2030-01-01T00:00:00.000Z";
     for body in [
-        json!({"id": "tick", "trigger": {"type": "interval", "seconds": 1}, "action": {"type": "noop"}}),
-        json!({"id": "broken", "trigger": {"type": "interval", "seconds": 1},
+        json!({"id": "tick", "trigger": {"type": "cron", "expr": "0 3 * * *"},
+               "action": {"type": "noop"}}),
+        json!({"id": "broken", "trigger": {"type": "interval", "seconds": 3600},
                "action": {"type": "http", "method": "POST", "url": stub.url("/fail")}}),
         json!({"id": "hang", "trigger": {"type": "date", "run_at": hang_at},
                "action": {"type": "http", "method": "GET", "url": stub.url("/sleep/30000"),
@@ -98,125 +98,40 @@ async fn the_readmes_sqlite3_queries_run_and_return_what_they_say() {
     ] {
         server.create_job(&body).await;
     }
+    let client = reqwest::Client::new();
+    for id in ["tick", "broken", "hang"] {
+        let resp = client
+            .post(format!("{}/api/v1alpha1/jobs/{id}/run", server.base()))
+            .header("X-API-Key", KEY)
+            .send()
+            .await
+            .expect("run-now sent");
+        assert_eq!(resp.status().as_u16(), 202, "run {id} now");
+    }
     let pool = open_pool(&db).await;
-    let pid = scalar(&pool, "SELECT pid FROM instances").await;
-    wait_for("succeeded, failed and running rows", Duration::from_secs(10), || async {
-        let n = scalar(
-            &pool,
-            "SELECT (SELECT count(*) FROM job_runs WHERE job_id = 'tick' AND status = 'succeeded') >= 2
-                AND (SELECT count(*) FROM job_runs WHERE job_id = 'broken' AND status = 'failed') >= 2
-                AND (SELECT count(*) FROM job_runs WHERE job_id = 'hang' AND status = 'running') = 1",
-        )
-        .await;
-        (n == 1).then_some(())
-    })
-    .await;
-    server.kill_hard().await;
-    let failed = scalar(
-        &pool,
-        "SELECT count(*) FROM job_runs WHERE status = 'failed'",
+    let pid = scalar(&pool, "SELECT pid FROM instances").await.to_string();
+    wait_for(
+        "succeeded, failed and running rows",
+        Duration::from_secs(10),
+        || async {
+            let n = scalar(
+                &pool,
+                "SELECT count(*) FROM job_runs WHERE (job_id, status) IN
+                (VALUES ('tick', 'succeeded'), ('broken', 'failed'), ('hang', 'running'))",
+            )
+            .await;
+            (n == 3 && stub.keys("sleep").len() == 1).then_some(())
+        },
     )
     .await;
-    let all_runs = scalar(&pool, "SELECT count(*) FROM job_runs").await;
+    server.kill_hard().await;
     pool.close().await;
     let copy = dir.path().join("copy.db");
     let out = cli::schedlite(&["backup", copy.to_str().expect("utf-8 path")], &db);
     assert!(out.status.success(), "backup: {}", cli::stderr(&out));
 
-    // What each query must print: its header, and a check of its rows.
-    type Check<'a> = Box<dyn Fn(&[Vec<&str>]) + 'a>;
-    let mut expected: BTreeMap<&str, Check<'_>> = BTreeMap::new();
-    expected.insert(
-        "id|trigger_type|coalesce(cron_expr, interval_seconds, run_at)|timezone|next_run_at|paused",
-        Box::new(|rows| {
-            let ids: Vec<[&str; 3]> = rows.iter().map(|r| [r[0], r[1], r[2]]).collect();
-            // The date job has fired: no next run, so it sorts first.
-            assert_eq!(
-                ids[0],
-                ["hang", "date", hang_at.as_str()],
-                "jobs by next run: {rows:?}"
-            );
-            let mut rest = ids[1..].to_vec();
-            rest.sort_unstable();
-            assert_eq!(
-                rest,
-                [["broken", "interval", "1"], ["tick", "interval", "1"]]
-            );
-            assert!(rows.iter().all(|r| r[5] == "0"), "none paused: {rows:?}");
-        }),
-    );
-    expected.insert(
-        "job_id|scheduled_at|status|duration_ms|coalesce(http_status, exit_code)|error",
-        Box::new(|rows| {
-            assert_eq!(
-                rows.len() as i64,
-                all_runs,
-                "every run is from the last hour"
-            );
-            for row in rows {
-                let shape = match row[0] {
-                    "tick" => row[2] == "succeeded" && row[4].is_empty(),
-                    "broken" => row[2] == "failed" && row[4] == "500",
-                    "hang" => row[2] == "running" && row[3].is_empty(),
-                    _ => false,
-                };
-                assert!(shape, "unexpected run row {row:?}");
-            }
-        }),
-    );
-    expected.insert(
-        "job_id|status|count(*)|sum(occurrences)",
-        Box::new(|rows| {
-            let mut rows = rows.to_vec();
-            rows.sort_unstable();
-            let failed = failed.to_string();
-            assert_eq!(
-                rows,
-                [
-                    vec!["broken", "failed", failed.as_str(), failed.as_str()],
-                    vec!["hang", "running", "1", "1"],
-                ]
-            );
-        }),
-    );
-    expected.insert(
-        "job_id|started_at|hostname|pid|heartbeat_at",
-        Box::new(|rows| {
-            assert_eq!(rows.len(), 1, "{rows:?}");
-            assert_eq!([rows[0][0], rows[0][3]], ["hang", pid.to_string().as_str()]);
-        }),
-    );
-    expected.insert(
-        "at|key_name|action|job_id",
-        Box::new(|rows| {
-            let got: Vec<[&str; 3]> = rows.iter().map(|r| [r[1], r[2], r[3]]).collect();
-            assert_eq!(
-                got,
-                [
-                    ["env-admin", "create", "hang"],
-                    ["env-admin", "create", "broken"],
-                    ["env-admin", "create", "tick"],
-                ]
-            );
-        }),
-    );
-    expected.insert(
-        "name|role|created_at|last_used_at|revoked_at",
-        Box::new(|rows| {
-            assert_eq!(rows.len(), 1, "{rows:?}");
-            assert_eq!(
-                [rows[0][0], rows[0][1], rows[0][4]],
-                ["env-admin", "admin", ""]
-            );
-            assert!(!rows[0][3].is_empty(), "the key was used: {rows:?}");
-        }),
-    );
-    expected.insert(
-        "integrity_check",
-        Box::new(|rows| assert_eq!(rows, [vec!["ok"]])),
-    );
-
     // Act and assert: each README query, once, with its expectation.
+    let expected = expectations(hang_at, &pid);
     let mut checked = Vec::new();
     for (file, sql) in &queries {
         let target = if file == "schedlite.db" { &db } else { &copy };
@@ -243,4 +158,103 @@ async fn the_readmes_sqlite3_queries_run_and_return_what_they_say() {
         expected.len(),
         "each query once: {checked:?}"
     );
+}
+
+/// A check of the rows of one query's answer.
+type Check<'a> = Box<dyn Fn(&[Vec<&str>]) + 'a>;
+
+/// What each README query must print on the file of the test, by its header line: the rows
+/// of the three runs (`hang` running on the killed process `pid`), the audit and the key.
+fn expectations<'a>(hang_at: &'a str, pid: &'a str) -> BTreeMap<&'static str, Check<'a>> {
+    let mut expected: BTreeMap<&str, Check<'a>> = BTreeMap::new();
+    expected.insert(
+        "id|trigger_type|coalesce(cron_expr, interval_seconds, run_at)|timezone|next_run_at|paused",
+        Box::new(move |rows| {
+            let mut by_next = rows.to_vec();
+            by_next.sort_by_key(|r| r[4]);
+            assert_eq!(by_next, rows, "ordered by next run");
+            let mut got: Vec<[&str; 5]> = rows
+                .iter()
+                .map(|r| [r[0], r[1], r[2], r[3], r[5]])
+                .collect();
+            got.sort_unstable();
+            assert_eq!(
+                got,
+                [
+                    ["broken", "interval", "3600", "UTC", "0"],
+                    ["hang", "date", hang_at, "UTC", "0"],
+                    ["tick", "cron", "0 3 * * *", "UTC", "0"],
+                ]
+            );
+        }),
+    );
+    expected.insert(
+        "job_id|scheduled_at|status|duration_ms|coalesce(http_status, exit_code)|error",
+        Box::new(|rows| {
+            let got: Vec<[&str; 4]> = rows.iter().map(|r| [r[0], r[2], r[4], r[5]]).collect();
+            assert_eq!(
+                got,
+                [
+                    ["hang", "running", "", ""],
+                    ["broken", "failed", "500", "HTTP 500 Internal Server Error"],
+                    ["tick", "succeeded", "", ""],
+                ],
+                "newest first: {rows:?}"
+            );
+        }),
+    );
+    expected.insert(
+        "job_id|status|count(*)|sum(occurrences)",
+        Box::new(|rows| {
+            let mut rows = rows.to_vec();
+            rows.sort_unstable();
+            assert_eq!(
+                rows,
+                [
+                    vec!["broken", "failed", "1", "1"],
+                    vec!["hang", "running", "1", "1"]
+                ]
+            );
+        }),
+    );
+    expected.insert(
+        "job_id|started_at|hostname|pid|heartbeat_at",
+        Box::new(move |rows| {
+            assert_eq!(rows.len(), 1, "{rows:?}");
+            assert_eq!([rows[0][0], rows[0][3]], ["hang", pid]);
+        }),
+    );
+    expected.insert(
+        "at|key_name|action|job_id",
+        Box::new(|rows| {
+            let got: Vec<[&str; 3]> = rows.iter().map(|r| [r[1], r[2], r[3]]).collect();
+            assert_eq!(
+                got,
+                [
+                    ["env-admin", "run", "hang"],
+                    ["env-admin", "run", "broken"],
+                    ["env-admin", "run", "tick"],
+                    ["env-admin", "create", "hang"],
+                    ["env-admin", "create", "broken"],
+                    ["env-admin", "create", "tick"],
+                ]
+            );
+        }),
+    );
+    expected.insert(
+        "name|role|created_at|last_used_at|revoked_at",
+        Box::new(|rows| {
+            assert_eq!(rows.len(), 1, "{rows:?}");
+            assert_eq!(
+                [rows[0][0], rows[0][1], rows[0][4]],
+                ["env-admin", "admin", ""]
+            );
+            assert!(!rows[0][3].is_empty(), "the key was used: {rows:?}");
+        }),
+    );
+    expected.insert(
+        "integrity_check",
+        Box::new(|rows| assert_eq!(rows, [vec!["ok"]])),
+    );
+    expected
 }
