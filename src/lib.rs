@@ -8,20 +8,17 @@
 
 #![deny(missing_docs)]
 
-pub mod actions;
 pub mod api;
 pub mod apikey;
 pub mod config;
 pub mod error_chain;
-#[macro_use]
-pub mod failpoint;
-pub mod model;
-pub mod schedule;
 pub mod scheduler;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
-pub mod timestamp;
+
+// The engine-independent core (crates/core), under the paths the rest of the service uses.
+pub use schedlite_core::{actions, failpoint, model, schedule, timestamp};
 
 pub use config::Config;
 pub use startup::Application;

@@ -181,7 +181,7 @@ impl From<RoleArg> for Role {
 }
 
 fn main() -> ExitCode {
-    // A test build's crash points (src/failpoint.rs), armed by FAILPOINTS while this lives.
+    // A test build's crash points (crates/core/src/failpoint.rs), armed by FAILPOINTS while this lives.
     #[cfg(feature = "failpoints")]
     let _crash_points = schedlite::failpoint::setup();
     let cli = Cli::parse();

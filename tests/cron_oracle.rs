@@ -1,4 +1,4 @@
-//! The `cron` crate as a differential oracle for our cron code (src/schedule/): on the subset
+//! The `cron` crate as a differential oracle for our cron code (crates/core/src/schedule/): on the subset
 //! of expressions where the two define the same schedule, the next fire times must agree, so a
 //! regression on either side shows up here.
 //!

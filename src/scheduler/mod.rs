@@ -12,6 +12,7 @@ pub mod plan;
 pub mod retention;
 mod settle;
 
+use schedlite_core::crash_point;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -3,60 +3,9 @@
 //! the caller's pure plan (`scheduler/plan.rs`); the store only makes the decision durable,
 //! exactly once per occurrence.
 
+use super::{ClaimReport, ClaimedRun, RunRecord, Store, StoreError};
+use crate::model::{ClaimPlan, Job};
 use chrono::{DateTime, Utc};
-
-use super::{Store, StoreError};
-use crate::actions::Action;
-use crate::model::{ClaimPlan, Job, RunStatus};
-
-/// A run claimed by this process, to execute now.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClaimedRun {
-    /// The `job_runs` row.
-    pub run_id: i64,
-    /// Its job.
-    pub job_id: String,
-    /// Its occurrence (sent as the `Idempotency-Key`).
-    pub scheduled_at: DateTime<Utc>,
-    /// What to execute.
-    pub action: Action,
-    /// Random start delay bound.
-    pub jitter_seconds: u32,
-}
-
-/// What one claim transaction did.
-#[derive(Debug, Clone, Default)]
-pub struct ClaimReport {
-    /// Runs to execute.
-    pub runs: Vec<ClaimedRun>,
-    /// Due jobs examined (when equal to the limit, more may be due).
-    pub jobs: usize,
-    /// Occurrences recorded `missed`.
-    pub missed: i64,
-    /// Occurrences recorded `skipped`.
-    pub skipped: i64,
-}
-
-/// The outcome of one run, as written by [`Store::record_outcomes`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunRecord {
-    /// The row.
-    pub run_id: i64,
-    /// `succeeded`, `failed`, `timed_out` or `interrupted`.
-    pub status: RunStatus,
-    /// When the action really started (after any jitter).
-    pub started_at: DateTime<Utc>,
-    /// When it ended.
-    pub finished_at: DateTime<Utc>,
-    /// HTTP status, for http actions that got an answer.
-    pub http_status: Option<u16>,
-    /// Exit code, for commands that exited.
-    pub exit_code: Option<i32>,
-    /// First KiB of the body, or the output tail.
-    pub output: Option<String>,
-    /// Why it did not succeed.
-    pub error: Option<String>,
-}
 
 impl Store {
     /// Claims up to `limit` due jobs (`next_run_at <= now`, earliest first) for process `owner`:

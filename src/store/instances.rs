@@ -2,28 +2,8 @@
 //! of a process found dead are marked `interrupted` by any live one. Judging who is dead
 //! (pid, heartbeat expiry) is the scheduler's (`scheduler/liveness.rs`); the store only records.
 
+use super::{Instance, Store, StoreError};
 use chrono::{DateTime, Utc};
-
-use super::{Store, StoreError};
-
-/// A serving process as registered in the file.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Instance {
-    /// Its id (also `job_runs.owner_id`).
-    pub id: String,
-    /// OS process id.
-    pub pid: i64,
-    /// Host it runs on.
-    pub hostname: String,
-    /// The kernel's start time of the process, to detect pid reuse.
-    pub proc_start: Option<String>,
-    /// When it registered.
-    pub started_at: DateTime<Utc>,
-    /// Its last heartbeat.
-    pub heartbeat_at: DateTime<Utc>,
-    /// When it stopped (cleanly, or found dead).
-    pub stopped_at: Option<DateTime<Utc>>,
-}
 
 impl Store {
     /// Registers this process.

@@ -18,14 +18,14 @@
 //! - Failures are [`StoreError`]s: `Busy` (retry later), `ReadOnly`, `Full`, `Unavailable`,
 //!   `FileGone` (stop writing), `Corrupt` (a row the code cannot read, named), and the rest.
 //!
-//! The shared types of the contract live here and in the sibling modules (one per part of the
-//! contract: jobs, runs, claims, instances, keys, audit); the backends import them.
+//! The methods are grouped by part of the contract in the sibling modules (jobs, runs, claims,
+//! instances, keys, audit, retention); the types they take and return live in
+//! `schedlite_core::store`, which every backend shares.
 
 pub mod sqlite;
 
 mod audit;
 mod claims;
-mod error;
 mod instances;
 mod jobs;
 mod keys;
@@ -35,13 +35,11 @@ mod seed;
 
 use std::path::Path;
 
-pub use audit::AuditEntry;
-pub use claims::{ClaimReport, ClaimedRun, RunRecord};
-pub use error::{StorageCondition, StoreError};
-pub use instances::Instance;
-pub use jobs::{Gauges, JobCursor, JobFilter, JobOrder, JobPage};
-pub use retention::{AgeCutoffs, PRUNE_BATCH, PRUNE_JOBS_PER_STEP, PruneStep};
-pub use seed::SeedTrigger;
+pub use schedlite_core::store::{
+    AgeCutoffs, AuditEntry, ClaimReport, ClaimedRun, Gauges, Instance, JobCursor, JobFilter,
+    JobOrder, JobPage, MigrationReport, OpenOptions, PRUNE_BATCH, PRUNE_JOBS_PER_STEP, PruneStep,
+    RunRecord, SeedTrigger, StorageCondition, StoreError,
+};
 pub use sqlite::SqliteStore;
 
 /// A handle on the service's database, whichever engine holds it; cheap to clone.
@@ -49,23 +47,6 @@ pub use sqlite::SqliteStore;
 pub enum Store {
     /// A SQLite file shared by the processes of one host.
     Sqlite(SqliteStore),
-}
-
-/// Optional limits for [`Store::open_with`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct OpenOptions {
-    /// Largest size of the file in pages (of 4 KiB): a cap on disk use. Writes past it fail
-    /// with [`StoreError::Full`], and succeed again once deletions free pages.
-    pub max_pages: Option<u32>,
-}
-
-/// What [`Store::migrate`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MigrationReport {
-    /// Versions applied by this call, oldest first.
-    pub applied: Vec<i64>,
-    /// The schema version now in the database.
-    pub current: i64,
 }
 
 impl Store {

@@ -1,38 +1,13 @@
 //! The history-pruning part of the store contract. Each method does one small step (at most
-//! [`PRUNE_BATCH`] rows per transaction) and returns where to resume, so the caller paces the
+//! [`super::PRUNE_BATCH`] rows per transaction) and returns where to resume, so the caller paces the
 //! work and firing never waits behind a long delete. Which rows may go is decided here, the
 //! same for every backend: never a `running` row, never the newest run of a job.
 
+use super::{AgeCutoffs, PruneStep, Store, StoreError};
 use chrono::{DateTime, Utc};
 
-use super::{Store, StoreError};
-
-/// Most rows one pruning transaction deletes (and the width of the window one age step scans).
-pub const PRUNE_BATCH: u32 = 1_000;
-
-/// Jobs one keep-runs step looks at.
-pub const PRUNE_JOBS_PER_STEP: u32 = 200;
-
-/// What one pruning step did, and where the next one starts (`None`: nothing left to look at).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PruneStep<C> {
-    /// Rows deleted, or with `dry_run` the rows that would be.
-    pub removed: u64,
-    /// The cursor of the next step.
-    pub next: Option<C>,
-}
-
-/// The cut-off instants of the age rules: rows whose (last) occurrence is before them go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AgeCutoffs {
-    /// For `succeeded`, `skipped` and `missed` runs.
-    pub ok_before: DateTime<Utc>,
-    /// For `failed`, `timed_out` and `interrupted` runs.
-    pub failed_before: DateTime<Utc>,
-}
-
 impl Store {
-    /// Deletes the runs, among the next [`PRUNE_BATCH`] rows in insertion order after row
+    /// Deletes the runs, among the next [`super::PRUNE_BATCH`] rows in insertion order after row
     /// `after`, whose last occurrence is older than their status's cut-off, except `running`
     /// rows and each job's newest run. Rows are inserted in about time order, so the walk
     /// stops (`next: None`) at the first window whose oldest row is newer than both cut-offs.
@@ -48,8 +23,8 @@ impl Store {
         }
     }
 
-    /// For the next [`PRUNE_JOBS_PER_STEP`] jobs by id after `after`, deletes the runs beyond
-    /// each job's `keep_runs` newest (never a `running` one), at most [`PRUNE_BATCH`] per
+    /// For the next [`super::PRUNE_JOBS_PER_STEP`] jobs by id after `after`, deletes the runs beyond
+    /// each job's `keep_runs` newest (never a `running` one), at most [`super::PRUNE_BATCH`] per
     /// transaction. With `dry_run` it counts them instead, leaving out rows the age rule of
     /// `cutoffs` already counts, so a dry run's total equals what a real run deletes.
     pub async fn prune_runs_over_count(
@@ -67,7 +42,7 @@ impl Store {
         }
     }
 
-    /// Deletes up to [`PRUNE_BATCH`] audit rows older than `before`, oldest first; `next` is
+    /// Deletes up to [`super::PRUNE_BATCH`] audit rows older than `before`, oldest first; `next` is
     /// `Some` while more may remain. With `dry_run` it counts them all in one step instead.
     pub async fn prune_audit(
         &self,

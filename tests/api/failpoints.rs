@@ -1,6 +1,6 @@
 //! Kills that aim (issue 10, item 2): the crash torture of `torture.rs` against a server built
 //! with the `failpoints` feature, where every second cycle arms one crash point
-//! (`src/failpoint.rs`) instead of a random SIGKILL: inside the claim transaction (after the
+//! (`crates/core/src/failpoint.rs`) instead of a random SIGKILL: inside the claim transaction (after the
 //! run rows are inserted; before the commit), before an outcome is written, and between the
 //! two statements of recovery. Every check of the torture must still pass, and each point must
 //! have landed at least once.

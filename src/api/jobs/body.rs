@@ -46,7 +46,7 @@ pub(in crate::api) struct JobBody {
     trigger: Value,
     /// What the job does: `{"type":"noop"}`, `{"type":"http",…}` or `{"type":"command",…}`
     /// (DESIGN.md, *Actions*).
-    #[schema(value_type = Action)]
+    #[schema(value_type = ActionSchema)]
     action: Value,
     /// Later than this, an occurrence is recorded `missed` instead of run (default 60, max 604800).
     #[serde(default)]
@@ -96,9 +96,12 @@ impl PartialSchema for TriggerBody {
 
 impl ToSchema for TriggerBody {}
 
-/// The schema of an action, from the real types the body is parsed into (DESIGN.md,
-/// *Actions*). Lives here, with the parser, rather than in `actions/`.
-impl PartialSchema for Action {
+/// The schema of an [`Action`], from the real types the body is parsed into (DESIGN.md,
+/// *Actions*). Lives here, with the parser, rather than in `actions/`, which knows nothing of
+/// HTTP documents; fields typed `Action` name it with `#[schema(value_type = ActionSchema)]`.
+pub(in crate::api) struct ActionSchema;
+
+impl PartialSchema for ActionSchema {
     fn schema() -> RefOr<Schema> {
         let noop = ObjectBuilder::new()
             .additional_properties(Some(AdditionalProperties::FreeForm(false)))
@@ -117,7 +120,11 @@ impl PartialSchema for Action {
     }
 }
 
-impl ToSchema for Action {}
+impl ToSchema for ActionSchema {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "Action".into()
+    }
+}
 
 /// A cron trigger's fields.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::body::TriggerBody;
+use super::body::{ActionSchema, TriggerBody};
 use crate::actions::Action;
 use crate::api::runs::RunResponse;
 use crate::model::{Job, Run};
@@ -41,6 +41,7 @@ pub(in crate::api) struct JobResponse {
     name: Option<String>,
     #[schema(value_type = TriggerBody)]
     trigger: Value,
+    #[schema(value_type = ActionSchema)]
     action: Action,
     paused: bool,
     misfire_grace_seconds: u32,

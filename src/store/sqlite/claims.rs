@@ -5,6 +5,7 @@
 //! What to do with each due job (run, coalesce, miss, skip) is decided by the caller's plan
 //! function; this module only makes the decision durable.
 
+use schedlite_core::crash_point;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};

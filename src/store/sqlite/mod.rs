@@ -10,7 +10,7 @@ mod audit;
 mod backup;
 mod claims;
 mod conditions;
-pub(crate) mod error;
+mod error;
 mod instances;
 mod jobs;
 mod keys;
@@ -31,6 +31,7 @@ use sqlx::sqlite::{
 
 use crate::store::{MigrationReport, OpenOptions, StoreError};
 use crate::timestamp::{self, Timestamp};
+use schedlite_core::store::classify::from_migrate;
 
 /// Embedded migrations from `migrations/`, applied by `serve` at start and by `migrate`.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
@@ -115,11 +116,8 @@ impl SqliteStore {
             use sqlx::Connection;
             let first = sqlx::SqliteConnection::connect_with(&options)
                 .await
-                .map_err(|e| StoreError::from_open(path, e))?;
-            first
-                .close()
-                .await
-                .map_err(|e| StoreError::from_open(path, e))?;
+                .map_err(|e| error::from_open(path, e))?;
+            first.close().await.map_err(|e| error::from_open(path, e))?;
         }
         let options = options.create_if_missing(false);
         let connect = |size: u32, options: SqliteConnectOptions| async move {
@@ -131,7 +129,7 @@ impl SqliteStore {
                 .acquire_timeout(ACQUIRE_TIMEOUT)
                 .connect_with(options)
                 .await
-                .map_err(|e| StoreError::from_open(path, e))
+                .map_err(|e| error::from_open(path, e))
         };
         let writer = connect(1, options.clone()).await?;
         let loop_writer = connect(2, options.clone()).await?;
@@ -149,7 +147,7 @@ impl SqliteStore {
         sqlx::query!("SELECT count(*) AS n FROM sqlite_schema")
             .fetch_one(&store.pool)
             .await
-            .map_err(|e| StoreError::from_open(path, e))?;
+            .map_err(|e| error::from_open(path, e))?;
         Ok(store)
     }
 
@@ -165,7 +163,7 @@ impl SqliteStore {
         MIGRATOR
             .run(&self.pool)
             .await
-            .map_err(StoreError::from_migrate)?;
+            .map_err(|e| from_migrate(e, &MIGRATOR))?;
         let current = self.schema_version().await?;
         let applied = MIGRATOR
             .iter()

@@ -1,7 +1,8 @@
 //! `StoreError`: what can go wrong below the API and scheduler, whatever the engine. Display
 //! texts are for operators: they name the file, the migration or the row, never include SQL.
-//! Each backend classifies its own driver's failures into these cases (SQLite's result codes
-//! in `sqlite/error.rs`).
+//! A driver error becomes one of these cases by its engine's codes (SQLite's result codes,
+//! PostgreSQL's SQLSTATEs), in `classify.rs`, so that `?` on any backend's statement gives the
+//! same cases to the API and the scheduler.
 
 use std::path::PathBuf;
 
@@ -51,8 +52,9 @@ pub enum StoreError {
     /// The file or its directory is read-only.
     #[error("the database is read-only")]
     ReadOnly,
-    /// The file cannot be opened or read right now (moved away, I/O error).
-    #[error("the database file cannot be read: {0}")]
+    /// The database cannot be reached or read right now (a SQLite file moved away or an I/O
+    /// error; a PostgreSQL server down or restarting, a connection lost).
+    #[error("the database cannot be reached or read: {0}")]
     Unavailable(String),
     /// The disk (or `max_page_count`) is full.
     #[error("the database or disk is full")]
@@ -95,7 +97,8 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub(crate) fn corrupt(table: &'static str, key: &str, reason: impl Into<String>) -> StoreError {
+    /// A row the code cannot read: names its table, key and what is wrong with it.
+    pub fn corrupt(table: &'static str, key: &str, reason: impl Into<String>) -> StoreError {
         StoreError::Corrupt {
             table,
             key: key.to_string(),
@@ -109,7 +112,7 @@ impl StoreError {
     }
 
     /// The lasting condition of the storage this error reveals, if it is one that refuses
-    /// writes until an operator or time mends it (and that [`super::Store::condition_persists`]
+    /// writes until an operator or time mends it (and that `Store::condition_persists`
     /// can re-check), as opposed to a passing wait or a bad row.
     pub fn condition(&self) -> Option<StorageCondition> {
         match self {
@@ -137,10 +140,10 @@ pub enum StorageCondition {
     Unavailable,
 }
 
-/// `?` on a driver error: the backend that produced it classifies it.
+/// `?` on a driver error: classified by the codes of the engine that produced it.
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> StoreError {
-        super::sqlite::error::classify(error)
+        super::classify::classify(error)
     }
 }
 
