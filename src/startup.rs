@@ -108,6 +108,11 @@ impl Application {
         } else {
             None
         };
+        if config.run_scheduler {
+            // Other nodes' changes to jobs wake this loop too (PostgreSQL's LISTEN/NOTIFY).
+            let wake = handle.clone();
+            store.watch_changes(Arc::new(move || wake.wake()));
+        }
         let auth_failures = Arc::new(AuthFailures::new(
             config.auth_failures_per_minute.max(1),
             std::time::Duration::from_secs(60),

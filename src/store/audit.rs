@@ -11,8 +11,6 @@ impl Store {
         before_id: Option<i64>,
         limit: u32,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.list_audit(job_id, before_id, limit).await,
-        }
+        dispatch!(self, s => s.list_audit(job_id, before_id, limit).await)
     }
 }

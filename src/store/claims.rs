@@ -49,9 +49,7 @@ impl Store {
         limit: u32,
         plan: impl FnMut(&Job, u32) -> ClaimPlan,
     ) -> Result<ClaimReport, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.claim_due_until(now, horizon, owner, limit, plan).await,
-        }
+        dispatch!(self, s => s.claim_due_until(now, horizon, owner, limit, plan).await)
     }
 
     /// Inserts a manual run (kind `manual`, `running`, owned by `owner`) of `job_id` to execute
@@ -66,17 +64,13 @@ impl Store {
         owner: &str,
         key_name: &str,
     ) -> Result<Option<ClaimedRun>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.insert_manual_run(job_id, now, owner, key_name).await,
-        }
+        dispatch!(self, s => s.insert_manual_run(job_id, now, owner, key_name).await)
     }
 
     /// Writes the outcomes of finished runs, in one round trip. Only rows still `running` or
     /// `interrupted` are changed: a row already marked `interrupted` (its owner was wrongly
     /// thought dead) still takes the real outcome; a finished row is never overwritten.
     pub async fn record_outcomes(&self, records: &[RunRecord]) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(s) => s.record_outcomes(records).await,
-        }
+        dispatch!(self, s => s.record_outcomes(records).await)
     }
 }

@@ -15,21 +15,14 @@ impl Store {
         proc_start: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(s) => {
-                s.register_instance(id, pid, hostname, proc_start, now)
-                    .await
-            }
-        }
+        dispatch!(self, s => s.register_instance(id, pid, hostname, proc_start, now).await)
     }
 
     /// Refreshes this process's heartbeat. A process alive enough to beat is not stopped:
     /// this undoes a mark set by another process that wrongly took it for dead (a stall longer
     /// than the heartbeat expiry).
     pub async fn heartbeat(&self, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(s) => s.heartbeat(id, now).await,
-        }
+        dispatch!(self, s => s.heartbeat(id, now).await)
     }
 
     /// Marks a process stopped (its own clean shutdown, or found dead by another).
@@ -38,9 +31,7 @@ impl Store {
         id: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(s) => s.mark_instance_stopped(id, now).await,
-        }
+        dispatch!(self, s => s.mark_instance_stopped(id, now).await)
     }
 
     /// The owners, other than `except`, that have runs still `running`, each with its instance
@@ -49,16 +40,12 @@ impl Store {
         &self,
         except: &str,
     ) -> Result<Vec<(Option<String>, Option<Instance>)>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.owners_of_running_runs(except).await,
-        }
+        dispatch!(self, s => s.owners_of_running_runs(except).await)
     }
 
     /// Processes other than `except` that are not marked stopped.
     pub async fn unstopped_instances(&self, except: &str) -> Result<Vec<Instance>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.unstopped_instances(except).await,
-        }
+        dispatch!(self, s => s.unstopped_instances(except).await)
     }
 
     /// Marks every `running` run of `owner` (or of no owner, for `None`) as `interrupted` with
@@ -69,9 +56,7 @@ impl Store {
         now: DateTime<Utc>,
         reason: &str,
     ) -> Result<u64, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.interrupt_runs_of(owner, now, reason).await,
-        }
+        dispatch!(self, s => s.interrupt_runs_of(owner, now, reason).await)
     }
 
     /// Marks the given runs of this process `interrupted` (shutdown grace ran out).
@@ -81,8 +66,6 @@ impl Store {
         now: DateTime<Utc>,
         reason: &str,
     ) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(s) => s.interrupt_runs(run_ids, now, reason).await,
-        }
+        dispatch!(self, s => s.interrupt_runs(run_ids, now, reason).await)
     }
 }

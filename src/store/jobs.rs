@@ -15,9 +15,7 @@ impl Store {
         now: DateTime<Utc>,
         key_name: &str,
     ) -> Result<Job, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.insert_job(job, next_run_at, now, key_name).await,
-        }
+        dispatch!(self, s => s.insert_job(job, next_run_at, now, key_name).await)
     }
 
     /// Creates or replaces the job with `job.id`, audited `create` or `replace` as `key_name`'s
@@ -30,16 +28,12 @@ impl Store {
         now: DateTime<Utc>,
         key_name: &str,
     ) -> Result<(Job, bool), StoreError> {
-        match self {
-            Store::Sqlite(s) => s.upsert_job(job, next_run_at, now, key_name).await,
-        }
+        dispatch!(self, s => s.upsert_job(job, next_run_at, now, key_name).await)
     }
 
     /// The job with this id, if any.
     pub async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.get_job(id).await,
-        }
+        dispatch!(self, s => s.get_job(id).await)
     }
 
     /// The job with this id and its newest run (by `scheduled_at`), read together: the hot
@@ -48,9 +42,7 @@ impl Store {
         &self,
         id: &str,
     ) -> Result<Option<(Job, Option<Run>)>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.get_job_with_last_run(id).await,
-        }
+        dispatch!(self, s => s.get_job_with_last_run(id).await)
     }
 
     /// Deletes the job and its run history, auditing it as `key_name`'s (the audit row outlives
@@ -61,9 +53,7 @@ impl Store {
         now: DateTime<Utc>,
         key_name: &str,
     ) -> Result<bool, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.delete_job(id, now, key_name).await,
-        }
+        dispatch!(self, s => s.delete_job(id, now, key_name).await)
     }
 
     /// Up to `limit` jobs in `order`, after `after` (from the start when `None`; the caller
@@ -87,24 +77,18 @@ impl Store {
         after: Option<&JobCursor>,
         limit: u32,
     ) -> Result<JobPage, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.list_jobs(filter, order, after, limit).await,
-        }
+        dispatch!(self, s => s.list_jobs(filter, order, after, limit).await)
     }
 
     /// The gauges of `/metrics` in one round trip: jobs, paused jobs, runs running in every
     /// process, and jobs due at or before `now` that no pass has claimed yet (the backlog).
     pub async fn gauges(&self, now: DateTime<Utc>) -> Result<Gauges, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.gauges(now).await,
-        }
+        dispatch!(self, s => s.gauges(now).await)
     }
 
     /// How many jobs are stored.
     pub async fn count_jobs(&self) -> Result<i64, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.count_jobs().await,
-        }
+        dispatch!(self, s => s.count_jobs().await)
     }
 
     /// Pauses (`next_run_at` should then be `None`) or resumes (with the next occurrence) a job,
@@ -118,15 +102,11 @@ impl Store {
         now: DateTime<Utc>,
         key_name: &str,
     ) -> Result<Option<Job>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.set_paused(id, paused, next_run_at, now, key_name).await,
-        }
+        dispatch!(self, s => s.set_paused(id, paused, next_run_at, now, key_name).await)
     }
 
     /// The earliest `next_run_at` of any job, which is when the scheduler must wake next.
     pub async fn earliest_next_run(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.earliest_next_run().await,
-        }
+        dispatch!(self, s => s.earliest_next_run().await)
     }
 }

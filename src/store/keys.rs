@@ -16,23 +16,17 @@ impl Store {
         key_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<KeyInfo, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.create_key(name, role, key_hash, now).await,
-        }
+        dispatch!(self, s => s.create_key(name, role, key_hash, now).await)
     }
 
     /// Every key, live and revoked, oldest first.
     pub async fn list_keys(&self) -> Result<Vec<KeyInfo>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.list_keys().await,
-        }
+        dispatch!(self, s => s.list_keys().await)
     }
 
     /// Revokes the live key named `name`. Returns whether one was revoked.
     pub async fn revoke_key(&self, name: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.revoke_key(name, now).await,
-        }
+        dispatch!(self, s => s.revoke_key(name, now).await)
     }
 
     /// The key whose stored hash equals `key_hash`, revoked or not, with the stored hash so the
@@ -41,9 +35,7 @@ impl Store {
         &self,
         key_hash: &str,
     ) -> Result<Option<(KeyInfo, String)>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.find_key_by_hash(key_hash).await,
-        }
+        dispatch!(self, s => s.find_key_by_hash(key_hash).await)
     }
 
     /// Records a use of key `id`, unless one was recorded after `unless_after` (so a busy key
@@ -54,16 +46,12 @@ impl Store {
         now: DateTime<Utc>,
         unless_after: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(s) => s.touch_key(id, now, unless_after).await,
-        }
+        dispatch!(self, s => s.touch_key(id, now, unless_after).await)
     }
 
     /// How many keys have ever been created (revoked ones included), to detect a first start.
     pub async fn count_keys(&self) -> Result<i64, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.count_keys().await,
-        }
+        dispatch!(self, s => s.count_keys().await)
     }
 
     /// Makes `name` a live key with exactly this hash and role: nothing changes when it already
@@ -76,8 +64,6 @@ impl Store {
         key_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.provision_key(name, role, key_hash, now).await,
-        }
+        dispatch!(self, s => s.provision_key(name, role, key_hash, now).await)
     }
 }

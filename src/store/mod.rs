@@ -24,6 +24,17 @@
 
 pub mod sqlite;
 
+/// Calls the same method on whichever backend `$store` is: every backend has every method of
+/// the contract, with the same signature, so a new backend does not compile until it does.
+macro_rules! dispatch {
+    ($store:expr, $s:ident => $call:expr) => {
+        match $store {
+            Store::Sqlite($s) => $call,
+            Store::Postgres($s) => $call,
+        }
+    };
+}
+
 mod audit;
 mod claims;
 mod instances;
@@ -33,13 +44,14 @@ mod retention;
 mod runs;
 mod seed;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use schedlite_core::store::{
     AgeCutoffs, AuditEntry, ClaimReport, ClaimedRun, Gauges, Instance, JobCursor, JobFilter,
     JobOrder, JobPage, MigrationReport, OpenOptions, PRUNE_BATCH, PRUNE_JOBS_PER_STEP, PruneStep,
     RunRecord, SeedTrigger, StorageCondition, StoreError,
 };
+pub use schedlite_postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// A handle on the service's database, whichever engine holds it; cheap to clone.
@@ -47,11 +59,42 @@ pub use sqlite::SqliteStore;
 pub enum Store {
     /// A SQLite file shared by the processes of one host.
     Sqlite(SqliteStore),
+    /// A PostgreSQL database shared by any number of nodes (the `schedlite-postgres` crate).
+    Postgres(PgStore),
+}
+
+/// Where a store lives, as `--db` / `SCHEDLITE_DB` names it: a `postgres://` or
+/// `postgresql://` URL is PostgreSQL; anything else is a SQLite file, given as a path or as
+/// `sqlite://path`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL.
+    Postgres(String),
+}
+
+impl Location {
+    /// Reads `--db`'s value.
+    pub fn of(db: &Path) -> Location {
+        let text = db.to_string_lossy();
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            return Location::Postgres(text.into_owned());
+        }
+        match text
+            .strip_prefix("sqlite://")
+            .or_else(|| text.strip_prefix("sqlite:"))
+        {
+            Some(path) => Location::Sqlite(PathBuf::from(path)),
+            None => Location::Sqlite(db.to_path_buf()),
+        }
+    }
 }
 
 impl Store {
-    /// Opens (and with `create`, creates) the SQLite file at `path` and checks that it is a
-    /// database. See [`SqliteStore::open`] for the connection settings.
+    /// Opens the store `path` names ([`Location::of`]): with `create`, a SQLite file is
+    /// created when missing; either engine is checked to be a database that answers. See
+    /// [`SqliteStore::open`] and [`PgStore::open`] for the connection settings.
     pub async fn open(path: &Path, create: bool) -> Result<Store, StoreError> {
         Store::open_with(path, create, &OpenOptions::default()).await
     }
@@ -62,15 +105,30 @@ impl Store {
         create: bool,
         limits: &OpenOptions,
     ) -> Result<Store, StoreError> {
-        Ok(Store::Sqlite(
-            SqliteStore::open_with(path, create, limits).await?,
-        ))
+        match Location::of(path) {
+            Location::Sqlite(path) => Ok(Store::Sqlite(
+                SqliteStore::open_with(&path, create, limits).await?,
+            )),
+            Location::Postgres(url) => Ok(Store::Postgres(PgStore::open(&url).await?)),
+        }
     }
 
-    /// Where the data lives, for logs and messages (the file's path).
+    /// Where the data lives, for logs and messages (the file's path, or the URL without its
+    /// password).
     pub fn location(&self) -> String {
         match self {
             Store::Sqlite(s) => s.path().display().to_string(),
+            Store::Postgres(s) => s.location().to_string(),
+        }
+    }
+
+    /// Calls `on_change` whenever another node changes a job, so the loop wakes for it at once
+    /// (PostgreSQL's `LISTEN/NOTIFY`). SQLite's processes share one host and find changes on
+    /// their loop's next look, so there this does nothing.
+    pub fn watch_changes(&self, on_change: std::sync::Arc<dyn Fn() + Send + Sync>) {
+        match self {
+            Store::Sqlite(_) => {}
+            Store::Postgres(s) => s.watch_changes(on_change),
         }
     }
 
@@ -79,22 +137,18 @@ impl Store {
     /// ([`StoreError::MigrationEdited`]), naming the version. A failing migration is rolled
     /// back entirely. Running it twice is a no-op.
     pub async fn migrate(&self) -> Result<MigrationReport, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.migrate().await,
-        }
+        dispatch!(self, s => s.migrate().await)
     }
 
     /// The newest migration version applied, 0 for a database never migrated.
     pub async fn schema_version(&self) -> Result<i64, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.schema_version().await,
-        }
+        dispatch!(self, s => s.schema_version().await)
     }
 
     /// The newest migration this binary knows. Every engine's migration set carries the same
     /// version numbers, one per schema change, so this does not depend on the engine.
     pub fn latest_known_version() -> i64 {
-        SqliteStore::latest_known_version()
+        SqliteStore::latest_known_version().max(PgStore::latest_known_version())
     }
 
     /// Checks that the database is still the one this handle opened (a SQLite file deleted or
@@ -104,6 +158,7 @@ impl Store {
     pub fn check_file(&self) -> Result<(), StoreError> {
         match self {
             Store::Sqlite(s) => s.check_file(),
+            Store::Postgres(_) => Ok(()),
         }
     }
 
@@ -111,9 +166,7 @@ impl Store {
     /// without writing: cheap enough for every health probe. Errs towards "still holds" when
     /// it cannot tell, so a probe never reports health it did not see.
     pub async fn condition_persists(&self, condition: StorageCondition) -> bool {
-        match self {
-            Store::Sqlite(s) => s.condition_persists(condition).await,
-        }
+        dispatch!(self, s => s.condition_persists(condition).await)
     }
 
     /// Writes a consistent copy of the whole database to the new file `dest` while other
@@ -121,23 +174,27 @@ impl Store {
     /// complete SQLite file that `serve --db` opens as it is (restore = stop, replace, start).
     /// Refuses an existing `dest` or a missing directory ([`StoreError::Backup`]); a copy that
     /// could not be finished is removed.
+    ///
+    /// A PostgreSQL database is backed up with the server's own tools (`pg_dump`, or base
+    /// backups with WAL archiving): this refuses, saying so.
     pub async fn backup_to(&self, dest: &Path) -> Result<u64, StoreError> {
         match self {
             Store::Sqlite(s) => s.backup_to(dest).await,
+            Store::Postgres(_) => Err(StoreError::Backup {
+                path: dest.to_path_buf(),
+                reason: "the database is PostgreSQL: back it up with pg_dump (README, Backups)"
+                    .into(),
+            }),
         }
     }
 
     /// A cheap round trip proving the database is readable.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(s) => s.ping().await,
-        }
+        dispatch!(self, s => s.ping().await)
     }
 
     /// Closes every connection of this handle (and its clones).
     pub async fn close(&self) {
-        match self {
-            Store::Sqlite(s) => s.close().await,
-        }
+        dispatch!(self, s => s.close().await)
     }
 }

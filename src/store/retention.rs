@@ -18,9 +18,7 @@ impl Store {
         cutoffs: AgeCutoffs,
         dry_run: bool,
     ) -> Result<PruneStep<i64>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.prune_runs_by_age(after, cutoffs, dry_run).await,
-        }
+        dispatch!(self, s => s.prune_runs_by_age(after, cutoffs, dry_run).await)
     }
 
     /// For the next [`super::PRUNE_JOBS_PER_STEP`] jobs by id after `after`, deletes the runs beyond
@@ -34,12 +32,7 @@ impl Store {
         cutoffs: AgeCutoffs,
         dry_run: bool,
     ) -> Result<PruneStep<String>, StoreError> {
-        match self {
-            Store::Sqlite(s) => {
-                s.prune_runs_over_count(after, keep_runs, cutoffs, dry_run)
-                    .await
-            }
-        }
+        dispatch!(self, s => s.prune_runs_over_count(after, keep_runs, cutoffs, dry_run).await)
     }
 
     /// Deletes up to [`super::PRUNE_BATCH`] audit rows older than `before`, oldest first; `next` is
@@ -49,8 +42,6 @@ impl Store {
         before: DateTime<Utc>,
         dry_run: bool,
     ) -> Result<PruneStep<()>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.prune_audit(before, dry_run).await,
-        }
+        dispatch!(self, s => s.prune_audit(before, dry_run).await)
     }
 }

@@ -16,24 +16,18 @@ impl Store {
         before: Option<&str>,
         limit: u32,
     ) -> Result<Vec<Run>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.list_runs(job_id, before, limit).await,
-        }
+        dispatch!(self, s => s.list_runs(job_id, before, limit).await)
     }
 
     /// One run by row id.
     pub async fn get_run(&self, run_id: i64) -> Result<Option<Run>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.get_run(run_id).await,
-        }
+        dispatch!(self, s => s.get_run(run_id).await)
     }
 
     /// The newest run (by `scheduled_at`) of each of `job_ids` that has one, keyed by job id,
     /// in one round trip (a page of jobs would otherwise cost a query per job).
     pub async fn last_runs(&self, job_ids: &[&str]) -> Result<HashMap<String, Run>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.last_runs(job_ids).await,
-        }
+        dispatch!(self, s => s.last_runs(job_ids).await)
     }
 
     /// The newest run of a job, if it has any.

@@ -16,8 +16,6 @@ impl Store {
         trigger: SeedTrigger,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(s) => s.seed_noop_jobs(prefix, n, trigger, now).await,
-        }
+        dispatch!(self, s => s.seed_noop_jobs(prefix, n, trigger, now).await)
     }
 }

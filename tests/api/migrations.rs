@@ -263,7 +263,7 @@ async fn the_v1_fixture_is_exactly_what_migration_1_builds() {
     );
     let file = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/migrations/20261128000001_initial.sql"
+        "/migrations/sqlite/20261128000001_initial.sql"
     ))
     .expect("migration file");
     assert_eq!(

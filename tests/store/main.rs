@@ -17,19 +17,24 @@ mod keys;
 mod liveness;
 mod seed;
 mod support;
+#[path = "../support/postgres.rs"]
+mod test_postgres;
 
 /// Instantiates each named test body once per engine, as `<module>::<engine>::<test>`.
 macro_rules! conformance {
     ($($test:ident),+ $(,)?) => {
         $crate::conformance!(@engine sqlite, $crate::engines::sqlite, [$($test),+]);
-        // PostgreSQL: $crate::conformance!(@engine postgres, $crate::engines::postgres, [$($test),+]);
+        $crate::conformance!(@engine postgres, $crate::engines::postgres, [$($test),+]);
     };
     (@engine $engine:ident, $fresh:path, [$($test:ident),+]) => {
         mod $engine {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $test() {
-                    super::$test($fresh().await).await;
+                    // `None`: this engine's server is missing, and the skip was said.
+                    if let Some(db) = $fresh().await {
+                        super::$test(db).await;
+                    }
                 }
             )+
         }
@@ -48,11 +53,11 @@ pub mod engines {
         /// The handle the test works through.
         pub store: Store,
         at: Location,
-        _guard: tempfile::TempDir,
     }
 
     enum Location {
-        SqliteFile(PathBuf),
+        SqliteFile(PathBuf, tempfile::TempDir),
+        Postgres(crate::test_postgres::TestDatabase),
     }
 
     impl Db {
@@ -60,21 +65,34 @@ pub mod engines {
         /// would have.
         pub async fn another_handle(&self) -> Store {
             match &self.at {
-                Location::SqliteFile(path) => Store::open(path, false).await.expect("reopen"),
+                Location::SqliteFile(path, _) => Store::open(path, false).await.expect("reopen"),
+                Location::Postgres(db) => {
+                    Store::open(db.url.as_ref(), false).await.expect("reopen")
+                }
             }
         }
     }
 
     /// A new SQLite file in a temp dir of its own.
-    pub async fn sqlite() -> Db {
+    pub async fn sqlite() -> Option<Db> {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("conformance.db");
         let store = Store::open(&path, true).await.expect("open");
         store.migrate().await.expect("migrate");
-        Db {
+        Some(Db {
             store,
-            at: Location::SqliteFile(path),
-            _guard: dir,
-        }
+            at: Location::SqliteFile(path, dir),
+        })
+    }
+
+    /// A new database on the PostgreSQL server of the tests (`tests/support/postgres.rs`).
+    pub async fn postgres() -> Option<Db> {
+        let db = crate::test_postgres::create().await?;
+        let store = Store::open(db.url.as_ref(), false).await.expect("open");
+        store.migrate().await.expect("migrate");
+        Some(Db {
+            store,
+            at: Location::Postgres(db),
+        })
     }
 }

@@ -15,6 +15,7 @@ use super::rows::decode;
 use super::{SqliteStore, ts};
 use crate::model::{AuditAction, ClaimPlan, Job, RunKind, RunStatus, Span};
 use crate::store::{ClaimReport, ClaimedRun, RunRecord, StoreError};
+use schedlite_core::store::claims::{MISSED_REASON, SKIPPED_REASON, closed_reason};
 
 /// How many times a manual run moves its instant on by 1 ms when the instant is taken (by a
 /// trigger occurrence or an earlier manual run in the same millisecond) before giving up.
@@ -260,14 +261,12 @@ impl<'a> Decisions<'a> {
             let count = running.get(&job.id).copied().unwrap_or(0);
             let plan = plan(job, u32::try_from(count).unwrap_or(u32::MAX));
             if let Some(span) = plan.missed {
-                let why = "later than the misfire grace";
-                let row = RowSpec::closed(&job.id, span, RunStatus::Missed, now, why);
+                let row = RowSpec::closed(&job.id, span, RunStatus::Missed, now, MISSED_REASON);
                 decided.rows.push(row);
                 report.missed += span.count;
             }
             for span in &plan.skipped {
-                let why = "max_instances runs were still running";
-                let row = RowSpec::closed(&job.id, *span, RunStatus::Skipped, now, why);
+                let row = RowSpec::closed(&job.id, *span, RunStatus::Skipped, now, SKIPPED_REASON);
                 decided.rows.push(row);
                 report.skipped += span.count;
             }
@@ -368,11 +367,7 @@ impl<'a> RowSpec<'a> {
         now: &'a str,
         reason: &str,
     ) -> RowSpec<'a> {
-        let error = if span.count > 1 {
-            format!("{} occurrences {reason}", span.count)
-        } else {
-            reason.to_string()
-        };
+        let error = closed_reason(span.count, reason);
         RowSpec {
             job_id,
             scheduled_at: ts(span.first),

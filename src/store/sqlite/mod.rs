@@ -33,8 +33,8 @@ use crate::store::{MigrationReport, OpenOptions, StoreError};
 use crate::timestamp::{self, Timestamp};
 use schedlite_core::store::classify::from_migrate;
 
-/// Embedded migrations from `migrations/`, applied by `serve` at start and by `migrate`.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+/// Embedded migrations from `migrations/sqlite/`, applied by `serve` at start and by `migrate`.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 /// How long a statement waits for another connection's write lock before failing with
 /// `DATABASE_BUSY`. Long enough to ride out another process's claim transaction, short enough

@@ -53,3 +53,18 @@ pub struct RunRecord {
     /// Why it did not succeed.
     pub error: Option<String>,
 }
+
+/// Why occurrences were recorded `missed`.
+pub const MISSED_REASON: &str = "later than the misfire grace";
+
+/// Why occurrences were recorded `skipped`.
+pub const SKIPPED_REASON: &str = "max_instances runs were still running";
+
+/// The `error` text of a `missed` or `skipped` row standing for `count` occurrences.
+pub fn closed_reason(count: i64, reason: &str) -> String {
+    if count > 1 {
+        format!("{count} occurrences {reason}")
+    } else {
+        reason.to_string()
+    }
+}

@@ -4,8 +4,9 @@
 //! crate or module holding all of its engine's SQL and returning these types.
 
 mod audit;
-mod claims;
+pub mod claims;
 pub mod classify;
+pub mod columns;
 mod error;
 mod instances;
 mod jobs;

@@ -1,0 +1,134 @@
+//! A job's trigger and settings as the columns every engine stores them in (`trigger_type`,
+//! `cron_expr`, `timezone`, `interval_seconds`, `start_at`, `end_at`, `run_at`, and the integer
+//! settings), and back. Shared so that both backends rebuild a `Job` by the same rules and
+//! name a bad hand edit the same way; each backend only converts its own column types.
+
+use chrono::{DateTime, Utc};
+
+use super::StoreError;
+use crate::schedule::Trigger;
+
+/// A trigger spread over its columns, instants already read as such.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriggerColumns {
+    /// `date`, `interval` or `cron`.
+    pub trigger_type: String,
+    /// cron: the expression as given.
+    pub cron_expr: Option<String>,
+    /// cron: the IANA zone it is evaluated in (`UTC` for the others).
+    pub timezone: String,
+    /// interval: the period.
+    pub interval_seconds: Option<i64>,
+    /// interval: the first occurrence.
+    pub start_at: Option<DateTime<Utc>>,
+    /// interval: no occurrence after this.
+    pub end_at: Option<DateTime<Utc>>,
+    /// date: the one occurrence.
+    pub run_at: Option<DateTime<Utc>>,
+}
+
+impl TriggerColumns {
+    /// The columns of `trigger`.
+    pub fn of(trigger: &Trigger) -> TriggerColumns {
+        let mut cols = TriggerColumns {
+            trigger_type: trigger.kind().as_str().to_string(),
+            cron_expr: None,
+            timezone: trigger.timezone().name().to_string(),
+            interval_seconds: None,
+            start_at: None,
+            end_at: None,
+            run_at: None,
+        };
+        match trigger {
+            Trigger::Date { run_at } => cols.run_at = Some(*run_at),
+            Trigger::Interval {
+                seconds,
+                start_at,
+                end_at,
+            } => {
+                cols.interval_seconds = Some(i64::try_from(*seconds).unwrap_or(i64::MAX));
+                cols.start_at = Some(*start_at);
+                cols.end_at = *end_at;
+            }
+            Trigger::Cron { expr, .. } => cols.cron_expr = Some(expr.as_str().to_string()),
+        }
+        cols
+    }
+
+    /// The trigger these columns of the `jobs` row `key` hold, or why they hold none.
+    pub fn into_trigger(self, key: &str) -> Result<Trigger, StoreError> {
+        let corrupt = |reason: String| StoreError::corrupt("jobs", key, reason);
+        match self.trigger_type.as_str() {
+            "cron" => {
+                let expr = self
+                    .cron_expr
+                    .as_deref()
+                    .ok_or_else(|| corrupt("cron_expr is NULL".into()))?;
+                Trigger::cron(expr, &self.timezone).map_err(|e| corrupt(e.to_string()))
+            }
+            "interval" => {
+                let seconds = self
+                    .interval_seconds
+                    .and_then(|s| u64::try_from(s).ok())
+                    .ok_or_else(|| corrupt("interval_seconds is NULL or negative".into()))?;
+                let start_at = self
+                    .start_at
+                    .ok_or_else(|| corrupt("start_at is NULL".into()))?;
+                Trigger::interval(seconds, start_at, self.end_at)
+                    .map_err(|e| corrupt(e.to_string()))
+            }
+            "date" => {
+                let run_at = self
+                    .run_at
+                    .ok_or_else(|| corrupt("run_at is NULL".into()))?;
+                Ok(Trigger::Date { run_at })
+            }
+            other => Err(corrupt(format!("unknown trigger_type `{other}`"))),
+        }
+    }
+}
+
+/// An integer setting of the `jobs` row `key` (`column` holds `value`), refused below `min` or
+/// past `u32`.
+pub fn setting(key: &str, column: &str, value: i64, min: i64) -> Result<u32, StoreError> {
+    u32::try_from(value)
+        .ok()
+        .filter(|v| i64::from(*v) >= min)
+        .ok_or_else(|| {
+            StoreError::corrupt("jobs", key, format!("{column}: {value} is out of range"))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trigger_survives_its_columns() {
+        let at = DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        for trigger in [
+            Trigger::Date { run_at: at },
+            Trigger::interval(60, at, None).unwrap(),
+            Trigger::cron("0 3 * * *", "Europe/Berlin").unwrap(),
+        ] {
+            assert_eq!(
+                TriggerColumns::of(&trigger).into_trigger("j").unwrap(),
+                trigger
+            );
+        }
+    }
+
+    #[test]
+    fn bad_columns_name_the_row_and_the_problem() {
+        let mut cols = TriggerColumns::of(&Trigger::cron("* * * * *", "UTC").unwrap());
+        cols.cron_expr = None;
+        assert_eq!(
+            cols.into_trigger("nightly").unwrap_err().to_string(),
+            "unreadable row in `jobs` (nightly): cron_expr is NULL"
+        );
+        assert!(setting("j", "max_instances", 0, 1).is_err());
+        assert_eq!(setting("j", "max_instances", 3, 1).unwrap(), 3);
+    }
+}

@@ -1,0 +1,369 @@
+//! PostgreSQL: the scheduler's write path: claiming due occurrences, manual runs, outcomes.
+//!
+//! A claim is one transaction: lock up to `limit` due job rows with `FOR UPDATE SKIP LOCKED`
+//! (rows another node is claiming are skipped, not waited for), count the runs other nodes
+//! have running for them, ask the caller's plan what to do with each, insert every `missed`,
+//! `skipped` and `running` row in one statement and advance every `next_run_at` in another.
+//! The row lock makes one node at a time decide for a job, and what it decided is visible to
+//! the next node as soon as the lock is released; the unique key (job_id, scheduled_at) backs
+//! that up: an occurrence that has a row is never inserted again.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use schedlite_core::crash_point;
+use schedlite_core::model::{AuditAction, ClaimPlan, Job, RunKind, RunStatus, Span};
+use schedlite_core::store::claims::{MISSED_REASON, SKIPPED_REASON, closed_reason};
+use schedlite_core::store::{ClaimReport, ClaimedRun, RunRecord, StoreError};
+use sqlx::PgConnection;
+
+use super::rows::JobRow;
+use super::{PgStore, ms};
+
+/// How many times a manual run moves its instant on by 1 ms when the instant is taken.
+const MAX_MANUAL_RUN_SHIFTS: u32 = 1000;
+
+impl PgStore {
+    /// Claims due occurrences up to `horizon` for node `owner`; see the service's
+    /// `Store::claim_due_until` for the contract.
+    pub async fn claim_due_until(
+        &self,
+        now: DateTime<Utc>,
+        horizon: DateTime<Utc>,
+        owner: &str,
+        limit: u32,
+        mut plan: impl FnMut(&Job, u32) -> ClaimPlan,
+    ) -> Result<ClaimReport, StoreError> {
+        let horizon = ms(horizon.max(now));
+        let now = ms(now);
+        let mut report = ClaimReport::default();
+        let any_due = sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM jobs WHERE next_run_at <= $1) AS "due!""#,
+            horizon
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        if !any_due {
+            return Ok(report);
+        }
+        let mut tx = self.pool.begin().await?;
+        let due = sqlx::query_as!(
+            JobRow,
+            "SELECT * FROM jobs WHERE next_run_at <= $1 ORDER BY next_run_at, id LIMIT $2
+             FOR UPDATE SKIP LOCKED",
+            horizon,
+            i64::from(limit)
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        report.jobs = due.len();
+        if due.is_empty() {
+            tx.commit().await?;
+            return Ok(report);
+        }
+        let jobs = pause_unreadable(&mut tx, due).await?;
+        let running = running_elsewhere(&mut tx, &jobs, owner).await?;
+        let decided = Decisions::of(&jobs, &running, now, &mut plan, &mut report);
+        if !decided.job_ids.is_empty() {
+            report.runs = insert_rows(&mut tx, &decided, owner).await?;
+        }
+        crash_point!("claim-after-insert");
+        // The test mutant (`mutant-no-advance`) breaks the claim here, to prove that the
+        // torture audit fails when occurrences are not advanced past.
+        if !cfg!(feature = "mutant-no-advance") {
+            sqlx::query!(
+                "UPDATE jobs SET next_run_at = u.next FROM unnest($1::text[], $2::timestamptz[]) AS u(id, next)
+                 WHERE jobs.id = u.id",
+                &decided.next_ids,
+                &decided.nexts as &[Option<DateTime<Utc>>]
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        crash_point!("claim-before-commit");
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    /// Inserts a manual run of `job_id` at `now` owned by `owner`, audited as `key_name`'s;
+    /// `None` when the job does not exist. The instant moves on by a millisecond while taken.
+    pub async fn insert_manual_run(
+        &self,
+        job_id: &str,
+        now: DateTime<Utc>,
+        owner: &str,
+        key_name: &str,
+    ) -> Result<Option<ClaimedRun>, StoreError> {
+        let now = ms(now);
+        let mut tx = self.pool.begin().await?;
+        let Some(job) = super::jobs::read_job(&mut tx, job_id).await? else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let one_ms = chrono::Duration::milliseconds(1);
+        let mut at = now;
+        for _ in 0..MAX_MANUAL_RUN_SHIFTS {
+            // An instant the trigger fires at belongs to that occurrence.
+            if job.trigger.next_fire_after(at - one_ms).map(|f| f.at) == Some(at) {
+                at += one_ms;
+                continue;
+            }
+            let run_id = sqlx::query_scalar!(
+                "INSERT INTO job_runs (job_id, scheduled_at, occurrences, kind, status, started_at, owner_id)
+                 VALUES ($1, $2, 1, $3, 'running', $4, $5)
+                 ON CONFLICT (job_id, scheduled_at) DO NOTHING RETURNING id",
+                job_id,
+                at,
+                RunKind::Manual.as_str(),
+                now,
+                owner
+            )
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(run_id) = run_id {
+                let detail = format!("{{\"run_id\":{run_id}}}");
+                super::audit::write_audit(
+                    &mut tx,
+                    now,
+                    key_name,
+                    AuditAction::Run,
+                    job_id,
+                    Some(&detail),
+                )
+                .await?;
+                tx.commit().await?;
+                return Ok(Some(ClaimedRun {
+                    run_id,
+                    job_id: job.id,
+                    scheduled_at: at,
+                    action: job.action,
+                    jitter_seconds: 0,
+                }));
+            }
+            at += one_ms;
+        }
+        tx.rollback().await?;
+        Err(StoreError::corrupt(
+            "job_runs",
+            job_id,
+            "no free instant for a manual run",
+        ))
+    }
+
+    /// Writes the outcomes of finished runs in one statement. A row already marked
+    /// `interrupted` (its owner was wrongly thought dead) still takes the real outcome.
+    pub async fn record_outcomes(&self, records: &[RunRecord]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<i64> = records.iter().map(|r| r.run_id).collect();
+        let statuses: Vec<&str> = records.iter().map(|r| r.status.as_str()).collect();
+        let started: Vec<DateTime<Utc>> = records.iter().map(|r| ms(r.started_at)).collect();
+        let finished: Vec<DateTime<Utc>> = records.iter().map(|r| ms(r.finished_at)).collect();
+        let durations: Vec<i64> = records
+            .iter()
+            .map(|r| (ms(r.finished_at) - ms(r.started_at)).num_milliseconds())
+            .collect();
+        let http: Vec<Option<i64>> = records
+            .iter()
+            .map(|r| r.http_status.map(i64::from))
+            .collect();
+        let exit: Vec<Option<i64>> = records.iter().map(|r| r.exit_code.map(i64::from)).collect();
+        let outputs: Vec<Option<String>> = records.iter().map(|r| r.output.clone()).collect();
+        let errors: Vec<Option<String>> = records.iter().map(|r| r.error.clone()).collect();
+        crash_point!("outcome-before-write");
+        sqlx::query!(
+            "UPDATE job_runs SET status = o.status, started_at = o.started_at,
+                finished_at = o.finished_at, duration_ms = o.duration_ms,
+                http_status = o.http_status, exit_code = o.exit_code, output = o.output, error = o.error
+             FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::bigint[],
+                         $6::bigint[], $7::bigint[], $8::text[], $9::text[])
+                  AS o(id, status, started_at, finished_at, duration_ms, http_status, exit_code, output, error)
+             WHERE job_runs.id = o.id AND job_runs.status IN ('running', 'interrupted')",
+            &ids,
+            &statuses as &[&str],
+            &started,
+            &finished,
+            &durations,
+            &http as &[Option<i64>],
+            &exit as &[Option<i64>],
+            &outputs as &[Option<String>],
+            &errors as &[Option<String>]
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+/// The readable due jobs. A due job whose row cannot be read (a bad hand edit) is paused with
+/// an error logged, rather than blocking the loop; its definition is left for the operator.
+async fn pause_unreadable(tx: &mut PgConnection, due: Vec<JobRow>) -> Result<Vec<Job>, StoreError> {
+    let mut jobs = Vec::with_capacity(due.len());
+    let mut unreadable = Vec::new();
+    for row in due {
+        let id = row.id.clone();
+        match Job::try_from(row) {
+            Ok(job) => jobs.push(job),
+            Err(StoreError::Corrupt { table, key, reason }) => {
+                tracing::error!(job.id = %id, %table, %key, %reason, "due job is unreadable: pausing it until it is fixed");
+                unreadable.push(id);
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    if !unreadable.is_empty() {
+        sqlx::query!(
+            "UPDATE jobs SET paused = true, next_run_at = NULL WHERE id = ANY($1)",
+            &unreadable
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(jobs)
+}
+
+/// How many runs of each of `jobs` are `running` on nodes other than `owner`.
+async fn running_elsewhere(
+    tx: &mut PgConnection,
+    jobs: &[Job],
+    owner: &str,
+) -> Result<HashMap<String, i64>, StoreError> {
+    let ids: Vec<String> = jobs.iter().map(|j| j.id.clone()).collect();
+    let rows = sqlx::query!(
+        r#"SELECT job_id, count(*) AS "n!" FROM job_runs
+           WHERE status = 'running' AND owner_id IS DISTINCT FROM $2 AND job_id = ANY($1)
+           GROUP BY job_id"#,
+        &ids,
+        owner
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.job_id, r.n)).collect())
+}
+
+/// What the plan decided for a batch, as columns of the rows to insert and the next runs.
+#[derive(Default)]
+struct Decisions<'a> {
+    job_ids: Vec<String>,
+    scheduled: Vec<DateTime<Utc>>,
+    last_scheduled: Vec<Option<DateTime<Utc>>>,
+    occurrences: Vec<i64>,
+    statuses: Vec<&'static str>,
+    started: Vec<Option<DateTime<Utc>>>,
+    finished: Vec<Option<DateTime<Utc>>>,
+    errors: Vec<Option<String>>,
+    next_ids: Vec<String>,
+    nexts: Vec<Option<DateTime<Utc>>>,
+    by_id: HashMap<&'a str, &'a Job>,
+}
+
+impl<'a> Decisions<'a> {
+    /// Asks `plan` about each job and counts the missed and skipped occurrences into `report`.
+    fn of(
+        jobs: &'a [Job],
+        running: &HashMap<String, i64>,
+        now: DateTime<Utc>,
+        plan: &mut impl FnMut(&Job, u32) -> ClaimPlan,
+        report: &mut ClaimReport,
+    ) -> Decisions<'a> {
+        let mut d = Decisions::default();
+        for job in jobs {
+            let count = running.get(&job.id).copied().unwrap_or(0);
+            let plan = plan(job, u32::try_from(count).unwrap_or(u32::MAX));
+            if let Some(span) = plan.missed {
+                d.push(&job.id, span, RunStatus::Missed, now, Some(MISSED_REASON));
+                report.missed += span.count;
+            }
+            for span in &plan.skipped {
+                d.push(
+                    &job.id,
+                    *span,
+                    RunStatus::Skipped,
+                    now,
+                    Some(SKIPPED_REASON),
+                );
+                report.skipped += span.count;
+            }
+            for span in &plan.runs {
+                d.push(&job.id, *span, RunStatus::Running, now, None);
+            }
+            d.next_ids.push(job.id.clone());
+            d.nexts.push(plan.next_run_at.map(ms));
+            d.by_id.insert(&job.id, job);
+        }
+        d
+    }
+
+    /// Adds one row: `running` when `reason` is `None`, else closed at `now` with the reason.
+    fn push(
+        &mut self,
+        job_id: &str,
+        span: Span,
+        status: RunStatus,
+        now: DateTime<Utc>,
+        reason: Option<&str>,
+    ) {
+        self.job_ids.push(job_id.to_string());
+        self.scheduled.push(ms(span.first));
+        self.last_scheduled
+            .push((span.count > 1).then(|| ms(span.last)));
+        self.occurrences.push(span.count);
+        self.statuses.push(status.as_str());
+        self.started.push(reason.is_none().then_some(now));
+        self.finished.push(reason.is_some().then_some(now));
+        self.errors
+            .push(reason.map(|r| closed_reason(span.count, r)));
+    }
+}
+
+/// Inserts the decided rows in one statement (an occurrence that already has a row is left
+/// alone) and returns the `running` ones it created, in due order.
+async fn insert_rows(
+    tx: &mut PgConnection,
+    d: &Decisions<'_>,
+    owner: &str,
+) -> Result<Vec<ClaimedRun>, StoreError> {
+    let inserted = sqlx::query!(
+        r#"INSERT INTO job_runs (job_id, scheduled_at, last_scheduled_at, occurrences, kind, status,
+               started_at, finished_at, owner_id, error)
+           SELECT r.job_id, r.scheduled_at, r.last_scheduled_at, r.occurrences, 'scheduled', r.status,
+                  r.started_at, r.finished_at, $9, r.error
+           FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::bigint[], $5::text[],
+                       $6::timestamptz[], $7::timestamptz[], $8::text[])
+                AS r(job_id, scheduled_at, last_scheduled_at, occurrences, status, started_at, finished_at, error)
+           ON CONFLICT (job_id, scheduled_at) DO NOTHING
+           RETURNING id, job_id, scheduled_at, status"#,
+        &d.job_ids,
+        &d.scheduled,
+        &d.last_scheduled as &[Option<DateTime<Utc>>],
+        &d.occurrences,
+        &d.statuses as &[&str],
+        &d.started as &[Option<DateTime<Utc>>],
+        &d.finished as &[Option<DateTime<Utc>>],
+        &d.errors as &[Option<String>],
+        owner
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut runs: Vec<ClaimedRun> = inserted
+        .into_iter()
+        .filter(|row| row.status == RunStatus::Running.as_str())
+        .filter_map(|row| {
+            let job = d.by_id.get(row.job_id.as_str())?;
+            Some(ClaimedRun {
+                run_id: row.id,
+                job_id: row.job_id,
+                scheduled_at: row.scheduled_at,
+                action: job.action.clone(),
+                jitter_seconds: job.settings.jitter_seconds,
+            })
+        })
+        .collect();
+    runs.sort_by(|a, b| {
+        a.scheduled_at
+            .cmp(&b.scheduled_at)
+            .then(a.run_id.cmp(&b.run_id))
+    });
+    Ok(runs)
+}

@@ -1,0 +1,212 @@
+//! schedlite's PostgreSQL backend: any number of nodes on any hosts share one database. All of
+//! this engine's SQL is here, one module per table; the contract each method keeps is written
+//! on the service's `Store` method of the same name, and `tests/store/` checks it on both
+//! engines with the same test bodies.
+//!
+//! What differs from SQLite, and why:
+//! - Claims lock the due job rows with `FOR UPDATE SKIP LOCKED` in one transaction per batch:
+//!   nodes never wait for one another and no leader is elected; a job row is claimed by one
+//!   node at a time, and the `UNIQUE (job_id, scheduled_at)` key backs that up.
+//! - A change to a job notifies [`CHANGES_CHANNEL`] in its transaction, so every node's loop
+//!   wakes as soon as it commits ([`PgStore::watch_changes`]).
+//! - A lost connection is not fatal: the pool opens a new one on the next use, and the
+//!   errors meanwhile are `StoreError::Unavailable` (503 with `Retry-After` at the API).
+//!
+//! Queries are checked at compile time against PostgreSQL (sqlx.toml names the URL variable;
+//! `.sqlx/` at the workspace root holds the offline data of both engines). Instants are
+//! `timestamptz`, written truncated to the millisecond as the contract says.
+
+mod audit;
+mod claims;
+mod instances;
+mod jobs;
+mod keys;
+mod notify;
+mod retention;
+mod rows;
+mod runs;
+mod seed;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use schedlite_core::store::classify::from_migrate;
+use schedlite_core::store::{MigrationReport, StorageCondition, StoreError};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+pub use notify::CHANGES_CHANNEL;
+
+/// Embedded migrations from `migrations/postgres/`, numbered as SQLite's are.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// How long a caller waits for a pooled connection (or a new one to be made) before the store
+/// reports the database unavailable: long enough to ride out a busy moment, short enough that
+/// an API client gets a 503 rather than a hung request while the server is down.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Connections per node: the API's reads and writes, the loop's claims and outcome writes, and
+/// the change listener (which holds its own).
+const POOL_SIZE: u32 = 12;
+
+/// A statement running longer than this is cancelled by the server, so a lock held by a stuck
+/// node cannot stall every other node's claims.
+const STATEMENT_TIMEOUT: &str = "30s";
+
+/// Handle on the PostgreSQL database; cheap to clone (it wraps a pool).
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    /// The URL without its password, for logs and messages.
+    location: String,
+    /// The URL as given, for the change listener's own connection. Never logged.
+    url: Arc<str>,
+    /// Set by [`PgStore::close`]: stops the change listener.
+    closing: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl PgStore {
+    /// Connects to the database at `url` (`postgres://…` or `postgresql://…`). Connections are
+    /// made lazily and remade after a failure, so a node starts and serves 503s while the
+    /// database is down, and recovers without a restart; the first round trip here proves the
+    /// URL right when the server is up.
+    pub async fn open(url: &str) -> Result<PgStore, StoreError> {
+        let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Open {
+            path: redact(url).into(),
+            reason: format!("not a valid PostgreSQL URL: {e}"),
+        })?;
+        let options = options.application_name("schedlite").options([
+            ("statement_timeout", STATEMENT_TIMEOUT),
+            ("timezone", "UTC"),
+        ]);
+        let pool = PgPoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
+            .connect_lazy_with(options);
+        let store = PgStore {
+            pool,
+            location: redact(url),
+            url: url.into(),
+            closing: Arc::new(tokio::sync::watch::channel(false).0),
+        };
+        store.ping().await.map_err(|e| StoreError::Open {
+            path: store.location.clone().into(),
+            reason: e.to_string(),
+        })?;
+        Ok(store)
+    }
+
+    /// The URL, password removed.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// Applies pending migrations (under an advisory lock, so nodes starting together apply
+    /// each once). Refuses a database migrated by a newer binary, or one whose applied
+    /// migrations were edited since.
+    pub async fn migrate(&self) -> Result<MigrationReport, StoreError> {
+        let before = self.schema_version().await.unwrap_or(0);
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| from_migrate(e, &MIGRATOR))?;
+        let current = self.schema_version().await?;
+        let applied = MIGRATOR
+            .iter()
+            .map(|m| m.version)
+            .filter(|v| *v > before && *v <= current)
+            .collect();
+        Ok(MigrationReport { applied, current })
+    }
+
+    /// The newest migration version applied, 0 for a database never migrated.
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        let exists = sqlx::query_scalar!(
+            r#"SELECT to_regclass('_sqlx_migrations') IS NOT NULL AS "exists!""#
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        if !exists {
+            return Ok(0);
+        }
+        // Not a macro: the table is sqlx's and may not exist where the queries are checked.
+        let version: Option<i64> =
+            sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(version.unwrap_or(0))
+    }
+
+    /// The newest migration this binary knows.
+    pub fn latest_known_version() -> i64 {
+        MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+    }
+
+    /// Whether `condition` still holds: a round trip answers for an unreachable server; a
+    /// full disk or a read-only server is only seen by writing, so those are assumed to hold
+    /// until a write succeeds (errs towards "still holds", as the contract asks).
+    pub async fn condition_persists(&self, condition: StorageCondition) -> bool {
+        match condition {
+            StorageCondition::Unavailable | StorageCondition::FileGone => {
+                self.ping().await.is_err()
+            }
+            StorageCondition::Full | StorageCondition::ReadOnly => true,
+        }
+    }
+
+    /// A cheap round trip proving the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query_scalar!(r#"SELECT 1 AS "one!""#)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Closes every connection of this handle.
+    pub async fn close(&self) {
+        self.closing.send_replace(true);
+        self.pool.close().await;
+    }
+}
+
+/// An instant as the contract stores it: UTC, truncated to the millisecond.
+fn ms(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.trunc_subsecs(3)
+}
+
+/// `url` without its password, for messages and logs.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) => {
+            let user = user_info.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}@{host}{tail}")
+        }
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_leave_the_url() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db.example:5432/sched?sslmode=require"),
+            "postgres://app@db.example:5432/sched?sslmode=require"
+        );
+        assert_eq!(
+            redact("postgres://localhost/test"),
+            "postgres://localhost/test"
+        );
+    }
+}
