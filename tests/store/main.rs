@@ -56,7 +56,11 @@ pub mod engines {
     }
 
     enum Location {
-        SqliteFile(PathBuf, tempfile::TempDir),
+        /// The file, in a temp dir deleted with the test.
+        SqliteFile {
+            path: PathBuf,
+            _dir: tempfile::TempDir,
+        },
         Postgres(crate::test_postgres::TestDatabase),
     }
 
@@ -65,7 +69,9 @@ pub mod engines {
         /// would have.
         pub async fn another_handle(&self) -> Store {
             match &self.at {
-                Location::SqliteFile(path, _) => Store::open(path, false).await.expect("reopen"),
+                Location::SqliteFile { path, .. } => {
+                    Store::open(path, false).await.expect("reopen")
+                }
                 Location::Postgres(db) => {
                     Store::open(db.url.as_ref(), false).await.expect("reopen")
                 }
@@ -81,7 +87,7 @@ pub mod engines {
         store.migrate().await.expect("migrate");
         Some(Db {
             store,
-            at: Location::SqliteFile(path, dir),
+            at: Location::SqliteFile { path, _dir: dir },
         })
     }
 
