@@ -27,7 +27,8 @@ const VERSION: &str = concat!(
 #[derive(Debug, Parser)]
 #[command(name = "schedlite", version = VERSION, about)]
 struct Cli {
-    /// The SQLite file (created if missing).
+    /// The database: a SQLite file (a path or sqlite://PATH, created if missing) or a
+    /// PostgreSQL URL (postgres://USER@HOST/DB or postgresql://…).
     #[arg(long, global = true, env = "SCHEDLITE_DB", default_value = DEFAULT_DB)]
     db: PathBuf,
     #[command(subcommand)]
@@ -60,6 +61,17 @@ enum Command {
     },
     /// Apply pending migrations and exit.
     Migrate,
+    /// Copy jobs, API keys, run history and audit from one database to another, new and empty
+    /// one, on either engine (SQLite to PostgreSQL or back), then verify the copy. Stop the
+    /// servers on the source first.
+    Copy {
+        /// The database to copy from (a path, sqlite://…, or postgres://…).
+        #[arg(long)]
+        from: PathBuf,
+        /// The database to copy into; created and migrated, refused unless empty.
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Manage API keys.
     Keys {
         #[command(subcommand)]
@@ -221,6 +233,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Prune { dry_run, retention } => prune(cli.db, dry_run, retention).await,
         Command::Backup { dest } => backup(cli.db, dest).await,
         Command::Migrate => migrate(cli.db).await,
+        Command::Copy { from, to } => copy(from, to).await,
         Command::Keys { command } => keys(cli.db, command).await,
     }
 }
@@ -282,6 +295,45 @@ async fn backup(db: PathBuf, dest: PathBuf) -> Result<(), String> {
         "backed up {} to {} ({bytes} bytes)",
         db.display(),
         dest.display()
+    );
+    Ok(())
+}
+
+/// `schedlite copy --from A --to B`: everything in A into the empty B, verified.
+async fn copy(from: PathBuf, to: PathBuf) -> Result<(), String> {
+    use schedlite::store::{Store, copy_store};
+    telemetry::init("warn", std::io::stderr);
+    let source = Store::open(&from, false).await.map_err(|e| chain(&e))?;
+    let version = source.schema_version().await.map_err(|e| chain(&e))?;
+    if version != Store::latest_known_version() {
+        source.close().await;
+        return Err(format!(
+            "the source's schema is at version {version}, this binary's at {}: run `schedlite --db <source> migrate` first",
+            Store::latest_known_version()
+        ));
+    }
+    let target = match open_and_migrate(&Config::new(to)).await {
+        Ok(target) => target,
+        Err(e) => {
+            source.close().await;
+            return Err(chain(&e));
+        }
+    };
+    let result = copy_store(&source, &target, |table, done| {
+        eprintln!("copy: {table}: {done} rows");
+    })
+    .await;
+    source.close().await;
+    target.close().await;
+    let copied = result.map_err(|e| chain(&e))?;
+    println!(
+        "copied {} jobs, {} keys, {} runs and {} audit rows from {} to {}; counts and job checksums verified",
+        copied.jobs,
+        copied.keys,
+        copied.runs,
+        copied.audit,
+        source.location(),
+        target.location()
     );
     Ok(())
 }

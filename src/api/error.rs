@@ -193,7 +193,7 @@ impl ApiError {
             }
             ApiError::Store(StoreError::JobExists(id)) => format!("Job '{id}' already exists"),
             ApiError::Store(StoreError::Unavailable(_)) => {
-                "the database file cannot be read right now: retry shortly".to_string()
+                "the database cannot be reached or read right now: retry shortly".to_string()
             }
             ApiError::Store(StoreError::FileGone { .. }) => {
                 "the database file was deleted or replaced underneath the server: writes are refused".to_string()

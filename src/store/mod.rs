@@ -37,6 +37,7 @@ macro_rules! dispatch {
 
 mod audit;
 mod claims;
+mod copy;
 mod instances;
 mod jobs;
 mod keys;
@@ -46,10 +47,12 @@ mod seed;
 
 use std::path::{Path, PathBuf};
 
+pub use copy::{CopyError, CopyReport, copy_store};
+pub use schedlite_core::store::columns;
 pub use schedlite_core::store::{
-    AgeCutoffs, AuditEntry, ClaimReport, ClaimedRun, Gauges, Instance, JobCursor, JobFilter,
-    JobOrder, JobPage, MigrationReport, OpenOptions, PRUNE_BATCH, PRUNE_JOBS_PER_STEP, PruneStep,
-    RunRecord, SeedTrigger, StorageCondition, StoreError,
+    AgeCutoffs, AuditEntry, COPY_PAGE, ClaimReport, ClaimedRun, Gauges, Instance, JobCursor,
+    JobFilter, JobOrder, JobPage, MigrationReport, OpenOptions, PRUNE_BATCH, PRUNE_JOBS_PER_STEP,
+    PruneStep, RunRecord, SeedTrigger, StorageCondition, StoreError, TableCounts,
 };
 pub use schedlite_postgres::PgStore;
 pub use sqlite::SqliteStore;

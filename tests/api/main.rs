@@ -4,6 +4,7 @@ mod auth;
 mod backup;
 mod cli;
 mod contention;
+mod copy;
 mod failpoints;
 mod faults;
 mod firing;

@@ -18,6 +18,7 @@
 
 mod audit;
 mod claims;
+mod copy;
 mod instances;
 mod jobs;
 mod keys;

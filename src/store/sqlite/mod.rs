@@ -10,6 +10,7 @@ mod audit;
 mod backup;
 mod claims;
 mod conditions;
+mod copy;
 mod error;
 mod instances;
 mod jobs;

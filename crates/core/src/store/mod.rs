@@ -7,6 +7,7 @@ mod audit;
 pub mod claims;
 pub mod classify;
 pub mod columns;
+mod copy;
 mod error;
 mod instances;
 mod jobs;
@@ -15,6 +16,7 @@ mod seed;
 
 pub use audit::AuditEntry;
 pub use claims::{ClaimReport, ClaimedRun, RunRecord};
+pub use copy::{COPY_PAGE, TableCounts};
 pub use error::{StorageCondition, StoreError};
 pub use instances::Instance;
 pub use jobs::{Gauges, JobCursor, JobFilter, JobOrder, JobPage};

@@ -1,0 +1,204 @@
+//! `schedlite copy --from URL --to URL` (issue 11, item 5): a SQLite file with jobs of every
+//! kind, keys (one revoked), runs and audit rows is copied to a fresh PostgreSQL database and
+//! back to a new SQLite file; every job, key, run and audit row read back through the store
+//! equals the original. A target that is not empty is refused, and left as it was.
+
+use std::path::Path;
+use std::time::Duration;
+
+use schedlite::store::{JobFilter, JobOrder, Store};
+use serde_json::{Value, json};
+
+use crate::helpers::cli::{assert_one_line_error, schedlite, stderr, stdout};
+use crate::helpers::*;
+
+#[path = "../support/postgres.rs"]
+mod test_postgres;
+
+/// Everything a store holds, as the contract reads it, with audit details parsed (PostgreSQL
+/// keeps them as jsonb, which normalizes the text's spacing, not its value).
+async fn contents(
+    db: &Path,
+) -> (
+    Vec<String>,
+    Vec<String>,
+    Vec<String>,
+    Vec<(i64, String, Option<Value>)>,
+) {
+    let store = Store::open(db, false).await.expect("open");
+    let page = store
+        .list_jobs(&JobFilter::default(), JobOrder::Id, None, 1000)
+        .await
+        .expect("jobs");
+    let jobs = page.jobs.iter().map(|j| format!("{j:?}")).collect();
+    let keys = store.export_keys().await.expect("keys");
+    let keys = keys.iter().map(|k| format!("{k:?}")).collect();
+    let runs = store.export_runs(0, 10_000).await.expect("runs");
+    let runs = runs.iter().map(|r| format!("{r:?}")).collect();
+    let audit = store.list_audit(None, None, 1000).await.expect("audit");
+    let audit = audit
+        .into_iter()
+        .map(|a| {
+            let detail = a
+                .detail
+                .as_deref()
+                .map(|d| serde_json::from_str(d).expect("json"));
+            (
+                a.id,
+                format!("{} {} {:?} {}", a.at, a.key_name, a.action, a.job_id),
+                detail,
+            )
+        })
+        .collect();
+    store.close().await;
+    (jobs, keys, runs, audit)
+}
+
+/// A SQLite file holding jobs of every kind, two finished manual runs, and a revoked key.
+async fn populated_file() -> TestApp {
+    let mut app = spawn_app_with(scheduler_on()).await;
+    app.create_job(&cron_job("nightly", "0 3 * * *", "Europe/Berlin"))
+        .await;
+    app.create_job(&interval_job("every-hour", 3600)).await;
+    app.create_job(
+        &json!({"id": "once", "trigger": {"type": "date", "run_at": "2099-01-01T00:00:00Z"},
+        "action": {"type": "http", "method": "POST", "url": "http://127.0.0.1:9/hook",
+                   "headers": {"X-Team": "ops"}, "body": "{}", "timeout_seconds": 5},
+        "misfire_grace_seconds": 5, "coalesce": false, "max_instances": 3, "jitter_seconds": 2}),
+    )
+    .await;
+    app.create_job(
+        &json!({"id": "held", "trigger": {"type": "interval", "seconds": 60},
+        "action": {"type": "noop"}, "paused": true}),
+    )
+    .await;
+    for _ in 0..2 {
+        let (status, body) = app.post("/jobs/every-hour/run", &json!({})).await;
+        assert_eq!(status, 202, "{body}");
+    }
+    wait_for(
+        "two finished manual runs",
+        Duration::from_secs(10),
+        || async { (app.succeeded_count("every-hour").await == 2).then_some(()) },
+    )
+    .await;
+    let created = schedlite(
+        &["keys", "create", "--name", "ci", "--role", "monitor"],
+        &app.db_path,
+    );
+    assert!(created.status.success(), "{}", stderr(&created));
+    let revoked = schedlite(&["keys", "revoke", "ci"], &app.db_path);
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    app.stop().await;
+    app
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_to_postgres_and_back_leaves_every_row_equal() {
+    let Some(pg) = test_postgres::create().await else {
+        return;
+    };
+    let app = populated_file().await;
+    let original = contents(&app.db_path).await;
+    assert_eq!(original.0.len(), 4, "jobs");
+    assert_eq!(original.2.len(), 2, "runs");
+
+    let to_pg = schedlite(
+        &[
+            "copy",
+            "--from",
+            app.db_path.to_str().unwrap(),
+            "--to",
+            &pg.url,
+        ],
+        &app.db_path,
+    );
+    assert!(to_pg.status.success(), "{}", stderr(&to_pg));
+    let pg_path = Path::new(&pg.url);
+    assert_eq!(contents(pg_path).await, original, "on PostgreSQL");
+
+    let back = app.dir.as_ref().expect("dir").path().join("back.db");
+    let to_file = schedlite(
+        &["copy", "--from", &pg.url, "--to", back.to_str().unwrap()],
+        &app.db_path,
+    );
+    assert!(to_file.status.success(), "{}", stderr(&to_file));
+    assert_eq!(
+        stdout(&to_file).trim(),
+        format!(
+            "copied 4 jobs, 3 keys, 2 runs and {} audit rows from {} to {}; counts and job checksums verified",
+            original.3.len(),
+            pg.url,
+            back.display()
+        )
+    );
+    assert_eq!(contents(&back).await, original, "back on SQLite");
+
+    // A server on the copy serves the jobs, and the original admin key works there.
+    let mut restored = start_on(back, AppOptions::default()).await;
+    let (status, job) = restored.get("/jobs/once").await;
+    assert_eq!(status, 200, "{job}");
+    assert_eq!(job["data"]["action"]["headers"], json!({"X-Team": "ops"}));
+    restored.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_that_is_not_empty_is_refused_and_left_alone() {
+    let Some(pg) = test_postgres::create().await else {
+        return;
+    };
+    let app = populated_file().await;
+    let first = schedlite(
+        &[
+            "copy",
+            "--from",
+            app.db_path.to_str().unwrap(),
+            "--to",
+            &pg.url,
+        ],
+        &app.db_path,
+    );
+    assert!(first.status.success(), "{}", stderr(&first));
+    let before = contents(Path::new(&pg.url)).await;
+
+    let again = schedlite(
+        &[
+            "copy",
+            "--from",
+            app.db_path.to_str().unwrap(),
+            "--to",
+            &pg.url,
+        ],
+        &app.db_path,
+    );
+    assert_one_line_error(
+        &again,
+        &[
+            "the target is not empty (4 jobs, 3 keys, 2 runs,",
+            "copy only into a new, empty database",
+        ],
+        "copy into a non-empty database",
+    );
+    assert_eq!(
+        contents(Path::new(&pg.url)).await,
+        before,
+        "the target is unchanged"
+    );
+
+    // Onto itself: the same refusal, before anything is written.
+    let onto_itself = schedlite(
+        &[
+            "copy",
+            "--from",
+            app.db_path.to_str().unwrap(),
+            "--to",
+            app.db_path.to_str().unwrap(),
+        ],
+        &app.db_path,
+    );
+    assert_one_line_error(
+        &onto_itself,
+        &["the target is not empty"],
+        "copy onto itself",
+    );
+}
