@@ -3,14 +3,20 @@
 //! `postgres://postgres@127.0.0.1:5432/test`). Each test creates a database of its own and
 //! drops it when done, so tests run in parallel without seeing each other's rows.
 //!
-//! Without the variable a PostgreSQL test prints one "skipped: …" line and passes locally; under
-//! `CI=true` it fails, since CI must check both engines.
+//! Without the variable, the tests start a throwaway server of their own from the machine's
+//! PostgreSQL binaries (`throwaway_postgres.rs`), one per test process. When there are none, a
+//! PostgreSQL test prints one "skipped: …" line and passes locally; under `CI=true` it fails,
+//! since CI must check both engines.
 //!
 //! Shared by the test targets that need it (`#[path]`-included), not copied.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use sqlx::Connection;
+
+#[path = "throwaway_postgres.rs"]
+pub mod throwaway;
 
 /// The variable naming the server (any database on it; tests create their own).
 pub const URL_VAR: &str = "SCHEDLITE_TEST_POSTGRES_URL";
@@ -27,11 +33,18 @@ pub struct TestDatabase {
 /// The server's URL, or `None` after saying why the PostgreSQL tests are skipped (and failing
 /// under `CI=true`).
 pub fn server_url() -> Option<String> {
-    match std::env::var(URL_VAR) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
+    if let Ok(url) = std::env::var(URL_VAR)
+        && !url.is_empty()
+    {
+        return Some(url);
+    }
+    // One throwaway server for the whole test process; its watchdog stops it at exit.
+    static THROWAWAY: OnceLock<Result<throwaway::Throwaway, String>> = OnceLock::new();
+    match THROWAWAY.get_or_init(throwaway::Throwaway::start) {
+        Ok(server) => Some(server.url()),
+        Err(e) => {
             let why = format!(
-                "skipped: PostgreSQL tests need {URL_VAR} (e.g. postgres://postgres@127.0.0.1:5432/test)"
+                "skipped: PostgreSQL tests need {URL_VAR} (e.g. postgres://postgres@127.0.0.1:5432/test) or PostgreSQL's binaries for a throwaway server ({e})"
             );
             if std::env::var("CI").is_ok_and(|v| v == "true") {
                 panic!("{why}; under CI=true this is a failure");
