@@ -48,7 +48,7 @@ pub(crate) async fn insert_interval_jobs(
     seed(db, prefix, n, trigger).await
 }
 
-async fn seed(db: &Path, prefix: &str, n: usize, trigger: SeedTrigger) -> Result<()> {
+pub(crate) async fn seed(db: &Path, prefix: &str, n: usize, trigger: SeedTrigger) -> Result<()> {
     let n = u32::try_from(n).map_err(|_| format!("cannot seed {n} jobs: at most {}", u32::MAX))?;
     let store = Store::open(db, false)
         .await

@@ -20,11 +20,14 @@
 //! (the claim-and-record SQL in a loop, in this process, no scheduler around it), `idle`
 //! (50 jobs at distinct instants), `steady` (10,000 interval jobs firing for a while),
 //! `api` (HTTP create, get and list rates and latencies), `scale` (a file with 1,000,000 jobs:
-//! time to ready, RSS, cost of an idle loop pass). The APScheduler peer is `bench/run_peer.sh`.
+//! time to ready, RSS, cost of an idle loop pass), and `pg` (the PostgreSQL engine: bursts on 1
+//! and 3 nodes, its raw claim limit, idle lateness, GET; only when selected, with `--postgres`).
+//! The APScheduler peer is `bench/run_peer.sh`.
 
 mod api;
 mod burst;
 mod db;
+mod pg;
 mod report;
 mod scale;
 mod server;
@@ -41,6 +44,7 @@ pub(crate) use burst::*;
 pub(crate) use chrono::{DateTime, SecondsFormat, Utc};
 pub(crate) use clap::Parser;
 pub(crate) use db::*;
+pub(crate) use pg::*;
 pub(crate) use report::*;
 pub(crate) use scale::*;
 pub(crate) use schedlite::actions::Action;
@@ -68,7 +72,9 @@ pub(crate) const PLACEHOLDER: &str = "2099-01-01T00:00:00.000Z";
 pub(crate) const LEAD: Duration = Duration::from_millis(2000);
 /// Outcomes written per transaction in the raw loop, as the server's writer does.
 pub(crate) const RAW_RECORD_BATCH: usize = 1024;
-pub(crate) const SCENARIOS: [&str; 6] = ["burst", "raw", "idle", "steady", "api", "scale"];
+pub(crate) const SCENARIOS: [&str; 7] = ["burst", "raw", "idle", "steady", "api", "scale", "pg"];
+/// Scenarios that run only when named in `--only` (they need a PostgreSQL server).
+pub(crate) const ON_REQUEST: [&str; 1] = ["pg"];
 
 /// Benchmarks of schedlite against the real release binary.
 #[derive(Debug, Parser)]
@@ -89,6 +95,9 @@ pub(crate) struct Opts {
     /// Where to write the table (default: `bench/results/latest.md` in the source tree).
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,
+    /// The PostgreSQL server for `--only pg` (each run creates and drops a database on it).
+    #[arg(long, env = "SCHEDLITE_BENCH_POSTGRES_URL")]
+    pub(crate) postgres: Option<String>,
 }
 
 /// Sizes and windows of one mode.
@@ -202,8 +211,13 @@ pub(crate) async fn run(opts: Opts) -> Result<()> {
     let selected: Vec<&str> = SCENARIOS
         .iter()
         .copied()
-        .filter(|s| opts.only.is_empty() || opts.only.iter().any(|o| o == s))
+        .filter(|s| {
+            (opts.only.is_empty() && !ON_REQUEST.contains(s)) || opts.only.iter().any(|o| o == s)
+        })
         .collect();
+    if selected.contains(&"pg") && opts.postgres.is_none() {
+        return Err("--only pg needs --postgres URL (or SCHEDLITE_BENCH_POSTGRES_URL)".into());
+    }
     let mut ctx = Ctx {
         server_bin,
         dir: dir.clone(),
@@ -224,6 +238,7 @@ pub(crate) async fn run(opts: Opts) -> Result<()> {
             "idle" => scenario_idle(&mut ctx).await,
             "steady" => scenario_steady(&mut ctx).await,
             "api" => scenario_api(&mut ctx).await,
+            "pg" => scenario_pg(&mut ctx, opts.postgres.as_deref().unwrap_or_default()).await,
             _ => scenario_scale(&mut ctx).await,
         };
         if let Err(e) = r {

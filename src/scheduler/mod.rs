@@ -573,9 +573,51 @@ impl Scheduler {
             if let Err(e) = self.recover_dead_owners(now).await {
                 tracing::warn!(error = %e, "recovery of dead processes' runs failed");
             }
+            if let Err(e) = self.interrupt_unstarted_claims(now).await {
+                tracing::warn!(error = %e, "the check for claims this process never started failed");
+            }
         }
     }
+
+    /// Marks `interrupted` the runs the database holds as `running` for this process that it
+    /// is not executing, claimed more than [`UNSTARTED_CLAIM_AGE`] ago. They exist when a
+    /// claim's commit reached the database but its answer was lost with the connection (a
+    /// PostgreSQL node cut off mid-commit): the process took the claim for failed and never
+    /// started them, while its heartbeat keeps any other process from recovering them, so
+    /// without this they would stay `running` for ever and block `max_instances`.
+    async fn interrupt_unstarted_claims(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let stale = self
+            .store
+            .stale_running_runs_of(&self.instance_id, now - UNSTARTED_CLAIM_AGE)
+            .await?;
+        if stale.is_empty() {
+            return Ok(0);
+        }
+        let orphans: Vec<i64> = match self.in_flight.runs.lock() {
+            Ok(runs) => stale
+                .iter()
+                .map(|(id, _)| *id)
+                .filter(|id| !runs.contains_key(id))
+                .collect(),
+            Err(_) => return Ok(0),
+        };
+        if orphans.is_empty() {
+            return Ok(0);
+        }
+        let reason =
+            "claimed by this process but never started: the claim's commit was not confirmed to it";
+        self.store.interrupt_runs(&orphans, now, reason).await?;
+        tracing::warn!(
+            runs = orphans.len(),
+            "interrupted runs claimed by this process that it never started"
+        );
+        Ok(orphans.len() as u64)
+    }
 }
+
+/// How old a claim of this process must be before a `running` row it is not executing is taken
+/// for one it never started: far longer than the step from a claim's commit to its dispatch.
+const UNSTARTED_CLAIM_AGE: chrono::Duration = chrono::Duration::seconds(30);
 
 /// Stops the writer after it has written what it holds.
 async fn flush_and_stop(

@@ -34,6 +34,18 @@ impl Store {
         dispatch!(self, s => s.mark_instance_stopped(id, now).await)
     }
 
+    /// The runs of `owner` still `running` whose claim (`started_at`, the claim time until an
+    /// outcome is written) is older than `claimed_before`: (run id, job id). A live process
+    /// compares them with what it is executing, to find runs it claimed but never started (a
+    /// claim whose commit reached the database while the answer was lost with the connection).
+    pub async fn stale_running_runs_of(
+        &self,
+        owner: &str,
+        claimed_before: DateTime<Utc>,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        dispatch!(self, s => s.stale_running_runs_of(owner, claimed_before).await)
+    }
+
     /// The owners, other than `except`, that have runs still `running`, each with its instance
     /// row when there is one (`None` for an owner id with no row: a hand edit, or NULL).
     pub async fn owners_of_running_runs(

@@ -19,6 +19,7 @@ mod metrics;
 mod migrations;
 mod mutation;
 mod openapi;
+mod orphans;
 mod packaging;
 mod processes;
 mod properties;

@@ -10,6 +10,7 @@ crate::conformance!(
     instances_register_beat_and_stop,
     a_dead_owners_runs_are_found_and_interrupted,
     shutdown_interrupts_only_the_runs_named,
+    stale_running_runs_are_listed_by_owner_and_claim_age,
 );
 
 async fn instances_register_beat_and_stop(db: Db) {
@@ -199,4 +200,59 @@ async fn shutdown_interrupts_only_the_runs_named(db: Db) {
         .interrupt_runs(&[], t, "nothing")
         .await
         .expect("no runs");
+}
+
+async fn stale_running_runs_are_listed_by_owner_and_claim_age(db: Db) {
+    let t = now();
+    db.store
+        .insert_job(&every("j", 60, plus_ms(t, 7)), None, t, KEY)
+        .await
+        .expect("insert");
+    let old = db
+        .store
+        .insert_manual_run("j", t, "me", KEY)
+        .await
+        .expect("run")
+        .expect("job");
+    let young = db
+        .store
+        .insert_manual_run("j", plus_ms(t, 5_000), "me", KEY)
+        .await
+        .expect("run")
+        .expect("job");
+    let others = db
+        .store
+        .insert_manual_run("j", t, "someone-else", KEY)
+        .await
+        .expect("run")
+        .expect("job");
+    let finished = db
+        .store
+        .insert_manual_run("j", t, "me", KEY)
+        .await
+        .expect("run")
+        .expect("job");
+    db.store
+        .interrupt_runs(&[finished.run_id], plus_ms(t, 1), "done")
+        .await
+        .expect("close one");
+    let stale = db
+        .store
+        .stale_running_runs_of("me", plus_ms(t, 1_000))
+        .await
+        .expect("stale");
+    assert_eq!(
+        stale,
+        vec![(old.run_id, "j".to_string())],
+        "only my old running run"
+    );
+    assert_ne!(young.run_id, others.run_id);
+    let all = db
+        .store
+        .stale_running_runs_of("me", plus_ms(t, 10_000))
+        .await
+        .expect("stale");
+    let mut ids: Vec<i64> = all.iter().map(|(id, _)| *id).collect();
+    ids.sort();
+    assert_eq!(ids, vec![old.run_id, young.run_id]);
 }

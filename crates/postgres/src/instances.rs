@@ -103,6 +103,22 @@ impl PgStore {
             .collect())
     }
 
+    /// The runs of `owner` still `running`, claimed before `claimed_before`: (run id, job id).
+    pub async fn stale_running_runs_of(
+        &self,
+        owner: &str,
+        claimed_before: DateTime<Utc>,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let rows = sqlx::query!(
+            "SELECT id, job_id FROM job_runs WHERE status = 'running' AND owner_id = $1 AND started_at < $2",
+            owner,
+            ms(claimed_before)
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| (r.id, r.job_id)).collect())
+    }
+
     /// Nodes other than `except` not marked stopped.
     pub async fn unstopped_instances(&self, except: &str) -> Result<Vec<Instance>, StoreError> {
         let rows = sqlx::query!(

@@ -120,6 +120,24 @@ impl SqliteStore {
         Ok(result)
     }
 
+    /// See [`crate::store::Store::stale_running_runs_of`].
+    pub async fn stale_running_runs_of(
+        &self,
+        owner: &str,
+        claimed_before: DateTime<Utc>,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let before = ts(claimed_before);
+        let rows = sqlx::query!(
+            r#"SELECT id AS "id!: i64", job_id FROM job_runs
+               WHERE status = 'running' AND owner_id = ? AND started_at < ?"#,
+            owner,
+            before
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| (r.id, r.job_id)).collect())
+    }
+
     /// Processes other than `except` that are not marked stopped.
     pub async fn unstopped_instances(&self, except: &str) -> Result<Vec<Instance>, StoreError> {
         let rows = sqlx::query_as!(
