@@ -185,6 +185,8 @@ async fn verify(
 
 /// A checksum of everything that defines a job (trigger, action, settings, state, instants),
 /// as the domain type holds it after reading its row: equal on both engines for equal jobs.
+/// The action is taken as JSON too, since its `Debug` hides header values.
 fn definition_sum(job: &Job) -> String {
-    hex::encode(Sha256::digest(format!("{job:?}").as_bytes()))
+    let action = serde_json::to_string(&job.action).unwrap_or_default();
+    hex::encode(Sha256::digest(format!("{job:?}\n{action}").as_bytes()))
 }

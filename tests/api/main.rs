@@ -27,5 +27,6 @@ mod readme;
 mod requests;
 mod retention;
 mod scheduler;
+mod secrets;
 mod security;
 mod torture;

@@ -293,6 +293,7 @@ pub(super) fn new_job(
     id: String,
     now: DateTime<Utc>,
     allow_command: bool,
+    stored: Option<&Action>,
 ) -> Result<(NewJob, Option<DateTime<Utc>>), ApiError> {
     validate_job_id(&id)?;
     if let Some(name) = &body.name
@@ -311,7 +312,11 @@ pub(super) fn new_job(
             format!("must be at most {MAX_NAME_CHARS} characters"),
         ));
     }
-    let action = parse_action(body.action)?;
+    let mut action = parse_action(body.action)?;
+    // Header values read back from a GET come as the redaction marker: they mean "keep".
+    if let Some(stored) = stored {
+        action.keep_redacted_from(stored);
+    }
     let trigger_body = parse_trigger(body.trigger)?;
     action
         .validate()

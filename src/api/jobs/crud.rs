@@ -159,7 +159,7 @@ pub(super) async fn create_job(
 ) -> Result<impl IntoResponse, ApiError> {
     let now = Timestamp::now().get();
     let id = body.id.clone().unwrap_or_else(generated_id);
-    let (job, next) = new_job(body, id, now, state.config.allow_command_jobs)?;
+    let (job, next) = new_job(body, id, now, state.config.allow_command_jobs, None)?;
     let stored = state
         .store
         .insert_job(&job, next, now, &who.name)
@@ -205,7 +205,9 @@ pub(super) async fn put_job(
         ));
     }
     let now = Timestamp::now().get();
-    let (job, next) = new_job(body, job_id, now, state.config.allow_command_jobs)?;
+    let current = state.store.get_job(&job_id).await?;
+    let stored = current.as_ref().map(|j| &j.action);
+    let (job, next) = new_job(body, job_id, now, state.config.allow_command_jobs, stored)?;
     let (stored, created) = state.store.upsert_job(&job, next, now, &who.name).await?;
     state.scheduler.wake();
     tracing::info!(job.id = %stored.id, created, key.name = %who.name, "job put");

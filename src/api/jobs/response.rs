@@ -61,7 +61,8 @@ impl JobResponse {
             trigger_details: job.trigger.details(),
             trigger: trigger_json(&job.trigger),
             name: job.name,
-            action: job.action,
+            // Header values are write-only.
+            action: job.action.redacted(),
             paused: job.paused,
             misfire_grace_seconds: job.settings.misfire_grace_seconds,
             coalesce: job.settings.coalesce,

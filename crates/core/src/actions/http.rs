@@ -32,6 +32,49 @@ const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 /// (a wrong `Content-Length` would corrupt the request rather than fail validation).
 const RESERVED_HEADERS: [&str; 3] = [IDEMPOTENCY_KEY, "Content-Length", "Transfer-Encoding"];
 
+/// What an API response shows instead of a header's stored value: header values are
+/// write-only (they often carry tokens). A PUT that sends it back keeps the stored value.
+pub const REDACTED: &str = "<redacted>";
+
+/// Longest environment variable name a header may name.
+const MAX_ENV_NAME: usize = 256;
+
+/// A header's value: given as is (stored, never shown again), or the name of an environment
+/// variable of the server, read each time the request is sent (never stored).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum HeaderSpec {
+    /// The value itself.
+    Value(String),
+    /// `{"from_env": "NAME"}`: the value of the server's environment variable `NAME`.
+    Env(FromEnv),
+}
+
+/// `{"from_env": "NAME"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FromEnv {
+    /// An environment variable name: letters, digits and `_`, not starting with a digit.
+    #[schema(pattern = "^[A-Za-z_][A-Za-z0-9_]{0,255}$")]
+    pub from_env: String,
+}
+
+/// Never prints a stored value, so no log line or error built with `{:?}` can leak one.
+impl std::fmt::Debug for HeaderSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HeaderSpec::Value(_) => f.write_str(REDACTED),
+            HeaderSpec::Env(env) => write!(f, "from_env {:?}", env.from_env),
+        }
+    }
+}
+
+impl From<&str> for HeaderSpec {
+    fn from(value: &str) -> HeaderSpec {
+        HeaderSpec::Value(value.to_string())
+    }
+}
+
 /// `{"type":"http","method":"POST","url":"…","headers":{…},"body":"…","timeout_seconds":30}`:
 /// sends one request; success is a 2xx status.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -49,9 +92,13 @@ pub struct HttpAction {
     #[schema(max_length = 2048)]
     pub url: String,
     /// Extra request headers (at most 32); `Idempotency-Key` is always set by the executor.
+    /// Each value is a string, or `{"from_env": "NAME"}` to send the server's environment
+    /// variable `NAME` (read when the request is sent, never stored). Values are write-only:
+    /// responses show `"<redacted>"`, and sending `"<redacted>"` back in a PUT keeps the
+    /// stored value.
     #[serde(default)]
     #[schema(required = false)]
-    pub headers: BTreeMap<String, String>,
+    pub headers: BTreeMap<String, HeaderSpec>,
     /// Request body, sent as is (at most 64 KiB); none by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
@@ -149,6 +196,18 @@ impl HttpAction {
                     "{reserved} may not be set: schedlite sets it"
                 )));
             }
+            let value = match value {
+                HeaderSpec::Value(value) => value,
+                HeaderSpec::Env(env) => {
+                    validate_env_name(name, &env.from_env)?;
+                    continue;
+                }
+            };
+            if value == REDACTED {
+                return Err(invalid(format!(
+                    "{name:?}: {REDACTED:?} stands for a value this job already has, and it has none for this header"
+                )));
+            }
             // The value is never echoed: it may be a secret.
             if HeaderValue::from_str(value).is_err() {
                 return Err(invalid(format!(
@@ -163,6 +222,56 @@ impl HttpAction {
             }
         }
         Ok(())
+    }
+}
+
+/// Checks the variable name of a `from_env` header value.
+fn validate_env_name(header: &str, env: &str) -> Result<(), ActionError> {
+    let valid = !env.is_empty()
+        && env.len() <= MAX_ENV_NAME
+        && !env.starts_with(|c: char| c.is_ascii_digit())
+        && env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(ActionError::invalid(
+            "action.headers",
+            format!(
+                "{header:?}: from_env must name an environment variable (letters, digits and _, not starting with a digit, at most {MAX_ENV_NAME}), got {env:?}"
+            ),
+        ))
+    }
+}
+
+impl HttpAction {
+    /// This action as API responses show it: every stored header value replaced by
+    /// [`REDACTED`]; `from_env` names are shown (they are not secrets).
+    pub fn redacted(&self) -> HttpAction {
+        let mut shown = self.clone();
+        for value in shown.headers.values_mut() {
+            if let HeaderSpec::Value(v) = value {
+                *v = REDACTED.to_string();
+            }
+        }
+        shown
+    }
+
+    /// Replaces each header value sent as [`REDACTED`] with the value `stored` has for the
+    /// same header (names compared without case), so that a client can PUT back what it read.
+    /// A marker for a header `stored` lacks is left, and validation refuses it.
+    pub fn keep_redacted_from(&mut self, stored: &HttpAction) {
+        for (name, value) in self.headers.iter_mut() {
+            if !matches!(value, HeaderSpec::Value(v) if v == REDACTED) {
+                continue;
+            }
+            if let Some((_, kept)) = stored
+                .headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            {
+                *value = kept.clone();
+            }
+        }
     }
 }
 
@@ -251,11 +360,21 @@ fn build_request(
     let url = Url::parse(&action.url).map_err(|error| format!("invalid url: {error}"))?;
     let mut headers = HeaderMap::with_capacity(action.headers.len() + 1);
     for (name, value) in &action.headers {
-        let name = HeaderName::from_bytes(name.as_bytes())
+        let header = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| format!("invalid header name {name:?}"))?;
-        let value = HeaderValue::from_str(value)
+        let value = match value {
+            HeaderSpec::Value(value) => value.clone(),
+            // Read now, on every request, so a rotated secret is used from the next run on.
+            HeaderSpec::Env(env) => std::env::var(&env.from_env).map_err(|_| {
+                format!(
+                    "header {name:?}: the environment variable {:?} is not set (or not UTF-8) on this server",
+                    env.from_env
+                )
+            })?,
+        };
+        let value = HeaderValue::from_str(&value)
             .map_err(|_| format!("invalid value for header {name:?}"))?;
-        headers.append(name, value);
+        headers.append(header, value);
     }
     let key = HeaderValue::from_str(idempotency_key)
         .map_err(|_| format!("job id {idempotency_key:?} cannot be sent in a header"))?;
@@ -365,6 +484,44 @@ mod tests {
     use std::time::Instant;
     use tokio::sync::mpsc;
 
+    #[test]
+    fn header_values_are_never_printed_and_redaction_round_trips() {
+        let mut action = HttpAction {
+            method: "POST".into(),
+            url: "https://example.com/hook".into(),
+            headers: BTreeMap::from([
+                ("Authorization".to_owned(), "Bearer top-secret".into()),
+                (
+                    "X-Env".to_owned(),
+                    HeaderSpec::Env(FromEnv {
+                        from_env: "HOOK_TOKEN".into(),
+                    }),
+                ),
+            ]),
+            body: None,
+            timeout_seconds: 30,
+        };
+        assert!(!format!("{action:?}").contains("top-secret"));
+        let shown = action.redacted();
+        assert_eq!(shown.headers["Authorization"], HeaderSpec::from(REDACTED));
+        assert_eq!(shown.headers["X-Env"], action.headers["X-Env"]);
+        let mut sent_back = shown.clone();
+        sent_back
+            .headers
+            .insert("authorization".into(), REDACTED.into());
+        sent_back.headers.remove("Authorization");
+        sent_back.keep_redacted_from(&action);
+        assert_eq!(
+            sent_back.headers["authorization"],
+            HeaderSpec::from("Bearer top-secret")
+        );
+        action.headers.insert("X-New".into(), REDACTED.into());
+        assert!(
+            action.validate_headers().is_err(),
+            "a marker with nothing behind it"
+        );
+    }
+
     /// What the stub server saw of one request.
     #[derive(Debug)]
     struct Received {
@@ -437,9 +594,7 @@ mod tests {
         let (address, mut received) = recording_stub(StubStatus::OK, answer).await;
         let mut action = action(format!("http://{address}/hook?x=1"));
         action.method = "PUT".to_owned();
-        action
-            .headers
-            .insert("X-Custom".to_owned(), "hello".to_owned());
+        action.headers.insert("X-Custom".to_owned(), "hello".into());
         action.body = Some("payload".to_owned());
 
         let outcome = execute(action).await;

@@ -12,7 +12,7 @@ mod http;
 mod noop;
 
 pub use command::CommandAction;
-pub use http::HttpAction;
+pub use http::{FromEnv, HeaderSpec, HttpAction, REDACTED};
 
 use std::time::Instant;
 
@@ -79,6 +79,23 @@ impl From<ActionRepr> for Action {
 }
 
 impl Action {
+    /// This action as API responses show it: HTTP header values replaced by
+    /// [`REDACTED`] (they are write-only).
+    pub fn redacted(&self) -> Action {
+        match self {
+            Action::Http(http) => Action::Http(http.redacted()),
+            other => other.clone(),
+        }
+    }
+
+    /// Fills each HTTP header value sent as [`REDACTED`] from `stored` (the job's current
+    /// action), so a client can send back what it read; see [`HttpAction::keep_redacted_from`].
+    pub fn keep_redacted_from(&mut self, stored: &Action) {
+        if let (Action::Http(new), Action::Http(old)) = (self, stored) {
+            new.keep_redacted_from(old);
+        }
+    }
+
     /// The action's type as written in its JSON `type`: `"noop"`, `"http"` or `"command"`.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -368,7 +385,7 @@ mod tests {
         let mut action = http("https://example.com/hook");
         action.headers = pairs
             .iter()
-            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .map(|(name, value)| ((*name).to_owned(), HeaderSpec::from(*value)))
             .collect();
         Action::Http(action)
     }
@@ -421,7 +438,7 @@ mod tests {
         full_http.method = "PUT".to_owned();
         full_http
             .headers
-            .insert("Authorization".to_owned(), "Bearer t".to_owned());
+            .insert("Authorization".to_owned(), "Bearer t".into());
         full_http.body = Some("{\"a\":1}".to_owned());
         full_http.timeout_seconds = 5;
         let mut full_command = command("/bin/echo");
@@ -515,12 +532,10 @@ mod tests {
         let mut at_limits = http(&format!("https://example.com/{}", "a".repeat(2028)));
         assert_eq!(at_limits.url.chars().count(), 2048);
         at_limits.method = "options".to_owned();
-        at_limits.headers = (0..32)
-            .map(|i| (format!("X-H{i}"), "v".to_owned()))
-            .collect();
+        at_limits.headers = (0..32).map(|i| (format!("X-H{i}"), "v".into())).collect();
         at_limits
             .headers
-            .insert("X-H0".to_owned(), "v".repeat(8192 - 4));
+            .insert("X-H0".to_owned(), HeaderSpec::Value("v".repeat(8192 - 4)));
         at_limits.body = Some("b".repeat(64 * 1024));
         at_limits.timeout_seconds = 86_400;
         let mut command_at_limits = command(&"p".repeat(4096));
@@ -557,9 +572,8 @@ mod tests {
             edit(&mut action);
             Action::Command(action)
         };
-        let many_headers: Vec<(String, String)> = (0..33)
-            .map(|i| (format!("X-H{i}"), "v".to_owned()))
-            .collect();
+        let many_headers: Vec<(String, String)> =
+            (0..33).map(|i| (format!("X-H{i}"), "v".into())).collect();
         let many_headers: Vec<(&str, &str)> = many_headers
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_str()))
@@ -709,9 +723,8 @@ mod tests {
                 .to_string(),
             "action.timeout_seconds: must be between 1 and 86400, got 0"
         );
-        let many: Vec<(String, String)> = (0..33)
-            .map(|i| (format!("X-H{i}"), "v".to_owned()))
-            .collect();
+        let many: Vec<(String, String)> =
+            (0..33).map(|i| (format!("X-H{i}"), "v".into())).collect();
         let many: Vec<(&str, &str)> = many.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
         assert!(
             with_headers(&many)
