@@ -138,7 +138,8 @@ async fn sqlite_to_postgres_and_back_leaves_every_row_equal() {
     let mut restored = start_on(back, AppOptions::default()).await;
     let (status, job) = restored.get("/jobs/once").await;
     assert_eq!(status, 200, "{job}");
-    assert_eq!(job["data"]["action"]["headers"], json!({"X-Team": "ops"}));
+    // Header values are write-only: the stored "ops" was compared with the store above.
+    assert_eq!(job["data"]["action"]["headers"], json!({"X-Team": "<redacted>"}));
     restored.stop().await;
 }
 

@@ -356,7 +356,7 @@ async fn the_current_binary_upgrades_a_v1_database_with_all_data_intact() {
             "name": "Nightly backup",
             "trigger": {"type": "cron", "expr": "0 3 * * *", "timezone": "Europe/Berlin"},
             "action": {"type": "http", "method": "POST", "url": "https://backup.example/run",
-                       "headers": {"X-Team": "ops"}, "body": "{}", "timeout_seconds": 120},
+                       "headers": {"X-Team": "<redacted>"}, "body": "{}", "timeout_seconds": 120},
             "paused": false,
             "misfire_grace_seconds": 300,
             "coalesce": true,
