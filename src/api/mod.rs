@@ -16,6 +16,7 @@ mod middleware;
 mod openapi;
 mod responses;
 mod runs;
+mod ui;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -102,6 +103,7 @@ pub fn router_and_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi)
         ))
         .with_state(state)
         .merge(doc_route)
+        .merge(ui::router())
         .layer(axum::middleware::from_fn(limits::enforce_sizes));
     let router = middleware::around(router, timeout);
     (router, openapi)

@@ -1,0 +1,167 @@
+// Create (POST /jobs) and edit (PUT /jobs/{id}) a job. The form sends what was typed and
+// shows the API's 422 answers next to the field they name (`trigger.expr: …`): the API is
+// the one validator. As a cron expression is typed, its reading in words is shown live.
+
+import { call, get, problem } from './api.js';
+import { el, page, notice } from './dom.js';
+import { cronWords } from './format.js';
+
+const TIMEZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+
+/// One labelled input; its error slot is found by the API field path in `data-field`.
+function field(path, label, input, hint) {
+  const id = 'f-' + path.replace(/\./g, '-');
+  input.id = id;
+  input.name = path;
+  const error = el('span', { class: 'field-error', id: `${id}-error`, 'data-field': path, role: 'alert' });
+  input.setAttribute('aria-describedby', `${id}-error`);
+  return el('div', { class: 'field', 'data-for': path },
+    el('label', { for: id }, label), input, hint ? el('small', {}, hint) : null, error);
+}
+
+const input = (attrs = {}) => el('input', { type: 'text', ...attrs });
+
+function choose(options, value) {
+  return el('select', {}, options.map((o) => el('option', { value: o, selected: o === value }, o)));
+}
+
+export async function formPage(id) {
+  let job = null;
+  if (id) {
+    const answer = await get(`/jobs/${encodeURIComponent(id)}`);
+    if (answer.status !== 200) { page('Edit job', el('p', { class: 'notice error', role: 'alert' }, problem(answer))); return null; }
+    job = answer.body.data;
+  }
+  const t = job ? job.trigger : { type: 'cron', expr: '0 3 * * *', timezone: TIMEZONE };
+  const a = job ? job.action : { type: 'noop' };
+  const f = {
+    id: input({ value: id || '', disabled: Boolean(id), pattern: '[A-Za-z0-9._-]{1,128}' }),
+    name: input({ value: job ? job.name || '' : '' }),
+    type: choose(['cron', 'interval', 'date'], t.type),
+    expr: input({ value: t.expr || '', spellcheck: 'false' }),
+    timezone: input({ value: t.timezone || TIMEZONE }),
+    seconds: input({ type: 'number', min: '1', value: t.seconds ? String(t.seconds) : '3600' }),
+    start_at: input({ value: t.start_at || '', placeholder: '2026-12-01T00:00:00Z (default: now + interval)' }),
+    end_at: input({ value: t.end_at || '' }),
+    run_at: input({ value: t.run_at || '', placeholder: '2026-12-01T00:00:00Z' }),
+    action: choose(['noop', 'http', 'command'], a.type),
+    url: input({ value: a.url || '', type: 'url' }),
+    method: choose(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'], a.method || 'POST'),
+    program: input({ value: a.program || '' }),
+    args: el('textarea', { rows: '3' }, (a.args || []).join('\n')),
+    grace: input({ type: 'number', min: '0', value: job ? String(job.misfire_grace_seconds) : '' }),
+    instances: input({ type: 'number', min: '1', value: job ? String(job.max_instances) : '' }),
+    jitter: input({ type: 'number', min: '0', value: job ? String(job.jitter_seconds) : '' }),
+    coalesce: el('input', { type: 'checkbox', checked: job ? job.coalesce : true }),
+    paused: el('input', { type: 'checkbox', checked: job ? job.paused : false }),
+  };
+  const words = el('p', { id: 'cron-words', class: 'hint', 'aria-live': 'polite' });
+  const status = notice('error');
+  const groups = layout(f, words);
+  const sync = () => {
+    for (const [kind, node] of Object.entries(groups.trigger)) node.hidden = kind !== f.type.value;
+    for (const [kind, node] of Object.entries(groups.action)) node.hidden = kind !== f.action.value;
+    words.textContent = f.type.value === 'cron' ? `Reads as: ${cronWords(f.expr.value)} (${f.timezone.value})` : '';
+  };
+  for (const node of [f.type, f.action, f.expr, f.timezone]) node.addEventListener('input', sync);
+  const form = el('form', { id: 'job-form', novalidate: true, onsubmit: (e) => save(e, id, f, form, status) },
+    status, groups.all,
+    el('button', { type: 'submit', id: 'save' }, id ? 'Save' : 'Create'), ' ',
+    el('a', { href: id ? `#/job/${encodeURIComponent(id)}` : '#/jobs' }, 'Cancel'));
+  page(id ? `Edit job ${id}` : 'New job', form);
+  sync();
+  return null;
+}
+
+function layout(f, words) {
+  const trigger = {
+    cron: el('fieldset', {}, el('legend', {}, 'Cron'),
+      field('trigger.expr', 'Expression', f.expr, '5 fields (minute hour day month weekday) or 6 (seconds first)'),
+      words, field('trigger.timezone', 'Timezone (IANA)', f.timezone)),
+    interval: el('fieldset', {}, el('legend', {}, 'Interval'),
+      field('trigger.seconds', 'Every (seconds)', f.seconds),
+      field('trigger.start_at', 'Start at (RFC 3339, optional)', f.start_at),
+      field('trigger.end_at', 'End at (RFC 3339, optional)', f.end_at)),
+    date: el('fieldset', {}, el('legend', {}, 'Date'), field('trigger.run_at', 'Run at (RFC 3339)', f.run_at)),
+  };
+  const action = {
+    noop: el('p', { class: 'hint' }, 'Records a run and does nothing.'),
+    http: el('fieldset', {}, el('legend', {}, 'HTTP request'),
+      field('action.url', 'URL', f.url), field('action.method', 'Method', f.method)),
+    command: el('fieldset', {}, el('legend', {}, 'Command (no shell)'),
+      field('action.program', 'Program', f.program), field('action.args', 'Arguments, one per line', f.args)),
+  };
+  const all = [
+    field('id', 'ID (optional: generated if empty)', f.id), field('name', 'Name', f.name),
+    field('trigger.type', 'Trigger', f.type), Object.values(trigger),
+    field('action.type', 'Action', f.action), Object.values(action),
+    el('details', {}, el('summary', {}, 'Misfires, concurrency, jitter'),
+      field('misfire_grace_seconds', 'Misfire grace (seconds)', f.grace),
+      field('max_instances', 'Max instances', f.instances),
+      field('jitter_seconds', 'Jitter (seconds)', f.jitter),
+      field('coalesce', 'Coalesce missed runs', f.coalesce)),
+    field('paused', 'Create paused', f.paused),
+  ];
+  return { trigger, action, all };
+}
+
+/// The request body from the form: only what was filled in, typed as the API expects.
+function body(id, f) {
+  const b = {};
+  if (!id && f.id.value.trim()) b.id = f.id.value.trim();
+  if (f.name.value) b.name = f.name.value;
+  const type = f.type.value;
+  if (type === 'cron') b.trigger = { type, expr: f.expr.value, timezone: f.timezone.value };
+  if (type === 'interval') {
+    b.trigger = { type, seconds: Number(f.seconds.value) };
+    if (f.start_at.value) b.trigger.start_at = f.start_at.value;
+    if (f.end_at.value) b.trigger.end_at = f.end_at.value;
+  }
+  if (type === 'date') b.trigger = { type, run_at: f.run_at.value };
+  const action = f.action.value;
+  if (action === 'noop') b.action = { type: action };
+  if (action === 'http') b.action = { type: action, url: f.url.value, method: f.method.value };
+  if (action === 'command') {
+    b.action = { type: action, program: f.program.value, args: f.args.value.split('\n').filter((x) => x !== '') };
+  }
+  const numbers = [['misfire_grace_seconds', f.grace], ['max_instances', f.instances], ['jitter_seconds', f.jitter]];
+  for (const [name, node] of numbers) if (node.value !== '') b[name] = Number(node.value);
+  b.coalesce = f.coalesce.checked;
+  b.paused = f.paused.checked;
+  return b;
+}
+
+async function save(event, id, f, form, status) {
+  event.preventDefault();
+  for (const slot of form.querySelectorAll('.field-error')) slot.textContent = '';
+  status.textContent = '';
+  const answer = id
+    ? await call('PUT', `/jobs/${encodeURIComponent(id)}`, body(id, f))
+    : await call('POST', '/jobs', body(id, f));
+  if (answer.status === 200 || answer.status === 201) {
+    location.hash = `#/job/${encodeURIComponent(answer.body.data.id)}`;
+    return;
+  }
+  const message = (answer.body.detail && answer.body.detail.message) || '';
+  const slot = slotFor(form, message.split(': ')[0]);
+  if (slot) {
+    slot.textContent = message.slice(message.indexOf(': ') + 2);
+    form.querySelector(`#${slot.id.replace(/-error$/, '')}`).focus();
+  } else {
+    status.textContent = problem(answer);
+  }
+}
+
+/// The error slot of the longest field path the API's path starts with (`trigger.expr` for
+/// `trigger.expr`, `action` for `action.headers.x`), or the trigger type for `trigger`.
+function slotFor(form, path) {
+  let best = null;
+  for (const slot of form.querySelectorAll('.field-error')) {
+    const f = slot.dataset.field;
+    const hidden = slot.closest('[hidden]');
+    const covers = path === f || path.startsWith(f + '.') || path.startsWith(f + '[');
+    if (covers && !hidden && (!best || f.length > best.dataset.field.length)) best = slot;
+  }
+  if (!best && (path === 'trigger' || path === 'action')) best = form.querySelector(`[data-field="${path}.type"]`);
+  return best;
+}
