@@ -2,6 +2,7 @@
 
 mod auth;
 mod backup;
+mod browser;
 mod cli;
 mod contention;
 mod copy;

@@ -8,6 +8,7 @@
 //! percentiles ([`random`]), rows read with SQL and the occurrence audit ([`rows`]), and an
 //! HTTP target that counts idempotency keys ([`stub`]).
 
+pub mod browser;
 pub mod child;
 pub mod cli;
 pub mod clock;

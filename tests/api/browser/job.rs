@@ -1,0 +1,193 @@
+//! The job page and the form: creating a cron job with the API's field errors shown next to
+//! the field, its preview with DST marks, a run appearing as it fires, and the actions.
+
+use fantoccini::Locator;
+use serde_json::{Value, json};
+
+use crate::helpers::browser::{Browser, PAGE_DEADLINE};
+use crate::helpers::{
+    ADMIN_KEY, cron_job, interval_job, scheduler_on, spawn_app, spawn_app_with, wait_for,
+};
+
+/// Replaces the value of the input `css` with `text`, as typed.
+async fn retype(browser: &Browser, css: &str, text: &str) {
+    let input = browser.wait_for_element(css).await;
+    input.clear().await.expect("clears");
+    input.send_keys(text).await.expect("types");
+}
+
+/// The form creates a cron job in Europe/Berlin: the expression reads in words as it is typed,
+/// a bad month and a misspelt timezone are shown next to their fields with the API's own
+/// message (and nothing is created), and the saved job's page lists the next 10 fire times
+/// exactly as the preview endpoint does, the spring-forward ones marked.
+#[tokio::test]
+async fn a_cron_job_created_in_the_form_shows_its_preview_with_dst_marks() {
+    let app = spawn_app().await;
+    let Some(browser) = Browser::open(&app.address).await else {
+        return;
+    };
+    browser.log_in(ADMIN_KEY, "Jobs").await;
+    browser.click("#new-job").await;
+    browser.wait_for_text("h1", "New job").await;
+    browser.assert_accessible("new job form").await;
+    retype(&browser, "#f-id", "berlin-dst").await;
+    retype(&browser, "#f-name", "Spring forward").await;
+    retype(&browser, "#f-trigger-timezone", "Europe/Berlin").await;
+    retype(&browser, "#f-trigger-expr", "30 2 * * 0").await;
+    browser
+        .wait_for_text(
+            "#cron-words",
+            "Reads as: at 02:30 on Sunday (Europe/Berlin)",
+        )
+        .await;
+
+    for (expr, timezone, slot) in [
+        ("30 2 * 13 0", "Europe/Berlin", "#f-trigger-expr-error"),
+        ("30 2 * 3 0", "Europe/Berln", "#f-trigger-timezone-error"),
+    ] {
+        retype(&browser, "#f-trigger-expr", expr).await;
+        retype(&browser, "#f-trigger-timezone", timezone).await;
+        let mut body = cron_job("berlin-dst", expr, timezone);
+        body["name"] = json!("Spring forward");
+        let (status, answer) = app.post("/jobs", &body).await;
+        assert_eq!(status, 422, "{answer}");
+        let message = answer["detail"]["message"].as_str().expect("a message");
+        let (_, expected) = message
+            .split_once(": ")
+            .expect("the message names the field");
+        browser.click("#save").await;
+        assert_eq!(
+            browser.wait_for_text(slot, expected).await,
+            expected,
+            "{expr} {timezone}"
+        );
+        assert_eq!(
+            app.count("SELECT count(*) FROM jobs").await,
+            0,
+            "nothing created"
+        );
+    }
+
+    retype(&browser, "#f-trigger-timezone", "Europe/Berlin").await;
+    browser.click("#save").await;
+    browser.wait_for_text("h1", "Job berlin-dst").await;
+    let (_, preview) = app.get("/jobs/berlin-dst/preview?count=10").await;
+    let times = preview["data"]["times"].as_array().expect("times").clone();
+    assert!(
+        times.iter().any(|t| t["dst"] == "shifted"),
+        "the case has a DST mark: {preview}"
+    );
+    wait_for("the preview to show", PAGE_DEADLINE, || async {
+        let shown = browser
+            .client
+            .find_all(Locator::Css("#preview li"))
+            .await
+            .ok()?;
+        (shown.len() == 10).then_some(())
+    })
+    .await;
+    for (i, time) in times.iter().enumerate() {
+        let css = format!("#preview li:nth-child({})", i + 1);
+        let text = browser.text(&css).await.expect("a preview line");
+        // Shown to the second: `2027-03-28T01:30:00.000Z` reads `2027-03-28 01:30:00 UTC`.
+        let utc = time["utc"].as_str().expect("utc");
+        let utc = format!("{} UTC", utc[..19].replace('T', " "));
+        assert!(
+            text.starts_with(&utc) && text.contains(time["local"].as_str().unwrap()),
+            "{text} vs {time}"
+        );
+        assert_eq!(
+            text.contains("DST shifted"),
+            time["dst"] == "shifted",
+            "{text} vs {time}"
+        );
+    }
+    browser.assert_accessible("job page").await;
+    browser.close().await;
+}
+
+/// With the scheduler running, a job firing every second shows its runs on its page as they
+/// happen, coloured by status, without a reload.
+#[tokio::test]
+async fn a_run_appears_on_the_job_page_as_the_job_fires() {
+    let app = spawn_app_with(scheduler_on()).await;
+    let Some(browser) = Browser::open(&app.address).await else {
+        return;
+    };
+    browser.log_in(ADMIN_KEY, "Jobs").await;
+    browser.goto("/ui/#/job/every-second").await;
+    browser
+        .wait_for_text(
+            "#main .notice.error",
+            "JOB_NOT_FOUND: Job 'every-second' not found",
+        )
+        .await;
+    app.create_job(&interval_job("every-second", 1)).await;
+    browser.goto("/ui/#/jobs").await;
+    browser.click("tr[data-job='every-second'] a").await;
+    browser.wait_for_text("h1", "Job every-second").await;
+    let row = browser
+        .wait_for_text("#runs tbody tr[data-run] .status-succeeded", "succeeded")
+        .await;
+    assert_eq!(row, "succeeded");
+    assert!(app.succeeded_count("every-second").await >= 1);
+    browser.close().await;
+}
+
+/// Pause, resume, run now and delete from the job page, each checked through the API; delete
+/// asks first, and "Cancel" leaves the job in place.
+#[tokio::test]
+async fn pause_resume_run_now_and_delete_act_on_the_job() {
+    let app = spawn_app_with(scheduler_on()).await;
+    app.create_job(&cron_job("act-on-me", "0 3 * * *", "UTC"))
+        .await;
+    let Some(browser) = Browser::open(&app.address).await else {
+        return;
+    };
+    browser.log_in(ADMIN_KEY, "Jobs").await;
+    browser.goto("/ui/#/job/act-on-me").await;
+    browser.wait_for_text("#job-state", "active").await;
+
+    browser.click("#pause").await;
+    browser.wait_for_text("#job-state", "paused").await;
+    assert_eq!(
+        app.get("/jobs/act-on-me").await.1["data"]["paused"],
+        json!(true)
+    );
+    browser.click("#resume").await;
+    browser.wait_for_text("#job-state", "active").await;
+    assert_eq!(
+        app.get("/jobs/act-on-me").await.1["data"]["paused"],
+        json!(false)
+    );
+
+    browser.click("#run-now").await;
+    browser
+        .wait_for_text("#runs tbody tr[data-run]", "manual")
+        .await;
+    assert_eq!(app.run_count("act-on-me").await, 1);
+
+    browser.click("#delete").await;
+    browser
+        .wait_for_text("#confirm-text", "Delete job “act-on-me”?")
+        .await;
+    browser.click("#confirm-no").await;
+    wait_for("the dialog to close", PAGE_DEADLINE, || async {
+        let open = browser
+            .run("return document.getElementById('confirm').open;", vec![])
+            .await;
+        (open == json!(false)).then_some(())
+    })
+    .await;
+    let (status, _): (u16, Value) = app.get("/jobs/act-on-me").await;
+    assert_eq!(status, 200, "cancel keeps the job");
+    browser.click("#delete").await;
+    browser.click("#confirm-yes").await;
+    browser.wait_for_text("h1", "Jobs").await;
+    wait_for("the job to be gone", PAGE_DEADLINE, || async {
+        (app.get("/jobs/act-on-me").await.0 == 404).then_some(())
+    })
+    .await;
+    app.assert_job_gone("act-on-me").await;
+    browser.close().await;
+}

@@ -1,0 +1,156 @@
+//! The login and the jobs page: what a key opens, the table, a name that is markup, and the
+//! first page of ten thousand jobs.
+
+use std::time::Instant;
+
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use crate::helpers::browser::Browser;
+use crate::helpers::rows::{NOOP, insert_interval_jobs};
+use crate::helpers::{ADMIN_KEY, cron_job, interval_job, spawn_app};
+
+/// An admin logs in with its key: the key is kept in session storage only (not in the URL, no
+/// cookie), the jobs table lists the jobs with the trigger in words and as the expression, and
+/// the login and jobs pages pass axe. Writes the README's screenshot.
+#[tokio::test]
+async fn an_admin_logs_in_and_sees_every_job_in_the_table() {
+    let app = spawn_app().await;
+    app.create_job(&cron_job("nightly-backup", "0 3 * * *", "Europe/Berlin"))
+        .await;
+    let mut hourly = interval_job("cache-refresh", 3600);
+    hourly["name"] = json!("Refresh the cache");
+    app.create_job(&hourly).await;
+    app.create_job(&json!({"id": "year-end", "name": "Year-end report",
+        "trigger": {"type": "date", "run_at": "2030-12-31T23:00:00Z"}, "action": {"type": "noop"}}))
+        .await;
+    let Some(browser) = Browser::open(&app.address).await else {
+        return;
+    };
+    browser.goto("/ui/").await;
+    browser.wait_for_element("#api-key").await;
+    browser.assert_accessible("login page").await;
+
+    browser.log_in(ADMIN_KEY, "Jobs").await;
+
+    let row = browser
+        .wait_for_text("tr[data-job='nightly-backup']", "daily at 03:00")
+        .await;
+    assert!(
+        row.contains("(Europe/Berlin)") && row.contains("0 3 * * *"),
+        "{row}"
+    );
+    let row = browser
+        .wait_for_text("tr[data-job='cache-refresh']", "every hour")
+        .await;
+    assert!(row.contains("Refresh the cache"), "{row}");
+    browser
+        .wait_for_text("tr[data-job='year-end']", "once at 2030-12-31 23:00:00 UTC")
+        .await;
+    let stored = browser
+        .run(
+            "return [sessionStorage.getItem('schedlite.apiKey'), document.cookie, location.href];",
+            vec![],
+        )
+        .await;
+    assert_eq!(stored[0], json!(ADMIN_KEY), "the key is in session storage");
+    assert_eq!(stored[1], json!(""), "no cookie");
+    assert!(
+        !stored[2].as_str().unwrap_or_default().contains(ADMIN_KEY),
+        "{stored}"
+    );
+    browser.assert_accessible("jobs page").await;
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
+    std::fs::write(&shot, browser.screenshot().await).expect("screenshot written");
+    println!("screenshot: {}", shot.display());
+    browser.close().await;
+}
+
+/// A job named with markup shows the markup as text on the jobs page and the job page: no
+/// element is created from it and no alert opens.
+#[tokio::test]
+async fn a_job_named_with_a_script_shows_the_name_literally() {
+    let app = spawn_app().await;
+    let probe = "<img src=x onerror=alert(1)>";
+    let mut job = interval_job("injection-probe", 3600);
+    job["name"] = json!(probe);
+    app.create_job(&job).await;
+    let Some(browser) = Browser::open(&app.address).await else {
+        return;
+    };
+    browser.log_in(ADMIN_KEY, "Jobs").await;
+
+    let cell = browser
+        .wait_for_text("tr[data-job='injection-probe'] .job-name", "<img")
+        .await;
+    assert_eq!(cell, probe);
+    let images = browser
+        .run("return document.querySelectorAll('img').length;", vec![])
+        .await;
+    assert_eq!(images, json!(0), "no element was made from the name");
+    browser.assert_no_alert().await;
+    browser.click("tr[data-job='injection-probe'] a").await;
+    assert_eq!(browser.wait_for_text("#job-name", "<img").await, probe);
+    let images = browser
+        .run("return document.querySelectorAll('img').length;", vec![])
+        .await;
+    assert_eq!(images, json!(0));
+    browser.assert_no_alert().await;
+    browser.close().await;
+}
+
+/// With 10,000 jobs the page shows its first page of 50 (one API page, not every job) and
+/// pages on with the cursor. Prints the time from navigation to the first page shown.
+#[tokio::test]
+async fn the_jobs_page_with_ten_thousand_jobs_shows_its_first_page() {
+    let app = spawn_app().await;
+    let start = Utc::now() + chrono::Duration::hours(1);
+    insert_interval_jobs(
+        &app.pool,
+        "bulk",
+        10_000,
+        3600,
+        (start, chrono::Duration::seconds(1)),
+        NOOP,
+    )
+    .await;
+    let Some(browser) = Browser::open(&app.address).await else {
+        return;
+    };
+    browser.log_in(ADMIN_KEY, "Jobs").await;
+    browser.goto("/ui/#/audit").await;
+    browser.wait_for_text("h1", "Audit").await;
+
+    let began = Instant::now();
+    browser.goto("/ui/#/jobs").await;
+    browser
+        .wait_for_text("#jobs-info", "50 jobs on this page")
+        .await;
+    println!(
+        "10,000 jobs: first page shown {} ms after navigation",
+        began.elapsed().as_millis()
+    );
+
+    let rows = browser
+        .run(
+            "return document.querySelectorAll('#jobs-body tr').length;",
+            vec![],
+        )
+        .await;
+    assert_eq!(rows, json!(50));
+    browser.wait_for_element("tr[data-job='bulk-00000']").await;
+    browser.click("#next-page").await;
+    browser.wait_for_element("tr[data-job='bulk-00050']").await;
+    let first: Value = browser
+        .run(
+            "return document.querySelector('#jobs-body tr').dataset.job;",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        first,
+        json!("bulk-00050"),
+        "page 2 starts where page 1 ended"
+    );
+    browser.close().await;
+}
