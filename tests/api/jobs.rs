@@ -440,3 +440,76 @@ async fn health_probes_report_the_database() {
     );
     assert_eq!(app.probe("/readyz").await.0, 200);
 }
+
+/// `POST /triggers/preview` (the form's live preview) gives an unsaved trigger's fire times
+/// exactly as the job preview gives them for the same trigger and instant, writes nothing,
+/// answers a bad trigger with the 422 `POST /jobs` gives, and is admin-only.
+#[tokio::test]
+async fn a_trigger_is_previewed_before_it_is_saved() {
+    let app = spawn_app().await;
+    let trigger = json!({"type": "cron", "expr": "30 2 * 3 0", "timezone": "Europe/Berlin"});
+    let (status, body) = app
+        .post(
+            "/triggers/preview",
+            &json!({"trigger": trigger, "count": 12}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        app.count("SELECT count(*) FROM jobs").await,
+        0,
+        "nothing written"
+    );
+    assert_eq!(body["data"]["timezone"], "Europe/Berlin");
+    let from = body["data"]["from"].as_str().expect("from");
+    app.create_job(&json!({"id": "twin", "trigger": trigger, "action": {"type": "noop"}}))
+        .await;
+    let (_, saved) = app
+        .get(&format!("/jobs/twin/preview?count=12&from={from}"))
+        .await;
+    assert_eq!(body["data"]["times"], saved["data"]["times"]);
+    let times = body["data"]["times"].as_array().expect("times");
+    assert_eq!(times.len(), 12);
+    assert!(times.iter().any(|t| t["dst"] == "shifted"), "{body}");
+
+    let bad = json!({"type": "cron", "expr": "30 2 * 13 0", "timezone": "Europe/Berlin"});
+    let (status, refused) = app
+        .post("/triggers/preview", &json!({"trigger": bad}))
+        .await;
+    let (_, as_job) = app
+        .post(
+            "/jobs",
+            &json!({"trigger": bad, "action": {"type": "noop"}}),
+        )
+        .await;
+    assert_eq!(
+        (status, &refused),
+        (422, &as_job),
+        "the same answer as POST /jobs"
+    );
+    assert_eq!(refused["detail"]["code"], "INVALID_TRIGGER");
+    let cases = [
+        (
+            json!({"trigger": trigger, "count": 0}),
+            "count: must be between 1 and 1000, got 0",
+        ),
+        (json!({"trigger": {"type": "interval"}}), ""),
+        (json!({"trigger": trigger, "extra": 1}), ""),
+    ];
+    for (request, message) in cases {
+        let (status, answer) = app.post("/triggers/preview", &request).await;
+        assert_eq!(status, 422, "{request}: {answer}");
+        if !message.is_empty() {
+            assert_eq!(answer["detail"]["message"], message, "{request}");
+        }
+    }
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/triggers/preview",
+            Some(MONITOR_KEY),
+            Some(&json!({"trigger": trigger})),
+        )
+        .await;
+    assert_eq!(status, 403);
+}

@@ -18,6 +18,7 @@ const SERVED: &[(&str, &str)] = &[
     ("PUT", "/api/v1alpha1/jobs/{job_id}"),
     ("DELETE", "/api/v1alpha1/jobs/{job_id}"),
     ("GET", "/api/v1alpha1/jobs/{job_id}/preview"),
+    ("POST", "/api/v1alpha1/triggers/preview"),
     ("GET", "/api/v1alpha1/jobs/{job_id}/runs"),
     ("POST", "/api/v1alpha1/jobs/{job_id}/pause"),
     ("POST", "/api/v1alpha1/jobs/{job_id}/resume"),

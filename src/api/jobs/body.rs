@@ -192,7 +192,7 @@ fn parse_members<T: serde::de::DeserializeOwned>(value: Value, field: &str) -> R
     })
 }
 
-fn parse_trigger(value: Value) -> Result<TriggerBody, ApiError> {
+pub(super) fn parse_trigger(value: Value) -> Result<TriggerBody, ApiError> {
     let (kind, rest) = split_tagged(value, "trigger")?;
     match kind.as_str() {
         "cron" => parse_members(rest, "trigger").map(TriggerBody::Cron),
@@ -235,7 +235,7 @@ pub(super) fn generated_id() -> String {
     format!("job-{}", hex::encode(bytes))
 }
 
-fn build_trigger(body: TriggerBody, now: DateTime<Utc>) -> Result<Trigger, ApiError> {
+pub(super) fn build_trigger(body: TriggerBody, now: DateTime<Utc>) -> Result<Trigger, ApiError> {
     let invalid = |field: &str, message: String| {
         ApiError::InvalidTrigger(format!("trigger.{field}: {message}"))
     };

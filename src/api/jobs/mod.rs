@@ -10,6 +10,7 @@ mod crud;
 mod manage;
 mod preview;
 mod response;
+mod trigger_preview;
 
 use chrono::{DateTime, Utc};
 use utoipa_axum::router::OpenApiRouter;
@@ -42,6 +43,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(crud::list_jobs, crud::create_job))
         .routes(routes!(crud::get_job, crud::put_job, crud::delete_job))
         .routes(routes!(preview::preview_job))
+        .routes(routes!(trigger_preview::preview_trigger))
         .routes(routes!(manage::pause_job))
         .routes(routes!(manage::resume_job))
         .routes(routes!(manage::run_job))

@@ -12,7 +12,7 @@ use crate::api::extract::{Admin, ApiQuery, JobIdPath};
 use crate::api::openapi::Envelope;
 use crate::api::responses::{AdminOnly, BadQuery, JobNotFound, Unavailable};
 use crate::api::{ApiError, AppState, ok};
-use crate::schedule::DstMark;
+use crate::schedule::{DstMark, Trigger};
 use crate::timestamp::Timestamp;
 
 /// Fire times of a job.
@@ -97,8 +97,25 @@ pub(super) async fn preview_job(
     let count = check_range("count", params.count, 1, MAX_PREVIEW, 10)?;
     let from = params.from.map(Timestamp::get).unwrap_or_else(Utc::now);
     let tz = job.trigger.timezone();
-    let times: Vec<PreviewTime> = job
-        .trigger
+    let times = fire_times(&job.trigger, from, count);
+    Ok(ok(Preview {
+        job_id: job.id,
+        timezone: tz.name().to_string(),
+        from: Timestamp::new(from),
+        times,
+    }))
+}
+
+/// The next `count` fire times of `trigger` strictly after `from`, in UTC and in the
+/// trigger's timezone, DST adjustments marked. Shared by the job preview and
+/// [`super::trigger_preview`], so both read the same.
+pub(super) fn fire_times(
+    trigger: &Trigger,
+    from: chrono::DateTime<Utc>,
+    count: u32,
+) -> Vec<PreviewTime> {
+    let tz = trigger.timezone();
+    trigger
         .fires_after(from)
         .take(count as usize)
         .map(|fire| PreviewTime {
@@ -109,11 +126,5 @@ pub(super) async fn preview_job(
                 .to_rfc3339_opts(SecondsFormat::Millis, false),
             dst: fire.dst.map(Dst::from),
         })
-        .collect();
-    Ok(ok(Preview {
-        job_id: job.id,
-        timezone: tz.name().to_string(),
-        from: Timestamp::new(from),
-        times,
-    }))
+        .collect()
 }

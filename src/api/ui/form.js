@@ -1,10 +1,13 @@
 // Create (POST /jobs) and edit (PUT /jobs/{id}) a job. The form sends what was typed and
 // shows the API's 422 answers next to the field they name (`trigger.expr: …`): the API is
-// the one validator. As a cron expression is typed, its reading in words is shown live.
+// the one validator. As the trigger is typed, its reading in words and its next fire times
+// (POST /triggers/preview, with DST marks) are shown live.
 
 import { call, get, problem } from './api.js';
 import { el, page, notice } from './dom.js';
-import { cronWords } from './format.js';
+import { cronWords, utc } from './format.js';
+
+const PREVIEW_DELAY_MS = 300;
 
 const TIMEZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 
@@ -56,14 +59,20 @@ export async function formPage(id) {
     paused: el('input', { type: 'checkbox', checked: job ? job.paused : false }),
   };
   const words = el('p', { id: 'cron-words', class: 'hint', 'aria-live': 'polite' });
+  const live = el('div', { id: 'live-preview', class: 'live-preview', 'aria-live': 'polite' });
   const status = notice('error');
-  const groups = layout(f, words);
+  const groups = layout(f, words, live);
+  let pending = null;
   const sync = () => {
     for (const [kind, node] of Object.entries(groups.trigger)) node.hidden = kind !== f.type.value;
     for (const [kind, node] of Object.entries(groups.action)) node.hidden = kind !== f.action.value;
     words.textContent = f.type.value === 'cron' ? `Reads as: ${cronWords(f.expr.value)} (${f.timezone.value})` : '';
+    clearTimeout(pending);
+    pending = setTimeout(() => showPreview(live, f), PREVIEW_DELAY_MS);
   };
-  for (const node of [f.type, f.action, f.expr, f.timezone]) node.addEventListener('input', sync);
+  for (const node of [f.type, f.action, f.expr, f.timezone, f.seconds, f.start_at, f.end_at, f.run_at]) {
+    node.addEventListener('input', sync);
+  }
   const form = el('form', { id: 'job-form', novalidate: true, onsubmit: (e) => save(e, id, f, form, status) },
     status, groups.all,
     el('button', { type: 'submit', id: 'save' }, id ? 'Save' : 'Create'), ' ',
@@ -73,7 +82,20 @@ export async function formPage(id) {
   return null;
 }
 
-function layout(f, words) {
+/// The next 5 fire times of the trigger as typed, or why the API refuses it (yet).
+async function showPreview(live, f) {
+  const answer = await call('POST', '/triggers/preview', { trigger: triggerBody(f), count: 5 });
+  if (answer.status !== 200) {
+    live.replaceChildren(el('p', { class: 'hint' }, `Not valid yet: ${problem(answer)}`));
+    return;
+  }
+  const { times, timezone } = answer.body.data;
+  live.replaceChildren(el('p', { class: 'hint' }, `Next fire times (${timezone}):`),
+    el('ol', { class: 'preview' }, times.map((t) => el('li', { 'data-dst': t.dst || '' },
+      utc(t.utc), ' · ', t.local, t.dst ? el('span', { class: `dst dst-${t.dst}` }, `DST ${t.dst}`) : null))));
+}
+
+function layout(f, words, live) {
   const trigger = {
     cron: el('fieldset', {}, el('legend', {}, 'Cron'),
       field('trigger.expr', 'Expression', f.expr, '5 fields (minute hour day month weekday) or 6 (seconds first)'),
@@ -93,7 +115,7 @@ function layout(f, words) {
   };
   const all = [
     field('id', 'ID (optional: generated if empty)', f.id), field('name', 'Name', f.name),
-    field('trigger.type', 'Trigger', f.type), Object.values(trigger),
+    field('trigger.type', 'Trigger', f.type), Object.values(trigger), live,
     field('action.type', 'Action', f.action), Object.values(action),
     el('details', {}, el('summary', {}, 'Misfires, concurrency, jitter'),
       field('misfire_grace_seconds', 'Misfire grace (seconds)', f.grace),
@@ -105,19 +127,23 @@ function layout(f, words) {
   return { trigger, action, all };
 }
 
+/// The trigger as typed, in the API's shape.
+function triggerBody(f) {
+  const type = f.type.value;
+  if (type === 'cron') return { type, expr: f.expr.value, timezone: f.timezone.value };
+  if (type === 'date') return { type, run_at: f.run_at.value };
+  const trigger = { type, seconds: Number(f.seconds.value) };
+  if (f.start_at.value) trigger.start_at = f.start_at.value;
+  if (f.end_at.value) trigger.end_at = f.end_at.value;
+  return trigger;
+}
+
 /// The request body from the form: only what was filled in, typed as the API expects.
 function body(id, f) {
   const b = {};
   if (!id && f.id.value.trim()) b.id = f.id.value.trim();
   if (f.name.value) b.name = f.name.value;
-  const type = f.type.value;
-  if (type === 'cron') b.trigger = { type, expr: f.expr.value, timezone: f.timezone.value };
-  if (type === 'interval') {
-    b.trigger = { type, seconds: Number(f.seconds.value) };
-    if (f.start_at.value) b.trigger.start_at = f.start_at.value;
-    if (f.end_at.value) b.trigger.end_at = f.end_at.value;
-  }
-  if (type === 'date') b.trigger = { type, run_at: f.run_at.value };
+  b.trigger = triggerBody(f);
   const action = f.action.value;
   if (action === 'noop') b.action = { type: action };
   if (action === 'http') b.action = { type: action, url: f.url.value, method: f.method.value };

@@ -16,7 +16,8 @@ async fn retype(browser: &Browser, css: &str, text: &str) {
     input.send_keys(text).await.expect("types");
 }
 
-/// The form creates a cron job in Europe/Berlin: the expression reads in words as it is typed,
+/// The form creates a cron job in Europe/Berlin: the expression reads in words as it is typed
+/// and its next fire times show live with the spring-forward one marked,
 /// a bad month and a misspelt timezone are shown next to their fields with the API's own
 /// message (and nothing is created), and the saved job's page lists the next 10 fire times
 /// exactly as the preview endpoint does, the spring-forward ones marked.
@@ -38,6 +39,32 @@ async fn a_cron_job_created_in_the_form_shows_its_preview_with_dst_marks() {
         .wait_for_text(
             "#cron-words",
             "Reads as: at 02:30 on Sunday (Europe/Berlin)",
+        )
+        .await;
+    retype(&browser, "#f-trigger-expr", "30 2 * 3 0").await;
+    let (_, live) = app
+        .post(
+            "/triggers/preview",
+            &json!({"trigger": {"type": "cron", "expr": "30 2 * 3 0",
+            "timezone": "Europe/Berlin"}, "count": 5}),
+        )
+        .await;
+    let shifted = live["data"]["times"]
+        .as_array()
+        .expect("times")
+        .iter()
+        .find(|t| t["dst"] == "shifted")
+        .expect("a shifted time among the next 5")["local"]
+        .as_str()
+        .expect("local")
+        .to_string();
+    let shown = browser.wait_for_text("#live-preview", &shifted).await;
+    assert!(shown.contains(&format!("{shifted}DST shifted")), "{shown}");
+    retype(&browser, "#f-trigger-expr", "30 2 * 13 0").await;
+    browser
+        .wait_for_text(
+            "#live-preview",
+            "Not valid yet: INVALID_TRIGGER: trigger.expr",
         )
         .await;
 
