@@ -139,7 +139,10 @@ async fn sqlite_to_postgres_and_back_leaves_every_row_equal() {
     let (status, job) = restored.get("/jobs/once").await;
     assert_eq!(status, 200, "{job}");
     // Header values are write-only: the stored "ops" was compared with the store above.
-    assert_eq!(job["data"]["action"]["headers"], json!({"X-Team": "<redacted>"}));
+    assert_eq!(
+        job["data"]["action"]["headers"],
+        json!({"X-Team": "<redacted>"})
+    );
     restored.stop().await;
 }
 
