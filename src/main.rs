@@ -132,6 +132,11 @@ struct ServeArgs {
     auth_failures_per_minute: u32,
     #[command(flatten)]
     retention: RetentionArgs,
+    /// For tests only, hidden from `--help`: milliseconds added to this process's wall clock
+    /// (negative: behind), so that nodes on one host can disagree about the time as nodes on
+    /// different hosts do (issue 11). Read once here; see `timestamp::set_test_clock_offset`.
+    #[arg(long, hide = true, default_value_t = 0, allow_hyphen_values = true)]
+    test_clock_offset_ms: i64,
 }
 
 /// The retention policy's flags, shared by `serve` (its pruner) and `prune`.
@@ -241,6 +246,15 @@ async fn run(cli: Cli) -> Result<(), String> {
 /// `schedlite serve`: runs until SIGTERM or Ctrl-C.
 async fn serve(db: PathBuf, args: ServeArgs) -> Result<(), String> {
     telemetry::init_with(args.log_format.into(), "info", std::io::stderr);
+    if args.test_clock_offset_ms != 0 {
+        schedlite::timestamp::set_test_clock_offset(chrono::Duration::milliseconds(
+            args.test_clock_offset_ms,
+        ));
+        tracing::warn!(
+            offset_ms = args.test_clock_offset_ms,
+            "clock shifted for a test"
+        );
+    }
     let mut config = Config::new(db);
     config.listen = args.listen;
     config.allow_command_jobs = args.allow_command_jobs;

@@ -170,7 +170,7 @@ impl Scheduler {
                 i64::from(pid),
                 &hostname,
                 proc_start.as_deref(),
-                Utc::now(),
+                timestamp::now(),
             )
             .await?;
         let (records, records_rx) = mpsc::unbounded_channel();
@@ -190,7 +190,7 @@ impl Scheduler {
             records_rx: Mutex::new(Some(records_rx)),
             submitted_rx: Mutex::new(Some(submitted_rx)),
         };
-        scheduler.recover_dead_owners(Utc::now()).await?;
+        scheduler.recover_dead_owners(timestamp::now()).await?;
         let id = scheduler.instance_id.clone();
         scheduler.handle.update(|s| {
             s.running = true;
@@ -329,7 +329,7 @@ impl Scheduler {
         let task = tokio::spawn(
             async move {
                 // Claimed ahead (LOOKAHEAD): start at the occurrence's instant, not before.
-                if let Ok(early) = (run.scheduled_at - Utc::now()).to_std() {
+                if let Ok(early) = (run.scheduled_at - timestamp::now()).to_std() {
                     tokio::time::sleep(early).await;
                 }
                 // The jitter delay is waiting, not work: it must not hold one of the
@@ -339,7 +339,7 @@ impl Scheduler {
                     tokio::time::sleep(Duration::from_millis(delay_ms)).await;
                 }
                 let _permit = permits.acquire_owned().await;
-                let started_at = Utc::now();
+                let started_at = timestamp::now();
                 let job_id = run.job_id.clone();
                 let scheduled_at = run.scheduled_at;
                 let action = run.action.clone();
@@ -352,7 +352,7 @@ impl Scheduler {
                     Ok(outcome) => outcome,
                     Err(e) => Outcome::failed(format!("the action panicked: {e}")),
                 };
-                let finished_at = Utc::now();
+                let finished_at = timestamp::now();
                 in_flight.finished(&run.job_id);
                 let status = match outcome.status {
                     OutcomeStatus::Succeeded => RunStatus::Succeeded,
@@ -420,7 +420,7 @@ impl Scheduler {
             if *shutdown.borrow() {
                 break;
             }
-            let now = Utc::now();
+            let now = timestamp::now();
             let horizon = now + chrono::Duration::from_std(LOOKAHEAD).unwrap_or_default();
             let pass_began = std::time::Instant::now();
             let pass = self.step_until(now, horizon).await;
@@ -458,9 +458,9 @@ impl Scheduler {
                 tokio::task::yield_now().await;
                 continue;
             }
-            let since_pass = (Utc::now() - now).to_std().unwrap_or(Duration::ZERO);
+            let since_pass = (timestamp::now() - now).to_std().unwrap_or(Duration::ZERO);
             let wake_in = match self.store.earliest_next_run().await {
-                Ok(Some(next)) => (next - Utc::now())
+                Ok(Some(next)) => (next - timestamp::now())
                     .to_std()
                     .unwrap_or(Duration::ZERO)
                     .saturating_sub(LOOKAHEAD)
@@ -498,7 +498,7 @@ impl Scheduler {
             // The channel is FIFO: the flush mark is written after every outcome sent before it.
             flush_and_stop(writer, &self.records).await;
         }
-        let now = Utc::now();
+        let now = timestamp::now();
         if let Err(e) = self
             .store
             .interrupt_runs_of(
@@ -552,7 +552,7 @@ impl Scheduler {
                 _ = tick.tick() => {}
                 _ = shutdown.changed() => return,
             }
-            let now = Utc::now();
+            let now = timestamp::now();
             let written = match self.store.check_file() {
                 Ok(()) => self.store.heartbeat(&self.instance_id, now).await,
                 Err(e) => Err(e),
@@ -627,8 +627,8 @@ async fn flush_and_stop(
     let _ = records.send(RunRecord {
         run_id: FLUSH_MARK,
         status: RunStatus::Interrupted,
-        started_at: Utc::now(),
-        finished_at: Utc::now(),
+        started_at: timestamp::now(),
+        finished_at: timestamp::now(),
         http_status: None,
         exit_code: None,
         output: None,

@@ -3,9 +3,29 @@
 //! SQLite can index and compare the text columns directly and operators can read them.
 
 use std::fmt;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Milliseconds added to the system clock by [`now`]; zero except in tests.
+static CLOCK_OFFSET_MS: AtomicI64 = AtomicI64::new(0);
+
+/// Shifts this process's clock ([`now`]) by `offset` from the system's. It exists for tests
+/// only: several nodes on one host share one system clock, and a test of nodes whose wall
+/// clocks disagree (issue 11) starts each with its own offset (`serve`'s hidden
+/// `--test-clock-offset-ms`). Set once, before the scheduler and the API start.
+pub fn set_test_clock_offset(offset: chrono::Duration) {
+    CLOCK_OFFSET_MS.store(offset.num_milliseconds(), Ordering::Relaxed);
+}
+
+/// The current instant as this process tells time: the system clock plus the test offset (one
+/// relaxed atomic load, so the hot path pays nothing measurable). The scheduler and the API read
+/// the time here, never from `Utc::now()` directly.
+pub fn now() -> DateTime<Utc> {
+    let offset = CLOCK_OFFSET_MS.load(Ordering::Relaxed);
+    Utc::now() + chrono::Duration::milliseconds(offset)
+}
 
 /// An instant in UTC, truncated to milliseconds, written as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 ///
@@ -30,9 +50,9 @@ impl Timestamp {
         Timestamp(at.trunc_subsecs(3))
     }
 
-    /// The current instant.
+    /// The current instant, by this process's clock ([`now`]).
     pub fn now() -> Timestamp {
-        Timestamp::new(Utc::now())
+        Timestamp::new(now())
     }
 
     /// The instant.

@@ -3,7 +3,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -271,7 +270,7 @@ pub(super) async fn delete_job(
     if validate_job_id(&job_id).is_err()
         || !state
             .store
-            .delete_job(&job_id, Utc::now(), &who.name)
+            .delete_job(&job_id, crate::timestamp::now(), &who.name)
             .await?
     {
         return Err(not_found());

@@ -4,7 +4,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use chrono::Utc;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -147,7 +146,7 @@ pub(super) async fn run_job(
                     .store
                     .interrupt_runs(
                         &[run_id],
-                        Utc::now(),
+                        crate::timestamp::now(),
                         "the scheduler stopped before the run could start",
                     )
                     .await?;
