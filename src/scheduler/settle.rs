@@ -18,20 +18,27 @@ use std::time::{Duration, Instant};
 /// elsewhere delays the `skipped` row by no more than this.
 pub const OTHERS_SETTLE: Duration = Duration::from_secs(1);
 
-/// Since when each job has had its skip deferred.
+/// Since when each job has had its skip deferred, and when it was last deferred.
 #[derive(Default)]
 pub(super) struct Settling {
-    since: Mutex<HashMap<String, Instant>>,
+    since: Mutex<HashMap<String, (Instant, Instant)>>,
 }
 
 impl Settling {
-    /// Whether the skip of `job_id` should still wait; the first call starts its episode.
+    /// Whether the skip of `job_id` should still wait; the first call starts its episode. An
+    /// episode not deferred for [`OTHERS_SETTLE`] has lapsed (this process stopped claiming the
+    /// job: another process did, or its passes failed), and the next call starts a new one: an
+    /// episode begun long ago must not turn a fresh wait into an immediate skip.
     pub(super) fn defer(&self, job_id: &str, now: Instant) -> bool {
         let Ok(mut since) = self.since.lock() else {
             return false;
         };
-        let started = *since.entry(job_id.to_string()).or_insert(now);
-        if now.duration_since(started) < OTHERS_SETTLE {
+        let episode = since.entry(job_id.to_string()).or_insert((now, now));
+        if now.duration_since(episode.1) > OTHERS_SETTLE {
+            *episode = (now, now);
+        }
+        episode.1 = now;
+        if now.duration_since(episode.0) < OTHERS_SETTLE {
             return true;
         }
         since.remove(job_id);
@@ -64,5 +71,19 @@ mod tests {
         settling.settled("j");
         assert!(settling.defer("j", t0 + OTHERS_SETTLE * 5));
         assert!(settling.defer("other", t0 + OTHERS_SETTLE * 5));
+    }
+
+    #[test]
+    fn an_episode_left_alone_longer_than_the_settle_time_starts_anew() {
+        // Found by the connection-cut test of several nodes (tests/api/nodes.rs): a node that
+        // deferred a job, then stopped claiming it while another node did, skipped at once
+        // when it met the job again, its old episode being more than the settle time old.
+        let settling = Settling::default();
+        let t0 = Instant::now();
+        assert!(settling.defer("j", t0));
+        let later = t0 + OTHERS_SETTLE * 3;
+        assert!(settling.defer("j", later), "a lapsed episode starts again");
+        assert!(settling.defer("j", later + OTHERS_SETTLE / 2));
+        assert!(!settling.defer("j", later + OTHERS_SETTLE));
     }
 }
