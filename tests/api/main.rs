@@ -19,6 +19,7 @@ mod manage;
 mod metrics;
 mod migrations;
 mod mutation;
+mod nodes;
 mod openapi;
 mod orphans;
 mod packaging;

@@ -37,7 +37,7 @@ use crate::helpers::rows::{
 use crate::helpers::stub::Stub;
 
 /// Every job fires every second.
-const STEP: chrono::Duration = chrono::Duration::seconds(1);
+pub(crate) const STEP: chrono::Duration = chrono::Duration::seconds(1);
 
 /// How far ahead of its instant the scheduler may claim an occurrence (`scheduler::LOOKAHEAD`),
 /// plus slack for the order of clock reads.
@@ -355,12 +355,22 @@ async fn tail_problems(pool: &SqlitePool, stop_at: DateTime<Utc>) -> Vec<String>
             .fetch_all(pool)
             .await
             .expect("jobs");
-    jobs.into_iter()
+    tail_problems_in(&jobs, (stop_at, stop_at))
+}
+
+/// [`tail_problems`] on `(id, next_run_at)` rows already read, from either engine, for a stop
+/// seen at `(earliest, latest)` by the clocks of the servers (one instant when they share a
+/// clock): `next_run_at` after `earliest - STEP` and at most `latest + STEP` plus the lookahead.
+pub(crate) fn tail_problems_in(
+    jobs: &[(String, Option<String>)],
+    (earliest, latest): (DateTime<Utc>, DateTime<Utc>),
+) -> Vec<String> {
+    jobs.iter()
         .filter_map(|(id, next)| {
             let ok = next
                 .as_deref()
                 .map(parse_ts)
-                .is_some_and(|next| next > stop_at - STEP && next <= stop_at + STEP + CLAIM_AHEAD);
+                .is_some_and(|next| next > earliest - STEP && next <= latest + STEP + CLAIM_AHEAD);
             (!ok).then(|| format!("{id}: next_run_at {next:?}"))
         })
         .collect()
@@ -375,14 +385,30 @@ async fn key_problems(pool: &SqlitePool, stub: &Stub) -> Result<usize, String> {
             .fetch_all(pool)
             .await
             .expect("runs");
+    let (problems, interrupted) = key_problems_in(&rows, &stub.key_counts());
+    ensure!(
+        problems.is_empty(),
+        "keys and rows disagree ({} problems): {:#?}",
+        problems.len(),
+        &problems[..problems.len().min(20)]
+    );
+    Ok(interrupted)
+}
+
+/// [`key_problems`] on `(job_id, scheduled_at, status)` rows already read (from either engine,
+/// `scheduled_at` in the stored text) and the keys `sent` with their counts: the problems,
+/// sorted, and how many keys belong to interrupted rows.
+pub(crate) fn key_problems_in(
+    rows: &[(String, String, String)],
+    sent: &HashMap<String, u32>,
+) -> (Vec<String>, usize) {
     let status_of: HashMap<String, &str> = rows
         .iter()
         .map(|(job, at, status)| (format!("{job}@{at}"), status.as_str()))
         .collect();
-    let sent = stub.key_counts();
     let mut problems = Vec::new();
     let mut interrupted = 0;
-    for (key, n) in &sent {
+    for (key, n) in sent {
         match status_of.get(key) {
             _ if *n > 1 => problems.push(format!("{key} sent {n} times")),
             Some(&"succeeded") => {}
@@ -397,11 +423,5 @@ async fn key_problems(pool: &SqlitePool, stub: &Stub) -> Result<usize, String> {
         }
     }
     problems.sort();
-    ensure!(
-        problems.is_empty(),
-        "keys and rows disagree ({} problems): {:#?}",
-        problems.len(),
-        &problems[..problems.len().min(20)]
-    );
-    Ok(interrupted)
+    (problems, interrupted)
 }

@@ -125,6 +125,11 @@ impl Server {
         }
     }
 
+    /// The process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `http://127.0.0.1:PORT`.
     pub(crate) fn base(&self) -> &str {
         &self.base

@@ -5,13 +5,17 @@
 //! with an admin and a monitor key provisioned, plus a pool on the same file to check rows and
 //! one helper per endpoint. Logs only with `TEST_LOG` set. The submodules hold real child
 //! processes ([`child`]), one-shot CLI runs ([`cli`]), timestamps ([`clock`]), seeds and
-//! percentiles ([`random`]), rows read with SQL and the occurrence audit ([`rows`]), and an
-//! HTTP target that counts idempotency keys ([`stub`]).
+//! percentiles ([`random`]), rows read with SQL and the occurrence audit ([`rows`]), an HTTP
+//! target that counts idempotency keys ([`stub`]), a fresh PostgreSQL database per test
+//! ([`postgres`]) and nodes on it with the rows the multi-node audits read ([`pg`]).
 
 pub mod browser;
 pub mod child;
 pub mod cli;
 pub mod clock;
+pub mod pg;
+#[path = "../../support/postgres.rs"]
+pub mod postgres;
 pub mod random;
 pub mod rows;
 pub mod stub;

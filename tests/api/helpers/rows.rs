@@ -202,15 +202,14 @@ pub(crate) async fn audit_occurrences(
     statuses: &[&str],
 ) -> OccurrenceAudit {
     let ids_json = serde_json::to_string(ids).expect("ids as JSON");
-    let jobs: Vec<(String, String, Option<String>)> = sqlx::query_as(
+    let jobs: Vec<AuditJob> = sqlx::query_as(
         "SELECT id, start_at, next_run_at FROM jobs WHERE id IN (SELECT value FROM json_each(?))",
     )
     .bind(&ids_json)
     .fetch_all(pool)
     .await
     .expect("jobs");
-    type RunRow = (String, String, Option<String>, i64, String, Option<String>);
-    let rows: Vec<RunRow> = sqlx::query_as(
+    let rows: Vec<AuditRun> = sqlx::query_as(
         "SELECT job_id, scheduled_at, last_scheduled_at, occurrences, status, error FROM job_runs
          WHERE job_id IN (SELECT value FROM json_each(?)) ORDER BY job_id, scheduled_at",
     )
@@ -218,8 +217,29 @@ pub(crate) async fn audit_occurrences(
     .fetch_all(pool)
     .await
     .expect("runs");
+    audit_history(ids.len(), &jobs, &rows, every, statuses)
+}
+
+/// One job as the audit reads it: id, `start_at` and `next_run_at` in their stored text.
+pub(crate) type AuditJob = (String, String, Option<String>);
+
+/// One run as the audit reads it: job id, `scheduled_at`, `last_scheduled_at`, `occurrences`,
+/// `status` and `error`, timestamps in their stored text.
+pub(crate) type AuditRun = (String, String, Option<String>, i64, String, Option<String>);
+
+/// [`audit_occurrences`] on rows already read (from either engine, timestamps as the stored
+/// text of SQLite): `jobs` should hold `expected` jobs, `rows` their runs sorted by job and
+/// `scheduled_at`.
+pub(crate) fn audit_history(
+    expected: usize,
+    jobs: &[AuditJob],
+    rows: &[AuditRun],
+    every: i64,
+    statuses: &[&str],
+) -> OccurrenceAudit {
+    type RunRow = AuditRun;
     let mut by_job: HashMap<&str, Vec<&RunRow>> = HashMap::new();
-    for row in &rows {
+    for row in rows {
         by_job.entry(row.0.as_str()).or_default().push(row);
     }
     let step = chrono::Duration::seconds(every);
@@ -227,12 +247,12 @@ pub(crate) async fn audit_occurrences(
         occurrences: 0,
         problems: Vec::new(),
     };
-    if jobs.len() != ids.len() {
+    if jobs.len() != expected {
         audit
             .problems
-            .push(format!("{} of {} jobs exist", jobs.len(), ids.len()));
+            .push(format!("{} of {expected} jobs exist", jobs.len()));
     }
-    for (id, start_at, next_run_at) in &jobs {
+    for (id, start_at, next_run_at) in jobs {
         let mut problem = |p: String| audit.problems.push(format!("{id}: {p}"));
         let Some(runs) = by_job.get(id.as_str()) else {
             problem("no rows at all".to_string());
