@@ -12,8 +12,7 @@ use serde_json::{Value, json};
 use crate::helpers::cli::{assert_one_line_error, schedlite, stderr, stdout};
 use crate::helpers::*;
 
-#[path = "../support/postgres.rs"]
-mod test_postgres;
+use crate::helpers::postgres as test_postgres;
 
 /// Everything a store holds, as the contract reads it, with audit details parsed (PostgreSQL
 /// keeps them as jsonb, which normalizes the text's spacing, not its value).

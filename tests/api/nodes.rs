@@ -384,7 +384,7 @@ async fn traffic(base: String, ids: Vec<String>, tag: usize, stop: Arc<AtomicBoo
     let mut n = 0usize;
     while !stop.load(Ordering::Relaxed) {
         n += 1;
-        let (request, sent) = if n % 10 == 0 {
+        let (request, sent) = if n.is_multiple_of(10) {
             let body = json!({"id": format!("api-{tag}-{n}"),
                 "trigger": {"type": "date", "run_at": from_now(chrono::Duration::hours(1))},
                 "action": {"type": "noop"}});
