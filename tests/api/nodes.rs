@@ -19,9 +19,9 @@
 //!   loaded machine (RELIABILITY.md, finding 8).
 //!
 //! The three faults: SIGKILL of random nodes at random moments (`NODES_CYCLES`, default 20,
-//! 200 in long mode; `NODES_JOBS`, default 1,000; `NODES_SEED` replays a run), every
-//! connection terminated mid-burst, repeatedly (`NODES_CUTS`, default 6), and nodes whose
-//! clocks disagree by ±2 s (`serve --test-clock-offset-ms`, hidden). They need a PostgreSQL
+//! 200 in long mode; `NODES_JOBS`, default 300, 1,000 in long mode; `NODES_SEED` replays a
+//! run), every connection terminated mid-burst, repeatedly (`NODES_CUTS`, default 6), and
+//! nodes whose clocks disagree by ±2 s (`serve --test-clock-offset-ms`, hidden). They need a PostgreSQL
 //! server (`SCHEDLITE_TEST_POSTGRES_URL`); without one each prints why it was skipped, a
 //! failure under `CI=true`. A restart of the whole database server is not tested here: the
 //! server is shared with every other test.
@@ -50,7 +50,7 @@ use crate::torture::{STEP, key_problems_in, tail_problems_in};
 const BIN: &str = env!("CARGO_BIN_EXE_schedlite");
 
 /// The tests here run one at a time: each keeps the two cores of the test machine busy with
-/// several debug-built nodes firing 1,000 occurrences a second, and two at once would measure
+/// several debug-built nodes firing hundreds of occurrences a second, and two at once would measure
 /// the machine rather than the product.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -62,9 +62,10 @@ const EXPIRY: Duration = Duration::from_secs(5);
 /// ended by the cut has been found broken and replaced.
 const CUT_WINDOW: Duration = Duration::from_secs(2);
 
-/// Jobs of the connection-cut and clock tests (`NODES_FAULT_JOBS`): at 1,000 a second two
-/// debug-built nodes answering API traffic fall behind on a loaded 2-core machine, and the test
-/// would measure the machine.
+/// Jobs of every test here by default (`NODES_JOBS` for the SIGKILL test, `NODES_FAULT_JOBS`
+/// for the others): at 1,000 a second, debug-built nodes fall behind on the shared 2-core
+/// machine while the rest of the suite runs (947 of 1,000 jobs still behind after 15 s, once),
+/// and the test would measure the machine. The long mode runs 1,000.
 const FAULT_JOBS: usize = 300;
 
 /// One `schedlite serve` on the test's database, with its instance id.
@@ -320,7 +321,7 @@ impl Cluster {
 #[tokio::test(flavor = "multi_thread")]
 async fn three_nodes_killed_at_random_moments_lose_and_double_nothing() {
     let _alone = ONE_AT_A_TIME.lock().await;
-    let jobs: usize = env_number("NODES_JOBS", 1_000);
+    let jobs: usize = env_number("NODES_JOBS", FAULT_JOBS);
     let cycles: u32 = env_number("NODES_CYCLES", 20);
     let Some(mut cluster) = Cluster::new(jobs).await else {
         return;
