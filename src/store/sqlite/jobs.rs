@@ -1,6 +1,7 @@
 //! SQLite: the `jobs` table (create, replace, read, page, pause/resume, delete).
 
 use chrono::{DateTime, Utc};
+use serde_json::value::RawValue;
 
 use super::rows::{JobRow, RunRow, decode, shaped};
 use super::{SqliteStore, parse_ts, ts};
@@ -55,12 +56,13 @@ fn bool_int(b: bool) -> i64 {
 /// One row of a page: the job and its place in the listing's order.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ListedRow {
+struct ListedRow<'a> {
     /// `next_run_at` as of the listing's start ([`NULL_KEY`] for none), or the id in id order.
     sort_key: String,
     /// The job's id (for the cursor).
     id: String,
-    job: JobRow,
+    #[serde(borrow)]
+    job: JobRow<'a>,
 }
 
 /// The next-run sort key of a job without one (paused or finished): sorts after every timestamp
@@ -275,8 +277,8 @@ impl SqliteStore {
                        ORDER BY id LIMIT ?6)
                    ORDER BY 1, 2 LIMIT ?6)
                SELECT (SELECT w FROM mark) AS "watermark!: i64",
-                      json_group_array(json_object('sort_key', sort_key, 'id', id, 'job', "# JOB r#")
-                                       ORDER BY sort_key, id) AS "rows!: String"
+                      json_group_array(json_object('sort_key', sort_key, 'id', id, 'job', "# JOB r#"))
+                          AS "rows!: String"
                FROM (SELECT page.sort_key, jobs.* FROM page JOIN jobs ON jobs.id = page.id)"#],
             watermark,
             after_key,
@@ -289,6 +291,9 @@ impl SqliteStore {
         .fetch_one(&self.pool)
         .await?;
         let mut rows: Vec<ListedRow> = decode("jobs", "page", &page.rows)?;
+        // Put in order here rather than by the aggregate's ORDER BY, which copied every row's
+        // JSON through a sorter (a third of the statement's time); `page` fixed the set.
+        rows.sort_unstable_by(|a, b| (&a.sort_key, &a.id).cmp(&(&b.sort_key, &b.id)));
         let more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
         let next = match rows.last() {
@@ -457,10 +462,10 @@ pub(super) async fn read_job(
     ))
     .fetch_optional(&mut *conn)
     .await?;
-    let row = row
-        .map(|json| decode::<JobRow>("jobs", id, &json))
-        .transpose()?;
-    row.map(Job::try_from).transpose()
+    let Some(json) = row else {
+        return Ok(None);
+    };
+    Job::try_from(decode::<JobRow>("jobs", id, &json)?).map(Some)
 }
 
 /// Due jobs (`next_run_at <= now`), earliest first, at most `limit`, read on the claim
@@ -474,7 +479,7 @@ pub(super) async fn due_jobs(
     limit: i64,
 ) -> Result<Vec<Result<Job, (String, StoreError)>>, StoreError> {
     let batch = shaped!(query_scalar!(
-        [r#"SELECT json_group_array(json("# JOB r#")) AS "rows!: String"
+        [r#"SELECT json_group_array("# JOB r#") AS "rows!: String"
             FROM (SELECT * FROM jobs WHERE next_run_at <= ? ORDER BY next_run_at LIMIT ?)"#],
         now,
         limit
@@ -483,31 +488,37 @@ pub(super) async fn due_jobs(
     .await?;
     // Each row is decoded on its own: one hand-edited value of the wrong type (CHECKs let
     // `'60s'` into an INTEGER column) must pause that job, not stop every job from firing.
-    let rows: Vec<serde_json::Value> = serde_json::from_str(&batch)
+    // The rows are borrowed as raw JSON text and decoded once each, straight into `JobRow`
+    // (a `serde_json::Value` per row first cost a map and a key string per column).
+    let rows: Vec<&RawValue> = serde_json::from_str(&batch)
         .map_err(|e| StoreError::corrupt("jobs", "due batch", e.to_string()))?;
     Ok(rows
         .into_iter()
-        .map(|value| {
-            let id = value
-                .get("id")
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or("?")
-                .to_string();
-            let row = serde_json::from_value::<JobRow>(value).map_err(|e| {
-                (
-                    id.clone(),
-                    StoreError::corrupt("jobs", &id, format!("unexpected column types: {e}")),
-                )
+        .map(|raw| {
+            let row = serde_json::from_str::<JobRow>(raw.get()).map_err(|e| {
+                let id = serde_json::from_str::<RowId>(raw.get())
+                    .map_or_else(|_| "?".to_string(), |r| r.id.into_owned());
+                let reason = format!("unexpected column types: {e}");
+                (id.clone(), StoreError::corrupt("jobs", &id, reason))
             })?;
+            let id = row.id().to_string();
             Job::try_from(row).map_err(|e| (id, e))
         })
         .collect())
 }
 
+/// The `id` of a row that did not decode, to name it in the error.
+#[derive(serde::Deserialize)]
+struct RowId<'a> {
+    #[serde(borrow)]
+    id: std::borrow::Cow<'a, str>,
+}
+
 /// A job with its newest run, as `get_job_with_last_run` reads them together.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct JobWithLastRun {
-    job: JobRow,
+struct JobWithLastRun<'a> {
+    #[serde(borrow)]
+    job: JobRow<'a>,
     last_run: Option<RunRow>,
 }

@@ -9,6 +9,8 @@
 //! cannot silently swap two columns of the same type, and `deny_unknown_fields` turns a
 //! misspelled key into an error instead of a `None`.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Deserializer};
 
 use super::{parse_opt_ts, parse_text, parse_ts};
@@ -71,20 +73,30 @@ fn int_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
 }
 
 /// The columns one `jobs` row is read into; private to the store (the domain type is [`Job`]).
+/// Text that is only parsed (trigger columns, action, timestamps) is borrowed from the query's
+/// JSON where it has no escapes, so reading a row allocates only what the `Job` keeps.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct JobRow {
+pub(super) struct JobRow<'a> {
     id: String,
     name: Option<String>,
-    trigger_type: String,
-    cron_expr: Option<String>,
-    timezone: String,
+    #[serde(borrow)]
+    trigger_type: Cow<'a, str>,
+    #[serde(borrow, deserialize_with = "opt_text")]
+    cron_expr: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    timezone: Cow<'a, str>,
     interval_seconds: Option<i64>,
-    start_at: Option<String>,
-    end_at: Option<String>,
-    run_at: Option<String>,
-    action: String,
-    next_run_at: Option<String>,
+    #[serde(borrow, deserialize_with = "opt_text")]
+    start_at: Option<Cow<'a, str>>,
+    #[serde(borrow, deserialize_with = "opt_text")]
+    end_at: Option<Cow<'a, str>>,
+    #[serde(borrow, deserialize_with = "opt_text")]
+    run_at: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    action: Cow<'a, str>,
+    #[serde(borrow, deserialize_with = "opt_text")]
+    next_run_at: Option<Cow<'a, str>>,
     #[serde(deserialize_with = "int_bool")]
     paused: bool,
     misfire_grace_seconds: i64,
@@ -92,8 +104,25 @@ pub(super) struct JobRow {
     coalesce_missed: bool,
     max_instances: i64,
     jitter_seconds: i64,
-    created_at: String,
-    updated_at: String,
+    #[serde(borrow)]
+    created_at: Cow<'a, str>,
+    #[serde(borrow)]
+    updated_at: Cow<'a, str>,
+}
+
+/// A nullable text column, borrowed when it can be (serde borrows a bare `Cow<str>` field, not
+/// one inside an `Option`).
+fn opt_text<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+    Ok(Option::<Text<'a>>::deserialize(d)?.map(|t| t.0))
+}
+
+impl JobRow<'_> {
+    /// The job's id, to name it when its row does not convert.
+    pub(super) fn id(&self) -> &str {
+        &self.id
+    }
 }
 
 fn int_setting(key: &str, column: &str, value: i64, min: i64) -> Result<u32, StoreError> {
@@ -105,13 +134,13 @@ fn int_setting(key: &str, column: &str, value: i64, min: i64) -> Result<u32, Sto
         })
 }
 
-impl TryFrom<JobRow> for Job {
+impl TryFrom<JobRow<'_>> for Job {
     type Error = StoreError;
 
-    fn try_from(row: JobRow) -> Result<Job, StoreError> {
+    fn try_from(row: JobRow<'_>) -> Result<Job, StoreError> {
         let key = row.id.as_str();
         let corrupt = |reason: String| StoreError::corrupt("jobs", key, reason);
-        let trigger = match row.trigger_type.as_str() {
+        let trigger = match &*row.trigger_type {
             "cron" => {
                 let expr = row
                     .cron_expr

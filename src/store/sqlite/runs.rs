@@ -21,7 +21,7 @@ impl SqliteStore {
         let before = before.unwrap_or("~");
         let limit = i64::from(limit);
         let page = shaped!(query_scalar!(
-            [r#"SELECT json_group_array(json("# RUN r#")) AS "rows!: String"
+            [r#"SELECT json_group_array("# RUN r#") AS "rows!: String"
                 FROM (SELECT * FROM job_runs WHERE job_id = ? AND scheduled_at < ?
                       ORDER BY scheduled_at DESC LIMIT ?)"#],
             job_id,
@@ -61,7 +61,7 @@ impl SqliteStore {
         let ids = serde_json::to_string(job_ids)
             .map_err(|e| StoreError::corrupt("job_runs", "ids", e.to_string()))?;
         let batch = shaped!(query_scalar!(
-            [r#"SELECT json_group_array(json("# RUN r#")) AS "rows!: String"
+            [r#"SELECT json_group_array("# RUN r#") AS "rows!: String"
                 FROM job_runs
                 WHERE id IN (SELECT (SELECT l.id FROM job_runs AS l WHERE l.job_id = j.value
                                      ORDER BY l.scheduled_at DESC LIMIT 1)
