@@ -78,12 +78,16 @@ impl SqliteStore {
         let keep = i64::from(keep_runs);
         let jobs = i64::from(PRUNE_JOBS_PER_STEP);
         // For each job, the occurrence of its (keep_runs + 1)-th newest run: it and every
-        // older run go.
+        // older run go. The jobs come from the runs' (job_id, scheduled_at) index, not from
+        // `jobs`: the pass at start would otherwise walk every job of a large file, in steps
+        // beside the API and the claims, to find nothing.
         let page = sqlx::query!(
-            r#"SELECT j.id AS "id!: String",
-                      (SELECT r.scheduled_at FROM job_runs AS r WHERE r.job_id = j.id
-                       ORDER BY r.scheduled_at DESC LIMIT 1 OFFSET ?2) AS "cut: String"
-               FROM jobs AS j WHERE j.id > ?1 ORDER BY j.id LIMIT ?3"#,
+            r#"SELECT j.job_id AS "id!: String",
+                      (SELECT r.scheduled_at FROM job_runs AS r WHERE r.job_id = j.job_id
+                       ORDER BY r.scheduled_at DESC LIMIT 1 OFFSET ?2) AS "cut?: String"
+               FROM (SELECT DISTINCT job_id FROM job_runs WHERE job_id > ?1
+                     ORDER BY job_id LIMIT ?3) AS j
+               ORDER BY j.job_id"#,
             after,
             keep,
             jobs
