@@ -31,26 +31,29 @@ pub const MAX_REQUEST_ID_CHARS: usize = 128;
 /// Wraps every route of `router` (and its fallbacks) in the request id, trace and deadline layers.
 /// A request still running after `timeout` is abandoned (its handler dropped, so an open
 /// transaction rolls back) and answered 503 `REQUEST_TIMEOUT`.
+///
+/// The layers are composed into ONE stack applied by one `Router::layer`: each call boxes every
+/// route's service again, and a boxed service is cloned and its future boxed on every request.
+/// Outermost first: drop an unusable client id, set one, echo it, trace, then the deadline.
 pub fn around(router: Router, timeout: Duration) -> Router {
     let header = HeaderName::from_static(REQUEST_ID_HEADER);
-    router
-        .layer(
-            ServiceBuilder::new()
-                .layer(
-                    TraceLayer::new_for_http()
-                        .make_span_with(span_for)
-                        .on_failure(()),
-                )
-                .layer(HandleErrorLayer::new(
-                    move |_: tower::BoxError| async move {
-                        ApiError::RequestTimeout(timeout).into_response()
-                    },
-                ))
-                .timeout(timeout),
-        )
-        .layer(PropagateRequestIdLayer::new(header.clone()))
-        .layer(SetRequestIdLayer::new(header, MakeRequestUuid))
-        .layer(axum::middleware::map_request(drop_unusable_request_id))
+    router.layer(
+        ServiceBuilder::new()
+            .map_request(drop_unusable_request_id)
+            .layer(SetRequestIdLayer::new(header.clone(), MakeRequestUuid))
+            .layer(PropagateRequestIdLayer::new(header))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(span_for)
+                    .on_failure(()),
+            )
+            .layer(HandleErrorLayer::new(
+                move |_: tower::BoxError| async move {
+                    ApiError::RequestTimeout(timeout).into_response()
+                },
+            ))
+            .timeout(timeout),
+    )
 }
 
 /// The span of one request: method, matched route (never the raw URI) and request id.
@@ -68,8 +71,9 @@ fn span_for<B>(request: &axum::http::Request<B>) -> Span {
 }
 
 /// Removes a client-supplied request id that is empty, too long or not visible ASCII, so a fresh
-/// one is generated instead of logging and echoing it.
-async fn drop_unusable_request_id(mut request: Request) -> Request {
+/// one is generated instead of logging and echoing it. Synchronous (tower's `map_request`), so
+/// it adds no boxed future to each request.
+fn drop_unusable_request_id(mut request: Request) -> Request {
     let usable = request
         .headers()
         .get(REQUEST_ID_HEADER)

@@ -121,11 +121,11 @@ async fn observe_answer(
 ) -> Response {
     let began = Instant::now();
     let method = request.method().clone();
-    let route = request
+    let route: Arc<str> = request
         .extensions()
         .get::<axum::extract::MatchedPath>()
         .map_or("unmatched", |p| p.as_str())
-        .to_string();
+        .into();
     let is_write = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
     let response = next.run(request).await;
     let metrics = scheduler.metrics();
@@ -139,7 +139,7 @@ async fn observe_answer(
         scheduler.note(Writer::Api, None);
     }
     metrics.http_request(
-        &route,
+        route,
         method.as_str(),
         response.status().as_u16(),
         began.elapsed(),

@@ -4,6 +4,8 @@
 //! (seconds), `_total` counters, low-cardinality labels (a route template, never a raw path or
 //! a job id).
 
+use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -37,13 +39,14 @@ pub struct KindLabel {
     pub kind: &'static str,
 }
 
-/// Labels of one HTTP request.
+/// Labels of one HTTP request. Shared text rather than `String`s: a request's labels are built
+/// for every answer, and cloning them for the second family must not copy the text again.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     /// The route template (`/api/v1alpha1/jobs/{job_id}`), or `unmatched`.
-    pub route: String,
+    pub route: Arc<str>,
     /// The HTTP method.
-    pub method: String,
+    pub method: Cow<'static, str>,
     /// The status code.
     pub status: u16,
 }
@@ -52,9 +55,21 @@ pub struct RequestLabels {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
     /// The route template, or `unmatched`.
-    pub route: String,
+    pub route: Arc<str>,
     /// The HTTP method.
-    pub method: String,
+    pub method: Cow<'static, str>,
+}
+
+/// The method as label text: static for the standard methods, so labelling them allocates
+/// nothing; any other method keeps its own name.
+fn method_label(method: &str) -> Cow<'static, str> {
+    const STANDARD: [&str; 9] = [
+        "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "TRACE", "CONNECT",
+    ];
+    STANDARD
+        .iter()
+        .find(|s| **s == method)
+        .map_or_else(|| Cow::Owned(method.to_owned()), |s| Cow::Borrowed(*s))
 }
 
 /// Label of pruned rows.
@@ -214,12 +229,13 @@ impl Metrics {
             .inc();
     }
 
-    /// Records one answered HTTP request.
-    pub fn http_request(&self, route: &str, method: &str, status: u16, took: Duration) {
-        let (route, method) = (route.to_string(), method.to_string());
+    /// Records one answered HTTP request. The route template comes as shared text (one copy per
+    /// request at most) and a standard method as static text (none).
+    pub fn http_request(&self, route: Arc<str>, method: &str, status: u16, took: Duration) {
+        let method = method_label(method);
         self.http_duration
             .get_or_create(&RouteLabels {
-                route: route.clone(),
+                route: Arc::clone(&route),
                 method: method.clone(),
             })
             .observe(took.as_secs_f64());
