@@ -251,6 +251,10 @@ impl SqliteStore {
         // arms not of this order are cut off by their constant `?7` test before any read.
         // `NOT INDEXED` keeps the moved runs a rowid range scan: without it SQLite walks the
         // whole (job_id, scheduled_at) index to group by job without sorting.
+        // `LIMIT ?6 + 0`, not `LIMIT ?6`: SQLite (3.51) reads a bare parameter's value while
+        // preparing a LIMIT, and then re-prepares the statement whenever that parameter is
+        // bound again, i.e. on every page: 1.3M instructions of compiling per page (callgrind),
+        // a sixth of the page. An expression is not read, so the cached statement is reused.
         let page = shaped!(query!(
             [r#"WITH mark(w) AS (SELECT coalesce(?1, (SELECT ifnull(max(id), 0) FROM job_runs))),
                moved AS MATERIALIZED (
@@ -264,7 +268,7 @@ impl SqliteStore {
                          AND (ifnull(next_run_at, '~'), id) > (?2, ?3)
                          AND id NOT IN (SELECT job_id FROM moved)
                          AND (?4 IS NULL OR paused = ?4) AND (?5 IS NULL OR trigger_type = ?5)
-                       ORDER BY ifnull(next_run_at, '~'), id LIMIT ?6)
+                       ORDER BY ifnull(next_run_at, '~'), id LIMIT ?6 + 0)
                    UNION ALL
                    SELECT m.start_key, j.id FROM moved AS m JOIN jobs AS j ON j.id = m.job_id
                    WHERE (m.start_key, j.id) > (?2, ?3)
@@ -274,8 +278,8 @@ impl SqliteStore {
                        SELECT id, id FROM jobs
                        WHERE ?7 = 'id' AND id > ?3
                          AND (?4 IS NULL OR paused = ?4) AND (?5 IS NULL OR trigger_type = ?5)
-                       ORDER BY id LIMIT ?6)
-                   ORDER BY 1, 2 LIMIT ?6)
+                       ORDER BY id LIMIT ?6 + 0)
+                   ORDER BY 1, 2 LIMIT ?6 + 0)
                SELECT (SELECT w FROM mark) AS "watermark!: i64",
                       json_group_array(json_object('sort_key', sort_key, 'id', id, 'job', "# JOB r#"))
                           AS "rows!: String"
@@ -472,7 +476,8 @@ pub(super) async fn read_job(
 /// transaction's connection. A row that cannot be read comes back as its id and the error.
 ///
 /// N.B. the batch comes back as ONE row holding a JSON array, for the reason given in
-/// `rows.rs`: at burst rates a row each would cost about half of a claim's time.
+/// `rows.rs`: at burst rates a row each would cost about half of a claim's time. `LIMIT ? + 0`
+/// keeps the statement from being re-prepared on every claim (see `list_jobs`).
 pub(super) async fn due_jobs(
     conn: &mut sqlx::SqliteConnection,
     now: &str,
@@ -480,7 +485,7 @@ pub(super) async fn due_jobs(
 ) -> Result<Vec<Result<Job, (String, StoreError)>>, StoreError> {
     let batch = shaped!(query_scalar!(
         [r#"SELECT json_group_array("# JOB r#") AS "rows!: String"
-            FROM (SELECT * FROM jobs WHERE next_run_at <= ? ORDER BY next_run_at LIMIT ?)"#],
+            FROM (SELECT * FROM jobs WHERE next_run_at <= ? ORDER BY next_run_at LIMIT ? + 0)"#],
         now,
         limit
     ))
