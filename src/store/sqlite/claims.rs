@@ -27,7 +27,7 @@ impl SqliteStore {
     /// In one `BEGIN IMMEDIATE` transaction: reads the due jobs and how many runs each has
     /// running in OTHER processes, asks `plan` what to do with each, inserts all the `missed`,
     /// `skipped` and `running` rows in one statement and advances every `next_run_at` in
-    /// another. Set-based statements (JSON arrays through `json_each`) keep the cost per batch
+    /// another. Set-based statements (JSON arrays through `jsonb_each`) keep the cost per batch
     /// at a handful of statements rather than several per job. The unique key on (job_id,
     /// scheduled_at) backs the claim up: an occurrence that already has a row is not inserted
     /// again.
@@ -72,7 +72,7 @@ impl SqliteStore {
         // that the torture audit fails when occurrences are not advanced past.
         if !cfg!(feature = "mutant-no-advance") {
             sqlx::query!(
-                "UPDATE jobs SET next_run_at = u.value ->> 'next_run_at' FROM json_each(?) AS u
+                "UPDATE jobs SET next_run_at = u.value ->> 'next_run_at' FROM jsonb_each(?) AS u
              WHERE jobs.id = u.value ->> 'id'",
                 nexts
             )
@@ -173,7 +173,7 @@ impl SqliteStore {
                 finished_at = o.value ->> 'finished_at', duration_ms = o.value ->> 'duration_ms',
                 http_status = o.value ->> 'http_status', exit_code = o.value ->> 'exit_code',
                 output = o.value ->> 'output', error = o.value ->> 'error'
-             FROM json_each(?) AS o
+             FROM jsonb_each(?) AS o
              WHERE job_runs.id = o.value ->> 'id' AND job_runs.status IN ('running', 'interrupted')",
             rows
         )
@@ -303,7 +303,7 @@ async fn insert_rows(
            SELECT r.value ->> 'job_id', r.value ->> 'scheduled_at', r.value ->> 'last_scheduled_at',
                   r.value ->> 'occurrences', 'scheduled', r.value ->> 'status', r.value ->> 'started_at',
                   r.value ->> 'finished_at', ?2, r.value ->> 'error'
-           FROM json_each(?1) AS r WHERE true
+           FROM jsonb_each(?1) AS r WHERE true
            ON CONFLICT (job_id, scheduled_at) DO NOTHING"#,
         specs,
         owner
@@ -346,7 +346,7 @@ async fn insert_rows(
     Ok(runs)
 }
 
-/// One row to insert into `job_runs`, serialized as a JSON object for `json_each`.
+/// One row to insert into `job_runs`, serialized as a JSON object for `jsonb_each`.
 #[derive(Serialize)]
 struct RowSpec<'a> {
     job_id: &'a str,
@@ -394,7 +394,7 @@ impl<'a> RowSpec<'a> {
     }
 }
 
-/// A job's new `next_run_at`, for the claim's one `UPDATE … FROM json_each`.
+/// A job's new `next_run_at`, for the claim's one `UPDATE … FROM jsonb_each`.
 #[derive(Serialize)]
 struct NextRun<'a> {
     id: &'a str,
@@ -410,7 +410,7 @@ struct Inserted {
     scheduled_at: String,
 }
 
-/// One outcome for `record_outcomes`' one `UPDATE … FROM json_each`.
+/// One outcome for `record_outcomes`' one `UPDATE … FROM jsonb_each`.
 #[derive(Serialize)]
 struct Outcome<'a> {
     id: i64,
@@ -424,7 +424,12 @@ struct Outcome<'a> {
     error: Option<&'a str>,
 }
 
-/// Serializes a batch for a `json_each` parameter.
+/// Serializes a batch for a `jsonb_each` parameter.
+///
+/// N.B. `jsonb_each`, not `json_each`, for batches of objects read with `->> 'key'`: json_each
+/// hands each object back as JSON text, which every `->>` then parses again (eight times per
+/// inserted row); jsonb_each hands back the binary form, which `->>` reads directly. Measured
+/// on a burst: a third of SQLite's work per occurrence was that re-parsing.
 fn json_text<T: Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::corrupt("batch", "json", e.to_string()))
 }
