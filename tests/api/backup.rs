@@ -48,12 +48,12 @@ async fn backups_taken_during_a_burst_are_complete_and_start_as_servers() {
     let app = spawn_app_with(scheduler_on()).await;
     let dir = app.dir.as_ref().expect("temp dir").path().to_path_buf();
     let at_once = (Utc::now(), chrono::Duration::zero());
-    insert_interval_jobs(&app.pool, "burst", BURST_JOBS, 1, at_once, NOOP).await;
+    insert_interval_jobs(app.pool.sqlite(), "burst", BURST_JOBS, 1, at_once, NOOP).await;
     wait_for("the burst fires", Duration::from_secs(10), || async {
         (app.count("SELECT count(*) FROM job_runs").await >= BURST_JOBS as i64).then_some(())
     })
     .await;
-    let jobs = job_definitions(&app.pool).await;
+    let jobs = job_definitions(app.pool.sqlite()).await;
 
     // Through the API, while the scheduler keeps writing.
     let (status, body) = app

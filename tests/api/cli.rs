@@ -1,10 +1,18 @@
 //! The `schedlite` binary: bad files and flags give one-line errors and a non-zero exit, keys
-//! are printed alone, and the file is readable with `sqlite3`.
+//! are printed alone, and the file is readable with `sqlite3`. `keys` and `migrate` run on both
+//! engines.
 
 use std::process::Command;
 
+use crate::helpers::Engine;
 use crate::helpers::child::{free_port, terminate_and_collect};
 use crate::helpers::cli::{assert_one_line_error, schedlite, stderr};
+use crate::helpers::engine::fresh;
+
+crate::both_engines!(
+    keys_are_created_listed_and_revoked,
+    migrate_twice_is_a_no_op
+);
 
 /// A file that is not a database, a directory, and a newer schema are refused cleanly.
 #[test]
@@ -57,10 +65,8 @@ fn bad_database_files_are_refused_with_one_line() {
 }
 
 /// `keys create` prints the key alone; an unknown role is refused; list never shows keys.
-#[test]
-fn keys_are_created_listed_and_revoked() {
-    let dir = tempfile::tempdir().expect("dir");
-    let db = dir.path().join("k.db");
+async fn keys_are_created_listed_and_revoked(engine: Engine) {
+    let (db, _guard) = fresh(engine).await;
     let out = schedlite(
         &["keys", "create", "--name", "ops", "--role", "monitor"],
         &db,
@@ -99,10 +105,8 @@ fn keys_are_created_listed_and_revoked() {
 }
 
 /// `migrate` twice is a no-op the second time.
-#[test]
-fn migrate_twice_is_a_no_op() {
-    let dir = tempfile::tempdir().expect("dir");
-    let db = dir.path().join("m.db");
+async fn migrate_twice_is_a_no_op(engine: Engine) {
+    let (db, _guard) = fresh(engine).await;
     let first = schedlite(&["migrate"], &db);
     assert!(first.status.success(), "{}", stderr(&first));
     assert!(String::from_utf8_lossy(&first.stdout).contains("applied"));

@@ -45,7 +45,7 @@ async fn a_full_database_refuses_writes_cleanly_and_recovers_when_space_is_freed
     let mut config = test_config(&db, &scheduler_on());
     config.max_db_pages = Some(90);
     let mut app = start_with(config).await;
-    app.dir = Some(dir);
+    app.dir = Some(dir.into());
     app.create_job(&interval_job("tick", 1)).await;
     wait_for("tick runs", Duration::from_secs(5), || async {
         (app.succeeded_count("tick").await >= 1).then_some(())
@@ -234,7 +234,7 @@ async fn a_badly_hand_edited_job_is_paused_and_the_others_keep_firing() {
     app.create_job(&interval_job("bad", 1)).await;
     // CHECK (misfire_grace_seconds >= 0) lets text through, as SQLite compares text above numbers.
     sqlx::query("UPDATE jobs SET misfire_grace_seconds = '60s' WHERE id = 'bad'")
-        .execute(&app.pool)
+        .execute(app.pool.sqlite())
         .await
         .expect("hand edit");
     let before = app.succeeded_count("good").await;
@@ -244,7 +244,7 @@ async fn a_badly_hand_edited_job_is_paused_and_the_others_keep_firing() {
     .await;
     let (paused, next): (i64, Option<String>) =
         sqlx::query_as("SELECT paused, next_run_at FROM jobs WHERE id = 'bad'")
-            .fetch_one(&app.pool)
+            .fetch_one(app.pool.sqlite())
             .await
             .expect("bad row");
     assert_eq!(
@@ -254,7 +254,7 @@ async fn a_badly_hand_edited_job_is_paused_and_the_others_keep_firing() {
     );
     let grace: String =
         sqlx::query_scalar("SELECT misfire_grace_seconds FROM jobs WHERE id = 'bad'")
-            .fetch_one(&app.pool)
+            .fetch_one(app.pool.sqlite())
             .await
             .expect("definition");
     assert_eq!(grace, "60s", "the operator's edit is left for them to fix");

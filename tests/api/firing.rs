@@ -4,12 +4,17 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::helpers::clock::{next_whole_second, sleep_until, ts};
-use crate::helpers::rows::{open_pool, runs_of};
+use crate::helpers::rows::runs_of;
 use crate::helpers::*;
+
+crate::both_engines!(
+    without_coalesce_each_missed_occurrence_runs_up_to_the_cap_and_the_rest_are_missed,
+    jitter_delays_each_start_within_the_window_and_spreads_them
+);
 
 /// Most separate runs one claim starts for one job with `coalesce: false`; earlier occurrences
 /// overflow into the `missed` row (`MAX_RUNS_PER_CLAIM` in `src/scheduler/plan.rs`: "a
@@ -19,7 +24,14 @@ const CATCH_UP_CAP: usize = 100;
 
 /// One run row: `scheduled_at`, `last_scheduled_at`, `occurrences`, `status`, `error`, and
 /// whether it started.
-type Row = (String, Option<String>, i64, String, Option<String>, bool);
+type Row = (
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    i64,
+    String,
+    Option<String>,
+    bool,
+);
 
 /// Occurrences missed while the server was down, all within the misfire grace.
 const DOWN_OCCURRENCES: usize = 150;
@@ -30,12 +42,13 @@ const DOWN_OCCURRENCES: usize = 150;
 /// cap, so the cap is what limits, and the trigger ended before the restart, so every row is
 /// known in advance: exactly one `missed` row for the first 50, then 100 `succeeded` rows of
 /// one occurrence each, and nothing else.
-#[tokio::test]
-async fn without_coalesce_each_missed_occurrence_runs_up_to_the_cap_and_the_rest_are_missed() {
+async fn without_coalesce_each_missed_occurrence_runs_up_to_the_cap_and_the_rest_are_missed(
+    engine: Engine,
+) {
     // Arrange: a job with coalesce off, then 150 s of downtime (its instants rewound in the
     // file while the server is stopped, as `a_week_of_downtime_is_one_missed_row` does).
     let options = scheduler_on();
-    let mut app = spawn_app_with(options.clone()).await;
+    let mut app = spawn_app_on_with(engine, options.clone()).await;
     app.create_job(&json!({
         "id": "each", "trigger": {"type": "interval", "seconds": 1},
         "action": {"type": "noop"}, "coalesce": false, "misfire_grace_seconds": 600,
@@ -46,16 +59,16 @@ async fn without_coalesce_each_missed_occurrence_runs_up_to_the_cap_and_the_rest
     let dir = app.dir.take();
     let first = next_whole_second(Utc::now()) - chrono::Duration::seconds(DOWN_OCCURRENCES as i64);
     let last = first + chrono::Duration::seconds(DOWN_OCCURRENCES as i64 - 1);
-    let pool = open_pool(&app.db_path).await;
-    let changed = sqlx::query(
-        "UPDATE jobs SET start_at = ?1, next_run_at = ?1, end_at = ?2 WHERE id = 'each'",
-    )
-    .bind(ts(first))
-    .bind(ts(last))
-    .execute(&pool)
-    .await
+    let pool = Pool::connect(&app.db_path).await;
+    let sql = "UPDATE jobs SET start_at = $1, next_run_at = $1, end_at = $2 WHERE id = 'each'";
+    let changed = on_pool!(&pool, p => sqlx::query(sql)
+        .bind(Stamp(first))
+        .bind(Stamp(last))
+        .execute(p)
+        .await
+        .map(|done| done.rows_affected()))
     .expect("rewind");
-    assert_eq!(changed.rows_affected(), 1);
+    assert_eq!(changed, 1);
     pool.close().await;
 
     // Act: restart.
@@ -77,15 +90,12 @@ async fn without_coalesce_each_missed_occurrence_runs_up_to_the_cap_and_the_rest
     .await;
 
     // Assert: the exact rows.
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT scheduled_at, last_scheduled_at, occurrences, status, error,
-                started_at IS NOT NULL FROM job_runs WHERE job_id = 'each' ORDER BY scheduled_at",
-    )
-    .fetch_all(&app.pool)
-    .await
-    .expect("rows");
+    let sql = "SELECT scheduled_at, last_scheduled_at, occurrences, status, error,
+                started_at IS NOT NULL FROM job_runs WHERE job_id = 'each' ORDER BY scheduled_at";
+    let rows: Vec<Row> =
+        on_pool!(&app.pool, p => sqlx::query_as(sql).fetch_all(p).await).expect("rows");
     let overflow = DOWN_OCCURRENCES - CATCH_UP_CAP;
-    let at = |i: usize| ts(first + chrono::Duration::seconds(i as i64));
+    let at = |i: usize| first + chrono::Duration::seconds(i as i64);
     let mut expected = vec![(
         at(0),
         Some(at(overflow - 1)),
@@ -124,13 +134,12 @@ const JITTER_JOBS: usize = 30;
 /// The server runs with only 4 concurrent runs: a jitter delay is waiting, not work, and must
 /// not hold one of those slots (it did: 30 delays queued behind 4 slots started runs up to
 /// ~15 s late).
-#[tokio::test]
-async fn jitter_delays_each_start_within_the_window_and_spreads_them() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = test_config(&dir.path().join("jitter.db"), &scheduler_on());
+async fn jitter_delays_each_start_within_the_window_and_spreads_them(engine: Engine) {
+    let (db, guard) = engine::fresh(engine).await;
+    let mut config = test_config(&db, &scheduler_on());
     config.max_concurrent_runs = 4;
     let mut app = start_with(config).await;
-    app.dir = Some(dir);
+    app.dir = Some(guard);
     let instant = next_whole_second(Utc::now() + chrono::Duration::seconds(1));
     for i in 0..JITTER_JOBS {
         app.create_job(&json!({

@@ -161,7 +161,7 @@ where
         "no filler beyond the acknowledged ones was stored"
     );
     let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
-        .fetch_one(&app.pool)
+        .fetch_one(app.pool.sqlite())
         .await
         .expect("integrity_check");
     assert_eq!(integrity, "ok");
@@ -211,8 +211,8 @@ async fn after_the_page_cap_is_cleared_the_probes_recover_without_api_traffic() 
     let mut config = test_config(&db, &scheduler_on());
     config.max_db_pages = Some(90);
     let mut app = start_with(config).await;
-    app.dir = Some(dir);
-    let pool = app.pool.clone();
+    app.dir = Some(dir.into());
+    let pool = app.pool.sqlite().clone();
     probes_recover_without_api_traffic(&app, || async move {
         let removed: Vec<String> = sqlx::query_scalar(
             "DELETE FROM jobs WHERE id IN ('filler-0', 'filler-1', 'filler-2') RETURNING id",

@@ -5,10 +5,24 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
+crate::both_engines!(
+    admin_lists_jobs_with_trigger_details,
+    admin_deletes_a_job_and_the_row_is_gone,
+    deleting_an_unknown_job_is_404,
+    jobs_survive_a_restart_unchanged,
+    created_job_reads_back_with_its_definition,
+    post_without_id_generates_one,
+    invalid_bodies_are_refused_with_the_field_named,
+    duplicate_post_conflicts_and_put_is_idempotent,
+    preview_marks_the_spring_gap_and_runs_once_on_fall_back,
+    preview_marks_the_second_instant_of_a_repeated_hour,
+    list_pages_with_a_cursor,
+    health_probes_report_the_database
+);
+
 /// AC 1: an admin lists jobs with id, next_run_time, trigger_type and trigger_details.
-#[tokio::test]
-async fn admin_lists_jobs_with_trigger_details() {
-    let app = spawn_app().await;
+async fn admin_lists_jobs_with_trigger_details(engine: Engine) {
+    let app = spawn_app_on(engine).await;
     app.create_job(&interval_job("hourly", 3600)).await;
     app.create_job(&cron_job("six-hourly", "0 */6 * * *", "UTC"))
         .await;
@@ -45,9 +59,8 @@ async fn admin_lists_jobs_with_trigger_details() {
 }
 
 /// AC 2: delete confirms, and the row is gone from the file.
-#[tokio::test]
-async fn admin_deletes_a_job_and_the_row_is_gone() {
-    let app = spawn_app().await;
+async fn admin_deletes_a_job_and_the_row_is_gone(engine: Engine) {
+    let app = spawn_app_on(engine).await;
     app.create_job(&interval_job("doomed", 60)).await;
     let (status, body) = app.delete("/jobs/doomed").await;
     assert_eq!(status, 200);
@@ -59,9 +72,8 @@ async fn admin_deletes_a_job_and_the_row_is_gone() {
 }
 
 /// AC 3: deleting an unknown id is a 404 JOB_NOT_FOUND.
-#[tokio::test]
-async fn deleting_an_unknown_job_is_404() {
-    let app = spawn_app().await;
+async fn deleting_an_unknown_job_is_404(engine: Engine) {
+    let app = spawn_app_on(engine).await;
     let (status, body) = app.delete("/jobs/nope").await;
     assert_eq!(status, 404);
     assert_eq!(
@@ -71,9 +83,8 @@ async fn deleting_an_unknown_job_is_404() {
 }
 
 /// Jobs survive a restart on the same file, unchanged.
-#[tokio::test]
-async fn jobs_survive_a_restart_unchanged() {
-    let app = spawn_app().await;
+async fn jobs_survive_a_restart_unchanged(engine: Engine) {
+    let app = spawn_app_on(engine).await;
     app.create_job(&interval_job("a", 3600)).await;
     app.create_job(&cron_job("b", "30 2 * * *", "Europe/Berlin"))
         .await;
@@ -89,9 +100,8 @@ async fn jobs_survive_a_restart_unchanged() {
 }
 
 /// Create returns the stored job; GET returns the same with its definition.
-#[tokio::test]
-async fn created_job_reads_back_with_its_definition() {
-    let app = spawn_app().await;
+async fn created_job_reads_back_with_its_definition(engine: Engine) {
+    let app = spawn_app_on(engine).await;
     let created = app
         .create_job(&json!({"id": "full", "name": "Nightly backup",
             "trigger": {"type": "cron", "expr": "0 3 * * *", "timezone": "Europe/Berlin"},
@@ -119,9 +129,8 @@ async fn created_job_reads_back_with_its_definition() {
 }
 
 /// An id is generated when POST leaves it out.
-#[tokio::test]
-async fn post_without_id_generates_one() {
-    let app = spawn_app().await;
+async fn post_without_id_generates_one(engine: Engine) {
+    let app = spawn_app_on(engine).await;
     let job = app
         .create_job(
             &json!({"trigger": {"type": "interval", "seconds": 5}, "action": {"type": "noop"}}),
@@ -133,9 +142,8 @@ async fn post_without_id_generates_one() {
 
 /// Bad triggers and bodies get 422 with the DESIGN.md code and a message naming the field;
 /// nothing is stored.
-#[tokio::test]
-async fn invalid_bodies_are_refused_with_the_field_named() {
-    let app = spawn_app().await;
+async fn invalid_bodies_are_refused_with_the_field_named(engine: Engine) {
+    let app = spawn_app_on(engine).await;
     let noop = json!({"type": "noop"});
     let cases: Vec<(&str, Value, u16, &str, &str)> = vec![
         (
@@ -284,9 +292,8 @@ async fn malformed_and_oversized_bodies_are_refused() {
 }
 
 /// A duplicate id on POST is a 409; PUT twice with one body leaves one job.
-#[tokio::test]
-async fn duplicate_post_conflicts_and_put_is_idempotent() {
-    let app = spawn_app().await;
+async fn duplicate_post_conflicts_and_put_is_idempotent(engine: Engine) {
+    let app = spawn_app_on(engine).await;
     app.create_job(&interval_job("dup", 60)).await;
     let (status, body) = app.post("/jobs", &interval_job("dup", 60)).await;
     assert_eq!(status, 409);
@@ -311,9 +318,8 @@ async fn duplicate_post_conflicts_and_put_is_idempotent() {
 }
 
 /// Preview of a daily 02:30 Berlin job across both DST changes of 2026.
-#[tokio::test]
-async fn preview_marks_the_spring_gap_and_runs_once_on_fall_back() {
-    let app = spawn_app().await;
+async fn preview_marks_the_spring_gap_and_runs_once_on_fall_back(engine: Engine) {
+    let app = spawn_app_on(engine).await;
     app.create_job(&cron_job("berlin", "30 2 * * *", "Europe/Berlin"))
         .await;
     // Saturday before the last Sunday of March 2026 (29 March).
@@ -348,9 +354,8 @@ async fn preview_marks_the_spring_gap_and_runs_once_on_fall_back() {
 /// Preview of an hourly Berlin job across the fall-back of 25 October 2026 (03:00 CEST becomes
 /// 02:00 CET): an hourly schedule fires at every real instant that matches, so 02:30 happens
 /// twice, and the second one is marked `repeated` (DESIGN.md, *Time* and *API*). The exact body.
-#[tokio::test]
-async fn preview_marks_the_second_instant_of_a_repeated_hour() {
-    let app = spawn_app().await;
+async fn preview_marks_the_second_instant_of_a_repeated_hour(engine: Engine) {
+    let app = spawn_app_on(engine).await;
     app.create_job(&cron_job("hourly", "30 * * * *", "Europe/Berlin"))
         .await;
     let (status, body) = app
@@ -374,9 +379,8 @@ async fn preview_marks_the_second_instant_of_a_repeated_hour() {
 }
 
 /// Pages of GET /jobs follow the cursor and cover every job exactly once.
-#[tokio::test]
-async fn list_pages_with_a_cursor() {
-    let app = spawn_app().await;
+async fn list_pages_with_a_cursor(engine: Engine) {
+    let app = spawn_app_on(engine).await;
     for i in 0..25 {
         app.create_job(&interval_job(&format!("job-{i:02}"), 60 + i))
             .await;
@@ -426,9 +430,8 @@ async fn unknown_routes_and_methods_answer_in_the_error_shape() {
 }
 
 /// healthz and readyz need no key and report the database.
-#[tokio::test]
-async fn health_probes_report_the_database() {
-    let app = spawn_app().await;
+async fn health_probes_report_the_database(engine: Engine) {
+    let app = spawn_app_on(engine).await;
     app.create_job(&interval_job("h", 60)).await;
     let (status, body) = app.probe("/healthz").await;
     assert_eq!(status, 200, "{body}");

@@ -8,6 +8,13 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
+crate::both_engines!(
+    listing_jobs_that_fire_every_second_ends_with_each_job_once,
+    the_first_page_is_ordered_by_next_run_with_paused_jobs_last,
+    list_limit_defaults_to_100_and_stops_at_1000,
+    bad_orders_and_cursors_are_refused_naming_the_field
+);
+
 /// Jobs in the scenario.
 const JOBS: usize = 2000;
 /// Page size in the scenario.
@@ -68,7 +75,7 @@ async fn seed(app: &TestApp, ids: &[String], seconds: u64) {
 
 /// The largest run id so far.
 async fn last_run_id(app: &TestApp) -> i64 {
-    app.count("SELECT ifnull(max(id), 0) FROM job_runs").await
+    app.count("SELECT coalesce(max(id), 0) FROM job_runs").await
 }
 
 /// Follows `next_cursor` from `first` with a pause between pages, as an export script would;
@@ -105,9 +112,8 @@ async fn list_all(app: &TestApp, first: &str, pause: Duration) -> Vec<Vec<String
 /// between them. In next-run order (the default) and in id order the listing ends after
 /// exactly 20 full pages with every job exactly once, although thousands of runs happen
 /// meanwhile.
-#[tokio::test]
-async fn listing_jobs_that_fire_every_second_ends_with_each_job_once() {
-    let app = spawn_app_with(scheduler_on()).await;
+async fn listing_jobs_that_fire_every_second_ends_with_each_job_once(engine: Engine) {
+    let app = spawn_app_on_with(engine, scheduler_on()).await;
     let ids: Vec<String> = (0..JOBS).map(|i| format!("busy-{i:04}")).collect();
     seed(&app, &ids, 1).await;
     let expected: BTreeSet<String> = ids.iter().cloned().collect();
@@ -144,9 +150,8 @@ async fn listing_jobs_that_fire_every_second_ends_with_each_job_once() {
 
 /// The first page in next-run order is the live view: sorted by `next_run_time`, paused and
 /// finished jobs last, and `order=next_run` is the default spelled out.
-#[tokio::test]
-async fn the_first_page_is_ordered_by_next_run_with_paused_jobs_last() {
-    let app = spawn_app().await;
+async fn the_first_page_is_ordered_by_next_run_with_paused_jobs_last(engine: Engine) {
+    let app = spawn_app_on(engine).await;
     app.create_job(&interval_job("hourly", 3600)).await;
     app.create_job(&interval_job("minutely", 60)).await;
     let mut paused = interval_job("resting", 5);
@@ -192,9 +197,8 @@ fn validation(message: &str) -> Value {
 }
 
 /// `limit` is 100 by default, 1000 at most; 0 and 1001 are refused naming `limit`.
-#[tokio::test]
-async fn list_limit_defaults_to_100_and_stops_at_1000() {
-    let app = spawn_app().await;
+async fn list_limit_defaults_to_100_and_stops_at_1000(engine: Engine) {
+    let app = spawn_app_on(engine).await;
     let ids: Vec<String> = (0..1001).map(|i| format!("job-{i:04}")).collect();
     seed(&app, &ids, 3600).await;
     for (path, size, more) in [
@@ -226,9 +230,8 @@ async fn list_limit_defaults_to_100_and_stops_at_1000() {
 }
 
 /// Bad `order` values, junk cursors and a cursor of the other order are 422s naming the field.
-#[tokio::test]
-async fn bad_orders_and_cursors_are_refused_naming_the_field() {
-    let app = spawn_app().await;
+async fn bad_orders_and_cursors_are_refused_naming_the_field(engine: Engine) {
+    let app = spawn_app_on(engine).await;
     for id in ["a", "b", "c"] {
         app.create_job(&interval_job(id, 3600)).await;
     }

@@ -3,16 +3,29 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::clock::from_now;
 use crate::helpers::*;
 
+crate::both_engines!(
+    pause_survives_a_restart_and_the_job_does_not_run,
+    resume_computes_the_next_run_from_now,
+    run_now_on_a_paused_job_runs_once_and_leaves_it_paused,
+    run_now_without_a_scheduler_is_refused,
+    replacing_a_job_keeps_its_history,
+    list_filters_by_paused_and_trigger_type,
+    paging_under_concurrent_changes_returns_each_stable_job_once,
+    every_change_is_audited_with_the_key_name,
+    malformed_requests_get_a_4xx_in_the_error_shape
+);
+
 /// A paused job stays paused across a restart and does not run.
-#[tokio::test]
-async fn pause_survives_a_restart_and_the_job_does_not_run() {
-    let app = spawn_app_with(scheduler_on()).await;
+async fn pause_survives_a_restart_and_the_job_does_not_run(engine: Engine) {
+    let app = spawn_app_on_with(engine, scheduler_on()).await;
     app.create_job(&interval_job("tick", 1)).await;
     let (status, body) = app
         .call(Method::POST, "/jobs/tick/pause", Some(ADMIN_KEY), None)
@@ -35,9 +48,8 @@ async fn pause_survives_a_restart_and_the_job_does_not_run() {
 }
 
 /// Resuming after 10 s of pause of a 1 s job gives one next run, not a burst of ten.
-#[tokio::test]
-async fn resume_computes_the_next_run_from_now() {
-    let app = spawn_app_with(scheduler_on()).await;
+async fn resume_computes_the_next_run_from_now(engine: Engine) {
+    let app = spawn_app_on_with(engine, scheduler_on()).await;
     app.create_job(&interval_job("tick", 1)).await;
     wait_for("a first run", Duration::from_secs(5), || async {
         (app.run_count("tick").await >= 1).then_some(())
@@ -79,9 +91,8 @@ async fn resume_computes_the_next_run_from_now() {
 }
 
 /// Run-now on a paused job runs it once, records it as manual, and leaves it paused.
-#[tokio::test]
-async fn run_now_on_a_paused_job_runs_once_and_leaves_it_paused() {
-    let app = spawn_app_with(scheduler_on()).await;
+async fn run_now_on_a_paused_job_runs_once_and_leaves_it_paused(engine: Engine) {
+    let app = spawn_app_on_with(engine, scheduler_on()).await;
     let mut body = interval_job("manual", 3600);
     body["paused"] = json!(true);
     app.create_job(&body).await;
@@ -117,9 +128,8 @@ async fn run_now_on_a_paused_job_runs_once_and_leaves_it_paused() {
 }
 
 /// Without a scheduler in the process, run-now is a 503 and leaves no row behind.
-#[tokio::test]
-async fn run_now_without_a_scheduler_is_refused() {
-    let app = spawn_app().await;
+async fn run_now_without_a_scheduler_is_refused(engine: Engine) {
+    let app = spawn_app_on(engine).await;
     app.create_job(&interval_job("j", 3600)).await;
     let (status, body) = app
         .call(Method::POST, "/jobs/j/run", Some(ADMIN_KEY), None)
@@ -132,9 +142,8 @@ async fn run_now_without_a_scheduler_is_refused() {
 }
 
 /// PUT on an existing job keeps its run history and recomputes its next run.
-#[tokio::test]
-async fn replacing_a_job_keeps_its_history() {
-    let app = spawn_app_with(scheduler_on()).await;
+async fn replacing_a_job_keeps_its_history(engine: Engine) {
+    let app = spawn_app_on_with(engine, scheduler_on()).await;
     app.create_job(&interval_job("r", 1)).await;
     wait_for("a run", Duration::from_secs(5), || async {
         (app.run_count("r").await >= 1).then_some(())
@@ -152,9 +161,8 @@ async fn replacing_a_job_keeps_its_history() {
 }
 
 /// `paused` and `trigger_type` filter the list.
-#[tokio::test]
-async fn list_filters_by_paused_and_trigger_type() {
-    let app = spawn_app().await;
+async fn list_filters_by_paused_and_trigger_type(engine: Engine) {
+    let app = spawn_app_on(engine).await;
     app.create_job(&interval_job("i1", 60)).await;
     app.create_job(&cron_job("c1", "0 3 * * *", "UTC")).await;
     let mut paused = cron_job("c2", "0 4 * * *", "UTC");
@@ -182,11 +190,11 @@ async fn list_filters_by_paused_and_trigger_type() {
 
 /// Paging through 2,500 jobs while others are created and deleted returns every job that
 /// existed throughout exactly once.
-#[tokio::test]
-async fn paging_under_concurrent_changes_returns_each_stable_job_once() {
-    let app = spawn_app().await;
+async fn paging_under_concurrent_changes_returns_each_stable_job_once(engine: Engine) {
+    let app = spawn_app_on(engine).await;
     // Insert the stable jobs directly (the API path is tested elsewhere; this keeps the test fast).
-    let mut tx = app.pool.begin().await.expect("tx");
+    on_pool!(&app.pool, pool => {
+    let mut tx = pool.begin().await.expect("tx");
     for i in 0..2500 {
         let sql = format!(
             "INSERT INTO jobs (id, trigger_type, cron_expr, timezone, action, next_run_at, created_at, updated_at)
@@ -201,6 +209,7 @@ async fn paging_under_concurrent_changes_returns_each_stable_job_once() {
             .expect("insert");
     }
     tx.commit().await.expect("commit");
+    });
     let mut seen: Vec<String> = Vec::new();
     let mut cursor: Option<String> = None;
     let mut page = 0;
@@ -239,9 +248,8 @@ async fn paging_under_concurrent_changes_returns_each_stable_job_once() {
 }
 
 /// Every change made through the API is audited with the key name that made it.
-#[tokio::test]
-async fn every_change_is_audited_with_the_key_name() {
-    let app = spawn_app_with(scheduler_on()).await;
+async fn every_change_is_audited_with_the_key_name(engine: Engine) {
+    let app = spawn_app_on_with(engine, scheduler_on()).await;
     app.create_job(&interval_job("a", 3600)).await;
     app.put("/jobs/a", &interval_job("a", 1800)).await;
     app.call(Method::POST, "/jobs/a/pause", Some(ADMIN_KEY), None)
@@ -276,15 +284,10 @@ async fn every_change_is_audited_with_the_key_name() {
 
 /// At least 40 malformed requests each get a 4xx in the error shape, never a 500, and the
 /// database is unchanged.
-#[tokio::test]
-async fn malformed_requests_get_a_4xx_in_the_error_shape() {
-    let app = spawn_app().await;
+async fn malformed_requests_get_a_4xx_in_the_error_shape(engine: Engine) {
+    let app = spawn_app_on(engine).await;
     app.create_job(&interval_job("existing", 60)).await;
-    let snapshot = "SELECT group_concat(id || updated_at || ifnull(next_run_at, '')) FROM jobs";
-    let before: Option<String> = sqlx::query_scalar(snapshot)
-        .fetch_one(&app.pool)
-        .await
-        .expect("snapshot");
+    let before = job_stamps(&app.pool).await;
     let noop = json!({"type": "noop"});
     let iv = json!({"type": "interval", "seconds": 60});
     let deep = "[".repeat(10_000);
@@ -638,12 +641,15 @@ async fn malformed_requests_get_a_4xx_in_the_error_shape() {
     check("oversized", status, &json);
     total += 2;
     assert!(total >= 40, "{total} cases");
-    let after: Option<String> = sqlx::query_scalar(snapshot)
-        .fetch_one(&app.pool)
-        .await
-        .expect("snapshot");
+    let after = job_stamps(&app.pool).await;
     assert_eq!(before, after, "the database is unchanged");
     assert_eq!(app.count("SELECT count(*) FROM jobs").await, 1);
+}
+
+/// Every job's id, `updated_at` and `next_run_at`: what any change to a job moves.
+async fn job_stamps(pool: &Pool) -> Vec<(String, DateTime<Utc>, Option<DateTime<Utc>>)> {
+    let sql = "SELECT id, updated_at, next_run_at FROM jobs ORDER BY id";
+    on_pool!(pool, p => sqlx::query_as(sql).fetch_all(p).await).expect("job stamps")
 }
 
 /// A manual run asked for at the exact instant of a scheduled occurrence takes the next

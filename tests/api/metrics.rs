@@ -12,6 +12,8 @@ use serde_json::{Value, json};
 use crate::helpers::clock::from_now;
 use crate::helpers::*;
 
+crate::both_engines!(metrics_are_valid_openmetrics_and_count_what_happened);
+
 /// Parses OpenMetrics text from stdin with `prometheus_client`'s strict parser and prints one
 /// JSON object: family name → {type, samples: [[name, labels, value]]}.
 const PARSER: &str = r#"
@@ -74,8 +76,7 @@ fn sample(families: &Value, family: &str, name: &str, labels: &[(&str, &str)]) -
         .and_then(|s| s[2].as_f64())
 }
 
-#[tokio::test]
-async fn metrics_are_valid_openmetrics_and_count_what_happened() {
+async fn metrics_are_valid_openmetrics_and_count_what_happened(engine: Engine) {
     let python = match python() {
         Ok(p) => p,
         Err(why) => {
@@ -87,7 +88,7 @@ async fn metrics_are_valid_openmetrics_and_count_what_happened() {
             return;
         }
     };
-    let app = spawn_app_with(scheduler_on()).await;
+    let app = spawn_app_on_with(engine, scheduler_on()).await;
     app.create_job(&json!({"id": "once", "trigger": {"type": "date",
         "run_at": from_now(chrono::Duration::milliseconds(200))}, "action": {"type": "noop"}}))
         .await;

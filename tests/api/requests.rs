@@ -9,6 +9,8 @@ use serde_json::json;
 
 use crate::helpers::*;
 
+crate::both_engines!(a_request_past_the_deadline_answers_in_the_error_shape);
+
 fn request_id(resp: &reqwest::Response) -> String {
     resp.headers()
         .get("x-request-id")
@@ -73,26 +75,41 @@ async fn a_client_supplied_request_id_is_echoed() {
 /// A write waiting on a lock held elsewhere past the deadline gets 503 `REQUEST_TIMEOUT` in the
 /// error shape; once the lock is released, writes work again (the abandoned `BEGIN` did not
 /// leave the writer connection inside a transaction).
-#[tokio::test]
-async fn a_request_past_the_deadline_answers_in_the_error_shape() {
-    let dir = tempfile::tempdir().expect("dir");
-    let mut config = test_config(&dir.path().join("deadline.db"), &AppOptions::default());
+async fn a_request_past_the_deadline_answers_in_the_error_shape(engine: Engine) {
+    let (db, guard) = engine::fresh(engine).await;
+    let mut config = test_config(&db, &AppOptions::default());
     config.request_timeout = Duration::from_millis(300);
-    let app = start_with(config).await;
+    let mut app = start_with(config).await;
+    app.dir = Some(guard);
 
-    let mut lock = app.pool.acquire().await.expect("connection");
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut *lock)
-        .await
-        .expect("hold the write lock");
-    let (status, body) = app
-        .call(
-            Method::POST,
-            "/jobs",
-            Some(ADMIN_KEY),
-            Some(&interval_job("late", 60)),
-        )
-        .await;
+    // SQLite: the file's write lock. PostgreSQL: a lock on `jobs` that every insert waits for
+    // (reads go on).
+    let hold: &[&str] = match engine {
+        Engine::Sqlite => &["BEGIN IMMEDIATE"],
+        Engine::Postgres => &["BEGIN", "LOCK TABLE jobs IN EXCLUSIVE MODE"],
+    };
+    let (status, body) = on_pool!(&app.pool, p => {
+        let mut lock = p.acquire().await.expect("connection");
+        for sql in hold {
+            sqlx::query(*sql)
+                .execute(&mut *lock)
+                .await
+                .expect("hold the write lock");
+        }
+        let answer = app
+            .call(
+                Method::POST,
+                "/jobs",
+                Some(ADMIN_KEY),
+                Some(&interval_job("late", 60)),
+            )
+            .await;
+        sqlx::query("ROLLBACK")
+            .execute(&mut *lock)
+            .await
+            .expect("release the write lock");
+        answer
+    });
     assert_eq!(
         (status, body),
         (
@@ -103,11 +120,6 @@ async fn a_request_past_the_deadline_answers_in_the_error_shape() {
             }})
         )
     );
-    sqlx::query("ROLLBACK")
-        .execute(&mut *lock)
-        .await
-        .expect("release the write lock");
-    drop(lock);
 
     // The abandoned request's BEGIN may still be completing on the writer connection; a new write
     // must get through once it has (well within the store's busy timeout), never fail for good.

@@ -9,11 +9,15 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use schedlite::config::RetentionPolicy;
 use serde_json::json;
-use sqlx::SqlitePool;
 
 use crate::helpers::cli::{schedlite, stdout};
-use crate::helpers::clock::ts;
+use crate::helpers::clock::trunc_ms;
 use crate::helpers::*;
+
+crate::both_engines!(
+    the_server_prunes_history_past_the_policy_and_keeps_the_rest,
+    prune_on_demand_counts_exactly_in_a_dry_run_and_keeps_running_rows
+);
 
 /// The policy both tests use: the defaults, with a small per-job count.
 fn policy() -> RetentionPolicy {
@@ -23,28 +27,29 @@ fn policy() -> RetentionPolicy {
     }
 }
 
-fn days_ago(now: DateTime<Utc>, days: i64) -> String {
-    ts(now - chrono::Duration::days(days))
+/// `days` before `now`, at the stored precision.
+fn days_ago(now: DateTime<Utc>, days: i64) -> DateTime<Utc> {
+    trunc_ms(now - chrono::Duration::days(days))
 }
 
 /// Inserts one run row and returns its label, so tests name rows instead of ids.
-async fn run(pool: &SqlitePool, job: &str, at: &str, last: Option<&str>, status: &str) {
-    sqlx::query(
-        "INSERT INTO job_runs (job_id, scheduled_at, last_scheduled_at, occurrences, status)
-         VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(job)
-    .bind(at)
-    .bind(last)
-    .bind(if last.is_some() { 20 } else { 1 })
-    .bind(status)
-    .execute(pool)
-    .await
+async fn run(pool: &Pool, job: &str, at: DateTime<Utc>, last: Option<DateTime<Utc>>, status: &str) {
+    let sql = "INSERT INTO job_runs (job_id, scheduled_at, last_scheduled_at, occurrences, status)
+         VALUES ($1, $2, $3, $4, $5)";
+    on_pool!(pool, p => sqlx::query(sql)
+        .bind(job)
+        .bind(Stamp(at))
+        .bind(last.map(Stamp))
+        .bind(if last.is_some() { 20_i64 } else { 1 })
+        .bind(status)
+        .execute(p)
+        .await
+        .map(|_| ()))
     .expect("run inserted");
 }
 
 /// Jobs and history covering every rule; returns the runs (job, scheduled_at) that must stay.
-async fn seed(app: &TestApp, now: DateTime<Utc>) -> BTreeSet<(String, String)> {
+async fn seed(app: &TestApp, now: DateTime<Utc>) -> BTreeSet<(String, DateTime<Utc>)> {
     for id in ["mixed", "lonely", "busy", "bulk"] {
         let mut body = interval_job(id, 3600);
         body["paused"] = json!(true);
@@ -53,41 +58,38 @@ async fn seed(app: &TestApp, now: DateTime<Utc>) -> BTreeSet<(String, String)> {
     let pool = &app.pool;
     let d = |n| days_ago(now, n);
     // mixed: age rules per status class; a missed stretch is judged by its last instant.
-    run(pool, "mixed", &d(40), None, "succeeded").await; // > 30 days: goes
-    run(pool, "mixed", &d(20), None, "succeeded").await;
-    run(pool, "mixed", &d(60), None, "failed").await; // failed keeps 90 days
-    run(pool, "mixed", &d(100), None, "timed_out").await; // goes
-    run(pool, "mixed", &d(45), Some(&d(25)), "missed").await; // last instant 25 days: stays
-    run(pool, "mixed", &d(50), Some(&d(41)), "missed").await; // goes
+    run(pool, "mixed", d(40), None, "succeeded").await; // > 30 days: goes
+    run(pool, "mixed", d(20), None, "succeeded").await;
+    run(pool, "mixed", d(60), None, "failed").await; // failed keeps 90 days
+    run(pool, "mixed", d(100), None, "timed_out").await; // goes
+    run(pool, "mixed", d(45), Some(d(25)), "missed").await; // last instant 25 days: stays
+    run(pool, "mixed", d(50), Some(d(41)), "missed").await; // goes
     // lonely: its only run is old, but a job's newest run is never pruned.
-    run(pool, "lonely", &d(200), None, "succeeded").await;
+    run(pool, "lonely", d(200), None, "succeeded").await;
     // busy: 8 recent runs, 5 kept by count.
     for n in 1..=8 {
-        run(pool, "busy", &d(n), None, "succeeded").await;
+        run(pool, "busy", d(n), None, "succeeded").await;
     }
     // bulk: 2,500 old runs (several pruning windows) and one recent.
-    let mut tx = pool.begin().await.expect("begin");
-    for i in 0..2500 {
-        let at = ts(now - chrono::Duration::days(50) + chrono::Duration::seconds(i));
-        sqlx::query(
-            "INSERT INTO job_runs (job_id, scheduled_at, status) VALUES ('bulk', ?, 'skipped')",
-        )
-        .bind(at)
-        .execute(&mut *tx)
-        .await
-        .expect("bulk run");
-    }
-    tx.commit().await.expect("commit");
-    run(pool, "bulk", &d(2), None, "succeeded").await;
+    let bulk = "INSERT INTO job_runs (job_id, scheduled_at, status) VALUES ('bulk', $1, 'skipped')";
+    on_pool!(pool, p => {
+        let mut tx = p.begin().await.expect("begin");
+        for i in 0..2500 {
+            let at = d(50) + chrono::Duration::seconds(i);
+            sqlx::query(bulk)
+                .bind(Stamp(at))
+                .execute(&mut *tx)
+                .await
+                .expect("bulk run");
+        }
+        tx.commit().await.expect("commit");
+    });
+    run(pool, "bulk", d(2), None, "succeeded").await;
+    let audit =
+        "INSERT INTO audit_log (at, key_name, action, job_id) VALUES ($1, 'k', 'delete', $2)";
     for (at, job) in [(d(400), "old-audit"), (d(10), "new-audit")] {
-        sqlx::query(
-            "INSERT INTO audit_log (at, key_name, action, job_id) VALUES (?, 'k', 'delete', ?)",
-        )
-        .bind(at)
-        .bind(job)
-        .execute(pool)
-        .await
-        .expect("audit row");
+        on_pool!(pool, p => sqlx::query(audit).bind(Stamp(at)).bind(job).execute(p).await.map(|_| ()))
+            .expect("audit row");
     }
     [
         ("mixed", d(20)),
@@ -106,20 +108,18 @@ async fn seed(app: &TestApp, now: DateTime<Utc>) -> BTreeSet<(String, String)> {
     .collect()
 }
 
-async fn remaining(pool: &SqlitePool) -> BTreeSet<(String, String)> {
-    sqlx::query_as::<_, (String, String)>("SELECT job_id, scheduled_at FROM job_runs")
-        .fetch_all(pool)
-        .await
-        .expect("runs")
-        .into_iter()
-        .collect()
+/// The run rows left, as (job, scheduled instant).
+async fn remaining(pool: &Pool) -> BTreeSet<(String, DateTime<Utc>)> {
+    let sql = "SELECT job_id, scheduled_at FROM job_runs";
+    let rows: Vec<(String, DateTime<Utc>)> =
+        on_pool!(pool, p => sqlx::query_as(sql).fetch_all(p).await).expect("runs");
+    rows.into_iter().collect()
 }
 
-async fn audit_jobs(pool: &SqlitePool) -> Vec<String> {
-    sqlx::query_scalar("SELECT job_id FROM audit_log WHERE key_name = 'k' ORDER BY id")
-        .fetch_all(pool)
-        .await
-        .expect("audit")
+/// The jobs named by the seeded audit rows left.
+async fn audit_jobs(pool: &Pool) -> Vec<String> {
+    let sql = "SELECT job_id FROM audit_log WHERE key_name = 'k' ORDER BY id";
+    on_pool!(pool, p => sqlx::query_scalar(sql).fetch_all(p).await).expect("audit")
 }
 
 /// Rows deleted by each rule in the seed: 2 + 1 (mixed) + 3 (busy) + 2,500 (bulk).
@@ -127,10 +127,8 @@ const PRUNED_RUNS: usize = 2 + 1 + 3 + 2500;
 
 /// The server's pruner runs at start and deletes exactly what the policy says, counted in
 /// the metrics.
-#[tokio::test]
-async fn the_server_prunes_history_past_the_policy_and_keeps_the_rest() {
-    let dir = tempfile::tempdir().expect("dir");
-    let db = dir.path().join("retention.db");
+async fn the_server_prunes_history_past_the_policy_and_keeps_the_rest(engine: Engine) {
+    let (db, guard) = engine::fresh(engine).await;
     let now = Utc::now();
     let mut app = start_with(test_config(&db, &AppOptions::default())).await;
     let keep = seed(&app, now).await;
@@ -141,7 +139,7 @@ async fn the_server_prunes_history_past_the_policy_and_keeps_the_rest() {
     config.retention = policy();
     config.prune_interval = Duration::from_secs(3600);
     let mut app = start_with(config).await;
-    app.dir = Some(dir);
+    app.dir = Some(guard);
     wait_for(
         "the pruner's first pass",
         Duration::from_secs(20),
@@ -177,12 +175,11 @@ async fn the_server_prunes_history_past_the_policy_and_keeps_the_rest() {
 
 /// `schedlite prune --dry-run` counts exactly what `schedlite prune` then deletes, deletes
 /// nothing itself, and neither touches a `running` row however old.
-#[tokio::test]
-async fn prune_on_demand_counts_exactly_in_a_dry_run_and_keeps_running_rows() {
-    let mut app = spawn_app().await;
+async fn prune_on_demand_counts_exactly_in_a_dry_run_and_keeps_running_rows(engine: Engine) {
+    let mut app = spawn_app_on(engine).await;
     let now = Utc::now();
     let mut keep = seed(&app, now).await;
-    run(&app.pool, "lonely", &days_ago(now, 300), None, "running").await;
+    run(&app.pool, "lonely", days_ago(now, 300), None, "running").await;
     keep.insert(("lonely".to_string(), days_ago(now, 300)));
     let before = remaining(&app.pool).await;
     app.stop().await;
@@ -195,7 +192,7 @@ async fn prune_on_demand_counts_exactly_in_a_dry_run_and_keeps_running_rows() {
         stdout(&dry),
         format!("would delete {PRUNED_RUNS} run rows and 1 audit rows\n")
     );
-    let pool = crate::helpers::rows::open_pool(&db).await;
+    let pool = Pool::connect(&db).await;
     assert_eq!(remaining(&pool).await, before, "a dry run deletes nothing");
 
     let real = schedlite(&[&["prune"][..], &flags[..]].concat(), &db);

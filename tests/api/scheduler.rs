@@ -5,15 +5,31 @@
 use std::cell::RefCell;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::child::free_port;
 use crate::helpers::clock::{parse_ts, sleep_until, trunc_ms, ts};
-use crate::helpers::rows::{RunRow, open_pool, runs_of};
+use crate::helpers::rows::{RunRow, runs_of};
 use crate::helpers::stub::Stub;
 use crate::helpers::*;
+
+crate::both_engines!(
+    interval_jobs_fire_every_second_with_idle_lateness_under_50_ms,
+    date_job_fires_once_then_has_no_next_run,
+    job_created_due_soon_runs_on_time_without_waiting_for_a_poll,
+    job_deleted_just_before_it_is_due_does_not_run,
+    job_paused_by_put_just_before_it_is_due_does_not_run,
+    downtime_within_grace_is_one_coalesced_catch_up_run,
+    downtime_beyond_grace_is_one_missed_row_and_no_late_run,
+    a_week_of_downtime_is_one_missed_row,
+    http_actions_record_status_timeouts_and_connection_failures,
+    command_jobs_are_refused_when_disabled,
+    command_jobs_record_exit_code_output_and_timeouts,
+    max_instances_skips_occurrences_while_a_slow_run_goes_on,
+    run_history_is_consistent_and_pages_newest_first
+);
 
 /// How many on-time runs the idle-lateness test judges.
 const LATENESS_SAMPLES: usize = 30;
@@ -24,9 +40,8 @@ const LATENESS_SAMPLES: usize = 30;
 /// tests of this binary share the two cores with it (at rest every run is within a few
 /// milliseconds; the precise figures come from the benchmark, BENCHMARKS.md); a loop that
 /// polls, or wakes late, fails.
-#[tokio::test]
-async fn interval_jobs_fire_every_second_with_idle_lateness_under_50_ms() {
-    let app = spawn_app_with(scheduler_on()).await;
+async fn interval_jobs_fire_every_second_with_idle_lateness_under_50_ms(engine: Engine) {
+    let app = spawn_app_on_with(engine, scheduler_on()).await;
     let first = Utc::now() + chrono::Duration::milliseconds(500);
     let ids: Vec<String> = (0..10).map(|i| format!("tick-{i}")).collect();
     for (i, id) in ids.iter().enumerate() {
@@ -72,9 +87,8 @@ async fn interval_jobs_fire_every_second_with_idle_lateness_under_50_ms() {
 }
 
 /// A date job fires exactly once; then the job shows no next run and a succeeded last run.
-#[tokio::test]
-async fn date_job_fires_once_then_has_no_next_run() {
-    let app = spawn_app_with(scheduler_on()).await;
+async fn date_job_fires_once_then_has_no_next_run(engine: Engine) {
+    let app = spawn_app_on_with(engine, scheduler_on()).await;
     let run_at = Utc::now() + chrono::Duration::milliseconds(300);
     app.create_job(&date_job("once", run_at, json!({"type": "noop"})))
         .await;
@@ -101,9 +115,8 @@ async fn date_job_fires_once_then_has_no_next_run() {
 
 /// A job created due in 200 ms starts within 150 ms of its due time: creating it wakes the loop,
 /// which does not wait for its next idle poll (up to 1 s away).
-#[tokio::test]
-async fn job_created_due_soon_runs_on_time_without_waiting_for_a_poll() {
-    let app = spawn_app_with(scheduler_on()).await;
+async fn job_created_due_soon_runs_on_time_without_waiting_for_a_poll(engine: Engine) {
+    let app = spawn_app_on_with(engine, scheduler_on()).await;
     // Let the loop settle into its idle sleep first, so only a wake-up can make it punctual.
     wait_for_pass_after(&app, Utc::now()).await;
     let run_at = Utc::now() + chrono::Duration::milliseconds(200);
@@ -117,9 +130,8 @@ async fn job_created_due_soon_runs_on_time_without_waiting_for_a_poll() {
 }
 
 /// A job deleted just before it is due never runs, while a job due at the same time does.
-#[tokio::test]
-async fn job_deleted_just_before_it_is_due_does_not_run() {
-    let app = spawn_app_with(scheduler_on()).await;
+async fn job_deleted_just_before_it_is_due_does_not_run(engine: Engine) {
+    let app = spawn_app_on_with(engine, scheduler_on()).await;
     let due = Utc::now() + chrono::Duration::milliseconds(600);
     app.create_job(&date_job("doomed", due, json!({"type": "noop"})))
         .await;
@@ -144,9 +156,8 @@ async fn job_deleted_just_before_it_is_due_does_not_run() {
 
 /// A job replaced by PUT with `paused: true` just before it is due does not run and shows no
 /// next run; a job due at the same time does run.
-#[tokio::test]
-async fn job_paused_by_put_just_before_it_is_due_does_not_run() {
-    let app = spawn_app_with(scheduler_on()).await;
+async fn job_paused_by_put_just_before_it_is_due_does_not_run(engine: Engine) {
+    let app = spawn_app_on_with(engine, scheduler_on()).await;
     let due = Utc::now() + chrono::Duration::milliseconds(600);
     let body = date_job("held", due, json!({"type": "noop"}));
     app.create_job(&body).await;
@@ -169,10 +180,8 @@ async fn job_paused_by_put_just_before_it_is_due_does_not_run() {
         0
     );
     assert_eq!(
-        app.count(
-            "SELECT count(*) FROM jobs WHERE id = 'held' AND paused = 1 AND next_run_at IS NULL"
-        )
-        .await,
+        app.count("SELECT count(*) FROM jobs WHERE id = 'held' AND paused AND next_run_at IS NULL")
+            .await,
         1
     );
     let (status, got) = app.get("/jobs/held").await;
@@ -183,10 +192,9 @@ async fn job_paused_by_put_just_before_it_is_due_does_not_run() {
 
 /// After 5 s of downtime, an every-second job with grace 60 and coalesce runs once to catch
 /// up: one row standing for the 4+ missed occurrences, not one row each.
-#[tokio::test]
-async fn downtime_within_grace_is_one_coalesced_catch_up_run() {
+async fn downtime_within_grace_is_one_coalesced_catch_up_run(engine: Engine) {
     let options = scheduler_on();
-    let mut app = spawn_app_with(options.clone()).await;
+    let mut app = spawn_app_on_with(engine, options.clone()).await;
     app.create_job(&beat_job(60)).await;
     wait_for_a_succeeded_run(&app, "beat", "a first run").await;
 
@@ -248,10 +256,9 @@ async fn downtime_within_grace_is_one_coalesced_catch_up_run() {
 
 /// After 5 s of downtime with grace 1 s, the occurrences beyond grace are one `missed` row
 /// and no run starts late.
-#[tokio::test]
-async fn downtime_beyond_grace_is_one_missed_row_and_no_late_run() {
+async fn downtime_beyond_grace_is_one_missed_row_and_no_late_run(engine: Engine) {
     let options = scheduler_on();
-    let mut app = spawn_app_with(options.clone()).await;
+    let mut app = spawn_app_on_with(engine, options.clone()).await;
     app.create_job(&beat_job(1)).await;
     wait_for_a_succeeded_run(&app, "beat", "a first run").await;
 
@@ -303,10 +310,9 @@ async fn downtime_beyond_grace_is_one_missed_row_and_no_late_run() {
 
 /// A week of downtime of an every-second job is one `missed` row counting ~604,740
 /// occurrences, not 600,000 rows.
-#[tokio::test]
-async fn a_week_of_downtime_is_one_missed_row() {
+async fn a_week_of_downtime_is_one_missed_row(engine: Engine) {
     let options = scheduler_on();
-    let mut app = spawn_app_with(options.clone()).await;
+    let mut app = spawn_app_on_with(engine, options.clone()).await;
     app.create_job(
         &json!({"id": "weekly-gap", "trigger": {"type": "interval", "seconds": 1},
         "action": {"type": "noop"}}),
@@ -316,13 +322,18 @@ async fn a_week_of_downtime_is_one_missed_row() {
     let dir = app.dir.take();
 
     let week_ago = Utc::now() - chrono::Duration::days(7);
-    let pool = open_pool(&app.db_path).await;
-    let changed = sqlx::query("UPDATE jobs SET next_run_at = ? WHERE id = 'weekly-gap'")
-        .bind(week_ago.format("%Y-%m-%dT%H:%M:%S.000Z").to_string())
-        .execute(&pool)
+    let week_ago = week_ago
+        .duration_trunc(chrono::Duration::seconds(1))
+        .expect("truncates");
+    let pool = Pool::connect(&app.db_path).await;
+    let sql = "UPDATE jobs SET next_run_at = $1 WHERE id = 'weekly-gap'";
+    let changed = on_pool!(&pool, p => sqlx::query(sql)
+        .bind(Stamp(week_ago))
+        .execute(p)
         .await
-        .expect("update");
-    assert_eq!(changed.rows_affected(), 1);
+        .map(|done| done.rows_affected()))
+    .expect("update");
+    assert_eq!(changed, 1);
     pool.close().await;
 
     let mut app = start_on(app.db_path.clone(), options).await;
@@ -357,11 +368,10 @@ async fn a_week_of_downtime_is_one_missed_row() {
 /// HTTP actions: the target gets `Idempotency-Key: <job_id>@<scheduled_at>`; a 500 is a
 /// failed run with its status; a slow target is timed out; an unreachable one fails with a
 /// reason.
-#[tokio::test]
-async fn http_actions_record_status_timeouts_and_connection_failures() {
+async fn http_actions_record_status_timeouts_and_connection_failures(engine: Engine) {
     let stub = Stub::start().await;
     let closed_port = free_port();
-    let app = spawn_app_with(scheduler_on()).await;
+    let app = spawn_app_on_with(engine, scheduler_on()).await;
     let http =
         |url: String| json!({"type": "http", "method": "GET", "url": url, "timeout_seconds": 1});
     let cases = [
@@ -428,9 +438,8 @@ async fn http_actions_record_status_timeouts_and_connection_failures() {
 }
 
 /// Command jobs are refused unless the server allows them, and nothing is stored.
-#[tokio::test]
-async fn command_jobs_are_refused_when_disabled() {
-    let app = spawn_app_with(scheduler_on()).await;
+async fn command_jobs_are_refused_when_disabled(engine: Engine) {
+    let app = spawn_app_on_with(engine, scheduler_on()).await;
     let body = date_job(
         "cmd",
         Utc::now() + chrono::Duration::seconds(60),
@@ -447,9 +456,8 @@ async fn command_jobs_are_refused_when_disabled() {
 
 /// Command jobs record exit code and output; one that overruns its timeout is killed and
 /// recorded `timed_out` within a few seconds.
-#[tokio::test]
-async fn command_jobs_record_exit_code_output_and_timeouts() {
-    let app = spawn_app_with(scheduler_with_commands()).await;
+async fn command_jobs_record_exit_code_output_and_timeouts(engine: Engine) {
+    let app = spawn_app_on_with(engine, scheduler_with_commands()).await;
     let run_at = Utc::now() + chrono::Duration::milliseconds(300);
     app.create_job(&date_job(
         "cmd-exit",
@@ -503,9 +511,8 @@ async fn command_jobs_record_exit_code_output_and_timeouts() {
 
 /// With `max_instances: 1`, occurrences due while a slow run goes on are recorded `skipped`,
 /// and two runs of the job are never `running` at once.
-#[tokio::test]
-async fn max_instances_skips_occurrences_while_a_slow_run_goes_on() {
-    let app = spawn_app_with(scheduler_with_commands()).await;
+async fn max_instances_skips_occurrences_while_a_slow_run_goes_on(engine: Engine) {
+    let app = spawn_app_on_with(engine, scheduler_with_commands()).await;
     app.create_job(
         &json!({"id": "slow", "trigger": {"type": "interval", "seconds": 1},
         "action": {"type": "command", "program": "sleep", "args": ["3"], "timeout_seconds": 10},
@@ -562,9 +569,8 @@ async fn max_instances_skips_occurrences_while_a_slow_run_goes_on() {
 
 /// Every run row of a finished job is consistent (finished after started, duration matching),
 /// and `GET /jobs/{id}/runs` lists the same rows newest first, paged by 2 exactly once each.
-#[tokio::test]
-async fn run_history_is_consistent_and_pages_newest_first() {
-    let app = spawn_app_with(scheduler_on()).await;
+async fn run_history_is_consistent_and_pages_newest_first(engine: Engine) {
+    let app = spawn_app_on_with(engine, scheduler_on()).await;
     let start = Utc::now() + chrono::Duration::milliseconds(500);
     let end = start + chrono::Duration::seconds(4);
     app.create_job(
@@ -757,11 +763,10 @@ async fn downtime(
 ) -> (TestApp, i64, DateTime<Utc>) {
     app.stop().await;
     let dir = app.dir.take();
-    let pool = open_pool(&app.db_path).await;
-    let before: i64 = sqlx::query_scalar("SELECT ifnull(max(id), 0) FROM job_runs")
-        .fetch_one(&pool)
-        .await
-        .expect("max id");
+    let pool = Pool::connect(&app.db_path).await;
+    let before = pool
+        .count("SELECT coalesce(max(id), 0) FROM job_runs")
+        .await;
     pool.close().await;
     // The downtime itself: a sleep is what is being simulated.
     tokio::time::sleep(down).await;

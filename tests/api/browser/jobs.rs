@@ -106,7 +106,7 @@ async fn the_jobs_page_with_ten_thousand_jobs_shows_its_first_page() {
     let app = spawn_app().await;
     let start = Utc::now() + chrono::Duration::hours(1);
     insert_interval_jobs(
-        &app.pool,
+        app.pool.sqlite(),
         "bulk",
         10_000,
         3600,

@@ -2,17 +2,31 @@
 //! file.
 //!
 //! This module: `spawn_app()`, the real service on port 0 against a SQLite file in a temp dir,
-//! with an admin and a monitor key provisioned, plus a pool on the same file to check rows and
-//! one helper per endpoint. Logs only with `TEST_LOG` set. The submodules hold real child
+//! or `spawn_app_on(engine)` against a fresh database on either engine ([`engine`]), with an
+//! admin and a monitor key provisioned, plus a pool on the same database to check rows and one
+//! helper per endpoint. Logs only with `TEST_LOG` set. The submodules hold real child
 //! processes ([`child`]), one-shot CLI runs ([`cli`]), timestamps ([`clock`]), seeds and
 //! percentiles ([`random`]), rows read with SQL and the occurrence audit ([`rows`]), an HTTP
 //! target that counts idempotency keys ([`stub`]), a fresh PostgreSQL database per test
 //! ([`postgres`]) and nodes on it with the rows the multi-node audits read ([`pg`]).
 
+/// Evaluates `$body` with `$p` bound to whichever pool `$pool` ([`Pool`]) holds: sqlx's query
+/// functions are generic over the engine, so one check is written once and runs on both.
+macro_rules! on_pool {
+    ($pool:expr, $p:ident => $body:expr) => {
+        match $pool {
+            $crate::helpers::Pool::Sqlite($p) => $body,
+            $crate::helpers::Pool::Postgres($p) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
 pub mod browser;
 pub mod child;
 pub mod cli;
 pub mod clock;
+pub mod engine;
 pub mod pg;
 #[path = "../../support/postgres.rs"]
 pub mod postgres;
@@ -28,10 +42,10 @@ use reqwest::{Method, Response};
 use schedlite::{Application, Config};
 use serde_json::Value;
 use sqlx::SqlitePool;
-use sqlx::sqlite::SqliteConnectOptions;
-use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+pub use engine::{DbGuard, Engine, Pool, Stamp};
 
 pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
 pub const MONITOR_KEY: &str = "test-monitor-key-0123456789";
@@ -47,13 +61,14 @@ static TRACING: LazyLock<()> = LazyLock::new(|| {
 /// A running service and what a test needs to talk to it.
 pub struct TestApp {
     pub address: String,
+    /// The SQLite file, or the PostgreSQL URL as a path (what `--db` takes).
     pub db_path: PathBuf,
     pub client: reqwest::Client,
-    pub pool: SqlitePool,
+    pub pool: Pool,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
-    // Keeps the directory (and the file) alive; dropped last.
-    pub dir: Option<TempDir>,
+    // Keeps the database alive (the temp dir, or the PostgreSQL database); dropped last.
+    pub dir: Option<DbGuard>,
 }
 
 /// Options for [`spawn_app_with`].
@@ -79,17 +94,26 @@ pub fn scheduler_with_commands() -> AppOptions {
     }
 }
 
-/// A fresh app on a fresh file, scheduler off (API tests).
+/// A fresh app on a fresh SQLite file, scheduler off (API tests).
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(AppOptions::default()).await
 }
 
-/// A fresh app on a fresh file.
+/// A fresh app on a fresh SQLite file.
 pub async fn spawn_app_with(options: AppOptions) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db_path = dir.path().join("schedlite.db");
+    spawn_app_on_with(Engine::Sqlite, options).await
+}
+
+/// A fresh app on a fresh database of `engine`, scheduler off.
+pub async fn spawn_app_on(engine: Engine) -> TestApp {
+    spawn_app_on_with(engine, AppOptions::default()).await
+}
+
+/// A fresh app on a fresh database of `engine`.
+pub async fn spawn_app_on_with(engine: Engine, options: AppOptions) -> TestApp {
+    let (db_path, guard) = engine::fresh(engine).await;
     let mut app = start_on(db_path, options).await;
-    app.dir = Some(dir);
+    app.dir = Some(guard);
     app
 }
 
@@ -105,7 +129,8 @@ pub fn test_config(db_path: &std::path::Path, options: &AppOptions) -> Config {
     config
 }
 
-/// Starts the service on an existing (or new) file.
+/// Starts the service on an existing (or new) file, or on the PostgreSQL database whose URL
+/// `db_path` holds.
 pub async fn start_on(db_path: PathBuf, options: AppOptions) -> TestApp {
     let config = test_config(&db_path, &options);
     start_with(config).await
@@ -118,16 +143,9 @@ pub async fn start_with(config: Config) -> TestApp {
     let app = Application::build(config).await.expect("app builds");
     let port = app.port();
     let (tx, server) = run_in_background(app);
-    let pool = SqlitePool::connect_with(
-        SqliteConnectOptions::new()
-            .filename(&db_path)
-            .busy_timeout(Duration::from_secs(10)),
-    )
-    .await
-    .expect("pool on the same file");
+    let pool = Pool::connect(&db_path).await;
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
-
         db_path,
         client: reqwest::Client::new(),
         pool,
@@ -163,7 +181,7 @@ impl TestApp {
         self.pool.close().await;
     }
 
-    /// Stops this app and starts a new one on the same file.
+    /// Stops this app and starts a new one on the same database.
     pub async fn restart(mut self, options: AppOptions) -> TestApp {
         self.stop().await;
         let dir = self.dir.take();
@@ -260,13 +278,9 @@ impl TestApp {
         .await
     }
 
-    /// Number of rows matching a SQL count query.
+    /// The integer a count query answers (SQL both engines read: `coalesce`, not `ifnull`).
     pub async fn count(&self, sql: &str) -> i64 {
-        let sql = sqlx::AssertSqlSafe(sql.to_string());
-        sqlx::query_scalar::<_, i64>(sql)
-            .fetch_one(&self.pool)
-            .await
-            .expect("count query")
+        self.pool.count(sql).await
     }
 }
 

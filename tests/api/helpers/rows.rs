@@ -1,4 +1,5 @@
-//! Rows read back from the file with SQL, as an operator would: a pool patient with the
+//! Rows read back with SQL, as an operator would (the run rows of one job on either engine;
+//! the rest on the SQLite file of the multi-process tests): a pool patient with the
 //! servers' locks, jobs inserted in bulk, counts, the integrity check, the run rows of one job
 //! and the occurrence audit that every multi-process test ends with.
 
@@ -12,7 +13,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Row, SqlitePool};
 
 use super::clock::{parse_ts, ts};
-use super::wait_for;
+use super::{Pool, wait_for};
 
 /// A pool on the same file, patient with the servers' write locks.
 pub(crate) async fn open_pool(db: &Path) -> SqlitePool {
@@ -377,33 +378,33 @@ impl RunRow {
     }
 }
 
-/// The runs of a job, oldest first (by row id).
-pub(crate) async fn runs_of(pool: &SqlitePool, job_id: &str) -> Vec<RunRow> {
-    let rows = sqlx::query(
-        "SELECT id, scheduled_at, last_scheduled_at, occurrences, kind, status, started_at,
+/// The runs of a job, oldest first (by row id), on either engine.
+pub(crate) async fn runs_of(pool: &Pool, job_id: &str) -> Vec<RunRow> {
+    let sql = "SELECT id, scheduled_at, last_scheduled_at, occurrences, kind, status, started_at,
                 finished_at, duration_ms, http_status, exit_code, output, error
-         FROM job_runs WHERE job_id = ? ORDER BY id",
-    )
-    .bind(job_id)
-    .fetch_all(pool)
-    .await
-    .expect("read job_runs");
-    let opt_at = |v: Option<String>| v.as_deref().map(parse_ts);
-    rows.iter()
-        .map(|row| RunRow {
-            id: row.get("id"),
-            scheduled_at: parse_ts(row.get::<&str, _>("scheduled_at")),
-            last_scheduled_at: opt_at(row.get("last_scheduled_at")),
-            occurrences: row.get("occurrences"),
-            kind: row.get("kind"),
-            status: row.get("status"),
-            started_at: opt_at(row.get("started_at")),
-            finished_at: opt_at(row.get("finished_at")),
-            duration_ms: row.get("duration_ms"),
-            http_status: row.get("http_status"),
-            exit_code: row.get("exit_code"),
-            output: row.get("output"),
-            error: row.get("error"),
-        })
-        .collect()
+         FROM job_runs WHERE job_id = $1 ORDER BY id";
+    super::on_pool!(pool, p => {
+        let rows = sqlx::query(sql)
+            .bind(job_id)
+            .fetch_all(p)
+            .await
+            .expect("read job_runs");
+        rows.iter()
+            .map(|row| RunRow {
+                id: row.get("id"),
+                scheduled_at: row.get("scheduled_at"),
+                last_scheduled_at: row.get("last_scheduled_at"),
+                occurrences: row.get("occurrences"),
+                kind: row.get("kind"),
+                status: row.get("status"),
+                started_at: row.get("started_at"),
+                finished_at: row.get("finished_at"),
+                duration_ms: row.get("duration_ms"),
+                http_status: row.get("http_status"),
+                exit_code: row.get("exit_code"),
+                output: row.get("output"),
+                error: row.get("error"),
+            })
+            .collect()
+    })
 }
