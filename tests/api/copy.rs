@@ -10,9 +10,8 @@ use schedlite::store::{JobFilter, JobOrder, Store};
 use serde_json::{Value, json};
 
 use crate::helpers::cli::{assert_one_line_error, schedlite, stderr, stdout};
-use crate::helpers::*;
-
 use crate::helpers::postgres as test_postgres;
+use crate::helpers::*;
 
 /// Everything a store holds, as the contract reads it, with audit details parsed (PostgreSQL
 /// keeps them as jsonb, which normalizes the text's spacing, not its value).

@@ -5,8 +5,8 @@
 //! instantiated per engine by [`both_engines!`], as `<module>::sqlite::<test>` and
 //! `<module>::postgres::<test>` (`cargo test --test api postgres::` runs one engine). The
 //! PostgreSQL instances take a fresh database from the server `SCHEDLITE_TEST_POSTGRES_URL` names
-//! (`tests/support/postgres.rs`; `.ci/run` sets it); without it they print "skipped: …" and
-//! fail under `CI=true`.
+//! (`tests/support/postgres.rs`; `.ci/run` sets it), else from a throwaway server; with neither
+//! they print "skipped: …" and fail under `CI=true`.
 //!
 //! Single-engine (SQLite) on purpose, and why:
 //! - `backup.rs`: a backup is a SQLite file written with SQLite's online backup; a PostgreSQL
