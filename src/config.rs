@@ -22,6 +22,10 @@ pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// waited out another writer's lock is not taken for a death (DESIGN.md, *Firing semantics*).
 pub const DEFAULT_HEARTBEAT_EXPIRY: Duration = Duration::from_secs(10);
 
+/// The heartbeat expiry on PostgreSQL, where no busy timeout delays a heartbeat: a dead node's
+/// runs are recovered sooner (DESIGN.md, *Firing semantics*).
+pub const DEFAULT_HEARTBEAT_EXPIRY_POSTGRES: Duration = Duration::from_secs(5);
+
 /// Default cap on a request body (64 KiB): a job definition is a few hundred bytes.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 

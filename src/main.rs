@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use schedlite::config::{
-    DEFAULT_DB, DEFAULT_HEARTBEAT_EXPIRY, DEFAULT_LISTEN, DEFAULT_SHUTDOWN_GRACE, RetentionPolicy,
+    DEFAULT_DB, DEFAULT_HEARTBEAT_EXPIRY, DEFAULT_HEARTBEAT_EXPIRY_POSTGRES, DEFAULT_LISTEN,
+    DEFAULT_SHUTDOWN_GRACE, RetentionPolicy,
 };
 use schedlite::model::Role;
 use schedlite::scheduler::retention::prune_history;
@@ -115,9 +116,10 @@ struct ServeArgs {
     #[arg(long, env = "SCHEDLITE_SHUTDOWN_GRACE_SECONDS", default_value_t = DEFAULT_SHUTDOWN_GRACE.as_secs(), value_parser = clap::value_parser!(u64).range(0..=3600))]
     shutdown_grace_seconds: u64,
     /// Seconds after which a serving process on another host whose heartbeat has stopped is
-    /// taken for dead and its running runs are marked interrupted.
-    #[arg(long, env = "SCHEDLITE_HEARTBEAT_EXPIRY_SECONDS", default_value_t = DEFAULT_HEARTBEAT_EXPIRY.as_secs(), value_parser = clap::value_parser!(u64).range(2..=3600))]
-    heartbeat_expiry_seconds: u64,
+    /// taken for dead and its running runs are marked interrupted [default: 10 on SQLite
+    /// (twice its busy timeout), 5 on PostgreSQL].
+    #[arg(long, env = "SCHEDLITE_HEARTBEAT_EXPIRY_SECONDS", value_parser = clap::value_parser!(u64).range(2..=3600))]
+    heartbeat_expiry_seconds: Option<u64>,
     /// How log lines are written on stderr: `text` for people, `json` (one object per
     /// line) for log shippers.
     #[arg(long, env = "SCHEDLITE_LOG_FORMAT", value_enum, default_value_t = LogFormatArg::Text)]
@@ -255,11 +257,18 @@ async fn serve(db: PathBuf, args: ServeArgs) -> Result<(), String> {
             "clock shifted for a test"
         );
     }
+    // DESIGN.md: 10 s on SQLite (twice its busy timeout), 5 s on PostgreSQL.
+    let expiry_default = match schedlite::store::Location::of(&db) {
+        schedlite::store::Location::Postgres(_) => DEFAULT_HEARTBEAT_EXPIRY_POSTGRES,
+        schedlite::store::Location::Sqlite(_) => DEFAULT_HEARTBEAT_EXPIRY,
+    };
     let mut config = Config::new(db);
     config.listen = args.listen;
     config.allow_command_jobs = args.allow_command_jobs;
     config.shutdown_grace = Duration::from_secs(args.shutdown_grace_seconds);
-    config.heartbeat_expiry = Duration::from_secs(args.heartbeat_expiry_seconds);
+    config.heartbeat_expiry = args
+        .heartbeat_expiry_seconds
+        .map_or(expiry_default, Duration::from_secs);
     config.max_db_pages = args.max_db_pages;
     config.backup_dir = args.backup_dir;
     config.auth_failures_per_minute = args.auth_failures_per_minute;
