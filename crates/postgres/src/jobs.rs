@@ -202,9 +202,9 @@ impl PgStore {
         let mut jobs = Vec::with_capacity(keys.len().min(limit as usize));
         let mut last_key = None;
         for (key, id) in keys.into_iter().take(limit as usize) {
-            // A job deleted between the two reads of one snapshot cannot happen (one
-            // transaction); one missing here was deleted by this very listing's isolation
-            // boundary, and is simply not listed.
+            // The transaction is READ COMMITTED: each statement sees its own snapshot, so a
+            // job deleted between the read of the keys and the read of the rows is missing
+            // here, and is simply not listed.
             if let Some(row) = by_id.remove(&id) {
                 jobs.push(Job::try_from(row)?);
             }
