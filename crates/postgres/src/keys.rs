@@ -65,12 +65,21 @@ impl PgStore {
 
     /// Every key, revoked ones included, oldest first.
     pub async fn list_keys(&self) -> Result<Vec<KeyInfo>, StoreError> {
+        Ok(self
+            .export_keys()
+            .await?
+            .into_iter()
+            .map(|(info, _)| info)
+            .collect())
+    }
+
+    /// Every key with its stored hash, oldest first (for `schedlite copy`; nothing else reads
+    /// hashes in bulk).
+    pub async fn export_keys(&self) -> Result<Vec<(KeyInfo, String)>, StoreError> {
         let rows = sqlx::query_as!(KeyRow, "SELECT * FROM api_keys ORDER BY id")
             .fetch_all(&self.pool)
             .await?;
-        rows.into_iter()
-            .map(|r| r.into_info().map(|(info, _)| info))
-            .collect()
+        rows.into_iter().map(KeyRow::into_info).collect()
     }
 
     /// Revokes the live key named `name`; whether there was one.

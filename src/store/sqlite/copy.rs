@@ -26,18 +26,6 @@ impl SqliteStore {
         })
     }
 
-    /// Every key with its hash, oldest first.
-    pub async fn export_keys(&self) -> Result<Vec<(KeyInfo, String)>, StoreError> {
-        let mut keys = Vec::new();
-        for info in self.list_keys().await? {
-            let hash = sqlx::query_scalar!("SELECT key_hash FROM api_keys WHERE id = ?", info.id)
-                .fetch_one(&self.pool)
-                .await?;
-            keys.push((info, hash));
-        }
-        Ok(keys)
-    }
-
     /// Up to `limit` runs with ids above `after`, by id.
     pub async fn export_runs(&self, after: i64, limit: u32) -> Result<Vec<Run>, StoreError> {
         let limit = i64::from(limit);

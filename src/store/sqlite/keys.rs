@@ -74,6 +74,17 @@ impl SqliteStore {
 
     /// Every key, live and revoked, oldest first.
     pub async fn list_keys(&self) -> Result<Vec<KeyInfo>, StoreError> {
+        Ok(self
+            .export_keys()
+            .await?
+            .into_iter()
+            .map(|(info, _)| info)
+            .collect())
+    }
+
+    /// Every key with its stored hash, oldest first (for `schedlite copy`; nothing else reads
+    /// hashes in bulk).
+    pub async fn export_keys(&self) -> Result<Vec<(KeyInfo, String)>, StoreError> {
         let rows = sqlx::query_as!(
             KeyRow,
             r#"SELECT id AS "id!: i64", name, role, key_hash, created_at, last_used_at, revoked_at
@@ -81,9 +92,7 @@ impl SqliteStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|r| r.into_info().map(|(info, _)| info))
-            .collect()
+        rows.into_iter().map(KeyRow::into_info).collect()
     }
 
     /// Revokes the live key named `name`. Returns whether one was revoked.
