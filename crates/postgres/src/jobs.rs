@@ -21,10 +21,18 @@ impl PgStore {
         key_name: &str,
     ) -> Result<Job, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let stored = insert_row(&mut tx, job, next_run_at, now).await?;
+        if write_row(&mut tx, job, next_run_at, now, false)
+            .await?
+            .is_none()
+        {
+            return Err(StoreError::JobExists(job.id.clone()));
+        }
         super::audit::write_audit(&mut tx, now, key_name, AuditAction::Create, &job.id, None)
             .await?;
         super::notify::job_changed(&mut tx, &job.id).await?;
+        let stored = read_job(&mut tx, &job.id)
+            .await?
+            .ok_or_else(|| StoreError::corrupt("jobs", &job.id, "vanished right after insert"))?;
         tx.commit().await?;
         Ok(stored)
     }
@@ -39,45 +47,10 @@ impl PgStore {
         key_name: &str,
     ) -> Result<(Job, bool), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let c = TriggerColumns::of(&job.trigger);
-        let action = action_value(&job.action)?;
-        // `xmax = 0` holds for a row this statement inserted, not for one it updated.
-        let row = sqlx::query!(
-            r#"INSERT INTO jobs (id, name, trigger_type, cron_expr, timezone, interval_seconds,
-                   start_at, end_at, run_at, action, next_run_at, paused, misfire_grace_seconds,
-                   coalesce_missed, max_instances, jitter_seconds, created_at, updated_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)
-               ON CONFLICT (id) DO UPDATE SET name = excluded.name,
-                   trigger_type = excluded.trigger_type, cron_expr = excluded.cron_expr,
-                   timezone = excluded.timezone, interval_seconds = excluded.interval_seconds,
-                   start_at = excluded.start_at, end_at = excluded.end_at, run_at = excluded.run_at,
-                   action = excluded.action, next_run_at = excluded.next_run_at,
-                   paused = excluded.paused, misfire_grace_seconds = excluded.misfire_grace_seconds,
-                   coalesce_missed = excluded.coalesce_missed,
-                   max_instances = excluded.max_instances, jitter_seconds = excluded.jitter_seconds,
-                   updated_at = excluded.updated_at
-               RETURNING (xmax = 0) AS "created!""#,
-            job.id,
-            job.name,
-            c.trigger_type,
-            c.cron_expr,
-            c.timezone,
-            c.interval_seconds,
-            c.start_at.map(ms),
-            c.end_at.map(ms),
-            c.run_at.map(ms),
-            action,
-            next_run_at.map(ms),
-            job.paused,
-            i64::from(job.settings.misfire_grace_seconds),
-            job.settings.coalesce,
-            i64::from(job.settings.max_instances),
-            i64::from(job.settings.jitter_seconds),
-            ms(now),
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        let action = if row.created {
+        let created = write_row(&mut tx, job, next_run_at, now, true)
+            .await?
+            .ok_or_else(|| StoreError::corrupt("jobs", &job.id, "upsert wrote no row"))?;
+        let action = if created {
             AuditAction::Create
         } else {
             AuditAction::Replace
@@ -88,7 +61,7 @@ impl PgStore {
             .await?
             .ok_or_else(|| StoreError::corrupt("jobs", &job.id, "vanished right after upsert"))?;
         tx.commit().await?;
-        Ok((stored, row.created))
+        Ok((stored, created))
     }
 
     /// The job with this id, if any.
@@ -148,49 +121,9 @@ impl PgStore {
         after: Option<&JobCursor>,
         limit: u32,
     ) -> Result<JobPage, StoreError> {
-        let trigger_type = filter.trigger_type.map(TriggerKind::as_str);
         let fetch = i64::from(limit) + 1;
         let mut tx = self.pool.begin().await?;
-        let (keys, watermark) = match (order, after) {
-            (JobOrder::Id, after) => {
-                let after_id = match after {
-                    Some(JobCursor::Id { id }) => id.as_str(),
-                    _ => "",
-                };
-                let ids = sqlx::query_scalar!(
-                    "SELECT id FROM jobs WHERE id > $1
-                       AND ($2::boolean IS NULL OR paused = $2) AND ($3::text IS NULL OR trigger_type = $3)
-                     ORDER BY id LIMIT $4",
-                    after_id,
-                    filter.paused,
-                    trigger_type,
-                    fetch
-                )
-                .fetch_all(&mut *tx)
-                .await?;
-                (ids.into_iter().map(|id| (None, id)).collect(), 0)
-            }
-            (JobOrder::NextRun, after) => {
-                let (watermark, after_at, after_id) = match after {
-                    Some(JobCursor::NextRun {
-                        watermark,
-                        next_run_at,
-                        id,
-                    }) => (Some(*watermark), *next_run_at, id.as_str()),
-                    _ => (None, None, ""),
-                };
-                next_run_page(
-                    &mut tx,
-                    filter,
-                    trigger_type,
-                    watermark,
-                    after_at,
-                    after_id,
-                    fetch,
-                )
-                .await?
-            }
-        };
+        let (keys, watermark) = page_keys(&mut tx, filter, order, after, fetch).await?;
         let ids: Vec<String> = keys.iter().map(|(_, id)| id.clone()).collect();
         let rows = sqlx::query_as!(JobRow, "SELECT * FROM jobs WHERE id = ANY($1)", &ids)
             .fetch_all(&mut *tx)
@@ -210,17 +143,16 @@ impl PgStore {
             }
             last_key = Some((key, id));
         }
-        let next = match last_key {
-            Some((key, id)) if more => Some(match order {
+        let next = last_key
+            .filter(|_| more)
+            .map(|(next_run_at, id)| match order {
                 JobOrder::NextRun => JobCursor::NextRun {
                     watermark,
-                    next_run_at: key,
+                    next_run_at,
                     id,
                 },
                 JobOrder::Id => JobCursor::Id { id },
-            }),
-            _ => None,
-        };
+            });
         Ok(JobPage { jobs, next })
     }
 
@@ -296,6 +228,58 @@ impl PgStore {
     }
 }
 
+/// The sort keys and ids of one page (at most `fetch` rows) in `order`, after the cursor
+/// `after`, and the listing's watermark (0 in id order).
+async fn page_keys(
+    tx: &mut PgConnection,
+    filter: &JobFilter,
+    order: JobOrder,
+    after: Option<&JobCursor>,
+    fetch: i64,
+) -> Result<(Vec<(Option<DateTime<Utc>>, String)>, i64), StoreError> {
+    let trigger_type = filter.trigger_type.map(TriggerKind::as_str);
+    match order {
+        JobOrder::Id => {
+            let after_id = match after {
+                Some(JobCursor::Id { id }) => id.as_str(),
+                _ => "",
+            };
+            let ids = sqlx::query_scalar!(
+                "SELECT id FROM jobs WHERE id > $1
+                   AND ($2::boolean IS NULL OR paused = $2) AND ($3::text IS NULL OR trigger_type = $3)
+                 ORDER BY id LIMIT $4",
+                after_id,
+                filter.paused,
+                trigger_type,
+                fetch
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            Ok((ids.into_iter().map(|id| (None, id)).collect(), 0))
+        }
+        JobOrder::NextRun => {
+            let (watermark, after_at, after_id) = match after {
+                Some(JobCursor::NextRun {
+                    watermark,
+                    next_run_at,
+                    id,
+                }) => (Some(*watermark), *next_run_at, id.as_str()),
+                _ => (None, None, ""),
+            };
+            next_run_page(
+                tx,
+                filter,
+                trigger_type,
+                watermark,
+                after_at,
+                after_id,
+                fetch,
+            )
+            .await
+        }
+    }
+}
+
 /// The (sort key, id) pairs of one page in next-run order, and the listing's watermark.
 async fn next_run_page(
     tx: &mut PgConnection,
@@ -358,22 +342,37 @@ fn no_next_run() -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
-/// Inserts a new job row and returns it as stored.
-async fn insert_row(
+/// Writes the row of `job`: inserts it, or with `replace` replaces the job with its id (which
+/// keeps its `created_at`). Returns whether it was created, or `None` when a job with its id
+/// exists and `replace` is off (nothing written). One statement for both, so the column list
+/// is written once.
+async fn write_row(
     tx: &mut PgConnection,
     job: &NewJob,
     next_run_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
-) -> Result<Job, StoreError> {
+    replace: bool,
+) -> Result<Option<bool>, StoreError> {
     let c = TriggerColumns::of(&job.trigger);
     let action = action_value(&job.action)?;
-    let row = sqlx::query_as!(
-        JobRow,
-        "INSERT INTO jobs (id, name, trigger_type, cron_expr, timezone, interval_seconds, start_at,
-            end_at, run_at, action, next_run_at, paused, misfire_grace_seconds, coalesce_missed,
-            max_instances, jitter_seconds, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)
-         RETURNING *",
+    // `DO UPDATE … WHERE $18`: when false, a conflicting row is left alone and nothing is
+    // returned. `xmax = 0` holds for a row this statement inserted, not for one it updated.
+    let created = sqlx::query_scalar!(
+        r#"INSERT INTO jobs (id, name, trigger_type, cron_expr, timezone, interval_seconds,
+               start_at, end_at, run_at, action, next_run_at, paused, misfire_grace_seconds,
+               coalesce_missed, max_instances, jitter_seconds, created_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)
+           ON CONFLICT (id) DO UPDATE SET name = excluded.name,
+               trigger_type = excluded.trigger_type, cron_expr = excluded.cron_expr,
+               timezone = excluded.timezone, interval_seconds = excluded.interval_seconds,
+               start_at = excluded.start_at, end_at = excluded.end_at, run_at = excluded.run_at,
+               action = excluded.action, next_run_at = excluded.next_run_at,
+               paused = excluded.paused, misfire_grace_seconds = excluded.misfire_grace_seconds,
+               coalesce_missed = excluded.coalesce_missed,
+               max_instances = excluded.max_instances, jitter_seconds = excluded.jitter_seconds,
+               updated_at = excluded.updated_at
+           WHERE $18
+           RETURNING (xmax = 0) AS "created!""#,
         job.id,
         job.name,
         c.trigger_type,
@@ -391,14 +390,11 @@ async fn insert_row(
         i64::from(job.settings.max_instances),
         i64::from(job.settings.jitter_seconds),
         ms(now),
+        replace,
     )
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(|e| match e.as_database_error() {
-        Some(db) if db.is_unique_violation() => StoreError::JobExists(job.id.clone()),
-        _ => StoreError::from(e),
-    })?;
-    Job::try_from(row)
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(created)
 }
 
 /// Reads one job on a given connection (inside a transaction, for claims and manual runs).

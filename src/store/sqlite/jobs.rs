@@ -69,6 +69,41 @@ struct ListedRow<'a> {
 /// (index `jobs_by_next_run`). Never leaves the store.
 const NULL_KEY: &str = "~";
 
+/// A page cursor as the listing statement's keys: the watermark (`None` on the first page and
+/// in id order), the next-run sort key after which to go on, and the id after which to go on.
+fn cursor_keys(after: Option<&JobCursor>) -> (Option<i64>, String, &str) {
+    match after {
+        None => (None, String::new(), ""),
+        Some(JobCursor::NextRun {
+            watermark,
+            next_run_at,
+            id,
+        }) => (
+            Some(*watermark),
+            next_run_at.map(ts).unwrap_or_else(|| NULL_KEY.to_string()),
+            id.as_str(),
+        ),
+        Some(JobCursor::Id { id }) => (None, String::new(), id.as_str()),
+    }
+}
+
+/// The cursor of the page that follows `last`, the last row of a page listed in `order`.
+fn next_cursor(order: JobOrder, watermark: i64, last: &ListedRow) -> Result<JobCursor, StoreError> {
+    Ok(match order {
+        JobOrder::NextRun => JobCursor::NextRun {
+            watermark,
+            next_run_at: match last.sort_key.as_str() {
+                NULL_KEY => None,
+                key => Some(parse_ts("jobs", &last.id, "next_run_at", key)?),
+            },
+            id: last.id.clone(),
+        },
+        JobOrder::Id => JobCursor::Id {
+            id: last.id.clone(),
+        },
+    })
+}
+
 impl SqliteStore {
     /// Inserts a new job. A job with the same id gives [`StoreError::JobExists`].
     pub async fn insert_job(
@@ -79,15 +114,11 @@ impl SqliteStore {
         key_name: &str,
     ) -> Result<Job, StoreError> {
         let mut tx = self.begin_write().await?;
-        // The primary key decides: `insert_row` turns its violation into `JobExists`, an
-        // expected refusal (409) that hands the connection back rather than closing it.
-        match insert_row(&mut tx, job, next_run_at, now, now).await {
-            Ok(()) => {}
-            Err(exists @ StoreError::JobExists(_)) => {
-                tx.rollback().await?;
-                return Err(exists);
-            }
-            Err(other) => return Err(other),
+        // An existing id writes nothing: an expected refusal (409) that hands the connection
+        // back rather than closing it.
+        if !write_row(&mut tx, job, next_run_at, now, false).await? {
+            tx.rollback().await?;
+            return Err(StoreError::JobExists(job.id.clone()));
         }
         super::audit::write_audit(&mut tx, now, key_name, AuditAction::Create, &job.id, None)
             .await?;
@@ -111,46 +142,7 @@ impl SqliteStore {
             .fetch_optional(&mut *tx)
             .await?;
         let created = created_at.is_none();
-        match created_at {
-            None => insert_row(&mut tx, job, next_run_at, now, now).await?,
-            Some(_) => {
-                let c = TriggerColumns::of(&job.trigger);
-                let action = action_json(&job.action)?;
-                let next = next_run_at.map(ts);
-                let updated = ts(now);
-                let grace = i64::from(job.settings.misfire_grace_seconds);
-                let coalesce = bool_int(job.settings.coalesce);
-                let max_instances = i64::from(job.settings.max_instances);
-                let jitter = i64::from(job.settings.jitter_seconds);
-                let paused = bool_int(job.paused);
-                sqlx::query!(
-                    "UPDATE jobs SET name = ?, trigger_type = ?, cron_expr = ?, timezone = ?,
-                        interval_seconds = ?, start_at = ?, end_at = ?, run_at = ?, action = ?,
-                        next_run_at = ?, paused = ?, misfire_grace_seconds = ?, coalesce_missed = ?,
-                        max_instances = ?, jitter_seconds = ?, updated_at = ?
-                     WHERE id = ?",
-                    job.name,
-                    c.trigger_type,
-                    c.cron_expr,
-                    c.timezone,
-                    c.interval_seconds,
-                    c.start_at,
-                    c.end_at,
-                    c.run_at,
-                    action,
-                    next,
-                    paused,
-                    grace,
-                    coalesce,
-                    max_instances,
-                    jitter,
-                    updated,
-                    job.id,
-                )
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
+        write_row(&mut tx, job, next_run_at, now, true).await?;
         let action = if created {
             AuditAction::Create
         } else {
@@ -228,19 +220,7 @@ impl SqliteStore {
     ) -> Result<JobPage, StoreError> {
         let paused = filter.paused.map(bool_int);
         let trigger_type = filter.trigger_type.map(TriggerKind::as_str);
-        let (watermark, after_key, after_id) = match after {
-            None => (None, String::new(), ""),
-            Some(JobCursor::NextRun {
-                watermark,
-                next_run_at,
-                id,
-            }) => (
-                Some(*watermark),
-                next_run_at.map(ts).unwrap_or_else(|| NULL_KEY.to_string()),
-                id.as_str(),
-            ),
-            Some(JobCursor::Id { id }) => (None, String::new(), id.as_str()),
-        };
+        let (watermark, after_key, after_id) = cursor_keys(after);
         let order_s = match order {
             JobOrder::NextRun => "next_run",
             JobOrder::Id => "id",
@@ -301,19 +281,7 @@ impl SqliteStore {
         let more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
         let next = match rows.last() {
-            Some(last) if more => Some(match order {
-                JobOrder::NextRun => JobCursor::NextRun {
-                    watermark: page.watermark,
-                    next_run_at: match last.sort_key.as_str() {
-                        NULL_KEY => None,
-                        key => Some(parse_ts("jobs", &last.id, "next_run_at", key)?),
-                    },
-                    id: last.id.clone(),
-                },
-                JobOrder::Id => JobCursor::Id {
-                    id: last.id.clone(),
-                },
-            }),
+            Some(last) if more => Some(next_cursor(order, page.watermark, last)?),
             _ => None,
         };
         let jobs = rows
@@ -405,28 +373,41 @@ fn action_json(action: &Action) -> Result<String, StoreError> {
     serde_json::to_string(action).map_err(|e| StoreError::corrupt("jobs", "action", e.to_string()))
 }
 
-async fn insert_row(
+/// Writes the row of `job`: inserts it, or with `replace` replaces the job with its id (which
+/// keeps its `created_at`). Returns false when a job with its id exists and `replace` is off
+/// (nothing written). One statement for both, so the column list is written once.
+async fn write_row(
     tx: &mut sqlx::SqliteConnection,
     job: &NewJob,
     next_run_at: Option<DateTime<Utc>>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-) -> Result<(), StoreError> {
+    now: DateTime<Utc>,
+    replace: bool,
+) -> Result<bool, StoreError> {
     let c = TriggerColumns::of(&job.trigger);
     let action = action_json(&job.action)?;
     let next = next_run_at.map(ts);
-    let created = ts(created_at);
-    let updated = ts(updated_at);
+    let now = ts(now);
     let grace = i64::from(job.settings.misfire_grace_seconds);
     let coalesce = bool_int(job.settings.coalesce);
     let max_instances = i64::from(job.settings.max_instances);
     let jitter = i64::from(job.settings.jitter_seconds);
     let paused = bool_int(job.paused);
-    sqlx::query!(
+    let replace = bool_int(replace);
+    // `DO UPDATE … WHERE ?18`: when false, a conflicting row is left alone (no row changed).
+    let done = sqlx::query!(
         "INSERT INTO jobs (id, name, trigger_type, cron_expr, timezone, interval_seconds, start_at,
             end_at, run_at, action, next_run_at, paused, misfire_grace_seconds, coalesce_missed,
             max_instances, jitter_seconds, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17)
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name,
+            trigger_type = excluded.trigger_type, cron_expr = excluded.cron_expr,
+            timezone = excluded.timezone, interval_seconds = excluded.interval_seconds,
+            start_at = excluded.start_at, end_at = excluded.end_at, run_at = excluded.run_at,
+            action = excluded.action, next_run_at = excluded.next_run_at,
+            paused = excluded.paused, misfire_grace_seconds = excluded.misfire_grace_seconds,
+            coalesce_missed = excluded.coalesce_missed, max_instances = excluded.max_instances,
+            jitter_seconds = excluded.jitter_seconds, updated_at = excluded.updated_at
+         WHERE ?18",
         job.id,
         job.name,
         c.trigger_type,
@@ -443,16 +424,12 @@ async fn insert_row(
         coalesce,
         max_instances,
         jitter,
-        created,
-        updated,
+        now,
+        replace,
     )
     .execute(&mut *tx)
-    .await
-    .map_err(|e| match e.as_database_error() {
-        Some(db) if db.is_unique_violation() => StoreError::JobExists(job.id.clone()),
-        _ => StoreError::from(e),
-    })?;
-    Ok(())
+    .await?;
+    Ok(done.rows_affected() > 0)
 }
 
 /// Reads one job on a given connection (inside a transaction, for the scheduler's claims).
