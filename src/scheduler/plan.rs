@@ -9,7 +9,9 @@ use crate::schedule::Trigger;
 use crate::timestamp::Timestamp;
 
 /// Most separate runs one claim starts for one job when coalescing is off; earlier
-/// occurrences beyond it are recorded missed (a catch-up storm is never what anyone wants).
+/// occurrences beyond it are recorded missed, with a reason naming this cap
+/// (`OVERFLOW_REASON`): a catch-up storm is never what anyone wants. README.md, *Missed
+/// occurrences and catch-up*, documents it.
 pub const MAX_RUNS_PER_CLAIM: usize = 100;
 
 /// Most occurrences walked one by one when counting a stretch of missed ones of a non-interval
@@ -48,7 +50,8 @@ fn extend(span: &mut Option<Span>, at: DateTime<Utc>, count: i64, last: DateTime
 /// - An occurrence earlier than `now - misfire_grace_seconds` is missed; consecutive missed
 ///   ones form one span (one `missed` row, however many).
 /// - Occurrences within grace run: once, as one span, with `coalesce`; otherwise each on its
-///   own (at most [`MAX_RUNS_PER_CLAIM`], older ones counted missed).
+///   own, at most [`MAX_RUNS_PER_CLAIM`]; the older ones are the `overflow` span, recorded
+///   `missed` with their own reason.
 /// - With `running` runs already going, only `max_instances - running` new runs start; the
 ///   others are skipped.
 /// - `next_run_at` becomes the first occurrence after `now`, or `None` when the trigger ends.
@@ -61,6 +64,7 @@ pub fn plan(
 ) -> ClaimPlan {
     let cutoff = now - Duration::seconds(i64::from(settings.misfire_grace_seconds));
     let mut missed: Option<Span> = None;
+    let mut overflow: Option<Span> = None;
     let mut within: Vec<DateTime<Utc>> = Vec::new();
     let mut within_span: Option<Span> = None;
     let mut next = Some(ms(next_run_at));
@@ -106,9 +110,9 @@ pub fn plan(
         Some(span) => vec![span],
         None => {
             if within.len() > MAX_RUNS_PER_CLAIM {
-                let overflow = within.len() - MAX_RUNS_PER_CLAIM;
-                for at in within.drain(..overflow) {
-                    extend(&mut missed, at, 1, at);
+                let excess = within.len() - MAX_RUNS_PER_CLAIM;
+                for at in within.drain(..excess) {
+                    extend(&mut overflow, at, 1, at);
                 }
             }
             within
@@ -129,6 +133,7 @@ pub fn plan(
     };
     ClaimPlan {
         missed,
+        overflow,
         runs,
         skipped,
         next_run_at: next.and_then(representable),
@@ -283,5 +288,48 @@ mod tests {
         let p = plan(&trigger, &settings(0, true, 1), at(0), at(100), 0);
         assert_eq!(p.missed.map(|m| m.count), Some(4));
         assert_eq!(p.next_run_at, None);
+    }
+
+    /// With coalescing off, 150 occurrences due, the oldest 9 beyond the grace: those 9 are
+    /// missed for lateness, the newest 100 run, and the 41 between overflow the cap in a span
+    /// of their own (a row with its own reason), apart from the late ones.
+    #[test]
+    fn without_coalesce_the_catch_up_cap_overflows_into_its_own_span() {
+        let p = plan(
+            &every_second(),
+            &settings(140, false, 1000),
+            at(0),
+            at(149),
+            0,
+        );
+        assert_eq!(
+            p.missed,
+            Some(Span {
+                first: at(0),
+                last: at(8),
+                count: 9
+            })
+        );
+        assert_eq!(
+            p.overflow,
+            Some(Span {
+                first: at(9),
+                last: at(49),
+                count: 41
+            })
+        );
+        assert_eq!(p.runs.len(), MAX_RUNS_PER_CLAIM);
+        assert_eq!(p.runs[0].first, at(50));
+        assert_eq!(p.skipped, vec![]);
+    }
+
+    /// The overflow's reason names the cap, so the two cannot drift apart.
+    #[test]
+    fn the_overflow_reason_names_the_cap() {
+        let reason = schedlite_core::store::claims::OVERFLOW_REASON;
+        assert!(
+            reason.contains(&format!("at most {MAX_RUNS_PER_CLAIM} ")),
+            "{reason}"
+        );
     }
 }

@@ -38,10 +38,10 @@ const DOWN_OCCURRENCES: usize = 150;
 
 /// `coalesce: false`: the occurrences missed while the server was down, all within the grace,
 /// each run on their own at restart — up to the cap of 100 separate runs per claim; the older
-/// ones overflow into one `missed` row saying why. `max_instances` (1000) is far above the
-/// cap, so the cap is what limits, and the trigger ended before the restart, so every row is
-/// known in advance: exactly one `missed` row for the first 50, then 100 `succeeded` rows of
-/// one occurrence each, and nothing else.
+/// ones overflow into one `missed` row whose reason names the cap (not the grace: they were
+/// within it). `max_instances` (1000) is far above the cap, so the cap is what limits, and the
+/// trigger ended before the restart, so every row is known in advance: exactly one `missed`
+/// row for the first 50, then 100 `succeeded` rows of one occurrence each, and nothing else.
 async fn without_coalesce_each_missed_occurrence_runs_up_to_the_cap_and_the_rest_are_missed(
     engine: Engine,
 ) {
@@ -102,7 +102,8 @@ async fn without_coalesce_each_missed_occurrence_runs_up_to_the_cap_and_the_rest
         overflow as i64,
         "missed".to_string(),
         Some(format!(
-            "{overflow} occurrences later than the misfire grace"
+            "{overflow} occurrences over the catch-up cap: at most {CATCH_UP_CAP} separate runs \
+             per claim with coalesce off"
         )),
         false,
     )];

@@ -1,7 +1,7 @@
 //! Claims, manual runs and outcomes: each occurrence handed out at most once, the plan's
 //! decisions written with their counts, outcomes recorded once.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use chrono::Duration;
 use schedlite::model::{AuditAction, ClaimPlan, RunKind, RunStatus, Span};
@@ -192,6 +192,8 @@ async fn concurrent_claims_from_several_handles_never_share_an_occurrence(db: Db
     assert_eq!(rows, all.len());
 }
 
+/// Each closed span of a plan is one row with its count, its span and its reason: late
+/// occurrences, the overflow of the catch-up cap (`missed` too, saying why), skipped ones.
 async fn missed_and_skipped_rows_carry_their_counts_and_spans(db: Db) {
     let t = now();
     let start = t - Duration::seconds(10);
@@ -204,16 +206,22 @@ async fn missed_and_skipped_rows_carry_their_counts_and_spans(db: Db) {
         last: plus_ms(start, 4000),
         count: 5,
     };
-    let skipped = one(plus_ms(start, 5000));
+    let overflow = Span {
+        first: plus_ms(start, 5000),
+        last: plus_ms(start, 6000),
+        count: 2,
+    };
+    let skipped = one(plus_ms(start, 7000));
     let runs = Span {
-        first: plus_ms(start, 6000),
+        first: plus_ms(start, 8000),
         last: plus_ms(start, 9000),
-        count: 4,
+        count: 2,
     };
     let report = db
         .store
         .claim_due(t, "me", 10, |_, _| ClaimPlan {
             missed: Some(missed),
+            overflow: Some(overflow),
             runs: vec![runs],
             skipped: vec![skipped],
             next_run_at: None,
@@ -222,27 +230,57 @@ async fn missed_and_skipped_rows_carry_their_counts_and_spans(db: Db) {
         .expect("claim");
     assert_eq!(
         (report.missed, report.skipped, report.runs.len()),
-        (5, 1, 1)
+        (7, 1, 1)
     );
-    let rows = db.store.list_runs("m", None, 10).await.expect("runs");
-    let by_status: HashMap<RunStatus, _> = rows.iter().map(|r| (r.status, r)).collect();
-    let m = by_status[&RunStatus::Missed];
-    assert_eq!(
-        (m.scheduled_at, m.last_scheduled_at, m.occurrences),
-        (start, Some(missed.last), 5)
-    );
-    assert_eq!((m.started_at, m.finished_at), (None, Some(t)));
-    let s = by_status[&RunStatus::Skipped];
-    assert_eq!(
-        (s.scheduled_at, s.last_scheduled_at, s.occurrences),
-        (skipped.first, None, 1)
-    );
-    let r = by_status[&RunStatus::Running];
-    assert_eq!(
-        (r.scheduled_at, r.last_scheduled_at, r.occurrences),
-        (runs.first, Some(runs.last), 4)
-    );
-    assert_eq!(rows.len(), 3);
+    let mut rows = db.store.list_runs("m", None, 10).await.expect("runs");
+    rows.sort_by_key(|r| r.scheduled_at);
+    let seen: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            let span = (r.scheduled_at, r.last_scheduled_at, r.occurrences);
+            (
+                r.status,
+                span,
+                r.started_at,
+                r.finished_at,
+                r.error.as_deref(),
+            )
+        })
+        .collect();
+    let expected = vec![
+        (
+            RunStatus::Missed,
+            (start, Some(missed.last), 5),
+            None,
+            Some(t),
+            Some("5 occurrences later than the misfire grace"),
+        ),
+        (
+            RunStatus::Missed,
+            (overflow.first, Some(overflow.last), 2),
+            None,
+            Some(t),
+            Some(
+                "2 occurrences over the catch-up cap: at most 100 separate runs per claim \
+                 with coalesce off",
+            ),
+        ),
+        (
+            RunStatus::Skipped,
+            (skipped.first, None, 1),
+            None,
+            Some(t),
+            Some("max_instances runs were still running"),
+        ),
+        (
+            RunStatus::Running,
+            (runs.first, Some(runs.last), 2),
+            Some(t),
+            None,
+            None,
+        ),
+    ];
+    assert_eq!(seen, expected);
     let job = db.store.get_job("m").await.expect("get").expect("job");
     assert_eq!(job.next_run_at, None, "a finished trigger has no next run");
 }

@@ -9,6 +9,28 @@ use chrono::{DateTime, Utc};
 use crate::actions::Action;
 use crate::schedule::Trigger;
 
+/// `FromStr` and `Display` for an enum stored and sent as text, from its one table of texts
+/// (`ALL` and `as_str`); `$what` names it in the error for an unknown text.
+macro_rules! stored_as_text {
+    ($ty:ident, $what:literal) => {
+        impl FromStr for $ty {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                $ty::ALL
+                    .into_iter()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| format!(concat!("unknown ", $what, " `{}`"), s))
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
 /// Per-job firing policy (DESIGN.md, *Firing semantics*).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JobSettings {
@@ -118,21 +140,7 @@ impl RunStatus {
     }
 }
 
-impl FromStr for RunStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        RunStatus::ALL
-            .into_iter()
-            .find(|status| status.as_str() == s)
-            .ok_or_else(|| format!("unknown run status `{s}`"))
-    }
-}
-
-impl fmt::Display for RunStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+stored_as_text!(RunStatus, "run status");
 
 /// Where a run came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,21 +164,7 @@ impl RunKind {
     }
 }
 
-impl FromStr for RunKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        RunKind::ALL
-            .into_iter()
-            .find(|kind| kind.as_str() == s)
-            .ok_or_else(|| format!("unknown run kind `{s}`"))
-    }
-}
-
-impl fmt::Display for RunKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+stored_as_text!(RunKind, "run kind");
 
 /// What a change recorded in the audit log did to its job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -213,21 +207,7 @@ impl AuditAction {
     }
 }
 
-impl FromStr for AuditAction {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        AuditAction::ALL
-            .into_iter()
-            .find(|action| action.as_str() == s)
-            .ok_or_else(|| format!("unknown audit action `{s}`"))
-    }
-}
-
-impl fmt::Display for AuditAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+stored_as_text!(AuditAction, "audit action");
 
 /// One row of run history.
 #[derive(Debug, Clone, PartialEq)]
@@ -337,6 +317,9 @@ pub struct Span {
 pub struct ClaimPlan {
     /// Occurrences too late to run: one `missed` row.
     pub missed: Option<Span>,
+    /// Occurrences within the grace that do not run because, with coalescing off, more were due
+    /// than one claim starts separately (the catch-up cap): one `missed` row, which says so.
+    pub overflow: Option<Span>,
     /// Runs to start now, each a `running` row.
     pub runs: Vec<Span>,
     /// Runs not started because `max_instances` are running: one `skipped` row each.

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use schedlite_core::crash_point;
 use schedlite_core::model::{AuditAction, ClaimPlan, Job, RunKind, RunStatus, Span};
-use schedlite_core::store::claims::{MISSED_REASON, SKIPPED_REASON, closed_reason};
+use schedlite_core::store::claims::{closed_reason, closed_rows};
 use schedlite_core::store::{ClaimReport, ClaimedRun, RunRecord, StoreError};
 use sqlx::PgConnection;
 
@@ -271,19 +271,9 @@ impl<'a> Decisions<'a> {
         for job in jobs {
             let count = running.get(&job.id).copied().unwrap_or(0);
             let plan = plan(job, u32::try_from(count).unwrap_or(u32::MAX));
-            if let Some(span) = plan.missed {
-                d.push(&job.id, span, RunStatus::Missed, now, Some(MISSED_REASON));
-                report.missed += span.count;
-            }
-            for span in &plan.skipped {
-                d.push(
-                    &job.id,
-                    *span,
-                    RunStatus::Skipped,
-                    now,
-                    Some(SKIPPED_REASON),
-                );
-                report.skipped += span.count;
+            for (span, status, reason) in closed_rows(&plan) {
+                d.push(&job.id, span, status, now, Some(reason));
+                report.count_closed(&span, status);
             }
             for span in &plan.runs {
                 d.push(&job.id, *span, RunStatus::Running, now, None);

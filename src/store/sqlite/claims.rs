@@ -15,7 +15,7 @@ use super::rows::decode;
 use super::{SqliteStore, ts};
 use crate::model::{AuditAction, ClaimPlan, Job, RunKind, RunStatus, Span};
 use crate::store::{ClaimReport, ClaimedRun, RunRecord, StoreError};
-use schedlite_core::store::claims::{MISSED_REASON, SKIPPED_REASON, closed_reason};
+use schedlite_core::store::claims::{closed_reason, closed_rows};
 
 /// How many times a manual run moves its instant on by 1 ms when the instant is taken (by a
 /// trigger occurrence or an earlier manual run in the same millisecond) before giving up.
@@ -260,15 +260,11 @@ impl<'a> Decisions<'a> {
         for job in jobs {
             let count = running.get(&job.id).copied().unwrap_or(0);
             let plan = plan(job, u32::try_from(count).unwrap_or(u32::MAX));
-            if let Some(span) = plan.missed {
-                let row = RowSpec::closed(&job.id, span, RunStatus::Missed, now, MISSED_REASON);
-                decided.rows.push(row);
-                report.missed += span.count;
-            }
-            for span in &plan.skipped {
-                let row = RowSpec::closed(&job.id, *span, RunStatus::Skipped, now, SKIPPED_REASON);
-                decided.rows.push(row);
-                report.skipped += span.count;
+            for (span, status, reason) in closed_rows(&plan) {
+                decided
+                    .rows
+                    .push(RowSpec::closed(&job.id, span, status, now, reason));
+                report.count_closed(&span, status);
             }
             for span in &plan.runs {
                 decided.rows.push(RowSpec::running(&job.id, *span, now));

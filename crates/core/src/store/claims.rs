@@ -2,7 +2,7 @@
 //! `Store`, and each backend implements them in its own SQL.
 
 use crate::actions::Action;
-use crate::model::RunStatus;
+use crate::model::{ClaimPlan, RunStatus, Span};
 use chrono::{DateTime, Utc};
 
 /// A run claimed by this process, to execute now.
@@ -33,6 +33,16 @@ pub struct ClaimReport {
     pub skipped: i64,
 }
 
+impl ClaimReport {
+    /// Counts `span`, closed with `status` (`missed` or `skipped`), in the report.
+    pub fn count_closed(&mut self, span: &Span, status: RunStatus) {
+        match status {
+            RunStatus::Skipped => self.skipped += span.count,
+            _ => self.missed += span.count,
+        }
+    }
+}
+
 /// The outcome of one run, as written by `Store::record_outcomes`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunRecord {
@@ -59,6 +69,27 @@ pub const MISSED_REASON: &str = "later than the misfire grace";
 
 /// Why occurrences were recorded `skipped`.
 pub const SKIPPED_REASON: &str = "max_instances runs were still running";
+
+/// Why occurrences within the grace were recorded `missed`: with coalescing off, one claim
+/// starts at most 100 separate runs of a job (`MAX_RUNS_PER_CLAIM` in the scheduler's misfire
+/// policy, whose unit test checks that this text names it) and the older ones overflow.
+pub const OVERFLOW_REASON: &str =
+    "over the catch-up cap: at most 100 separate runs per claim with coalesce off";
+
+/// The rows that close occurrences of `plan` without running them, each with its status and
+/// its reason (the `error` text is [`closed_reason`] of them): the missed ones, the overflow of
+/// the catch-up cap, the skipped ones, in due order.
+pub fn closed_rows(plan: &ClaimPlan) -> impl Iterator<Item = (Span, RunStatus, &'static str)> {
+    let missed = plan.missed.map(|s| (s, RunStatus::Missed, MISSED_REASON));
+    let overflow = plan
+        .overflow
+        .map(|s| (s, RunStatus::Missed, OVERFLOW_REASON));
+    let skipped = plan
+        .skipped
+        .iter()
+        .map(|s| (*s, RunStatus::Skipped, SKIPPED_REASON));
+    missed.into_iter().chain(overflow).chain(skipped)
+}
 
 /// The `error` text of a `missed` or `skipped` row standing for `count` occurrences.
 pub fn closed_reason(count: i64, reason: &str) -> String {
