@@ -7,6 +7,11 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+/// How long a server trusts a lookup that found a key live (its key cache, `api::key_cache`),
+/// counted from when the lookup was sent. `schedlite keys revoke` waits this long after its
+/// commit before it returns, so that from then on no server accepts the key.
+pub const LOOKUP_TRUST: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Prefix of every generated key, so one found in a log or a repository is recognisable.
 pub const KEY_PREFIX: &str = "sl_";
 

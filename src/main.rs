@@ -93,7 +93,8 @@ enum KeysCommand {
     },
     /// List keys (never the keys themselves).
     List,
-    /// Revoke the live key with this name.
+    /// Revoke the live key with this name. Returns once no server accepts it any more (about
+    /// a second after the revocation is written: servers trust a key lookup for a second).
     Revoke {
         /// The key's name.
         name: String,
@@ -409,6 +410,9 @@ async fn keys(db: PathBuf, command: KeysCommand) -> Result<(), String> {
             .map(print_keys),
         KeysCommand::Revoke { name } => match store.revoke_key(&name, now).await {
             Ok(true) => {
+                // Servers trust a key lookup for `LOOKUP_TRUST` (`api::key_cache`): once that
+                // has passed since the commit, none accepts the key any more.
+                tokio::time::sleep(apikey::LOOKUP_TRUST).await;
                 println!("revoked key '{name}'");
                 Ok(())
             }

@@ -60,15 +60,14 @@ impl FromRequestParts<AppState> for Authenticated {
         if let Some(wait) = client.and_then(|ip| state.auth_failures.blocked_for(ip)) {
             // A key that authenticated in the last second is known good: behind a proxy or NAT
             // one address carries everyone, and a guesser must not lock the admins out.
-            // It is still checked against the file, so a revoked key is refused at once.
             let known = presented_key(parts)
                 .ok()
                 .flatten()
-                .is_some_and(|key| state.key_cache.get(&apikey::hash(key)).is_some());
-            if known {
-                return authenticate(parts, state).await;
-            }
-            return Err(ApiError::RateLimited(wait.as_secs().max(1)));
+                .and_then(|key| state.key_cache.get(&apikey::hash(key)));
+            return match known {
+                Some((name, role)) => Ok(Authenticated { name, role }),
+                None => Err(ApiError::RateLimited(wait.as_secs().max(1))),
+            };
         }
         let result = authenticate(parts, state).await;
         // Only wrong keys count: a request without a key guesses nothing.
@@ -85,9 +84,13 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Authenticated, 
     if key.is_empty() {
         return Err(ApiError::Unauthorized("API key required"));
     }
-    // Every request reads the key's row: a key revoked by another process (`schedlite keys
-    // revoke`) is refused from the next request on, as DESIGN.md promises.
+    // A recent lookup is trusted for a second; `schedlite keys revoke` waits that out, so a
+    // key it revoked is refused from the next request on (`key_cache`).
     let hash = apikey::hash(key);
+    if let Some((name, role)) = state.key_cache.get(&hash) {
+        return Ok(Authenticated { name, role });
+    }
+    let asked_at = std::time::Instant::now();
     let (info, stored_hash) = state
         .store
         .find_key_by_hash(&hash)
@@ -112,7 +115,9 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Authenticated, 
             }
         });
     }
-    state.key_cache.put(hash, info.name.clone(), info.role);
+    state
+        .key_cache
+        .put(hash, info.name.clone(), info.role, asked_at);
     Ok(Authenticated {
         name: info.name,
         role: info.role,

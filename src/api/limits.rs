@@ -25,9 +25,6 @@ pub const MAX_HEADERS: usize = 64;
 /// without bound.
 pub const MAX_TRACKED_CLIENTS: usize = 10_000;
 
-/// Most authenticated keys cached at once; past it, expired entries are dropped first.
-pub const MAX_CACHED_KEYS: usize = 10_000;
-
 /// Refuses oversized request targets (414) and header sets (431) before any handler runs.
 pub async fn enforce_sizes(request: Request, next: Next) -> Response {
     let uri = request.uri();
@@ -105,38 +102,6 @@ impl AuthFailures {
             };
         }
         w.failures = w.failures.saturating_add(1);
-    }
-}
-
-/// Keys that authenticated recently, by hash: while a client address is blocked for wrong keys
-/// ([`AuthFailures`]), a key it used successfully within [`KeyCache::TTL`] is still checked
-/// (behind a proxy or NAT one address carries everyone, and a guesser must not lock the admins
-/// out). Never a substitute for the lookup: every request reads the key's row, so a key
-/// revoked from another process (`schedlite keys revoke`) is refused from the next request on.
-#[derive(Debug, Default)]
-pub struct KeyCache {
-    keys: Mutex<HashMap<String, (String, crate::model::Role, Instant)>>,
-}
-
-impl KeyCache {
-    /// How long a successful lookup is trusted.
-    pub const TTL: Duration = Duration::from_secs(1);
-
-    /// The (name, role) of the key with this hash, if it authenticated less than TTL ago.
-    pub fn get(&self, hash: &str) -> Option<(String, crate::model::Role)> {
-        let keys = self.keys.lock().ok()?;
-        let (name, role, at) = keys.get(hash)?;
-        (at.elapsed() < Self::TTL).then(|| (name.clone(), *role))
-    }
-
-    /// Remembers a successful lookup.
-    pub fn put(&self, hash: String, name: String, role: crate::model::Role) {
-        if let Ok(mut keys) = self.keys.lock() {
-            if keys.len() > MAX_CACHED_KEYS {
-                keys.retain(|_, (_, _, at)| at.elapsed() < Self::TTL);
-            }
-            keys.insert(hash, (name, role, Instant::now()));
-        }
     }
 }
 

@@ -10,6 +10,7 @@ mod error;
 mod extract;
 mod health;
 mod jobs;
+pub mod key_cache;
 pub mod limits;
 mod metrics;
 mod middleware;
@@ -54,7 +55,7 @@ pub struct AppState {
     /// Failed authentications per client, for rate limiting.
     pub auth_failures: Arc<limits::AuthFailures>,
     /// Keys that authenticated in the last second.
-    pub key_cache: Arc<limits::KeyCache>,
+    pub key_cache: Arc<key_cache::KeyCache>,
 }
 
 /// Wraps `data` in the success envelope.
