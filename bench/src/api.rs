@@ -32,66 +32,18 @@ pub(crate) async fn load(
     let per_client = 200_000 / clients;
     let mut tasks = Vec::with_capacity(clients);
     for _ in 0..clients {
-        let http = http.clone();
-        let jobs_url = server.url("/jobs");
+        let mut client = Client {
+            http: http.clone(),
+            jobs_url: server.url("/jobs"),
+            cursor: None,
+            pages: 0,
+        };
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = 0usize;
-            let mut cursor: Option<String> = None;
-            let mut pages = 0;
             while Instant::now() < deadline && latencies.len() + errors < per_client {
                 let t = Instant::now();
-                let ok = match work {
-                    Work::GetById { n } => {
-                        let id = rand::random_range(0..n.max(1));
-                        let r = http
-                            .get(format!("{jobs_url}/s{id:07}"))
-                            .header("x-api-key", ADMIN_KEY)
-                            .send()
-                            .await;
-                        match r {
-                            Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-                            Err(_) => false,
-                        }
-                    }
-                    Work::List => {
-                        let url = match &cursor {
-                            Some(c) => format!("{jobs_url}?limit=100&cursor={c}"),
-                            None => format!("{jobs_url}?limit=100"),
-                        };
-                        let r = http.get(url).header("x-api-key", ADMIN_KEY).send().await;
-                        match r {
-                            Ok(r) if r.status().is_success() => match r.bytes().await {
-                                Ok(body) => {
-                                    pages += 1;
-                                    cursor = serde_json::from_slice::<serde_json::Value>(&body)
-                                        .ok()
-                                        .and_then(|v| {
-                                            v["data"]["next_cursor"].as_str().map(str::to_string)
-                                        })
-                                        .filter(|_| pages % 50 != 0);
-                                    true
-                                }
-                                Err(_) => false,
-                            },
-                            _ => false,
-                        }
-                    }
-                    Work::Create => {
-                        let r = http
-                            .post(&jobs_url)
-                            .header("x-api-key", ADMIN_KEY)
-                            .header("content-type", "application/json")
-                            .body(r#"{"trigger":{"type":"interval","seconds":3600},"action":{"type":"noop"}}"#)
-                            .send()
-                            .await;
-                        match r {
-                            Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-                            Err(_) => false,
-                        }
-                    }
-                };
-                if ok {
+                if client.request(work).await {
                     latencies.push(t.elapsed().as_secs_f64() * 1000.0);
                 } else {
                     errors += 1;
@@ -113,6 +65,53 @@ pub(crate) async fn load(
     all.secs = started.elapsed().as_secs_f64();
     all.latencies.sort_by(f64::total_cmp);
     Ok(all)
+}
+
+/// One of the concurrent clients of [`load`], with its place in the listing.
+struct Client {
+    http: reqwest::Client,
+    jobs_url: String,
+    /// The cursor of the next page to list.
+    cursor: Option<String>,
+    /// Pages listed so far; every 50th starts again from the first page.
+    pages: u32,
+}
+
+impl Client {
+    /// Makes one request of `work`; true when it succeeded and its body was read.
+    async fn request(&mut self, work: Work) -> bool {
+        let jobs_url = &self.jobs_url;
+        let request = match work {
+            Work::GetById { n } => {
+                let id = rand::random_range(0..n.max(1));
+                self.http.get(format!("{jobs_url}/s{id:07}"))
+            }
+            Work::List => self.http.get(match &self.cursor {
+                Some(c) => format!("{jobs_url}?limit=100&cursor={c}"),
+                None => format!("{jobs_url}?limit=100"),
+            }),
+            Work::Create => self
+                .http
+                .post(jobs_url)
+                .header("content-type", "application/json")
+                .body(r#"{"trigger":{"type":"interval","seconds":3600},"action":{"type":"noop"}}"#),
+        };
+        let body = match request.header("x-api-key", ADMIN_KEY).send().await {
+            Ok(r) if r.status().is_success() => match r.bytes().await {
+                Ok(body) => body,
+                Err(_) => return false,
+            },
+            _ => return false,
+        };
+        if let Work::List = work {
+            self.pages += 1;
+            self.cursor = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["data"]["next_cursor"].as_str().map(str::to_string))
+                .filter(|_| !self.pages.is_multiple_of(50));
+        }
+        true
+    }
 }
 
 /// Builds the big template: `big` interval jobs `s…` due from tomorrow on (none fires during

@@ -121,87 +121,103 @@ pub(crate) async fn scenario_raw(ctx: &mut Ctx) -> Result<()> {
             let store = Store::open(&db, false)
                 .await
                 .map_err(|e| format!("open: {e}"))?;
-            let owner = "bench-raw";
-            let started = Instant::now();
-            let mut pending: Vec<RunRecord> = Vec::with_capacity(RAW_RECORD_BATCH * 2);
-            let mut claimed = 0usize;
-            let mut claim_time = Duration::ZERO;
-            let mut record_time = Duration::ZERO;
-            loop {
-                let now = Utc::now();
-                let t = Instant::now();
-                let report = store
-                    .claim_due(now, owner, CLAIM_BATCH, |job, running| {
-                        plan::plan(
-                            &job.trigger,
-                            &job.settings,
-                            job.next_run_at.unwrap_or(now),
-                            now,
-                            running,
-                        )
-                    })
-                    .await
-                    .map_err(|e| format!("claim_due: {e}"))?;
-                claim_time += t.elapsed();
-                claimed += report.runs.len();
-                let at = Utc::now();
-                pending.extend(report.runs.iter().map(|run| RunRecord {
-                    run_id: run.run_id,
-                    status: RunStatus::Succeeded,
-                    started_at: at,
-                    finished_at: at,
-                    http_status: None,
-                    exit_code: None,
-                    output: None,
-                    error: None,
-                }));
-                let done = report.jobs == 0;
-                while pending.len() >= RAW_RECORD_BATCH || (done && !pending.is_empty()) {
-                    let take = pending.len().min(RAW_RECORD_BATCH);
-                    let batch: Vec<RunRecord> = pending.drain(..take).collect();
-                    let t = Instant::now();
-                    store
-                        .record_outcomes(&batch)
-                        .await
-                        .map_err(|e| format!("record_outcomes: {e}"))?;
-                    record_time += t.elapsed();
-                }
-                if done {
-                    break;
-                }
-            }
-            let secs = started.elapsed().as_secs_f64();
+            let raw = raw_loop(&store).await;
             store.close().await;
-            if claimed != n {
-                ctx.report
-                    .note(format!("{scenario}: claimed {claimed} of {n} jobs"));
-            }
-            eprintln!(
-                "   {claimed} in {secs:.3} s: {:.0}/s (claims {:.0} ms, records {:.0} ms)",
-                claimed as f64 / secs,
-                claim_time.as_secs_f64() * 1000.0,
-                record_time.as_secs_f64() * 1000.0
-            );
-            let r = &mut ctx.report;
-            r.add(
-                &scenario,
-                "claim+record per second",
-                "1/s",
-                claimed as f64 / secs,
-            );
-            r.add(
-                &scenario,
-                "time in claim_due",
-                "ms",
-                claim_time.as_secs_f64() * 1000.0,
-            );
-            r.add(
-                &scenario,
-                "time in record_outcomes",
-                "ms",
-                record_time.as_secs_f64() * 1000.0,
-            );
+            raw?.report(ctx, &scenario, n);
         }
     }
     Ok(())
+}
+
+/// What one raw loop gave.
+pub(crate) struct RawRun {
+    claimed: usize,
+    secs: f64,
+    claim_time: Duration,
+    record_time: Duration,
+}
+
+impl RawRun {
+    /// Adds the run's figures to the report under `scenario` (`n` jobs were due).
+    pub(crate) fn report(&self, ctx: &mut Ctx, scenario: &str, n: usize) {
+        let (claimed, secs) = (self.claimed, self.secs);
+        let claim_ms = self.claim_time.as_secs_f64() * 1000.0;
+        let record_ms = self.record_time.as_secs_f64() * 1000.0;
+        if claimed != n {
+            ctx.report
+                .note(format!("{scenario}: claimed {claimed} of {n} jobs"));
+        }
+        eprintln!(
+            "   {claimed} in {secs:.3} s: {:.0}/s (claims {claim_ms:.0} ms, records {record_ms:.0} ms)",
+            claimed as f64 / secs
+        );
+        let r = &mut ctx.report;
+        r.add(
+            scenario,
+            "claim+record per second",
+            "1/s",
+            claimed as f64 / secs,
+        );
+        r.add(scenario, "time in claim_due", "ms", claim_ms);
+        r.add(scenario, "time in record_outcomes", "ms", record_ms);
+    }
+}
+
+/// Claims every due job of `store` and records each claimed run `succeeded`, one after the
+/// other on one task, until nothing is due: the claim-and-record limit of the engine with no
+/// scheduler around it. Outcomes are written in batches of [`RAW_RECORD_BATCH`], as the
+/// server's writer writes them.
+pub(crate) async fn raw_loop(store: &Store) -> Result<RawRun> {
+    let started = Instant::now();
+    let mut pending: Vec<RunRecord> = Vec::with_capacity(RAW_RECORD_BATCH * 2);
+    let mut raw = RawRun {
+        claimed: 0,
+        secs: 0.0,
+        claim_time: Duration::ZERO,
+        record_time: Duration::ZERO,
+    };
+    loop {
+        let now = Utc::now();
+        let t = Instant::now();
+        let report = store
+            .claim_due(now, "bench-raw", CLAIM_BATCH, |job, running| {
+                plan::plan(
+                    &job.trigger,
+                    &job.settings,
+                    job.next_run_at.unwrap_or(now),
+                    now,
+                    running,
+                )
+            })
+            .await
+            .map_err(|e| format!("claim_due: {e}"))?;
+        raw.claim_time += t.elapsed();
+        raw.claimed += report.runs.len();
+        let at = Utc::now();
+        pending.extend(report.runs.iter().map(|run| RunRecord {
+            run_id: run.run_id,
+            status: RunStatus::Succeeded,
+            started_at: at,
+            finished_at: at,
+            http_status: None,
+            exit_code: None,
+            output: None,
+            error: None,
+        }));
+        let done = report.jobs == 0;
+        while pending.len() >= RAW_RECORD_BATCH || (done && !pending.is_empty()) {
+            let take = pending.len().min(RAW_RECORD_BATCH);
+            let batch: Vec<RunRecord> = pending.drain(..take).collect();
+            let t = Instant::now();
+            store
+                .record_outcomes(&batch)
+                .await
+                .map_err(|e| format!("record_outcomes: {e}"))?;
+            raw.record_time += t.elapsed();
+        }
+        if done {
+            raw.secs = started.elapsed().as_secs_f64();
+            return Ok(raw);
+        }
+    }
 }

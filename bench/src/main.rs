@@ -14,7 +14,11 @@
 //! cargo build --release --workspace --bins && target/release/schedlite-bench            # full, ~12 min
 //! cargo build --release --workspace --bins && target/release/schedlite-bench --quick    # ~2 min
 //! target/release/schedlite-bench --only burst,raw --runs 5                  # a subset
+//! target/release/schedlite-bench --quick --only burst,api --runs 3 --baseline /tmp/schedlite-prev
 //! ```
+//!
+//! `--baseline` runs the server scenarios against another build (the previous commit's) in
+//! the same run, alternating with this one, and adds a side-by-side table (`baseline.rs`).
 //!
 //! Scenarios (`--only`, comma-separated): `burst` (N date jobs due at one instant), `raw`
 //! (the claim-and-record SQL in a loop, in this process, no scheduler around it), `idle`
@@ -25,6 +29,7 @@
 //! The APScheduler peer is `bench/run_peer.sh`.
 
 mod api;
+mod baseline;
 mod burst;
 mod db;
 mod pg;
@@ -40,6 +45,7 @@ pub(crate) use std::process::{ExitCode, Stdio};
 pub(crate) use std::time::{Duration, Instant};
 
 pub(crate) use api::*;
+pub(crate) use baseline::*;
 pub(crate) use burst::*;
 pub(crate) use chrono::{DateTime, SecondsFormat, Utc};
 pub(crate) use clap::Parser;
@@ -92,6 +98,11 @@ pub(crate) struct Opts {
     /// The `schedlite` binary to run (default: `schedlite` next to this executable).
     #[arg(long)]
     pub(crate) server: Option<PathBuf>,
+    /// Another `schedlite` binary (the previous commit's) to run the same server scenarios
+    /// against in the same run, alternating with this one round by round; the table then
+    /// compares the two (`--runs` rounds, each figure once per round and build).
+    #[arg(long)]
+    pub(crate) baseline: Option<PathBuf>,
     /// Where to write the table (default: `bench/results/latest.md` in the source tree).
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,
@@ -179,27 +190,10 @@ pub(crate) fn machine() -> String {
     format!("{cpus} CPUs ({model}){mem}")
 }
 
+/// Runs the selected scenarios, then prints the table and writes it to `--out`.
 pub(crate) async fn run(opts: Opts) -> Result<()> {
-    for name in &opts.only {
-        if !SCENARIOS.contains(&name.as_str()) {
-            return Err(format!(
-                "--only: unknown scenario `{name}` (choose from {})",
-                SCENARIOS.join(", ")
-            )
-            .into());
-        }
-    }
-    let server_bin = match &opts.server {
-        Some(p) => p.clone(),
-        None => std::env::current_exe()?.with_file_name("schedlite"),
-    };
-    if !server_bin.is_file() {
-        return Err(format!(
-            "{} not found: build it first with `cargo build --release --bins`",
-            server_bin.display()
-        )
-        .into());
-    }
+    let selected = selected_scenarios(&opts)?;
+    let server_bin = server_binary(&opts)?;
     let stamp = Utc::now().format("%Y%m%d-%H%M%S");
     let dir = std::env::temp_dir().join(format!("schedlite-bench-{stamp}-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -208,16 +202,6 @@ pub(crate) async fn run(opts: Opts) -> Result<()> {
         .pool_max_idle_per_host(64)
         .timeout(Duration::from_secs(30))
         .build()?;
-    let selected: Vec<&str> = SCENARIOS
-        .iter()
-        .copied()
-        .filter(|s| {
-            (opts.only.is_empty() && !ON_REQUEST.contains(s)) || opts.only.iter().any(|o| o == s)
-        })
-        .collect();
-    if selected.contains(&"pg") && opts.postgres.is_none() {
-        return Err("--only pg needs --postgres URL (or SCHEDLITE_BENCH_POSTGRES_URL)".into());
-    }
     let mut ctx = Ctx {
         server_bin,
         dir: dir.clone(),
@@ -230,22 +214,106 @@ pub(crate) async fn run(opts: Opts) -> Result<()> {
     };
     let started = Instant::now();
     let load_before = loadavg();
-    let mut result = Ok(());
-    for name in &selected {
+    let postgres = opts.postgres.as_deref();
+    let mut compared = String::new();
+    let result = match &opts.baseline {
+        None => run_scenarios(&mut ctx, &selected, postgres).await,
+        Some(baseline) => run_side_by_side(&mut ctx, &selected, baseline, postgres)
+            .await
+            .map(|base| compared = comparison(&base, &ctx.report, baseline)),
+    }
+    .map_err(|e| format!("{e} (server logs in {})", dir.display()));
+    add_raw_ratios(&mut ctx);
+    let mode = if opts.quick { "quick" } else { "full" };
+    let runs = match &opts.baseline {
+        None => format!(
+            "{} run(s) per figure ({} for long scenarios)",
+            ctx.runs, ctx.sizes.long_runs
+        ),
+        Some(_) => format!("{} rounds, each figure once per round and build", opts.runs),
+    };
+    let mut doc = format!(
+        "# schedlite-bench results\n\n{} · {} · load average {} before, {} after · mode {mode}, {runs} · scenarios {} · {:.0} s\n\n",
+        Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+        machine(),
+        load_before,
+        loadavg(),
+        selected.join(","),
+        started.elapsed().as_secs_f64()
+    );
+    doc.push_str(&ctx.report.markdown());
+    doc.push_str(&compared);
+    write_results(&opts, &doc)?;
+    if result.is_ok() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result.map_err(Into::into)
+}
+
+/// Runs each of `selected` once (each with its own `--runs`), stopping at the first failure.
+pub(crate) async fn run_scenarios(
+    ctx: &mut Ctx,
+    selected: &[&'static str],
+    postgres: Option<&str>,
+) -> Result<()> {
+    for name in selected {
         let r = match *name {
-            "burst" => scenario_burst(&mut ctx).await,
-            "raw" => scenario_raw(&mut ctx).await,
-            "idle" => scenario_idle(&mut ctx).await,
-            "steady" => scenario_steady(&mut ctx).await,
-            "api" => scenario_api(&mut ctx).await,
-            "pg" => scenario_pg(&mut ctx, opts.postgres.as_deref().unwrap_or_default()).await,
-            _ => scenario_scale(&mut ctx).await,
+            "burst" => scenario_burst(ctx).await,
+            "raw" => scenario_raw(ctx).await,
+            "idle" => scenario_idle(ctx).await,
+            "steady" => scenario_steady(ctx).await,
+            "api" => scenario_api(ctx).await,
+            "pg" => scenario_pg(ctx, postgres.unwrap_or_default()).await,
+            _ => scenario_scale(ctx).await,
         };
-        if let Err(e) = r {
-            result = Err(format!("{name}: {e} (server logs in {})", dir.display()));
-            break;
+        r.map_err(|e| format!("{name}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// The scenarios to run, in suite order: those named by `--only`, else all but the ones that
+/// run only on request. An unknown name, or `pg` without a server, is an error.
+fn selected_scenarios(opts: &Opts) -> Result<Vec<&'static str>> {
+    for name in &opts.only {
+        if !SCENARIOS.contains(&name.as_str()) {
+            return Err(format!(
+                "--only: unknown scenario `{name}` (choose from {})",
+                SCENARIOS.join(", ")
+            )
+            .into());
         }
     }
+    let selected: Vec<&str> = SCENARIOS
+        .iter()
+        .copied()
+        .filter(|s| {
+            (opts.only.is_empty() && !ON_REQUEST.contains(s)) || opts.only.iter().any(|o| o == s)
+        })
+        .collect();
+    if selected.contains(&"pg") && opts.postgres.is_none() {
+        return Err("--only pg needs --postgres URL (or SCHEDLITE_BENCH_POSTGRES_URL)".into());
+    }
+    Ok(selected)
+}
+
+/// The `schedlite` binary to benchmark: `--server`, else the one next to this executable.
+fn server_binary(opts: &Opts) -> Result<PathBuf> {
+    let server_bin = match &opts.server {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()?.with_file_name("schedlite"),
+    };
+    if !server_bin.is_file() {
+        return Err(format!(
+            "{} not found: build it first with `cargo build --release --bins`",
+            server_bin.display()
+        )
+        .into());
+    }
+    Ok(server_bin)
+}
+
+/// Adds, for each burst size measured with its raw loop, the burst's rate over the raw limit.
+fn add_raw_ratios(ctx: &mut Ctx) {
     for n in ctx.sizes.bursts.clone() {
         if let (Some(b), Some(raw)) = (
             ctx.report
@@ -261,19 +329,10 @@ pub(crate) async fn run(opts: Opts) -> Result<()> {
             );
         }
     }
-    let mode = if opts.quick { "quick" } else { "full" };
-    let mut doc = format!(
-        "# schedlite-bench results\n\n{} · {} · load average {} before, {} after · mode {mode}, {} run(s) per figure ({} for long scenarios) · scenarios {} · {:.0} s\n\n",
-        Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
-        machine(),
-        load_before,
-        loadavg(),
-        ctx.runs,
-        ctx.sizes.long_runs,
-        selected.join(","),
-        started.elapsed().as_secs_f64()
-    );
-    doc.push_str(&ctx.report.markdown());
+}
+
+/// Prints the results and writes them to `--out` (default `bench/results/latest.md`).
+fn write_results(opts: &Opts, doc: &str) -> Result<()> {
     println!("{doc}");
     let out = opts
         .out
@@ -282,12 +341,9 @@ pub(crate) async fn run(opts: Opts) -> Result<()> {
     if let Some(parent) = out.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::write(&out, &doc)?;
+    std::fs::write(&out, doc)?;
     eprintln!("written to {}", out.display());
-    if result.is_ok() {
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-    result.map_err(Into::into)
+    Ok(())
 }
 
 pub(crate) fn main() -> ExitCode {

@@ -164,61 +164,10 @@ async fn pg_raw(ctx: &mut Ctx, server: &str, n: usize) -> Result<()> {
     let store = Store::open(db.path(), false)
         .await
         .map_err(|e| format!("open: {e}"))?;
-    let started = Instant::now();
-    let mut claimed = 0usize;
-    loop {
-        let now = Utc::now();
-        let report = store
-            .claim_due(now, "bench-raw", CLAIM_BATCH, |job, running| {
-                plan::plan(
-                    &job.trigger,
-                    &job.settings,
-                    job.next_run_at.unwrap_or(now),
-                    now,
-                    running,
-                )
-            })
-            .await
-            .map_err(|e| format!("claim_due: {e}"))?;
-        claimed += report.runs.len();
-        let at = Utc::now();
-        let records: Vec<RunRecord> = report
-            .runs
-            .iter()
-            .map(|run| RunRecord {
-                run_id: run.run_id,
-                status: RunStatus::Succeeded,
-                started_at: at,
-                finished_at: at,
-                http_status: None,
-                exit_code: None,
-                output: None,
-                error: None,
-            })
-            .collect();
-        for batch in records.chunks(RAW_RECORD_BATCH) {
-            store
-                .record_outcomes(batch)
-                .await
-                .map_err(|e| format!("record_outcomes: {e}"))?;
-        }
-        if report.jobs == 0 {
-            break;
-        }
-    }
-    let secs = started.elapsed().as_secs_f64();
+    let raw = raw_loop(&store).await;
     store.close().await;
     db.drop_db().await?;
-    eprintln!(
-        "   {claimed} in {secs:.3} s: {:.0}/s",
-        claimed as f64 / secs
-    );
-    ctx.report.add(
-        &scenario,
-        "claim+record per second",
-        "1/s",
-        claimed as f64 / secs,
-    );
+    raw?.report(ctx, &scenario, n);
     Ok(())
 }
 
