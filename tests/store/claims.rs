@@ -8,7 +8,7 @@ use schedlite::model::{AuditAction, ClaimPlan, RunKind, RunStatus, Span};
 use schedlite::store::RunRecord;
 
 use crate::engines::Db;
-use crate::support::{KEY, every, now, one, plus_ms, run_current};
+use crate::support::{KEY, every, manual_run, now, one, plus_ms, run_current};
 
 crate::conformance!(
     a_claim_starts_due_runs_and_advances_the_job,
@@ -380,18 +380,8 @@ async fn outcomes_are_written_once_and_beat_an_interruption(db: Db) {
         .insert_job(&every("o", 60, plus_ms(t, 1)), None, t, KEY)
         .await
         .expect("insert");
-    let a = db
-        .store
-        .insert_manual_run("o", t, "me", KEY)
-        .await
-        .expect("run")
-        .expect("job");
-    let b = db
-        .store
-        .insert_manual_run("o", t, "me", KEY)
-        .await
-        .expect("run")
-        .expect("job");
+    let a = manual_run(&db.store, "o", t, "me").await;
+    let b = manual_run(&db.store, "o", t, "me").await;
     db.store
         .interrupt_runs_of(Some("me"), t, "presumed dead")
         .await

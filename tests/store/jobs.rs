@@ -9,7 +9,7 @@ use schedlite::schedule::{Trigger, TriggerKind};
 use schedlite::store::{Gauges, JobFilter, JobOrder, StoreError};
 
 use crate::engines::Db;
-use crate::support::{KEY, every, job, now, plus_ms};
+use crate::support::{KEY, every, job, manual_run, now, plus_ms};
 
 crate::conformance!(
     what_is_written_is_read_back_field_by_field,
@@ -362,11 +362,7 @@ async fn counts_and_the_earliest_next_run(db: Db) {
         ..every("c", 60, t)
     };
     db.store.insert_job(&paused, None, t, KEY).await.expect("c");
-    db.store
-        .insert_manual_run("a", t, "owner", KEY)
-        .await
-        .expect("run")
-        .expect("job");
+    manual_run(&db.store, "a", t, "owner").await;
     assert_eq!(db.store.count_jobs().await.expect("count"), 3);
     assert_eq!(
         db.store.earliest_next_run().await.expect("earliest"),

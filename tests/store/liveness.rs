@@ -4,7 +4,7 @@
 use schedlite::model::RunStatus;
 
 use crate::engines::Db;
-use crate::support::{KEY, every, now, plus_ms};
+use crate::support::{KEY, every, manual_run, now, plus_ms};
 
 crate::conformance!(
     instances_register_beat_and_stop,
@@ -98,19 +98,9 @@ async fn a_dead_owners_runs_are_found_and_interrupted(db: Db) {
             .expect("run");
         dead_runs.push(run.expect("job").run_id);
     }
-    let live_run = db
-        .store
-        .insert_manual_run("j", t, "live", KEY)
+    let live_run = manual_run(&db.store, "j", t, "live").await.run_id;
+    let ghost_run = manual_run(&db.store, "j", t, "never-registered")
         .await
-        .expect("run")
-        .expect("job")
-        .run_id;
-    let ghost_run = db
-        .store
-        .insert_manual_run("j", t, "never-registered", KEY)
-        .await
-        .expect("run")
-        .expect("job")
         .run_id;
 
     let mut owners = db
@@ -173,18 +163,8 @@ async fn shutdown_interrupts_only_the_runs_named(db: Db) {
         .insert_job(&every("j", 60, plus_ms(t, 7)), None, t, KEY)
         .await
         .expect("insert");
-    let a = db
-        .store
-        .insert_manual_run("j", t, "me", KEY)
-        .await
-        .expect("run")
-        .expect("job");
-    let b = db
-        .store
-        .insert_manual_run("j", t, "me", KEY)
-        .await
-        .expect("run")
-        .expect("job");
+    let a = manual_run(&db.store, "j", t, "me").await;
+    let b = manual_run(&db.store, "j", t, "me").await;
     db.store
         .interrupt_runs(&[a.run_id], plus_ms(t, 10), "shutdown grace ran out")
         .await
@@ -208,30 +188,10 @@ async fn stale_running_runs_are_listed_by_owner_and_claim_age(db: Db) {
         .insert_job(&every("j", 60, plus_ms(t, 7)), None, t, KEY)
         .await
         .expect("insert");
-    let old = db
-        .store
-        .insert_manual_run("j", t, "me", KEY)
-        .await
-        .expect("run")
-        .expect("job");
-    let young = db
-        .store
-        .insert_manual_run("j", plus_ms(t, 5_000), "me", KEY)
-        .await
-        .expect("run")
-        .expect("job");
-    let others = db
-        .store
-        .insert_manual_run("j", t, "someone-else", KEY)
-        .await
-        .expect("run")
-        .expect("job");
-    let finished = db
-        .store
-        .insert_manual_run("j", t, "me", KEY)
-        .await
-        .expect("run")
-        .expect("job");
+    let old = manual_run(&db.store, "j", t, "me").await;
+    let young = manual_run(&db.store, "j", plus_ms(t, 5_000), "me").await;
+    let others = manual_run(&db.store, "j", t, "someone-else").await;
+    let finished = manual_run(&db.store, "j", t, "me").await;
     db.store
         .interrupt_runs(&[finished.run_id], plus_ms(t, 1), "done")
         .await

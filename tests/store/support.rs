@@ -5,6 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use schedlite::actions::Action;
 use schedlite::model::{ClaimPlan, JobSettings, NewJob, Span};
 use schedlite::schedule::Trigger;
+use schedlite::store::{ClaimedRun, Store};
 use schedlite::timestamp::Timestamp;
 
 /// Now, at the store's precision (milliseconds), so what is read back compares equal.
@@ -62,4 +63,13 @@ pub const KEY: &str = "conformance-key";
 /// A 64-character key hash (the store checks the length, not the value).
 pub fn hash(c: char) -> String {
     std::iter::repeat_n(c, 64).collect()
+}
+
+/// A manual run of the existing job `job_id` at `at`, claimed by `owner`.
+pub async fn manual_run(store: &Store, job_id: &str, at: DateTime<Utc>, owner: &str) -> ClaimedRun {
+    store
+        .insert_manual_run(job_id, at, owner, KEY)
+        .await
+        .expect("run")
+        .expect("job")
 }
