@@ -161,33 +161,18 @@ async fn the_first_page_is_ordered_by_next_run_with_paused_jobs_last(engine: Eng
     for path in ["/jobs", "/jobs?order=next_run"] {
         let (status, body) = app.get(path).await;
         assert_eq!(status, 200, "{path}: {body}");
-        let ids: Vec<&str> = body["data"]["jobs"]
-            .as_array()
-            .expect("jobs")
-            .iter()
-            .map(|j| j["id"].as_str().expect("id"))
-            .collect();
+        let ids = page_ids(&body);
         assert_eq!(ids, ["minutely", "hourly", "daily", "resting"], "{path}");
         assert_eq!(body["data"]["next_cursor"], Value::Null, "{path}");
     }
     let (status, body) = app.get("/jobs?order=id&limit=2").await;
     assert_eq!(status, 200, "{body}");
-    let ids: Vec<&str> = body["data"]["jobs"]
-        .as_array()
-        .expect("jobs")
-        .iter()
-        .map(|j| j["id"].as_str().expect("id"))
-        .collect();
+    let ids = page_ids(&body);
     assert_eq!(ids, ["daily", "hourly"]);
     let cursor = body["data"]["next_cursor"].as_str().expect("more follow");
     let (status, body) = app.get(&format!("/jobs?order=id&cursor={cursor}")).await;
     assert_eq!(status, 200, "{body}");
-    let ids: Vec<&str> = body["data"]["jobs"]
-        .as_array()
-        .expect("jobs")
-        .iter()
-        .map(|j| j["id"].as_str().expect("id"))
-        .collect();
+    let ids = page_ids(&body);
     assert_eq!(ids, ["minutely", "resting"]);
     assert_eq!(body["data"]["next_cursor"], Value::Null, "the last page");
 }
@@ -272,4 +257,14 @@ async fn bad_orders_and_cursors_are_refused_naming_the_field(engine: Engine) {
         let (status, body) = app.get(&path).await;
         assert_eq!((status, body), (422, validation(message)), "{path}");
     }
+}
+
+/// The ids of the jobs on a page, in order.
+fn page_ids(body: &Value) -> Vec<&str> {
+    body["data"]["jobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .map(|j| j["id"].as_str().expect("id"))
+        .collect()
 }
