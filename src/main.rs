@@ -187,7 +187,11 @@ impl From<LogFormatArg> for telemetry::LogFormat {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum RoleArg {
+    /// Everything.
     Admin,
+    /// Every read (jobs, runs, previews, audit), no change.
+    Viewer,
+    /// `/auth/me` and `/metrics` only, for probes and scrapers.
     Monitor,
 }
 
@@ -195,6 +199,7 @@ impl From<RoleArg> for Role {
     fn from(r: RoleArg) -> Role {
         match r {
             RoleArg::Admin => Role::Admin,
+            RoleArg::Viewer => Role::Viewer,
             RoleArg::Monitor => Role::Monitor,
         }
     }

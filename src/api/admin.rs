@@ -15,6 +15,7 @@ use utoipa_axum::routes;
 
 use super::extract::Admin;
 use super::openapi::{Envelope, ErrorBody};
+use super::responses::AdminOnly;
 use super::{ApiError, AppState, ok};
 use crate::store::StoreError;
 use crate::timestamp::Timestamp;
@@ -37,8 +38,7 @@ pub(super) struct BackupResponse {
 
 #[utoipa::path(post, path = "/admin/backup", tag = "admin",
     responses((status = 201, description = "The copy was written", body = Envelope<BackupResponse>),
-        (status = 401, description = "UNAUTHORIZED", body = ErrorBody),
-        (status = 403, description = "FORBIDDEN: the key is not an admin key", body = ErrorBody),
+        AdminOnly,
         (status = 503, description = "BACKUP_FAILED, DATABASE_BUSY or DATABASE_UNAVAILABLE",
             body = ErrorBody)))]
 /// Writes a consistent copy of the database into the backup directory (`--backup-dir`,

@@ -1,4 +1,4 @@
-//! `GET /audit`: who changed which job, newest first. Admin only.
+//! `GET /audit`: who changed which job, newest first. Admin or viewer keys.
 
 use axum::extract::State;
 use axum::response::IntoResponse;
@@ -8,8 +8,9 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{Admin, ApiQuery};
-use super::openapi::{Envelope, ErrorBody};
+use super::extract::{ApiQuery, Reader};
+use super::openapi::Envelope;
+use super::responses::{BadQuery, ReadersOnly, Unavailable};
 use super::{ApiError, AppState, cursor, ok};
 use crate::timestamp::Timestamp;
 
@@ -60,12 +61,10 @@ pub(super) struct AuditList {
 
 #[utoipa::path(get, path = "/audit", tag = "audit", params(AuditParams),
     responses((status = 200, description = "Changes, newest first", body = Envelope<AuditList>),
-        (status = 401, description = "UNAUTHORIZED", body = ErrorBody),
-        (status = 403, description = "FORBIDDEN: the key is not an admin key", body = ErrorBody),
-        (status = 422, description = "VALIDATION_ERROR", body = ErrorBody)))]
+        ReadersOnly, BadQuery, Unavailable))]
 /// Audit rows newest first; `job_id` filters, `limit` (1–1000, default 100) and `cursor` page.
 async fn list_audit(
-    _admin: Admin,
+    _reader: Reader,
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> Result<impl IntoResponse, ApiError> {

@@ -20,7 +20,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub(super) struct Me {
     /// The key's name.
     name: String,
-    /// `admin` or `monitor`.
+    /// `admin`, `viewer` or `monitor`.
     role: &'static str,
 }
 

@@ -22,9 +22,16 @@ pub struct Authenticated {
     pub role: Role,
 }
 
-/// A request authenticated by an admin key; a monitor key is refused with 403.
+/// A request authenticated by an admin key, as every change needs; a viewer or monitor key is
+/// refused with 403.
 #[derive(Debug, Clone)]
 pub struct Admin(pub Authenticated);
+
+/// A request authenticated by a key that may read jobs, runs, previews and the audit trail:
+/// an admin or viewer key. A monitor key is refused with 403, as on every `/jobs` route. Reads
+/// are not audited, so who read is not kept.
+#[derive(Debug, Clone)]
+pub struct Reader;
 
 /// Finds the presented key: `X-API-Key`, else `Authorization: Bearer`. A header that is present
 /// but unreadable counts as a wrong key, not a missing one.
@@ -133,6 +140,18 @@ impl FromRequestParts<AppState> for Admin {
             return Err(ApiError::Forbidden);
         }
         Ok(Admin(who))
+    }
+}
+
+impl FromRequestParts<AppState> for Reader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let who = Authenticated::from_request_parts(parts, state).await?;
+        if !who.role.reads_jobs() {
+            return Err(ApiError::Forbidden);
+        }
+        Ok(Reader)
     }
 }
 

@@ -1,6 +1,6 @@
 //! `GET /metrics`: the process's metrics (`scheduler::metrics`: what the loop, the pruner and
 //! the API did since start) and the database's gauges, in the OpenMetrics text format that
-//! Prometheus scrapes. Monitor or admin keys.
+//! Prometheus scrapes. Any key (monitor, viewer or admin).
 
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
@@ -25,7 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Every metric of this process (runs by outcome, lateness and duration histograms, claim
 /// batches, loop passes, database errors, HTTP requests, pruned rows) and the database's
 /// gauges (jobs, paused, running, due backlog), in the OpenMetrics text format that
-/// Prometheus scrapes. Monitor or admin keys.
+/// Prometheus scrapes. Any key.
 async fn metrics(
     _who: Authenticated,
     State(state): State<AppState>,

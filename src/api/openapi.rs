@@ -59,8 +59,9 @@ impl ToSchema for ErrorCode {}
     info(
         title = "schedlite",
         description = "A persistent job scheduler: jobs and their triggers in one SQLite file, managed over REST. \
-            Authenticate with `X-API-Key: <key>` or `Authorization: Bearer <key>`. All `/jobs` and `/audit` \
-            routes need an admin key; `/auth/me` takes any key; health probes and this document need none."
+            Authenticate with `X-API-Key: <key>` or `Authorization: Bearer <key>`. Reading jobs, runs, \
+            previews and the audit trail (`GET`) takes an admin or viewer key; every change needs an admin key; \
+            `/auth/me` and `/metrics` take any key; health probes and this document need none."
     ),
     modifiers(&SecurityAddon),
     components(schemas(ErrorBody, ErrorDetail)),

@@ -28,18 +28,41 @@ fn responses(list: &[(&str, &str)]) -> BTreeMap<String, RefOr<Response>> {
         .collect()
 }
 
-/// 401 and 403: the route needs an admin key.
+/// 401: no key, or an unknown or revoked key.
+const UNAUTHORIZED: (&str, &str) = ("401", "UNAUTHORIZED: no key, or an unknown or revoked key");
+/// 429: too many wrong keys.
+const RATE_LIMITED: (&str, &str) = (
+    "429",
+    "RATE_LIMITED: too many wrong keys from this address; retry after `Retry-After`",
+);
+
+/// 401, 403 and 429: the route changes something, so it needs an admin key. The 403's
+/// description names the roles allowed; the OpenAPI role test holds the server to it.
 pub struct AdminOnly;
 
 impl IntoResponses for AdminOnly {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         responses(&[
-            ("401", "UNAUTHORIZED: no key, or an unknown or revoked key"),
-            ("403", "FORBIDDEN: the key is not an admin key"),
+            UNAUTHORIZED,
+            ("403", "FORBIDDEN: only an admin key may do this"),
+            RATE_LIMITED,
+        ])
+    }
+}
+
+/// 401, 403 and 429: the route reads jobs, runs or the audit trail, which an admin or viewer
+/// key may do and a monitor key may not.
+pub struct ReadersOnly;
+
+impl IntoResponses for ReadersOnly {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        responses(&[
+            UNAUTHORIZED,
             (
-                "429",
-                "RATE_LIMITED: too many wrong keys from this address; retry after `Retry-After`",
+                "403",
+                "FORBIDDEN: only an admin or viewer key may read this",
             ),
+            RATE_LIMITED,
         ])
     }
 }

@@ -8,10 +8,10 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{Admin, ApiQuery, JobIdPath};
+use super::extract::{ApiQuery, JobIdPath, Reader};
 use super::jobs::{load_job, page_limit};
 use super::openapi::Envelope;
-use super::responses::{AdminOnly, BadQuery, JobNotFound, Unavailable};
+use super::responses::{BadQuery, JobNotFound, ReadersOnly, Unavailable};
 use super::{ApiError, AppState, cursor, ok};
 use crate::model::Run;
 use crate::timestamp::Timestamp;
@@ -93,14 +93,14 @@ struct RunsParams {
     params(JobIdPath, RunsParams),
     responses(
         (status = 200, description = "Run history, newest first", body = Envelope<RunList>),
-        AdminOnly,
+        ReadersOnly,
         JobNotFound,
         BadQuery,
         Unavailable,
     )
 )]
 async fn list_runs(
-    _admin: Admin,
+    _reader: Reader,
     State(state): State<AppState>,
     JobIdPath(job_id): JobIdPath,
     ApiQuery(params): ApiQuery<RunsParams>,

@@ -9,6 +9,7 @@ crate::both_engines!(
     missing_wrong_and_revoked_keys_get_401,
     bearer_tokens_are_accepted,
     monitor_key_is_forbidden_on_jobs_routes,
+    a_viewer_reads_what_an_admin_reads_and_changes_nothing,
     authentication_comes_before_validation,
     keys_are_stored_hashed_only,
     last_use_is_recorded,
@@ -114,6 +115,81 @@ async fn monitor_key_is_forbidden_on_jobs_routes(engine: Engine) {
         1,
         "nothing changed"
     );
+}
+
+/// A viewer key made with `keys create --role viewer` reads what an admin reads, with the very
+/// same answers, and every change it asks for gets DESIGN.md's 403 with no row changed.
+async fn a_viewer_reads_what_an_admin_reads_and_changes_nothing(engine: Engine) {
+    let app = spawn_app_on(engine).await;
+    app.create_job(&interval_job("j1", 3600)).await;
+    let viewer = app.create_key("looker", "viewer");
+    let (status, body) = app
+        .call(Method::GET, "/auth/me", Some(viewer.as_str()), None)
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            200,
+            json!({"status": "ok", "data": {"name": "looker", "role": "viewer"}})
+        )
+    );
+
+    for path in [
+        "/jobs",
+        "/jobs?paused=false&trigger_type=interval&order=id",
+        "/jobs/j1",
+        "/jobs/j1/preview?count=3&from=2027-01-01T00:00:00Z",
+        "/jobs/j1/runs",
+        "/audit?job_id=j1",
+    ] {
+        let as_viewer = app
+            .call(Method::GET, path, Some(viewer.as_str()), None)
+            .await;
+        assert_eq!(as_viewer.0, 200, "{path}: {}", as_viewer.1);
+        let as_admin = app.call(Method::GET, path, Some(ADMIN_KEY), None).await;
+        assert_eq!(
+            as_viewer, as_admin,
+            "{path}: the viewer reads what the admin reads"
+        );
+    }
+    let (status, metrics) = app
+        .call(Method::GET, "/metrics", Some(viewer.as_str()), None)
+        .await;
+    assert_eq!(status, 200, "{metrics}");
+
+    let forbidden = json!({"detail": {"code": "FORBIDDEN", "message": "Admin role required for this operation"}});
+    let body = interval_job("j2", 60);
+    let trigger = json!({"trigger": {"type": "interval", "seconds": 60}});
+    let cases = [
+        (Method::POST, "/jobs", Some(&body)),
+        (Method::PUT, "/jobs/j1", Some(&body)),
+        (Method::PUT, "/jobs/j2", Some(&body)),
+        (Method::DELETE, "/jobs/j1", None),
+        (Method::POST, "/jobs/j1/pause", None),
+        (Method::POST, "/jobs/j1/resume", None),
+        (Method::POST, "/jobs/j1/run", None),
+        (Method::POST, "/triggers/preview", Some(&trigger)),
+        (Method::POST, "/admin/backup", None),
+    ];
+    for (method, path, body) in cases {
+        let (status, json) = app
+            .call(method.clone(), path, Some(viewer.as_str()), body)
+            .await;
+        assert_eq!((status, json), (403, forbidden.clone()), "{method} {path}");
+    }
+    let (_, job) = app.get("/jobs/j1").await;
+    assert_eq!(
+        (&job["data"]["paused"], &job["data"]["trigger"]["seconds"]),
+        (&json!(false), &json!(3600)),
+        "j1 is as created"
+    );
+    for (table, rows) in [("jobs", 1), ("job_runs", 0), ("audit_log", 1)] {
+        assert_eq!(
+            app.count(&format!("SELECT count(*) FROM {table}")).await,
+            rows,
+            "{table}: nothing changed"
+        );
+    }
 }
 
 /// Authentication comes before validation: a bad body with no key is a 401, not a 422.

@@ -86,11 +86,26 @@ async fn keys_are_created_listed_and_revoked(engine: Engine) {
 
     let out = schedlite(&["keys", "create", "--name", "ops", "--role", "admin"], &db);
     assert_one_line_error(&out, &["already exists"], "duplicate name");
+    let out = schedlite(
+        &["keys", "create", "--name", "looker", "--role", "viewer"],
+        &db,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
 
     let out = schedlite(&["keys", "list"], &db);
     let listing = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        listing.contains("ops") && listing.contains("monitor"),
+    let roles: Vec<(&str, &str)> = listing
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            line.split_whitespace()
+                .next()
+                .zip(line.split_whitespace().nth(1))
+        })
+        .collect();
+    assert_eq!(
+        roles,
+        [("ops", "monitor"), ("looker", "viewer")],
         "{listing}"
     );
     assert!(!listing.contains(&key[3..]), "list never shows a key");

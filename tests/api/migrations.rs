@@ -307,6 +307,10 @@ async fn the_current_binary_upgrades_a_v1_database_with_all_data_intact() {
         "jobs, runs and keys unchanged"
     );
     assert!(has_object(&db, "instances").await && has_object(&db, "audit_log").await);
+    assert!(
+        has_object(&db, "api_keys_live_name").await,
+        "the viewer role's rebuild of api_keys keeps the index on live names"
+    );
 
     // Assert: the service
     let served = Served::start(&db).await;

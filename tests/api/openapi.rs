@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::helpers::*;
 
@@ -133,39 +133,84 @@ async fn documented_error_codes_are_the_returned_ones() {
     }
 }
 
-/// Every documented route refuses a monitor key except the few DESIGN.md opens to monitors
-/// (`/auth/me`, `/metrics`) and the probes, so a new route cannot slip through without its
-/// role check.
+/// Each documented route serves exactly the roles its document names, so a new route cannot
+/// slip through without its role check and the document cannot promise what the server
+/// refuses: a 403 described as `only an admin or viewer key may read this` serves a viewer and
+/// refuses a monitor; `only an admin key may do this` refuses both; a route with no 403
+/// (`/auth/me`, `/metrics`) serves every key. DESIGN.md's rule holds too: a viewer may call
+/// every `GET` and nothing else. Each refusal is DESIGN.md's exact 403, and nothing changes.
 #[tokio::test]
-async fn every_admin_route_refuses_a_monitor_key() {
+async fn every_route_serves_exactly_the_roles_its_document_names() {
     let app = spawn_app().await;
     app.create_job(&interval_job("some-job", 3600)).await;
+    let viewer = app.create_key("looker", "viewer");
     let doc = document(&app).await;
+    let forbidden = json!({"detail": {"code": "FORBIDDEN",
+        "message": "Admin role required for this operation"}});
+    let mut served_to_viewer = BTreeSet::new();
     for (method, path) in documented_routes(&doc) {
-        let open_to_monitors = ["/api/v1alpha1/auth/me", "/api/v1alpha1/metrics"];
-        if open_to_monitors.contains(&path.as_str()) || !path.starts_with("/api/") {
+        if !path.starts_with("/api/") {
             continue;
         }
+        let refusal = &doc["paths"][&path][method.to_lowercase()]["responses"]["403"];
+        let (monitor_may, viewer_may) = match refusal["description"].as_str() {
+            None => (true, true),
+            Some("FORBIDDEN: only an admin or viewer key may read this") => (false, true),
+            Some("FORBIDDEN: only an admin key may do this") => (false, false),
+            Some(other) => panic!("{method} {path}: a 403 naming no roles: {other:?}"),
+        };
+        assert_eq!(
+            viewer_may,
+            method == "GET",
+            "{method} {path}: a viewer reads everything and changes nothing"
+        );
         let url = format!("{}{}", app.address, path.replace("{job_id}", "some-job"));
-        let method = Method::from_bytes(method.as_bytes()).expect("method");
-        let resp = app
-            .client
-            .request(method.clone(), &url)
-            .header("X-API-Key", MONITOR_KEY)
-            .header("content-type", "application/json")
-            .body(interval_job("some-job", 60).to_string())
-            .send()
-            .await
-            .expect("sent");
-        let (status, body) = parse(resp).await;
-        assert_eq!(status, 403, "{method} {path}: {body}");
-        assert_eq!(body["detail"]["code"], "FORBIDDEN");
+        for (role, key, may) in [
+            ("monitor", MONITOR_KEY, monitor_may),
+            ("viewer", viewer.as_str(), viewer_may),
+        ] {
+            let mut request = app
+                .client
+                .request(Method::from_bytes(method.as_bytes()).expect("method"), &url)
+                .header("X-API-Key", key);
+            if method != "GET" {
+                request = request
+                    .header("content-type", "application/json")
+                    .body(interval_job("some-job", 60).to_string());
+            }
+            let (status, body) = parse(request.send().await.expect("sent")).await;
+            if may {
+                assert_eq!(status, 200, "{role}: {method} {path}: {body}");
+            } else {
+                assert_eq!(
+                    (status, &body),
+                    (403, &forbidden),
+                    "{role}: {method} {path}"
+                );
+            }
+            if may && role == "viewer" {
+                served_to_viewer.insert(path.clone());
+            }
+        }
     }
     assert_eq!(
-        app.count("SELECT count(*) FROM jobs").await,
-        1,
-        "nothing changed"
+        served_to_viewer.len(),
+        7,
+        "jobs, a job, its preview and runs, the audit, /auth/me and /metrics: {served_to_viewer:?}"
     );
+    let (_, job) = app.get("/jobs/some-job").await;
+    assert_eq!(
+        (&job["data"]["paused"], &job["data"]["trigger"]["seconds"]),
+        (&json!(false), &json!(3600)),
+        "the job is as created"
+    );
+    for (table, rows) in [("jobs", 1), ("job_runs", 0), ("audit_log", 1)] {
+        assert_eq!(
+            app.count(&format!("SELECT count(*) FROM {table}")).await,
+            rows,
+            "{table}: nothing changed"
+        );
+    }
 }
 
 /// The query parameter `name` of `method path` in the document.

@@ -247,17 +247,30 @@ pub struct Run {
 /// What an API key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
-    /// `GET /auth/me`, `GET /metrics`.
+    /// `GET /auth/me`, `GET /metrics`: for probes and scrapers.
     Monitor,
+    /// Every read an admin may make (every `GET`), no change: for people who look without
+    /// acting.
+    Viewer,
     /// Everything.
     Admin,
 }
 
 impl Role {
+    /// Every role, least privileged first.
+    pub const ALL: [Role; 3] = [Role::Monitor, Role::Viewer, Role::Admin];
+
+    /// Whether this role may read jobs, runs, previews and the audit trail (the seed's rule
+    /// keeps monitors off `/jobs`).
+    pub fn reads_jobs(self) -> bool {
+        matches!(self, Role::Viewer | Role::Admin)
+    }
+
     /// The text stored in `api_keys.role`.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Monitor => "monitor",
+            Role::Viewer => "viewer",
             Role::Admin => "admin",
         }
     }
@@ -268,9 +281,10 @@ impl FromStr for Role {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "admin" => Ok(Role::Admin),
+            "viewer" => Ok(Role::Viewer),
             "monitor" => Ok(Role::Monitor),
             other => Err(format!(
-                "unknown role `{other}`: expected `admin` or `monitor`"
+                "unknown role `{other}`: expected `admin`, `viewer` or `monitor`"
             )),
         }
     }
@@ -344,6 +358,13 @@ mod tests {
         for action in AuditAction::ALL {
             assert_eq!(action.as_str().parse::<AuditAction>(), Ok(action));
         }
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+        }
+        assert_eq!(
+            "Admin".parse::<Role>(),
+            Err("unknown role `Admin`: expected `admin`, `viewer` or `monitor`".to_string())
+        );
         assert_eq!(
             "Running".parse::<RunStatus>(),
             Err("unknown run status `Running`".to_string())

@@ -9,9 +9,11 @@ use utoipa::{IntoParams, ToSchema};
 use super::body::{JobBody, generated_id, new_job};
 use super::response::{JobResponse, TriggerType};
 use super::{job_response, page_limit, validate_job_id};
-use crate::api::extract::{Admin, ApiJson, ApiQuery, JobIdPath};
+use crate::api::extract::{Admin, ApiJson, ApiQuery, JobIdPath, Reader};
 use crate::api::openapi::{Envelope, ErrorBody};
-use crate::api::responses::{AdminOnly, BadJobBody, BadQuery, JobNotFound, Unavailable};
+use crate::api::responses::{
+    AdminOnly, BadJobBody, BadQuery, JobNotFound, ReadersOnly, Unavailable,
+};
 use crate::api::{ApiError, AppState, cursor, ok, truncate};
 use crate::schedule::TriggerKind;
 use crate::store::{JobFilter, JobOrder};
@@ -88,13 +90,13 @@ pub(in crate::api) struct Message {
     params(ListParams),
     responses(
         (status = 200, description = "A page of jobs", body = Envelope<JobList>),
-        AdminOnly,
+        ReadersOnly,
         BadQuery,
         Unavailable,
     )
 )]
 pub(super) async fn list_jobs(
-    _admin: Admin,
+    _reader: Reader,
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -226,13 +228,13 @@ pub(super) async fn put_job(
     params(JobIdPath),
     responses(
         (status = 200, description = "The job with its last run", body = Envelope<JobResponse>),
-        AdminOnly,
+        ReadersOnly,
         JobNotFound,
         Unavailable,
     )
 )]
 pub(super) async fn get_job(
-    _admin: Admin,
+    _reader: Reader,
     State(state): State<AppState>,
     JobIdPath(job_id): JobIdPath,
 ) -> Result<impl IntoResponse, ApiError> {

@@ -2,8 +2,8 @@
 //! (list, create, replace, read, delete), [`manage`] (pause, resume, run now), [`preview`]
 //! (next fire times), [`body`] (the request body, parsed once into [`crate::model::NewJob`]) and
 //! [`response`] (the wire shape, built from domain types by explicit conversions, so no
-//! struct serves both the file and the wire). Run history is [`crate::api::runs`]. All
-//! admin-only.
+//! struct serves both the file and the wire). Run history is [`crate::api::runs`].
+//! Reads take an admin or viewer key, changes an admin key; a monitor key gets 403 on all.
 
 mod body;
 mod crud;

@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{MAX_PREVIEW, check_range, load_job};
-use crate::api::extract::{Admin, ApiQuery, JobIdPath};
+use crate::api::extract::{ApiQuery, JobIdPath, Reader};
 use crate::api::openapi::Envelope;
-use crate::api::responses::{AdminOnly, BadQuery, JobNotFound, Unavailable};
+use crate::api::responses::{BadQuery, JobNotFound, ReadersOnly, Unavailable};
 use crate::api::{ApiError, AppState, ok};
 use crate::schedule::{DstMark, Trigger};
 use crate::timestamp::Timestamp;
@@ -81,14 +81,14 @@ pub(super) struct PreviewParams {
     params(JobIdPath, PreviewParams),
     responses(
         (status = 200, description = "The next fire times", body = Envelope<Preview>),
-        AdminOnly,
+        ReadersOnly,
         JobNotFound,
         BadQuery,
         Unavailable,
     )
 )]
 pub(super) async fn preview_job(
-    _admin: Admin,
+    _reader: Reader,
     State(state): State<AppState>,
     JobIdPath(job_id): JobIdPath,
     ApiQuery(params): ApiQuery<PreviewParams>,

@@ -1,7 +1,7 @@
 //! `POST /triggers/preview`: the next fire times of a trigger that is not saved yet, read and
 //! checked exactly as `POST /jobs` reads its `trigger` (same field paths in the errors), so a
-//! form can show them live while a job is typed. Writes nothing. Admin-only, like the job
-//! preview. Not under `/jobs/`, where `preview` would shadow a job of that id.
+//! form can show them live while a job is typed. Writes nothing, but admin-only: it
+//! serves the form that creates and edits jobs, which only an admin may do. Not under `/jobs/`, where `preview` would shadow a job of that id.
 
 use axum::response::IntoResponse;
 use chrono::Utc;

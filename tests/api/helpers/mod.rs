@@ -282,6 +282,17 @@ impl TestApp {
     pub async fn count(&self, sql: &str) -> i64 {
         self.pool.count(sql).await
     }
+
+    /// Creates a key with `schedlite keys create --name NAME --role ROLE` on this app's
+    /// database, as an operator would, and returns it.
+    pub fn create_key(&self, name: &str, role: &str) -> String {
+        let out = cli::schedlite(
+            &["keys", "create", "--name", name, "--role", role],
+            &self.db_path,
+        );
+        assert!(out.status.success(), "keys create: {}", cli::stderr(&out));
+        cli::stdout(&out).trim().to_string()
+    }
 }
 
 pub async fn parse(resp: Response) -> (u16, Value) {
