@@ -49,6 +49,8 @@ const ASSETS: &[Asset] = &[
     asset("form.js", JS, include_str!("ui/form.js")),
     asset("audit.js", JS, include_str!("ui/audit.js")),
     asset("health.js", JS, include_str!("ui/health.js")),
+    asset("charts.js", JS, include_str!("ui/charts.js")),
+    asset("timeline.js", JS, include_str!("ui/timeline.js")),
 ];
 
 const fn asset(name: &'static str, content_type: &'static str, body: &'static str) -> Asset {

@@ -17,6 +17,22 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+/// svg('rect', {class: 'bar', x: 3}, child, ...): an SVG element. Every attribute is set as an
+/// attribute (SVG has no reflected properties to prefer); children as in `el`. Colours come from
+/// classes in app.css, never from a style attribute (the page's CSP refuses inline styles).
+export function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith('on')) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, String(value));
+  }
+  append(node, children);
+  return node;
+}
+
 function append(node, children) {
   for (const child of children) {
     if (child === null || child === undefined || child === false) continue;

@@ -1,10 +1,12 @@
 // One job: its definition, the next 10 fire times from GET /jobs/{id}/preview with their DST
-// marks, its run history (paged, refreshed while the first page is shown) and, for an admin,
-// pause / resume / run now / edit / delete (delete asks first).
+// marks, its run history (paged, refreshed while the first page is shown) with a chart of the
+// last runs' durations (drawn from the newest page, kept while older pages are read) and, for
+// an admin, pause / resume / run now / edit / delete (delete asks first).
 
 import { call, get, problem, query } from './api.js';
 import { el, page, replace, notice, confirmDialog } from './dom.js';
 import { utc, local, duration, lateness, triggerWords } from './format.js';
+import { runsChart } from './charts.js';
 
 const RUNS_PAGE = 20;
 const REFRESH_MS = 2000;
@@ -18,7 +20,7 @@ export async function jobPage(who, id) {
     preview: el('section', { 'aria-labelledby': 'preview-h' }),
     runs: el('section', { 'aria-labelledby': 'runs-h' }),
   };
-  const view = { cursors: [null], stopped: false };
+  const view = { cursors: [null], chart: null, asked: 0 };
   const refresh = async () => {
     const job = await get(path);
     if (job.status !== 200) { status.textContent = problem(job); return; }
@@ -95,12 +97,15 @@ function showPreview(section, answer) {
 
 async function showRuns(section, path, view) {
   const cursor = view.cursors[view.cursors.length - 1];
+  const asked = ++view.asked;
   const answer = await get(`${path}/runs` + query({ limit: RUNS_PAGE, cursor }));
+  if (asked !== view.asked) return; // a later page was asked for meanwhile: it is the one shown
   const heading = el('h2', { id: 'runs-h' }, 'Run history');
   if (answer.status !== 200) { replace(section, heading, el('p', { class: 'notice error' }, problem(answer))); return; }
   const { runs, next_cursor: next } = answer.body.data;
   const again = () => showRuns(section, path, view);
-  replace(section, heading,
+  if (!cursor) view.chart = runs.length ? runsChart(runs) : null;
+  replace(section, heading, view.chart,
     el('div', { class: 'table-wrap' }, el('table', { id: 'runs' },
       el('thead', {}, el('tr', {}, ['Run', 'Status', 'Scheduled', 'Lateness', 'Duration', 'Result']
         .map((h) => el('th', { scope: 'col' }, h)))),

@@ -1,17 +1,22 @@
 // The jobs page: one page of GET /jobs at a time (the API's cursor; never every job), filters
-// the API has (paused, trigger type, order), and a search by id prefix over the loaded page
-// (the API has no search parameter, so the page says it filters what it shows). Refreshes
-// every few seconds in place, keeping the scroll position.
+// the API has (paused, trigger type, order), and a search by id prefix and a filter by last
+// run status over the loaded page (the API has neither, so the page says it filters what it
+// shows). Refreshes
+// every few seconds in place, keeping the scroll position. Below the table, the timeline of
+// the next 24 hours of the jobs on the page (timeline.js).
 
 import { get, problem, query } from './api.js';
 import { el, page, replace, notice } from './dom.js';
 import { utc, local, triggerWords } from './format.js';
+import { timeline } from './timeline.js';
 
 const PAGE_SIZE = 50;
 const REFRESH_MS = 5000;
 
 /// Filters survive leaving the page and coming back within the tab.
-const state = { paused: '', trigger_type: '', order: 'next_run', search: '', cursors: [null] };
+const state = { paused: '', trigger_type: '', order: 'next_run', search: '', last: '', cursors: [null] };
+
+const STATUSES = ['succeeded', 'failed', 'timed_out', 'running', 'missed', 'skipped', 'interrupted'];
 
 export async function jobsPage(who) {
   const status = notice('error');
@@ -25,7 +30,9 @@ export async function jobsPage(who) {
     body);
   let latest = null;
   const render = () => renderRows(body, info, latest);
-  const load = async () => {
+  const upcoming = timeline();
+  /// `moved`: the page or a filter changed, so the timeline is redrawn at once.
+  const load = async (moved = false) => {
     const cursor = state.cursors[state.cursors.length - 1];
     const answer = await get('/jobs' + query({
       limit: PAGE_SIZE, cursor, paused: state.paused, trigger_type: state.trigger_type, order: state.order,
@@ -37,14 +44,15 @@ export async function jobsPage(who) {
     render();
     renderPager(pager, latest, load);
     window.scrollTo(0, y);
+    upcoming.update(latest.jobs, moved);
   };
-  const restart = () => { state.cursors = [null]; load(); };
+  const restart = () => { state.cursors = [null]; load(true); };
   page('Jobs',
     toolbar(who, restart, render),
-    el('p', { class: 'hint' }, 'Search matches the start of an id on the page shown; the API has no search, so use the filters to narrow the listing.'),
-    status, info, el('div', { class: 'table-wrap' }, table), pager);
-  await load();
-  const timer = setInterval(load, REFRESH_MS);
+    el('p', { class: 'hint' }, 'Search and the last-run filter apply to the page shown; the API has neither, so use the other filters to narrow the listing.'),
+    status, info, el('div', { class: 'table-wrap' }, table), pager, upcoming.section);
+  await load(true);
+  const timer = setInterval(() => load(false), REFRESH_MS);
   return () => clearInterval(timer);
 }
 
@@ -64,19 +72,29 @@ function toolbar(who, restart, render) {
     select('filter-trigger', 'Trigger', state.trigger_type,
       [['', 'all'], ['cron', 'cron'], ['interval', 'interval'], ['date', 'date']], set('trigger_type')),
     select('order', 'Order', state.order, [['next_run', 'next run'], ['id', 'id']], set('order')),
+    select('filter-last', 'Last run', state.last, [['', 'any'], ...STATUSES.map((s) => [s, s]), ['none', 'never run']],
+      (e) => { state.last = e.target.value; render(); }),
     who.role === 'admin' ? el('a', { class: 'button', id: 'new-job', href: '#/new' }, 'New job') : null);
+}
+
+/// Whether the job's last run has the status chosen (`none`: it never ran).
+function lastRunIs(job, wanted) {
+  if (!wanted) return true;
+  return job.last_run ? job.last_run.status === wanted : wanted === 'none';
 }
 
 function renderRows(body, info, data) {
   if (!data) return;
   const prefix = state.search;
-  const shown = data.jobs.filter((j) => j.id.startsWith(prefix));
+  const shown = data.jobs.filter((j) => j.id.startsWith(prefix) && lastRunIs(j, state.last));
   replace(body, shown.map(row));
   if (shown.length === 0) {
     body.appendChild(el('tr', {}, el('td', { colspan: 6 }, data.jobs.length ? 'No job on this page matches.' : 'No jobs.')));
   }
-  info.textContent = prefix
-    ? `${shown.length} of ${data.jobs.length} jobs on this page match “${prefix}”.`
+  const narrowed = [prefix ? `match “${prefix}”` : '', state.last ? `last run: ${state.last === 'none' ? 'never' : state.last}` : '']
+    .filter(Boolean).join(', ');
+  info.textContent = narrowed
+    ? `${shown.length} of ${data.jobs.length} jobs on this page (${narrowed}).`
     : `${data.jobs.length} jobs on this page.`;
 }
 
@@ -96,8 +114,8 @@ function renderPager(pager, data, load) {
   const back = state.cursors.length > 1;
   replace(pager,
     el('button', { type: 'button', id: 'prev-page', disabled: !back,
-      onclick: () => { state.cursors.pop(); load(); } }, '← Previous'),
+      onclick: () => { state.cursors.pop(); load(true); } }, '← Previous'),
     el('span', {}, ` Page ${state.cursors.length} `),
     el('button', { type: 'button', id: 'next-page', disabled: !data.next_cursor,
-      onclick: () => { state.cursors.push(data.next_cursor); load(); window.scrollTo(0, 0); } }, 'Next →'));
+      onclick: () => { state.cursors.push(data.next_cursor); load(true); window.scrollTo(0, 0); } }, 'Next →'));
 }

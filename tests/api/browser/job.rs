@@ -218,3 +218,110 @@ async fn pause_resume_run_now_and_delete_act_on_the_job() {
     app.assert_job_gone("act-on-me").await;
     browser.close().await;
 }
+
+/// The bars of the run chart shown, left to right: [run id, class, height in px].
+async fn chart_bars(browser: &Browser) -> Value {
+    browser
+        .run(
+            "return [...document.querySelectorAll('#runs-chart rect.bar')].map(b =>
+                [Number(b.dataset.run), b.getAttribute('class'), Number(b.getAttribute('height'))]);",
+            vec![],
+        )
+        .await
+}
+
+/// The job page charts its last runs: one bar per run of the newest page of its history (20),
+/// oldest on the left, coloured by outcome, as tall as its duration relative to the longest (a
+/// missed run, which has none, a stub), named by a summary of the same; reading older pages of
+/// the history leaves the chart on the newest runs.
+#[tokio::test]
+async fn the_job_page_charts_its_last_runs_by_duration_and_outcome() {
+    let app = spawn_app().await;
+    let mut job = interval_job("charted", 3600);
+    job["paused"] = json!(true);
+    app.create_job(&job).await;
+    // 25 runs a minute apart (ids 1 to 25): every fifth failed, the one after it missed (no
+    // duration), the rest succeeded; a finished run i took i × 100 ms.
+    for i in 0..25 {
+        let (status, started, duration) = match i % 5 {
+            0 => (
+                "failed",
+                "'2026-11-30T10:00:00.000Z'",
+                (i * 100).to_string(),
+            ),
+            1 => ("missed", "NULL", "NULL".to_string()),
+            _ => (
+                "succeeded",
+                "'2026-11-30T10:00:00.000Z'",
+                (i * 100).to_string(),
+            ),
+        };
+        app.pool
+            .execute(&format!(
+                "INSERT INTO job_runs (job_id, scheduled_at, status, started_at, duration_ms)
+                 VALUES ('charted', '2026-11-30T10:{i:02}:00.000Z', '{status}', {started}, {duration})"
+            ))
+            .await;
+    }
+    let Some(browser) = Browser::open(&app.address).await else {
+        return;
+    };
+    browser.log_in(ADMIN_KEY, "Jobs").await;
+    browser.goto("/ui/#/job/charted").await;
+    browser.wait_for_element("#runs-chart rect.bar").await;
+
+    let expected: Vec<Value> = (5..25)
+        .map(|i| {
+            // Rounded as the page rounds: (duration / longest) × 100 px.
+            let height = (f64::from(i * 100) / 2400.0 * 100.0).round() as i64;
+            let (class, height) = match i % 5 {
+                0 => ("bar bar-failed", height),
+                1 => ("bar bar-missed", 2),
+                _ => ("bar bar-succeeded", height),
+            };
+            json!([i + 1, class, height])
+        })
+        .collect();
+    assert_eq!(
+        chart_bars(&browser).await,
+        json!(expected),
+        "the newest 20, oldest first"
+    );
+    let name = browser
+        .run(
+            "const svg = document.getElementById('runs-chart');
+             return [svg.getAttribute('role'),
+                     document.getElementById(svg.getAttribute('aria-labelledby')).textContent];",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        name,
+        json!([
+            "img",
+            "Durations of the last 20 runs, oldest on the left: 4 failed, 4 missed, \
+             12 succeeded; the longest took 2.4 s."
+        ])
+    );
+    let legend = browser
+        .run(
+            "return [...document.querySelectorAll('#runs-figure .legend-item')].map(e => e.textContent);",
+            vec![],
+        )
+        .await;
+    assert_eq!(legend, json!(["failed 4", "missed 4", "succeeded 12"]));
+    browser
+        .assert_accessible("job page with its run chart")
+        .await;
+
+    browser.click("#runs-next").await;
+    browser
+        .wait_for_element("#runs tbody tr[data-run='1']")
+        .await;
+    assert_eq!(
+        chart_bars(&browser).await,
+        json!(expected),
+        "older pages keep the chart"
+    );
+    browser.close().await;
+}

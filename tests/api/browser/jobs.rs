@@ -12,7 +12,7 @@ use crate::helpers::{ADMIN_KEY, cron_job, interval_job, spawn_app};
 
 /// An admin logs in with its key: the key is kept in session storage only (not in the URL, no
 /// cookie), the jobs table lists the jobs with the trigger in words and as the expression, and
-/// the login and jobs pages pass axe. Writes the README's screenshot.
+/// the login and jobs pages (with the timeline) pass axe. Writes the README's screenshot.
 #[tokio::test]
 async fn an_admin_logs_in_and_sees_every_job_in_the_table() {
     let app = spawn_app().await;
@@ -46,6 +46,9 @@ async fn an_admin_logs_in_and_sees_every_job_in_the_table() {
     assert!(row.contains("Refresh the cache"), "{row}");
     browser
         .wait_for_text("tr[data-job='year-end']", "once at 2030-12-31 23:00:00 UTC")
+        .await;
+    browser
+        .wait_for_element("#timeline-chart g[data-job='cache-refresh'] rect.mark")
         .await;
     let stored = browser
         .run(
@@ -152,5 +155,159 @@ async fn the_jobs_page_with_ten_thousand_jobs_shows_its_first_page() {
         json!("bulk-00050"),
         "page 2 starts where page 1 ended"
     );
+    browser.close().await;
+}
+
+/// The jobs page draws the next 24 hours of the jobs on it, from each job's preview: one lane
+/// per job firing in that window with one mark per fire time (hourly: 24, every half hour: 48,
+/// daily: 1; every minute: cut at 100, and said so), no lane for a paused job or one firing in
+/// 2030, every mark inside the 24 hours, and the same as text.
+#[tokio::test]
+async fn the_jobs_page_draws_the_next_24_hours_of_its_jobs() {
+    let app = spawn_app().await;
+    app.create_job(&interval_job("hourly", 3600)).await;
+    app.create_job(&cron_job("half-hourly", "*/30 * * * *", "UTC"))
+        .await;
+    app.create_job(&cron_job("daily", "0 3 * * *", "Europe/Berlin"))
+        .await;
+    app.create_job(&cron_job("every-minute", "* * * * *", "UTC"))
+        .await;
+    let mut paused = interval_job("paused", 60);
+    paused["paused"] = json!(true);
+    app.create_job(&paused).await;
+    app.create_job(&json!({"id": "year-end", "trigger": {"type": "date",
+        "run_at": "2030-12-31T23:00:00Z"}, "action": {"type": "noop"}}))
+        .await;
+    let Some(browser) = Browser::open(&app.address).await else {
+        return;
+    };
+    browser.log_in(ADMIN_KEY, "Jobs").await;
+    browser.wait_for_element("#timeline-chart").await;
+
+    let lanes = browser
+        .run(
+            "return Object.fromEntries([...document.querySelectorAll('#timeline-chart g.lane')]
+                .map(g => [g.dataset.job, g.querySelectorAll('rect.mark').length]));",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        lanes,
+        json!({"every-minute": 100, "half-hourly": 48, "hourly": 24, "daily": 1})
+    );
+    let outside = browser
+        .run(
+            "const xs = [...document.querySelectorAll('#timeline-chart rect.mark')]
+                .map(m => Number(m.getAttribute('x')) + 1);
+             return xs.filter(x => x < 190 || x > 190 + 24 * 30).length;",
+            vec![],
+        )
+        .await;
+    assert_eq!(outside, json!(0), "every mark is within the 24 hours");
+    let summary = browser.text("#timeline-summary").await.unwrap_or_default();
+    assert_eq!(
+        summary,
+        "173 or more fire times of 4 jobs in the next 24 hours, from now on the left to 24 \
+         hours from now on the right."
+    );
+    let text = browser
+        .run(
+            "return [...document.querySelectorAll('#timeline-text li')].map(li => li.textContent);",
+            vec![],
+        )
+        .await;
+    let text: Vec<&str> = text
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|li| li.as_str().expect("text"))
+        .collect();
+    assert_eq!(text.len(), 4, "{text:?}");
+    assert!(
+        text.iter()
+            .any(|li| li.starts_with("every-minute: 100 or more times: ")
+                && li.ends_with(", and 95 more.")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|li| li.starts_with("daily: 1 time: ") && li.ends_with(" UTC.")),
+        "{text:?}"
+    );
+    browser
+        .assert_accessible("jobs page with its timeline")
+        .await;
+    browser.close().await;
+}
+
+/// The last-run filter narrows the page shown to the jobs whose newest run has the status
+/// chosen, or that never ran, and says how many of the page's jobs it shows.
+#[tokio::test]
+async fn the_last_run_filter_narrows_the_page_shown() {
+    let app = spawn_app().await;
+    for id in ["broken", "fine", "fresh"] {
+        app.create_job(&interval_job(id, 3600)).await;
+    }
+    for (job, status) in [
+        ("broken", "succeeded"),
+        ("broken", "failed"),
+        ("fine", "succeeded"),
+    ] {
+        let minute = app.run_count(job).await;
+        app.pool
+            .execute(&format!(
+                "INSERT INTO job_runs (job_id, scheduled_at, status)
+                 VALUES ('{job}', '2026-11-30T10:0{minute}:00.000Z', '{status}')"
+            ))
+            .await;
+    }
+    let Some(browser) = Browser::open(&app.address).await else {
+        return;
+    };
+    browser.log_in(ADMIN_KEY, "Jobs").await;
+    browser
+        .wait_for_text("#jobs-info", "3 jobs on this page.")
+        .await;
+    for (wanted, info, jobs) in [
+        (
+            "failed",
+            "1 of 3 jobs on this page (last run: failed).",
+            json!(["broken"]),
+        ),
+        (
+            "succeeded",
+            "1 of 3 jobs on this page (last run: succeeded).",
+            json!(["fine"]),
+        ),
+        (
+            "none",
+            "1 of 3 jobs on this page (last run: never).",
+            json!(["fresh"]),
+        ),
+        (
+            "",
+            "3 jobs on this page.",
+            json!(["broken", "fine", "fresh"]),
+        ),
+    ] {
+        browser
+            .wait_for_element("#filter-last")
+            .await
+            .select_by_value(wanted)
+            .await
+            .expect("selects");
+        browser.wait_for_text("#jobs-info", info).await;
+        let mut shown = browser
+            .run(
+                "return [...document.querySelectorAll('#jobs-body tr[data-job]')].map(r => r.dataset.job);",
+                vec![],
+            )
+            .await;
+        shown
+            .as_array_mut()
+            .expect("a list")
+            .sort_by_key(|v| v.to_string());
+        assert_eq!(shown, jobs, "last run {wanted:?}");
+    }
     browser.close().await;
 }

@@ -127,13 +127,17 @@ impl Browser {
         .await
     }
 
-    /// Clicks the element matching `css`.
+    /// Clicks the element matching `css`. A page that refreshes itself may replace the element
+    /// between finding and clicking it (a stale element): then the new one is clicked.
     pub async fn click(&self, css: &str) {
-        self.wait_for_element(css)
-            .await
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+        wait_for(&format!("clicking {css}"), PAGE_DEADLINE, || async {
+            match self.wait_for_element(css).await.click().await {
+                Ok(_) => Some(()),
+                Err(e) if e.is_stale_element_reference() => None,
+                Err(e) => panic!("clicking {css}: {e}"),
+            }
+        })
+        .await;
     }
 
     /// The text of the first element matching `css`, if there is one.
@@ -151,6 +155,20 @@ impl Browser {
             || async { self.text(css).await.filter(|t| t.contains(wanted)) },
         )
         .await
+    }
+
+    /// Waits until the page's address ends in `hash` (e.g. `#/health`, where the page's router
+    /// sends a role away from a page it may not see).
+    pub async fn wait_for_hash(&self, hash: &str) {
+        wait_for(
+            &format!("the address to end in {hash}"),
+            PAGE_DEADLINE,
+            || async {
+                let now = self.run("return location.hash;", vec![]).await;
+                (now == json!(hash)).then_some(())
+            },
+        )
+        .await;
     }
 
     /// Runs `script` (a function body; `arguments[i]` are `args`) in the page.
