@@ -188,6 +188,37 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     }
 }
 
+/// An optional JSON body: `None` when the request has no body at all (a bare `POST` keeps the
+/// endpoint's behaviour from before it took one); a body present is read as [`ApiJson`] is.
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let has_type = req.headers().contains_key(CONTENT_TYPE);
+        let (parts, body) = req.into_parts();
+        let limit = state.config.max_body_bytes;
+        let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge(limit)
+                } else {
+                    ApiError::InvalidJson(rejection.body_text())
+                }
+            })?;
+        if bytes.is_empty() && !has_type {
+            return Ok(OptionalJson(None));
+        }
+        let req = Request::from_parts(parts, axum::body::Body::from(bytes));
+        ApiJson::from_request(req, state)
+            .await
+            .map(|ApiJson(value)| OptionalJson(Some(value)))
+    }
+}
+
 /// Deserializes JSON, telling a syntax error (400) from a field that is missing, unknown or of
 /// the wrong type (422, with the dotted path of the field).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {

@@ -13,6 +13,7 @@ mod in_flight;
 pub mod liveness;
 pub mod metrics;
 mod outcomes;
+mod pauses;
 pub mod plan;
 mod recovery;
 pub mod retention;
@@ -173,6 +174,7 @@ impl Scheduler {
                         horizon,
                         running,
                     );
+                    let decided = plan::apply_skip(decided, job.skip.as_ref());
                     if elsewhere > 0 && !decided.skipped.is_empty() {
                         if self.settling.defer(&job.id, std::time::Instant::now()) {
                             // Left due: see `settle`.

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::model::{ClaimPlan, JobSettings, Span};
+use crate::model::{ClaimPlan, JobSettings, SkipRequest, Span};
 use crate::schedule::Trigger;
 use crate::timestamp::Timestamp;
 
@@ -137,7 +137,42 @@ pub fn plan(
         runs,
         skipped,
         next_run_at: next.and_then(representable),
+        ..ClaimPlan::default()
     }
+}
+
+/// Applies a skip request (`POST /jobs/{id}/skip`) to a plan: the runs it would start, earliest
+/// first, are recorded skipped on request instead while the request has occurrences left, each
+/// using up as many as it stands for (a coalesced run of three uses three; the last one may
+/// use fewer than it holds). Occurrences missed beyond grace use none: they were not going to
+/// run. `max_instances` then applies to the runs that remain, as before.
+pub fn apply_skip(mut decided: ClaimPlan, skip: Option<&SkipRequest>) -> ClaimPlan {
+    let Some(skip) = skip else {
+        return decided;
+    };
+    // When `max_instances` skipped some, the runs were exactly the ones that fitted.
+    let fit = if decided.skipped.is_empty() {
+        usize::MAX
+    } else {
+        decided.runs.len()
+    };
+    let mut left = i64::from(skip.count);
+    let mut rest = Vec::new();
+    // Runs then max_instances skips: time order, as `plan` split them.
+    for span in decided.runs.drain(..).chain(decided.skipped.drain(..)) {
+        if left > 0 {
+            left -= span.count;
+            decided.skipped_on_request.push(span);
+        } else {
+            rest.push(span);
+        }
+    }
+    decided.skipped = rest.split_off(fit.min(rest.len()));
+    decided.runs = rest;
+    if !decided.skipped_on_request.is_empty() {
+        decided.skips_left = Some(u32::try_from(left.max(0)).unwrap_or(0));
+    }
+    decided
 }
 
 #[cfg(test)]
@@ -280,6 +315,37 @@ mod tests {
         let p = plan(&trigger, &settings(60, true, 1), start, start, 0);
         assert_eq!(p.runs.len(), 1);
         assert_eq!(p.next_run_at, None);
+    }
+
+    #[test]
+    fn a_skip_request_takes_the_first_runs_and_counts_down() {
+        let skip = SkipRequest {
+            count: 2,
+            reason: None,
+        };
+        let p = plan(&every_second(), &settings(60, false, 1), at(10), at(12), 0);
+        assert_eq!((p.runs.len(), p.skipped.len()), (1, 2));
+        let p = apply_skip(p, Some(&skip));
+        let firsts = |spans: &[Span]| spans.iter().map(|s| s.first).collect::<Vec<_>>();
+        assert_eq!(firsts(&p.skipped_on_request), vec![at(10), at(11)]);
+        assert_eq!(
+            firsts(&p.runs),
+            vec![at(12)],
+            "max_instances applies to the rest"
+        );
+        assert!(p.skipped.is_empty());
+        assert_eq!(p.skips_left, Some(0));
+        let many = SkipRequest {
+            count: 5,
+            reason: None,
+        };
+        let p = plan(&every_second(), &settings(60, true, 1), at(10), at(12), 0);
+        let p = apply_skip(p, Some(&many));
+        assert_eq!(p.skipped_on_request.len(), 1, "a coalesced run is one run");
+        assert_eq!(p.skips_left, Some(2), "standing for three occurrences");
+        assert!(p.runs.is_empty());
+        let untouched = plan(&every_second(), &settings(60, true, 1), at(10), at(10), 0);
+        assert_eq!(apply_skip(untouched.clone(), None), untouched);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The scheduler's maintenance (DESIGN.md, *Firing semantics*): the heartbeat, and the runs
 //! left `running` by a process that died (any process's, on start and every heartbeat) or by a
-//! claim of this process whose commit it never saw confirmed. Whether a process is alive is
+//! claim of this process whose commit it never saw confirmed; each heartbeat also ends the timed
+//! pauses that are due (`pauses.rs`). Whether a process is alive is
 //! decided by [`liveness`](super::liveness); the SQL is the store's.
 
 use std::sync::Arc;
@@ -96,6 +97,9 @@ impl Scheduler {
             }
             if let Err(e) = self.interrupt_unstarted_claims(now).await {
                 tracing::warn!(error = %e, "the check for claims this process never started failed");
+            }
+            if let Err(e) = self.end_timed_pauses(now).await {
+                tracing::warn!(error = %e, "the look for timed pauses that have ended failed");
             }
         }
     }

@@ -41,6 +41,7 @@ mod copy;
 mod instances;
 mod jobs;
 mod keys;
+mod pauses;
 mod retention;
 mod runs;
 mod seed;

@@ -52,6 +52,7 @@ mod nodes;
 mod openapi;
 mod orphans;
 mod packaging;
+mod pauses;
 mod processes;
 mod properties;
 mod readme;
@@ -60,6 +61,7 @@ mod retention;
 mod scheduler;
 mod secrets;
 mod security;
+mod skips;
 mod torture;
 
 /// Instantiates each named test body (`async fn(Engine)`) once per engine, as

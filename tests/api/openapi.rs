@@ -23,6 +23,7 @@ const SERVED: &[(&str, &str)] = &[
     ("POST", "/api/v1alpha1/jobs/{job_id}/pause"),
     ("POST", "/api/v1alpha1/jobs/{job_id}/resume"),
     ("POST", "/api/v1alpha1/jobs/{job_id}/run"),
+    ("POST", "/api/v1alpha1/jobs/{job_id}/skip"),
     ("GET", "/api/v1alpha1/auth/me"),
     ("GET", "/api/v1alpha1/audit"),
     ("POST", "/api/v1alpha1/admin/backup"),

@@ -225,6 +225,7 @@ async fn missed_and_skipped_rows_carry_their_counts_and_spans(db: Db) {
             runs: vec![runs],
             skipped: vec![skipped],
             next_run_at: None,
+            ..ClaimPlan::default()
         })
         .await
         .expect("claim");

@@ -15,6 +15,7 @@ mod claims;
 mod jobs;
 mod keys;
 mod liveness;
+mod pauses;
 mod seed;
 mod support;
 #[path = "../support/postgres.rs"]

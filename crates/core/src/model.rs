@@ -93,6 +93,36 @@ pub struct Job {
     pub created_at: DateTime<Utc>,
     /// When the job was last replaced, paused or resumed.
     pub updated_at: DateTime<Utc>,
+    /// Who paused it, why and until when; `None` when it is not paused, or was created paused
+    /// by its definition.
+    pub pause: Option<PauseNote>,
+    /// Occurrences still to be skipped on request (`POST /jobs/{id}/skip`); `None` when none.
+    pub skip: Option<SkipRequest>,
+}
+
+/// Who paused a job, when, why and until when (DESIGN.md, *Job health, alerts, pause, skip,
+/// catch-up*).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PauseNote {
+    /// The name of the API key that paused it.
+    pub by: String,
+    /// When it was paused.
+    pub at: DateTime<Utc>,
+    /// Why, in the words of whoever paused it.
+    pub reason: Option<String>,
+    /// When the pause ends by itself (the next run is then computed from this instant);
+    /// `None`: until resumed.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// The next occurrences a job skips on request: each is recorded `skipped` with the reason
+/// instead of being run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkipRequest {
+    /// How many occurrences are still to be skipped (at least 1).
+    pub count: u32,
+    /// Written on each skipped row.
+    pub reason: Option<String>,
 }
 
 /// The state of a run row (DESIGN.md, *Firing semantics*).
@@ -181,17 +211,20 @@ pub enum AuditAction {
     Run,
     /// `DELETE /jobs/{id}`.
     Delete,
+    /// `POST /jobs/{id}/skip`.
+    Skip,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 6] = [
+    pub const ALL: [AuditAction; 7] = [
         AuditAction::Create,
         AuditAction::Replace,
         AuditAction::Pause,
         AuditAction::Resume,
         AuditAction::Run,
         AuditAction::Delete,
+        AuditAction::Skip,
     ];
 
     /// The text stored in `audit_log.action` and sent on the wire.
@@ -203,6 +236,7 @@ impl AuditAction {
             AuditAction::Resume => "resume",
             AuditAction::Run => "run",
             AuditAction::Delete => "delete",
+            AuditAction::Skip => "skip",
         }
     }
 }
@@ -338,6 +372,11 @@ pub struct ClaimPlan {
     pub runs: Vec<Span>,
     /// Runs not started because `max_instances` are running: one `skipped` row each.
     pub skipped: Vec<Span>,
+    /// Runs not started because a skip request asked so (`POST /jobs/{id}/skip`): one
+    /// `skipped` row each, with the request's reason.
+    pub skipped_on_request: Vec<Span>,
+    /// The job's count of occurrences still to skip after this claim, when it changed.
+    pub skips_left: Option<u32>,
     /// The job's next occurrence after those handled, or `None` when the trigger is finished.
     pub next_run_at: Option<DateTime<Utc>>,
 }

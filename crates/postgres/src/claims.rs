@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use schedlite_core::crash_point;
 use schedlite_core::model::{AuditAction, ClaimPlan, Job, RunKind, RunStatus, Span};
-use schedlite_core::store::claims::{closed_reason, closed_rows};
+use schedlite_core::store::claims::{closed_reason, closed_rows, requested_skip_reason};
 use schedlite_core::store::{ClaimReport, ClaimedRun, RunRecord, StoreError};
 use sqlx::PgConnection;
 
@@ -76,6 +76,19 @@ impl PgStore {
                  WHERE jobs.id = u.id",
                 &decided.next_ids,
                 &decided.nexts as &[Option<DateTime<Utc>>]
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !decided.skip_ids.is_empty() {
+            // Rare (only jobs with a skip request), so kept out of the statement above, which
+            // every claim runs.
+            sqlx::query!(
+                "UPDATE jobs SET skip_count = u.count,
+                    skip_reason = CASE WHEN u.count = 0 THEN NULL ELSE skip_reason END
+                 FROM unnest($1::text[], $2::bigint[]) AS u(id, count) WHERE jobs.id = u.id",
+                &decided.skip_ids,
+                &decided.skips_left
             )
             .execute(&mut *tx)
             .await?;
@@ -255,6 +268,8 @@ struct Decisions<'a> {
     errors: Vec<Option<String>>,
     next_ids: Vec<String>,
     nexts: Vec<Option<DateTime<Utc>>>,
+    skip_ids: Vec<String>,
+    skips_left: Vec<i64>,
     by_id: HashMap<&'a str, &'a Job>,
 }
 
@@ -274,6 +289,24 @@ impl<'a> Decisions<'a> {
             for (span, status, reason) in closed_rows(&plan) {
                 d.push(&job.id, span, status, now, Some(reason));
                 report.count_closed(&span, status);
+            }
+            if !plan.skipped_on_request.is_empty() {
+                let reason =
+                    requested_skip_reason(job.skip.as_ref().and_then(|s| s.reason.as_deref()));
+                for span in &plan.skipped_on_request {
+                    d.push(
+                        &job.id,
+                        *span,
+                        RunStatus::Skipped,
+                        now,
+                        Some(reason.as_str()),
+                    );
+                    report.skipped += span.count;
+                }
+            }
+            if let Some(left) = plan.skips_left {
+                d.skip_ids.push(job.id.clone());
+                d.skips_left.push(i64::from(left));
             }
             for span in &plan.runs {
                 d.push(&job.id, *span, RunStatus::Running, now, None);

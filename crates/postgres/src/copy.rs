@@ -44,11 +44,15 @@ impl PgStore {
         let mut tx = self.pool.begin().await?;
         for job in jobs {
             let c = TriggerColumns::of(&job.trigger);
+            let pause = job.pause.as_ref();
+            let skip = job.skip.as_ref();
             sqlx::query!(
                 "INSERT INTO jobs (id, name, trigger_type, cron_expr, timezone, interval_seconds,
                     start_at, end_at, run_at, action, next_run_at, paused, misfire_grace_seconds,
-                    coalesce_missed, max_instances, jitter_seconds, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+                    coalesce_missed, max_instances, jitter_seconds, created_at, updated_at,
+                    paused_by, paused_at, pause_reason, paused_until, skip_count, skip_reason)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                    $18, $19, $20, $21, $22, $23, $24)",
                 job.id,
                 job.name,
                 c.trigger_type,
@@ -67,6 +71,12 @@ impl PgStore {
                 i64::from(job.settings.jitter_seconds),
                 ms(job.created_at),
                 ms(job.updated_at),
+                pause.map(|p| p.by.as_str()),
+                pause.map(|p| ms(p.at)),
+                pause.and_then(|p| p.reason.as_deref()),
+                pause.and_then(|p| p.until).map(ms),
+                skip.map_or(0, |s| i64::from(s.count)),
+                skip.and_then(|s| s.reason.as_deref()),
             )
             .execute(&mut *tx)
             .await?;

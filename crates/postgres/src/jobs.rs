@@ -182,7 +182,8 @@ impl PgStore {
             .await?)
     }
 
-    /// Pauses (clearing `next_run_at`) or resumes (setting it) a job.
+    /// Pauses (clearing `next_run_at`) or resumes (setting it) a job, without a pause note (a
+    /// resume clears the note).
     pub async fn set_paused(
         &self,
         id: &str,
@@ -193,7 +194,9 @@ impl PgStore {
     ) -> Result<Option<Job>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query!(
-            "UPDATE jobs SET paused = $1, next_run_at = $2, updated_at = $3 WHERE id = $4",
+            "UPDATE jobs SET paused = $1, next_run_at = $2, updated_at = $3, paused_by = NULL,
+                paused_at = NULL, pause_reason = NULL, paused_until = NULL
+             WHERE id = $4",
             paused,
             next_run_at.map(ms),
             ms(now),
@@ -370,7 +373,8 @@ async fn write_row(
                paused = excluded.paused, misfire_grace_seconds = excluded.misfire_grace_seconds,
                coalesce_missed = excluded.coalesce_missed,
                max_instances = excluded.max_instances, jitter_seconds = excluded.jitter_seconds,
-               updated_at = excluded.updated_at
+               updated_at = excluded.updated_at, paused_by = NULL, paused_at = NULL,
+               pause_reason = NULL, paused_until = NULL, skip_count = 0, skip_reason = NULL
            WHERE $18
            RETURNING (xmax = 0) AS "created!""#,
         job.id,

@@ -23,6 +23,7 @@ mod instances;
 mod jobs;
 mod keys;
 mod notify;
+mod pauses;
 mod retention;
 mod rows;
 mod runs;

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use schedlite_core::actions::Action;
 use schedlite_core::model::{Job, JobSettings, Run, RunKind, RunStatus};
 use schedlite_core::store::StoreError;
-use schedlite_core::store::columns::{TriggerColumns, setting};
+use schedlite_core::store::columns::{TriggerColumns, pause_note, setting, skip_request};
 
 /// One `jobs` row, all columns (`SELECT * FROM jobs`).
 #[derive(Debug)]
@@ -29,6 +29,12 @@ pub(crate) struct JobRow {
     pub jitter_seconds: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub paused_by: Option<String>,
+    pub paused_at: Option<DateTime<Utc>>,
+    pub pause_reason: Option<String>,
+    pub paused_until: Option<DateTime<Utc>>,
+    pub skip_count: i64,
+    pub skip_reason: Option<String>,
 }
 
 impl TryFrom<JobRow> for Job {
@@ -60,6 +66,14 @@ impl TryFrom<JobRow> for Job {
             max_instances: setting(key, "max_instances", row.max_instances, 1)?,
             jitter_seconds: setting(key, "jitter_seconds", row.jitter_seconds, 0)?,
         };
+        let pause = pause_note(
+            row.paused,
+            row.paused_by,
+            row.paused_at,
+            row.pause_reason,
+            row.paused_until,
+        );
+        let skip = skip_request(key, row.skip_count, row.skip_reason)?;
         Ok(Job {
             next_run_at: row.next_run_at,
             created_at: row.created_at,
@@ -70,6 +84,8 @@ impl TryFrom<JobRow> for Job {
             action,
             settings,
             paused: row.paused,
+            pause,
+            skip,
         })
     }
 }

@@ -4,16 +4,18 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use serde::Serialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::response::JobResponse;
-use super::{job_response, load_job};
-use crate::api::extract::{Admin, JobIdPath};
+use super::{MAX_REASON_CHARS, job_response, load_job};
+use crate::api::extract::{Admin, JobIdPath, OptionalJson};
 use crate::api::openapi::{Envelope, ErrorBody};
 use crate::api::responses::{AdminOnly, JobNotFound, Unavailable};
 use crate::api::runs::RunResponse;
 use crate::api::{ApiError, AppState, ok, truncate};
+use crate::model::PauseNote;
 use crate::timestamp::Timestamp;
 
 /// The run started by `POST /jobs/{job_id}/run`.
@@ -22,17 +24,41 @@ pub(in crate::api) struct RunNow {
     run: Option<RunResponse>,
 }
 
+/// The optional body of `POST /jobs/{job_id}/pause`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(in crate::api) struct PauseRequest {
+    /// When the pause ends by itself (must be in the future); the next run is then the first
+    /// occurrence at or after it. Absent: paused until resumed.
+    until: Option<Timestamp>,
+    /// Why, shown on the job and in the audit trail.
+    #[schema(max_length = 1000)]
+    reason: Option<String>,
+}
+
 /// `POST /jobs/{job_id}/pause`: the job keeps its definition and history but does not fire
-/// until resumed. Pausing a paused job changes nothing.
+/// until resumed, or until `until` when given (DESIGN.md, *Job health, alerts, pause, skip,
+/// catch-up*). Who paused it, why and until when are kept on the job and in the audit trail.
+/// Without a body, pausing a paused job changes nothing; with one, it replaces the pause's
+/// reason and end.
 #[utoipa::path(
     post,
     path = "/jobs/{job_id}/pause",
     tag = "jobs",
     params(JobIdPath),
+    request_body(
+        content = Option<PauseRequest>,
+        description = "Optional: when the pause ends by itself, and why"
+    ),
     responses(
         (status = 200, description = "Paused (or already paused)", body = Envelope<JobResponse>),
         AdminOnly,
         JobNotFound,
+        (
+            status = 422,
+            description = "VALIDATION_ERROR: `until` not in the future or malformed, `reason` too long, an unknown field",
+            body = ErrorBody
+        ),
         Unavailable,
     )
 )]
@@ -40,12 +66,63 @@ pub(super) async fn pause_job(
     Admin(who): Admin,
     State(state): State<AppState>,
     JobIdPath(job_id): JobIdPath,
+    OptionalJson(body): OptionalJson<PauseRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    set_paused(&state, &who.name, &job_id, true).await
+    let job = load_job(&state, &job_id).await?;
+    let now = Timestamp::now().get();
+    let note = match body {
+        None if job.paused => return Ok(ok(job_response(&state, job).await?)),
+        None => PauseNote {
+            by: who.name,
+            at: now,
+            reason: None,
+            until: None,
+        },
+        Some(body) => body.into_note(who.name, now)?,
+    };
+    let paused = state
+        .store
+        .pause_job(&job.id, &note, now)
+        .await?
+        .ok_or_else(|| ApiError::JobNotFound(truncate(&job_id, 128)))?;
+    state.scheduler.wake();
+    Ok(ok(job_response(&state, paused).await?))
+}
+
+impl PauseRequest {
+    /// Checks the request and makes it the note of a pause by `by` at `now`.
+    fn into_note(self, by: String, now: DateTime<Utc>) -> Result<PauseNote, ApiError> {
+        if let Some(until) = self.until
+            && until.get() <= now
+        {
+            return Err(ApiError::validation(
+                "until",
+                format!("{until} is not in the future"),
+            ));
+        }
+        Ok(PauseNote {
+            by,
+            at: now,
+            reason: checked_reason(self.reason)?,
+            until: self.until.map(Timestamp::get),
+        })
+    }
+}
+
+/// A pause's or skip's reason: at most [`MAX_REASON_CHARS`] characters.
+pub(super) fn checked_reason(reason: Option<String>) -> Result<Option<String>, ApiError> {
+    match reason {
+        Some(r) if r.chars().count() > MAX_REASON_CHARS => Err(ApiError::validation(
+            "reason",
+            format!("must be at most {MAX_REASON_CHARS} characters"),
+        )),
+        other => Ok(other),
+    }
 }
 
 /// `POST /jobs/{job_id}/resume`: the next run is the first occurrence after now, so a long
-/// pause causes no burst of misfires. Resuming an active job changes nothing.
+/// pause causes no burst of misfires; a timed pause is ended early. Resuming an active job
+/// changes nothing.
 #[utoipa::path(
     post,
     path = "/jobs/{job_id}/resume",
@@ -63,36 +140,22 @@ pub(super) async fn resume_job(
     State(state): State<AppState>,
     JobIdPath(job_id): JobIdPath,
 ) -> Result<impl IntoResponse, ApiError> {
-    set_paused(&state, &who.name, &job_id, false).await
-}
-
-/// Pauses (no next run) or resumes (next run strictly after now) a job, waking the loop and
-/// auditing the change; a job already in that state is returned unchanged.
-async fn set_paused(
-    state: &AppState,
-    key_name: &str,
-    job_id: &str,
-    pause: bool,
-) -> Result<axum::Json<Envelope<JobResponse>>, ApiError> {
-    let job = load_job(state, job_id).await?;
-    if job.paused == pause {
-        return Ok(ok(job_response(state, job).await?));
+    let job = load_job(&state, &job_id).await?;
+    if !job.paused {
+        return Ok(ok(job_response(&state, job).await?));
     }
     let now = Timestamp::now().get();
-    let next = if pause {
-        None
-    } else {
-        job.trigger
-            .next_fire_after(now)
-            .map(|f| Timestamp::new(f.at).get())
-    };
+    let next = job
+        .trigger
+        .next_fire_after(now)
+        .map(|f| Timestamp::new(f.at).get());
     let changed = state
         .store
-        .set_paused(&job.id, pause, next, now, key_name)
+        .set_paused(&job.id, false, next, now, &who.name)
         .await?
-        .ok_or_else(|| ApiError::JobNotFound(truncate(job_id, 128)))?;
+        .ok_or_else(|| ApiError::JobNotFound(truncate(&job_id, 128)))?;
     state.scheduler.wake();
-    Ok(ok(job_response(state, changed).await?))
+    Ok(ok(job_response(&state, changed).await?))
 }
 
 /// `POST /jobs/{job_id}/run`: one extra occurrence now, recorded in the history like any

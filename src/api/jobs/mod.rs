@@ -1,5 +1,6 @@
 //! `/jobs` (DESIGN.md, *API*): the job resource, split by what each part does: [`crud`]
-//! (list, create, replace, read, delete), [`manage`] (pause, resume, run now), [`preview`]
+//! (list, create, replace, read, delete), [`manage`] (pause, resume, run now), [`skip`]
+//! (skip the next occurrences), [`preview`]
 //! (next fire times), [`body`] (the request body, parsed once into [`crate::model::NewJob`]) and
 //! [`response`] (the wire shape, built from domain types by explicit conversions, so no
 //! struct serves both the file and the wire). Run history is [`crate::api::runs`].
@@ -10,6 +11,7 @@ mod crud;
 mod manage;
 mod preview;
 mod response;
+mod skip;
 mod trigger_preview;
 
 use chrono::{DateTime, Utc};
@@ -36,6 +38,8 @@ pub const MAX_INSTANCES: u32 = 1000;
 pub const MAX_JITTER_SECONDS: u32 = 24 * 3600;
 /// Upper bound of a job name's length, in characters.
 pub const MAX_NAME_CHARS: usize = 256;
+/// Upper bound of a pause's or skip's reason, in characters (the columns' CHECK).
+pub const MAX_REASON_CHARS: usize = 1000;
 
 /// Routes of this module, with their OpenAPI description.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -47,6 +51,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(manage::pause_job))
         .routes(routes!(manage::resume_job))
         .routes(routes!(manage::run_job))
+        .routes(routes!(skip::skip_job))
 }
 
 /// Checks a job id: `[A-Za-z0-9._-]{1,128}`, not only dots (so it is a safe path segment).

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use super::body::{ActionSchema, TriggerBody};
 use crate::actions::Action;
 use crate::api::runs::RunResponse;
-use crate::model::{Job, Run};
+use crate::model::{Job, PauseNote, Run, SkipRequest};
 use crate::schedule::{Trigger, TriggerKind};
 use crate::timestamp::Timestamp;
 
@@ -51,6 +51,53 @@ pub(in crate::api) struct JobResponse {
     created_at: Timestamp,
     updated_at: Timestamp,
     last_run: Option<RunResponse>,
+    /// Who paused the job, why and until when; null when it is not paused, or was created
+    /// paused by its definition.
+    pause: Option<PauseResponse>,
+    /// Occurrences still to be skipped on request; null when none.
+    skip: Option<SkipResponse>,
+}
+
+/// Who paused a job, when, why and until when.
+#[derive(Debug, Serialize, ToSchema)]
+pub(in crate::api) struct PauseResponse {
+    /// The name of the API key that paused it.
+    by: String,
+    /// When.
+    at: Timestamp,
+    /// Why, as given.
+    reason: Option<String>,
+    /// When the pause ends by itself; null: until resumed.
+    until: Option<Timestamp>,
+}
+
+impl From<PauseNote> for PauseResponse {
+    fn from(note: PauseNote) -> PauseResponse {
+        PauseResponse {
+            by: note.by,
+            at: note.at.into(),
+            reason: note.reason,
+            until: note.until.map(Timestamp::new),
+        }
+    }
+}
+
+/// The next occurrences a job skips on request.
+#[derive(Debug, Serialize, ToSchema)]
+pub(in crate::api) struct SkipResponse {
+    /// How many occurrences are still to be skipped.
+    count: u32,
+    /// Written on each skipped run.
+    reason: Option<String>,
+}
+
+impl From<SkipRequest> for SkipResponse {
+    fn from(skip: SkipRequest) -> SkipResponse {
+        SkipResponse {
+            count: skip.count,
+            reason: skip.reason,
+        }
+    }
 }
 
 impl JobResponse {
@@ -71,6 +118,8 @@ impl JobResponse {
             created_at: job.created_at.into(),
             updated_at: job.updated_at.into(),
             last_run: last_run.map(RunResponse::from),
+            pause: job.pause.map(PauseResponse::from),
+            skip: job.skip.map(SkipResponse::from),
             id: job.id,
         }
     }

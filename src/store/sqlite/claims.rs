@@ -15,7 +15,7 @@ use super::rows::decode;
 use super::{SqliteStore, ts};
 use crate::model::{AuditAction, ClaimPlan, Job, RunKind, RunStatus, Span};
 use crate::store::{ClaimReport, ClaimedRun, RunRecord, StoreError};
-use schedlite_core::store::claims::{closed_reason, closed_rows};
+use schedlite_core::store::claims::{closed_reason, closed_rows, requested_skip_reason};
 
 /// How many times a manual run moves its instant on by 1 ms when the instant is taken (by a
 /// trigger occurrence or an earlier manual run in the same millisecond) before giving up.
@@ -75,6 +75,19 @@ impl SqliteStore {
                 "UPDATE jobs SET next_run_at = u.value ->> 'next_run_at' FROM jsonb_each(?) AS u
              WHERE jobs.id = u.value ->> 'id'",
                 nexts
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !decided.skips_left.is_empty() {
+            // Rare (only jobs with a skip request), so kept out of the statement above, which
+            // every claim runs.
+            let left = json_text(&decided.skips_left)?;
+            sqlx::query!(
+                "UPDATE jobs SET skip_count = u.value ->> 'count',
+                    skip_reason = iif(u.value ->> 'count' = 0, NULL, skip_reason)
+                 FROM jsonb_each(?) AS u WHERE jobs.id = u.value ->> 'id'",
+                left
             )
             .execute(&mut *tx)
             .await?;
@@ -240,6 +253,7 @@ async fn running_elsewhere(
 struct Decisions<'a> {
     rows: Vec<RowSpec<'a>>,
     nexts: Vec<NextRun<'a>>,
+    skips_left: Vec<SkipsLeft<'a>>,
     by_id: HashMap<&'a str, &'a Job>,
 }
 
@@ -255,6 +269,7 @@ impl<'a> Decisions<'a> {
         let mut decided = Decisions {
             rows: Vec::with_capacity(jobs.len()),
             nexts: Vec::with_capacity(jobs.len()),
+            skips_left: Vec::new(),
             by_id: HashMap::with_capacity(jobs.len()),
         };
         for job in jobs {
@@ -265,6 +280,21 @@ impl<'a> Decisions<'a> {
                     .rows
                     .push(RowSpec::closed(&job.id, span, status, now, reason));
                 report.count_closed(&span, status);
+            }
+            if !plan.skipped_on_request.is_empty() {
+                let reason =
+                    requested_skip_reason(job.skip.as_ref().and_then(|s| s.reason.as_deref()));
+                for span in &plan.skipped_on_request {
+                    let row = RowSpec::closed(&job.id, *span, RunStatus::Skipped, now, &reason);
+                    decided.rows.push(row);
+                    report.skipped += span.count;
+                }
+            }
+            if let Some(left) = plan.skips_left {
+                decided.skips_left.push(SkipsLeft {
+                    id: &job.id,
+                    count: left,
+                });
             }
             for span in &plan.runs {
                 decided.rows.push(RowSpec::running(&job.id, *span, now));
@@ -395,6 +425,13 @@ impl<'a> RowSpec<'a> {
 struct NextRun<'a> {
     id: &'a str,
     next_run_at: Option<String>,
+}
+
+/// A job's count of occurrences still to skip after a claim used some.
+#[derive(Serialize)]
+struct SkipsLeft<'a> {
+    id: &'a str,
+    count: u32,
 }
 
 /// A `running` row the claim inserted, read back by name.

@@ -57,11 +57,21 @@ impl SqliteStore {
                 i64::from(job.settings.max_instances),
                 i64::from(job.settings.jitter_seconds),
             );
+            let pause = job.pause.as_ref();
+            let (paused_by, pause_reason) = (
+                pause.map(|p| p.by.as_str()),
+                pause.and_then(|p| p.reason.as_deref()),
+            );
+            let (paused_at, paused_until) =
+                (pause.map(|p| ts(p.at)), pause.and_then(|p| p.until).map(ts));
+            let skip_count = job.skip.as_ref().map_or(0, |s| i64::from(s.count));
+            let skip_reason = job.skip.as_ref().and_then(|s| s.reason.as_deref());
             sqlx::query!(
                 "INSERT INTO jobs (id, name, trigger_type, cron_expr, timezone, interval_seconds,
                     start_at, end_at, run_at, action, next_run_at, paused, misfire_grace_seconds,
-                    coalesce_missed, max_instances, jitter_seconds, created_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    coalesce_missed, max_instances, jitter_seconds, created_at, updated_at,
+                    paused_by, paused_at, pause_reason, paused_until, skip_count, skip_reason)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 job.id,
                 job.name,
                 c.trigger_type,
@@ -80,6 +90,12 @@ impl SqliteStore {
                 jitter,
                 created,
                 updated,
+                paused_by,
+                paused_at,
+                pause_reason,
+                paused_until,
+                skip_count,
+                skip_reason,
             )
             .execute(&mut *tx)
             .await?;

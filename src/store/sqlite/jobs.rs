@@ -320,8 +320,8 @@ impl SqliteStore {
         )
     }
 
-    /// Pauses (clearing `next_run_at`) or resumes (setting it) a job. Returns the updated job,
-    /// or `None` when no job has this id.
+    /// Pauses (clearing `next_run_at`) or resumes (setting it) a job, without a pause note (a
+    /// resume clears the note). Returns the updated job, or `None` when no job has this id.
     pub async fn set_paused(
         &self,
         id: &str,
@@ -335,7 +335,9 @@ impl SqliteStore {
         let updated = ts(now);
         let mut tx = self.begin_write().await?;
         let done = sqlx::query!(
-            "UPDATE jobs SET paused = ?, next_run_at = ?, updated_at = ? WHERE id = ?",
+            "UPDATE jobs SET paused = ?, next_run_at = ?, updated_at = ?, paused_by = NULL,
+                paused_at = NULL, pause_reason = NULL, paused_until = NULL
+             WHERE id = ?",
             paused_i,
             next,
             updated,
@@ -406,7 +408,9 @@ async fn write_row(
             action = excluded.action, next_run_at = excluded.next_run_at,
             paused = excluded.paused, misfire_grace_seconds = excluded.misfire_grace_seconds,
             coalesce_missed = excluded.coalesce_missed, max_instances = excluded.max_instances,
-            jitter_seconds = excluded.jitter_seconds, updated_at = excluded.updated_at
+            jitter_seconds = excluded.jitter_seconds, updated_at = excluded.updated_at,
+            paused_by = NULL, paused_at = NULL, pause_reason = NULL, paused_until = NULL,
+            skip_count = 0, skip_reason = NULL
          WHERE ?18",
         job.id,
         job.name,

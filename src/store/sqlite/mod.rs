@@ -15,6 +15,7 @@ mod error;
 mod instances;
 mod jobs;
 mod keys;
+mod pauses;
 mod retention;
 mod rows;
 mod runs;

@@ -18,6 +18,7 @@ use crate::actions::Action;
 use crate::model::{Job, JobSettings, Run, RunKind};
 use crate::schedule::Trigger;
 use crate::store::StoreError;
+use crate::store::columns::{pause_note, skip_request};
 
 /// Calls a sqlx query macro on SQL given as pieces, where the bare names `JOB` and `RUN` stand
 /// for the JSON object of a `jobs` / `job_runs` row (its keys are the fields of [`JobRow`] /
@@ -36,7 +37,9 @@ macro_rules! shaped {
                 'end_at', end_at, 'run_at', run_at, 'action', action, 'next_run_at', next_run_at,
                 'paused', paused, 'misfire_grace_seconds', misfire_grace_seconds,
                 'coalesce_missed', coalesce_missed, 'max_instances', max_instances,
-                'jitter_seconds', jitter_seconds, 'created_at', created_at, 'updated_at', updated_at)"
+                'jitter_seconds', jitter_seconds, 'created_at', created_at, 'updated_at', updated_at,
+                'paused_by', paused_by, 'paused_at', paused_at, 'pause_reason', pause_reason,
+                'paused_until', paused_until, 'skip_count', skip_count, 'skip_reason', skip_reason)"
         ], [$($rest)*], $args)
     };
     (@munch $mac:ident, [$($done:tt)*], [RUN $($rest:tt)*], $args:tt) => {
@@ -108,6 +111,14 @@ pub(super) struct JobRow<'a> {
     created_at: Cow<'a, str>,
     #[serde(borrow)]
     updated_at: Cow<'a, str>,
+    paused_by: Option<String>,
+    #[serde(borrow, deserialize_with = "opt_text")]
+    paused_at: Option<Cow<'a, str>>,
+    pause_reason: Option<String>,
+    #[serde(borrow, deserialize_with = "opt_text")]
+    paused_until: Option<Cow<'a, str>>,
+    skip_count: i64,
+    skip_reason: Option<String>,
 }
 
 /// A nullable text column, borrowed when it can be (serde borrows a bare `Cow<str>` field, not
@@ -185,6 +196,14 @@ impl TryFrom<JobRow<'_>> for Job {
             max_instances: int_setting(key, "max_instances", row.max_instances, 1)?,
             jitter_seconds: int_setting(key, "jitter_seconds", row.jitter_seconds, 0)?,
         };
+        let pause = pause_note(
+            row.paused,
+            row.paused_by,
+            parse_opt_ts("jobs", key, "paused_at", row.paused_at.as_deref())?,
+            row.pause_reason,
+            parse_opt_ts("jobs", key, "paused_until", row.paused_until.as_deref())?,
+        );
+        let skip = skip_request(key, row.skip_count, row.skip_reason)?;
         Ok(Job {
             next_run_at: parse_opt_ts("jobs", key, "next_run_at", row.next_run_at.as_deref())?,
             created_at: parse_ts("jobs", key, "created_at", &row.created_at)?,
@@ -195,6 +214,8 @@ impl TryFrom<JobRow<'_>> for Job {
             action,
             settings,
             paused: row.paused,
+            pause,
+            skip,
         })
     }
 }

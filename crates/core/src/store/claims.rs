@@ -91,6 +91,14 @@ pub fn closed_rows(plan: &ClaimPlan) -> impl Iterator<Item = (Span, RunStatus, &
     missed.into_iter().chain(overflow).chain(skipped)
 }
 
+/// Why occurrences were recorded `skipped` on request, with the request's reason if it gave one.
+pub fn requested_skip_reason(reason: Option<&str>) -> String {
+    match reason {
+        Some(reason) => format!("skipped on request: {reason}"),
+        None => "skipped on request".to_string(),
+    }
+}
+
 /// The `error` text of a `missed` or `skipped` row standing for `count` occurrences.
 pub fn closed_reason(count: i64, reason: &str) -> String {
     if count > 1 {

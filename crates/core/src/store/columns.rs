@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use super::StoreError;
+use crate::model::{PauseNote, SkipRequest};
 use crate::schedule::Trigger;
 
 /// A trigger spread over its columns, instants already read as such.
@@ -97,6 +98,37 @@ pub fn setting(key: &str, column: &str, value: i64, min: i64) -> Result<u32, Sto
         .ok_or_else(|| {
             StoreError::corrupt("jobs", key, format!("{column}: {value} is out of range"))
         })
+}
+
+/// A `jobs` row's pause columns as a [`PauseNote`]: `None` unless the job is
+/// paused with `paused_by` and `paused_at` set (a job created paused by its definition has no
+/// note; a note left on an active job by a hand edit is ignored).
+pub fn pause_note(
+    paused: bool,
+    by: Option<String>,
+    at: Option<DateTime<Utc>>,
+    reason: Option<String>,
+    until: Option<DateTime<Utc>>,
+) -> Option<PauseNote> {
+    match (paused, by, at) {
+        (true, Some(by), Some(at)) => Some(PauseNote {
+            by,
+            at,
+            reason,
+            until,
+        }),
+        _ => None,
+    }
+}
+
+/// The skip columns of the `jobs` row `key` as a [`SkipRequest`]: `None` when `skip_count` is 0.
+pub fn skip_request(
+    key: &str,
+    count: i64,
+    reason: Option<String>,
+) -> Result<Option<SkipRequest>, StoreError> {
+    let count = setting(key, "skip_count", count, 0)?;
+    Ok((count > 0).then_some(SkipRequest { count, reason }))
 }
 
 #[cfg(test)]

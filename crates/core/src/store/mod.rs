@@ -11,6 +11,7 @@ mod copy;
 mod error;
 mod instances;
 mod jobs;
+pub mod pauses;
 mod retention;
 mod seed;
 
