@@ -8,6 +8,7 @@ bench/.venv first:
 
     bench/run_peer.sh                 # both journal modes, 3 runs each
     bench/run_peer.sh --runs 1 --journal wal
+    bench/run_peer.sh --journal wal --only burst --burst 10000,100000
 
 Job defaults match schedlite's: misfire_grace_time 60 s, coalesce, max_instances 1.
 Lateness is measured inside the job function: time.time() at its start minus the instant it
@@ -17,6 +18,7 @@ schedlite-bench's and is printed and written to bench/results/peer-latest.md.
 
 import argparse
 import datetime as dt
+import json
 import math
 import os
 import platform
@@ -72,6 +74,7 @@ class Report:
     def __init__(self):
         self.metrics = []  # [scenario, metric, unit, values]
         self.notes = []
+        self.incomplete = []  # runs that did not finish: the exit status says so
 
     def add(self, scenario, metric, unit, value):
         for m in self.metrics:
@@ -116,6 +119,8 @@ def make_scheduler(path, journal):
         def _wal(dbapi_connection, _record):
             cur = dbapi_connection.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
+            # schedlite's setting with WAL: the peer pays for the same durability, no more.
+            cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
     scheduler = BackgroundScheduler(
         jobstores={"default": SQLAlchemyJobStore(engine=engine)},
@@ -166,6 +171,7 @@ def burst(report, tmp, journal, n, runs):
         rate = len(records) / (last_ms / 1000) if records else math.nan
         if len(records) < n:
             report.note(f"{scenario} run {run + 1}: {len(records)} of {n} ran, {missed[0]} missed")
+            report.incomplete.append(f"{scenario} run {run + 1}")
         print(f"   run {run + 1}: {len(records)} ran, {rate:.0f}/s, last {last_ms:.0f} ms after due, "
               f"p99 {pct(late, 0.99):.0f} ms, {missed[0]} missed; add {n / (added - t):.0f}/s", file=sys.stderr)
         report.add(scenario, "occurrences run per second", "1/s", rate)
@@ -281,7 +287,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--journal", choices=["delete", "wal", "both"], default="both")
-    parser.add_argument("--burst", type=int, default=10_000)
+    parser.add_argument("--burst", type=lambda s: [int(x) for x in s.split(",")], default=[10_000],
+                        help="burst sizes, comma-separated (schedlite-bench passes its own)")
+    parser.add_argument("--json", help="also write every run's value of each metric to this JSON file")
     parser.add_argument("--list-jobs", type=int, default=10_000)
     parser.add_argument("--window", type=float, default=3.0)
     parser.add_argument("--only", default="burst,idle,list")
@@ -296,7 +304,8 @@ def main():
     try:
         for journal in journals:
             if "burst" in only:
-                burst(report, tmp, journal, args.burst, args.runs)
+                for n in args.burst:
+                    burst(report, tmp, journal, n, args.runs)
             if "idle" in only:
                 idle(report, tmp, journal, 50, args.runs)
             if "list" in only:
@@ -313,6 +322,13 @@ def main():
     with open(args.out, "w") as f:
         f.write(doc)
     print(f"written to {args.out}", file=sys.stderr)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump([{"scenario": s, "metric": m, "unit": u, "values": v}
+                       for s, m, u, v in report.metrics], f)
+    if report.incomplete:
+        print(f"error: incomplete runs: {', '.join(report.incomplete)}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

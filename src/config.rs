@@ -97,8 +97,8 @@ pub struct Config {
     /// How long history is kept.
     pub retention: RetentionPolicy,
     /// How often the pruner looks for history past [`Config::retention`]; it also runs once
-    /// at start.
-    pub prune_interval: Duration,
+    /// at start. `None`: no pruner in this process (`--prune-every-seconds 0`).
+    pub prune_interval: Option<Duration>,
     /// Where `POST /admin/backup` writes its copies (`--backup-dir`); `None` means a
     /// `backups` directory beside the database file.
     pub backup_dir: Option<PathBuf>,
@@ -125,7 +125,7 @@ impl Config {
             run_scheduler: true,
             backup_dir: None,
             retention: RetentionPolicy::default(),
-            prune_interval: DEFAULT_PRUNE_INTERVAL,
+            prune_interval: Some(DEFAULT_PRUNE_INTERVAL),
         }
     }
 

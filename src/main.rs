@@ -135,6 +135,11 @@ struct ServeArgs {
     auth_failures_per_minute: u32,
     #[command(flatten)]
     retention: RetentionArgs,
+    /// Seconds between two passes of the history pruner (it also runs once at start); 0
+    /// turns it off in this process, for operators who run `schedlite prune` on a timer
+    /// instead.
+    #[arg(long, env = "SCHEDLITE_PRUNE_EVERY_SECONDS", default_value_t = schedlite::config::DEFAULT_PRUNE_INTERVAL.as_secs(), value_parser = clap::value_parser!(u64).range(0..=604_800))]
+    prune_every_seconds: u64,
     /// For tests only, hidden from `--help`: milliseconds added to this process's wall clock
     /// (negative: behind), so that nodes on one host can disagree about the time as nodes on
     /// different hosts do (issue 11). Read once here; see `timestamp::set_test_clock_offset`.
@@ -279,6 +284,8 @@ async fn serve(db: PathBuf, args: ServeArgs) -> Result<(), String> {
     config.backup_dir = args.backup_dir;
     config.auth_failures_per_minute = args.auth_failures_per_minute;
     config.retention = args.retention.into();
+    config.prune_interval =
+        (args.prune_every_seconds > 0).then(|| Duration::from_secs(args.prune_every_seconds));
     config.provision_admin_key = non_empty_env("SCHEDLITE_ADMIN_KEY");
     config.provision_monitor_key = non_empty_env("SCHEDLITE_MONITOR_KEY");
     let mut app = Application::build(config).await.map_err(|e| chain(&e))?;

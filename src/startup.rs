@@ -154,15 +154,19 @@ impl Application {
         let app = api::router(state.clone());
         let (stop_tx, stop_rx) = watch::channel(false);
         // The pruner keeps history within the retention policy wherever jobs fire.
-        let pruner = self.scheduler.as_ref().map(|_| {
-            tokio::spawn(retention::run_pruner(
-                state.store.clone(),
-                state.scheduler.clone(),
-                state.config.retention,
-                state.config.prune_interval,
-                stop_rx.clone(),
-            ))
-        });
+        let pruner = self
+            .scheduler
+            .as_ref()
+            .and(state.config.prune_interval)
+            .map(|interval| {
+                tokio::spawn(retention::run_pruner(
+                    state.store.clone(),
+                    state.scheduler.clone(),
+                    state.config.retention,
+                    interval,
+                    stop_rx.clone(),
+                ))
+            });
         let scheduler = self.scheduler.map(|s| tokio::spawn(s.run(stop_rx.clone())));
         let mut server_stop = stop_rx.clone();
         let app = app.into_make_service_with_connect_info::<SocketAddr>();

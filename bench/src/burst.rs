@@ -74,28 +74,58 @@ pub(crate) async fn scenario_burst(ctx: &mut Ctx) -> Result<()> {
         insert_date_jobs(&template, "b", n, PLACEHOLDER).await?;
         close_pool(pool).await?;
         for run in 0..ctx.runs {
+            let probe = probe_copy(ctx, &template, "b", n).await?;
             let (db, pool) = ctx.copy_db(&template, &format!("burst-{n}.db")).await?;
             let result = fire_burst(ctx, &db, &pool, "b", n, None).await;
             pool.close().await;
             let b = result?;
             eprintln!(
-                "   run {}: {} succeeded, {:.0} occurrences/s, last finished {:.0} ms after due, lateness p99 {:.0} ms",
+                "   run {}: {} succeeded, {:.0} occurrences/s ({:.2} of the probe's {:.0}/s), last finished {:.0} ms after due, lateness p99 {:.0} ms",
                 run + 1,
                 b.succeeded,
                 b.rate,
+                b.rate / probe.rate(),
+                probe.rate(),
                 b.last_ms,
                 pct(&b.late, 0.99)
             );
             if b.succeeded as usize != n {
-                ctx.report.note(format!(
+                return Err(format!(
                     "{scenario} run {}: only {} of {n} runs succeeded ({} closed) before the deadline",
                     run + 1,
                     b.succeeded,
                     b.closed
-                ));
+                )
+                .into());
             }
             let r = &mut ctx.report;
+            let first_start = pct(&b.late, 0.0);
+            let last_start = pct(&b.late, 1.0);
+            r.add(
+                &scenario,
+                "direct-driver probe per second",
+                "1/s",
+                probe.rate(),
+            );
             r.add(&scenario, "occurrences run per second", "1/s", b.rate);
+            r.add(
+                &scenario,
+                "rate / probe (same run)",
+                "",
+                b.rate / probe.rate(),
+            );
+            r.add(
+                &scenario,
+                "rate from the first start",
+                "1/s",
+                b.succeeded as f64 / ((b.last_ms - first_start) / 1000.0),
+            );
+            r.add(
+                &scenario,
+                "last start / (n ÷ probe rate)",
+                "",
+                last_start / (n as f64 / probe.rate() * 1000.0),
+            );
             r.add(&scenario, "due → last succeeded", "ms", b.last_ms);
             r.add(&scenario, "lateness p50", "ms", pct(&b.late, 0.5));
             r.add(&scenario, "lateness p99", "ms", pct(&b.late, 0.99));
@@ -123,7 +153,22 @@ pub(crate) async fn scenario_raw(ctx: &mut Ctx) -> Result<()> {
                 .map_err(|e| format!("open: {e}"))?;
             let raw = raw_loop(&store).await;
             store.close().await;
-            raw?.report(ctx, &scenario, n);
+            let raw = raw?;
+            raw.report(ctx, &scenario, n)?;
+            let probe = probe_copy(ctx, &template, "r", n).await?;
+            let r = &mut ctx.report;
+            r.add(
+                &scenario,
+                "direct-driver probe per second",
+                "1/s",
+                probe.rate(),
+            );
+            r.add(
+                &scenario,
+                "rate / probe (same run)",
+                "",
+                raw.rate() / probe.rate(),
+            );
         }
     }
     Ok(())
@@ -138,14 +183,19 @@ pub(crate) struct RawRun {
 }
 
 impl RawRun {
-    /// Adds the run's figures to the report under `scenario` (`n` jobs were due).
-    pub(crate) fn report(&self, ctx: &mut Ctx, scenario: &str, n: usize) {
+    /// Claims per second.
+    pub(crate) fn rate(&self) -> f64 {
+        self.claimed as f64 / self.secs
+    }
+
+    /// Adds the run's figures to the report under `scenario` (`n` jobs were due); a run that
+    /// claimed fewer than `n` is an error.
+    pub(crate) fn report(&self, ctx: &mut Ctx, scenario: &str, n: usize) -> Result<()> {
         let (claimed, secs) = (self.claimed, self.secs);
         let claim_ms = self.claim_time.as_secs_f64() * 1000.0;
         let record_ms = self.record_time.as_secs_f64() * 1000.0;
         if claimed != n {
-            ctx.report
-                .note(format!("{scenario}: claimed {claimed} of {n} jobs"));
+            return Err(format!("{scenario}: claimed {claimed} of {n} jobs").into());
         }
         eprintln!(
             "   {claimed} in {secs:.3} s: {:.0}/s (claims {claim_ms:.0} ms, records {record_ms:.0} ms)",
@@ -160,6 +210,7 @@ impl RawRun {
         );
         r.add(scenario, "time in claim_due", "ms", claim_ms);
         r.add(scenario, "time in record_outcomes", "ms", record_ms);
+        Ok(())
     }
 }
 

@@ -24,15 +24,21 @@
 //! (the claim-and-record SQL in a loop, in this process, no scheduler around it), `idle`
 //! (50 jobs at distinct instants), `steady` (10,000 interval jobs firing for a while),
 //! `api` (HTTP create, get and list rates and latencies), `scale` (a file with 1,000,000 jobs:
-//! time to ready, RSS, cost of an idle loop pass), and `pg` (the PostgreSQL engine: bursts on 1
-//! and 3 nodes, its raw claim limit, idle lateness, GET; only when selected, with `--postgres`).
-//! The APScheduler peer is `bench/run_peer.sh`.
+//! time to ready, RSS, cost of an idle loop pass), `prune` (a burst beside a history of
+//! 10,000,000 prunable runs, with the pruner off and on), and `pg` (the PostgreSQL engine: bursts
+//! on 1 and 3 nodes, its raw claim limit, idle lateness, GET; only when selected, with
+//! `--postgres`). `peer` (only when selected) runs APScheduler 3 (`bench/run_peer.sh`) on the
+//! same bursts, for the ratio. Every burst is also run by the direct-driver probe (`probe.rs`),
+//! SQLite with nothing in between, and reported as a ratio to it.
 
 mod api;
 mod baseline;
 mod burst;
 mod db;
+mod peer;
 mod pg;
+mod probe;
+mod prune;
 mod report;
 mod scale;
 mod server;
@@ -50,14 +56,17 @@ pub(crate) use burst::*;
 pub(crate) use chrono::{DateTime, SecondsFormat, Utc};
 pub(crate) use clap::Parser;
 pub(crate) use db::*;
+pub(crate) use peer::*;
 pub(crate) use pg::*;
+pub(crate) use probe::*;
+pub(crate) use prune::*;
 pub(crate) use report::*;
 pub(crate) use scale::*;
 pub(crate) use schedlite::actions::Action;
 pub(crate) use schedlite::model::{JobSettings, NewJob, RunStatus};
 pub(crate) use schedlite::schedule::Trigger;
 pub(crate) use schedlite::scheduler::{CLAIM_BATCH, plan};
-pub(crate) use schedlite::store::{RunRecord, SeedTrigger, Store};
+pub(crate) use schedlite::store::{RunRecord, SeedHistory, SeedTrigger, Store};
 pub(crate) use server::*;
 pub(crate) use sqlx::Row;
 pub(crate) use sqlx::sqlite::{
@@ -78,9 +87,11 @@ pub(crate) const PLACEHOLDER: &str = "2099-01-01T00:00:00.000Z";
 pub(crate) const LEAD: Duration = Duration::from_millis(2000);
 /// Outcomes written per transaction in the raw loop, as the server's writer does.
 pub(crate) const RAW_RECORD_BATCH: usize = 1024;
-pub(crate) const SCENARIOS: [&str; 7] = ["burst", "raw", "idle", "steady", "api", "scale", "pg"];
+pub(crate) const SCENARIOS: [&str; 9] = [
+    "burst", "raw", "idle", "steady", "api", "scale", "prune", "pg", "peer",
+];
 /// Scenarios that run only when named in `--only` (they need a PostgreSQL server).
-pub(crate) const ON_REQUEST: [&str; 1] = ["pg"];
+pub(crate) const ON_REQUEST: [&str; 2] = ["pg", "peer"];
 
 /// Benchmarks of schedlite against the real release binary.
 #[derive(Debug, Parser)]
@@ -89,7 +100,8 @@ pub(crate) struct Opts {
     /// Smaller sizes and shorter windows (under 3 minutes); long scenarios run once.
     #[arg(long)]
     pub(crate) quick: bool,
-    /// Scenarios to run, comma-separated: burst, raw, idle, steady, api, scale (default: all).
+    /// Scenarios to run, comma-separated: burst, raw, idle, steady, api, scale, prune (the
+    /// default: all of these), pg and peer (only when named).
     #[arg(long, value_delimiter = ',')]
     pub(crate) only: Vec<String>,
     /// Runs per figure; the table shows their median, min and max.
@@ -123,6 +135,8 @@ pub(crate) struct Sizes {
     pub(crate) idle_cpu_window: Duration,
     pub(crate) scale_burst: usize,
     pub(crate) long_runs: u32,
+    /// Run rows of history in the `prune` scenario's file.
+    pub(crate) history: u32,
 }
 
 impl Sizes {
@@ -139,6 +153,7 @@ impl Sizes {
                 idle_cpu_window: Duration::from_secs(5),
                 scale_burst: 10_000,
                 long_runs: 1,
+                history: 1_000_000,
             }
         } else {
             Sizes {
@@ -152,6 +167,7 @@ impl Sizes {
                 idle_cpu_window: Duration::from_secs(10),
                 scale_burst: 10_000,
                 long_runs: opts.runs.min(2),
+                history: 10_000_000,
             }
         }
     }
@@ -190,6 +206,41 @@ pub(crate) fn machine() -> String {
     format!("{cpus} CPUs ({model}){mem}")
 }
 
+/// The commit the figures describe: the source tree's HEAD, whether it had uncommitted changes,
+/// and the commit the server binary says it was built from (`schedlite --version`). BENCHMARKS.md
+/// takes figures only from a clean tree whose server matches it.
+pub(crate) fn source_stamp(server_bin: &Path) -> String {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let head = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    let dirty = match git(&["status", "--porcelain", "--untracked-files=no"]) {
+        Some(changes) if changes.is_empty() => "clean",
+        Some(_) => "dirty",
+        None => "unknown",
+    };
+    let server = std::process::Command::new(server_bin)
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let matches = if server.contains(&head) {
+        ""
+    } else {
+        " (NOT this commit)"
+    };
+    format!("commit {head} ({dirty} tree) · server `{server}`{matches}")
+}
+
 /// Runs the selected scenarios, then prints the table and writes it to `--out`.
 pub(crate) async fn run(opts: Opts) -> Result<()> {
     let selected = selected_scenarios(&opts)?;
@@ -211,6 +262,7 @@ pub(crate) async fn run(opts: Opts) -> Result<()> {
         clk_tck: clk_tck(),
         report: Report::default(),
         servers_started: 0,
+        server_args: Vec::new(),
     };
     let started = Instant::now();
     let load_before = loadavg();
@@ -224,6 +276,7 @@ pub(crate) async fn run(opts: Opts) -> Result<()> {
     }
     .map_err(|e| format!("{e} (server logs in {})", dir.display()));
     add_raw_ratios(&mut ctx);
+    peer_ratios(&mut ctx.report, &ctx.sizes.bursts.clone());
     let mode = if opts.quick { "quick" } else { "full" };
     let runs = match &opts.baseline {
         None => format!(
@@ -233,8 +286,9 @@ pub(crate) async fn run(opts: Opts) -> Result<()> {
         Some(_) => format!("{} rounds, each figure once per round and build", opts.runs),
     };
     let mut doc = format!(
-        "# schedlite-bench results\n\n{} · {} · load average {} before, {} after · mode {mode}, {runs} · scenarios {} · {:.0} s\n\n",
+        "# schedlite-bench results\n\n{} · {} · {} · load average {} before, {} after · mode {mode}, {runs} · scenarios {} · {:.0} s\n\n",
         Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+        source_stamp(&ctx.server_bin),
         machine(),
         load_before,
         loadavg(),
@@ -264,6 +318,8 @@ pub(crate) async fn run_scenarios(
             "steady" => scenario_steady(ctx).await,
             "api" => scenario_api(ctx).await,
             "pg" => scenario_pg(ctx, postgres.unwrap_or_default()).await,
+            "peer" => scenario_peer(ctx).await,
+            "prune" => scenario_prune(ctx).await,
             _ => scenario_scale(ctx).await,
         };
         r.map_err(|e| format!("{name}: {e}"))?;

@@ -167,8 +167,7 @@ async fn pg_raw(ctx: &mut Ctx, server: &str, n: usize) -> Result<()> {
     let raw = raw_loop(&store).await;
     store.close().await;
     db.drop_db().await?;
-    raw?.report(ctx, &scenario, n);
-    Ok(())
+    raw?.report(ctx, &scenario, n)
 }
 
 /// 50 jobs at distinct instants 100 ms apart, one node: how late each starts.

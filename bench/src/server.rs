@@ -13,6 +13,9 @@ pub(crate) struct Ctx {
     pub(crate) clk_tck: f64,
     pub(crate) report: Report,
     pub(crate) servers_started: usize,
+    /// Flags added to `serve` for the servers a scenario starts (the `prune` scenario turns
+    /// the pruner off with them); empty otherwise.
+    pub(crate) server_args: Vec<String>,
 }
 
 /// A running `schedlite serve`.
@@ -40,6 +43,7 @@ impl Ctx {
             .arg("serve")
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
+            .args(&self.server_args)
             .env("SCHEDLITE_DB", db)
             .env("SCHEDLITE_ADMIN_KEY", ADMIN_KEY)
             .env("RUST_LOG", "warn")

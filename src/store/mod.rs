@@ -53,7 +53,7 @@ pub use schedlite_core::store::columns;
 pub use schedlite_core::store::{
     AgeCutoffs, AuditEntry, COPY_PAGE, ClaimReport, ClaimedRun, Gauges, Instance, JobCursor,
     JobFilter, JobOrder, JobPage, MigrationReport, OpenOptions, PRUNE_BATCH, PRUNE_JOBS_PER_STEP,
-    PruneStep, RunRecord, SeedTrigger, StorageCondition, StoreError, TableCounts,
+    PruneStep, RunRecord, SeedHistory, SeedTrigger, StorageCondition, StoreError, TableCounts,
 };
 pub use schedlite_postgres::PgStore;
 pub use sqlite::SqliteStore;

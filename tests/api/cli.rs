@@ -145,6 +145,22 @@ fn bad_flags_are_named() {
         .output()
         .expect("runs");
     assert_one_line_error(&out, &["SCHEDLITE_ADMIN_KEY"], "short admin key");
+    for bad in ["-1", "soon", "604801"] {
+        let flag = format!("--prune-every-seconds={bad}");
+        let out = schedlite(&["serve", &flag], &db);
+        assert_one_line_error(&out, &["--prune-every-seconds", bad], "prune interval");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_schedlite"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("SCHEDLITE_DB", &db)
+        .env("SCHEDLITE_PRUNE_EVERY_SECONDS", "1.5")
+        .output()
+        .expect("runs");
+    assert_one_line_error(
+        &out,
+        &["--prune-every-seconds", "1.5"],
+        "prune interval env",
+    );
 }
 
 /// The first start with no keys prints an admin key, and only then: exactly three lines on

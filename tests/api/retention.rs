@@ -137,7 +137,7 @@ async fn the_server_prunes_history_past_the_policy_and_keeps_the_rest(engine: En
 
     let mut config = test_config(&db, &scheduler_on());
     config.retention = policy();
-    config.prune_interval = Duration::from_secs(3600);
+    config.prune_interval = Some(Duration::from_secs(3600));
     let mut app = start_with(config).await;
     app.dir = Some(guard);
     wait_for(

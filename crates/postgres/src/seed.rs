@@ -2,7 +2,7 @@
 //! million jobs are one statement rather than a million round trips.
 
 use chrono::{DateTime, Utc};
-use schedlite_core::store::{SeedTrigger, StoreError};
+use schedlite_core::store::{SeedHistory, SeedTrigger, StoreError};
 
 use super::{PgStore, ms};
 
@@ -59,5 +59,31 @@ impl PgStore {
             }
         }
         Ok(())
+    }
+}
+
+impl PgStore {
+    /// Inserts the run history `h` describes; see the service's `Store::seed_history`.
+    pub async fn seed_history(&self, h: SeedHistory<'_>) -> Result<u64, StoreError> {
+        let done = sqlx::query!(
+            r#"INSERT INTO job_runs (job_id, scheduled_at, kind, status, started_at, finished_at,
+                                     duration_ms, owner_id)
+               SELECT $3 || lpad(i::text, 7, '0'), t.at, 'scheduled', $6, t.at,
+                      CASE WHEN $6 = 'running' THEN NULL ELSE t.at END,
+                      CASE WHEN $6 = 'running' THEN NULL ELSE 0 END, $7
+               FROM generate_series(0::bigint, $1::bigint - 1) AS i,
+                    generate_series(0::bigint, $2::bigint - 1) AS r,
+                    LATERAL (SELECT $4::timestamptz + make_interval(secs => r * $5::bigint / 1000.0) AS at) AS t"#,
+            i64::from(h.jobs),
+            i64::from(h.per_job),
+            h.prefix,
+            ms(h.first),
+            h.step_ms,
+            h.status.as_str(),
+            h.owner,
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 }

@@ -22,7 +22,7 @@ pub use error::{StorageCondition, StoreError};
 pub use instances::Instance;
 pub use jobs::{Gauges, JobCursor, JobFilter, JobOrder, JobPage};
 pub use retention::{AgeCutoffs, PRUNE_BATCH, PRUNE_JOBS_PER_STEP, PruneStep};
-pub use seed::SeedTrigger;
+pub use seed::{SeedHistory, SeedTrigger};
 
 /// Optional limits for opening a store.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -22,3 +22,25 @@ pub enum SeedTrigger {
         step_ms: f64,
     },
 }
+
+/// A history to seed beside seeded jobs (`Store::seed_history`), for the benchmark's realistic
+/// files: `per_job` runs of each of the jobs `{prefix}0000000` … `{prefix}{jobs − 1:07}`, run
+/// `k` (0-based) of each job scheduled at `first + k * step_ms` and finished (or, for
+/// `running`, started) at that instant.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SeedHistory<'a> {
+    /// The jobs' id prefix, as given to `seed_noop_jobs`.
+    pub prefix: &'a str,
+    /// How many of the seeded jobs get a history.
+    pub jobs: u32,
+    /// Runs per job.
+    pub per_job: u32,
+    /// The occurrence of each job's first run.
+    pub first: DateTime<Utc>,
+    /// Milliseconds between a job's consecutive runs (at least 1, so occurrences stay unique).
+    pub step_ms: i64,
+    /// `succeeded` (a finished history) or `running` (runs left behind, e.g. by a dead owner).
+    pub status: crate::model::RunStatus,
+    /// The serving process the runs belong to (`None`: no owner).
+    pub owner: Option<&'a str>,
+}
