@@ -101,6 +101,7 @@ impl Application {
                 max_concurrent_runs: config.max_concurrent_runs,
                 shutdown_grace: config.shutdown_grace,
                 heartbeat_expiry: config.heartbeat_expiry,
+                max_idle: config.scheduler_max_idle,
             };
             Some(Arc::new(
                 Scheduler::start(store.clone(), handle.clone(), scheduler_config).await?,
@@ -243,12 +244,11 @@ async fn provision_keys(store: &Store, config: &Config) -> Result<Option<String>
             }
         }
     }
-    if store.count_keys().await? == 0 {
-        let key = apikey::generate();
-        store
-            .create_key("admin", Role::Admin, &apikey::hash(&key), now)
-            .await?;
-        return Ok(Some(key));
-    }
-    Ok(None)
+    // Checked and created in one step: another process starting at the same moment on the same
+    // empty database must not create (and print) a second one.
+    let key = apikey::generate();
+    let created = store
+        .create_first_key("admin", Role::Admin, &apikey::hash(&key), now)
+        .await?;
+    Ok(created.map(|_| key))
 }

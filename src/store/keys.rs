@@ -19,6 +19,20 @@ impl Store {
         dispatch!(self, s => s.create_key(name, role, key_hash, now).await)
     }
 
+    /// Stores `key_hash` under `name` only if no key was ever created (revoked ones count),
+    /// checked and written atomically: of several processes starting together on an empty
+    /// database exactly one creates the first admin key, and prints it. `None` when a key
+    /// existed.
+    pub async fn create_first_key(
+        &self,
+        name: &str,
+        role: Role,
+        key_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<KeyInfo>, StoreError> {
+        dispatch!(self, s => s.create_first_key(name, role, key_hash, now).await)
+    }
+
     /// Every key, live and revoked, oldest first.
     pub async fn list_keys(&self) -> Result<Vec<KeyInfo>, StoreError> {
         dispatch!(self, s => s.list_keys().await)

@@ -1,6 +1,6 @@
 //! The `schedlite` binary: bad files and flags give one-line errors and a non-zero exit, keys
-//! are printed alone, and the file is readable with `sqlite3`. `keys` and `migrate` run on both
-//! engines.
+//! are printed alone, and the file is readable with `sqlite3`. `keys`, `migrate` and the first
+//! start of several processes at once run on both engines.
 
 use std::process::Command;
 
@@ -11,7 +11,8 @@ use crate::helpers::engine::fresh;
 
 crate::both_engines!(
     keys_are_created_listed_and_revoked,
-    migrate_twice_is_a_no_op
+    migrate_twice_is_a_no_op,
+    processes_starting_together_on_an_empty_database_print_one_first_key
 );
 
 /// A file that is not a database, a directory, and a newer schema are refused cleanly.
@@ -128,6 +129,75 @@ async fn migrate_twice_is_a_no_op(engine: Engine) {
     let second = schedlite(&["migrate"], &db);
     assert!(second.status.success());
     assert!(String::from_utf8_lossy(&second.stdout).contains("up to date"));
+}
+
+/// Four `serve` processes started together on an empty database, no key provisioned: every
+/// one starts, exactly one prints a first admin key (the banner, then the key alone), the
+/// others print nothing, one key is stored, and the printed key works on every process.
+async fn processes_starting_together_on_an_empty_database_print_one_first_key(engine: Engine) {
+    let (db, _guard) = fresh(engine).await;
+    let mut servers: Vec<_> = (0..4).map(|_| serve_piped(&db)).collect();
+    let client = reqwest::Client::new();
+    for (i, (child, url, _)) in servers.iter_mut().enumerate() {
+        let ready = url.replace("/api/v1alpha1", "/readyz");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                let mut err = String::new();
+                if let Some(mut pipe) = child.stderr.take() {
+                    std::io::Read::read_to_string(&mut pipe, &mut err).ok();
+                }
+                panic!("process {i} exited before serving ({status}): {err}");
+            }
+            let up = client.get(&ready).send().await;
+            if up.is_ok_and(|r| r.status() == 200) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "process {i} not ready after 30 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+    // A process prints its banner before it serves: every line is there by now.
+    let printed: Vec<Vec<String>> = servers
+        .iter()
+        .map(|(_, _, lines)| lines.try_iter().collect())
+        .collect();
+    let banners: Vec<&Vec<String>> = printed.iter().filter(|l| !l.is_empty()).collect();
+    assert_eq!(
+        banners.len(),
+        1,
+        "exactly one process prints a first key: {printed:?}"
+    );
+    let (banner, key) = (&banners[0][..2], &banners[0][2]);
+    assert_eq!(
+        banner,
+        [
+            "schedlite: no API keys existed, so an admin key named 'admin' was created.",
+            "schedlite: it is shown only this once; only its hash is stored:",
+        ]
+    );
+    assert_eq!(banners[0].len(), 3, "{:?}", banners[0]);
+    for (_, url, _) in &servers {
+        assert_me(&client, url, key).await;
+    }
+    let store = schedlite::store::Store::open(&db, false)
+        .await
+        .expect("open");
+    let keys = store.list_keys().await.expect("keys");
+    store.close().await;
+    let keys: Vec<_> = keys
+        .iter()
+        .map(|k| (k.name.as_str(), k.role, k.revoked_at.is_none()))
+        .collect();
+    assert_eq!(keys, [("admin", schedlite::model::Role::Admin, true)]);
+    for (child, _, lines) in servers {
+        let out = terminate_and_collect(child).await;
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(lines.iter().count(), 0, "nothing more on stdout");
+    }
 }
 
 /// Bad flags and environment values get an error naming them, not a panic.

@@ -11,6 +11,7 @@ crate::conformance!(
     a_live_name_is_unique_but_a_revoked_one_can_be_reused,
     touch_records_use_at_most_once_per_window,
     provisioning_changes_nothing_when_the_key_is_already_there,
+    of_several_handles_racing_for_the_first_key_exactly_one_creates_it,
 );
 
 async fn keys_are_created_found_listed_and_revoked(db: Db) {
@@ -194,4 +195,42 @@ async fn provisioning_changes_nothing_when_the_key_is_already_there(db: Db) {
         (now_monitor.role, now_monitor.revoked_at),
         (Role::Monitor, None)
     );
+}
+
+/// Four handles (as four processes starting together would hold) ask at once for the first
+/// key, each with its own hash: exactly one creates it, and a later ask creates none.
+async fn of_several_handles_racing_for_the_first_key_exactly_one_creates_it(db: Db) {
+    let t = now();
+    let mut handles = vec![db.store.clone()];
+    for _ in 0..3 {
+        handles.push(db.another_handle().await);
+    }
+    let asks = handles.iter().zip(['a', 'b', 'c', 'd']).map(|(store, c)| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .create_first_key("admin", Role::Admin, &hash(c), t)
+                .await
+                .expect("create the first key")
+        })
+    });
+    let mut created = Vec::new();
+    for ask in asks.collect::<Vec<_>>() {
+        created.extend(ask.await.expect("task"));
+    }
+    assert_eq!(created.len(), 1, "first keys created: {created:?}");
+    assert_eq!(
+        (created[0].name.as_str(), created[0].role),
+        ("admin", Role::Admin)
+    );
+    assert_eq!(db.store.count_keys().await.expect("count"), 1);
+    let again = db
+        .store
+        .create_first_key("admin", Role::Admin, &hash('e'), plus_ms(t, 1))
+        .await
+        .expect("ask again");
+    assert_eq!(again, None, "a key exists: no first key now");
+    for store in &handles[1..] {
+        store.close().await;
+    }
 }

@@ -54,13 +54,45 @@ impl PgStore {
             key_hash,
             ms(now)
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.conn().await?)
         .await
         .map_err(|e| match e.as_database_error() {
             Some(db) if db.is_unique_violation() => StoreError::KeyNameTaken(name.to_string()),
             _ => StoreError::from(e),
         })?;
         row.into_info().map(|(info, _)| info)
+    }
+
+    /// Stores the first key: `key_hash` under `name`, only if no key was ever created. The
+    /// table is locked against other writers for the check and the insert (READ COMMITTED
+    /// alone would let two nodes both see it empty), so of several nodes starting together on
+    /// an empty database exactly one creates it. `None` when a key existed.
+    pub async fn create_first_key(
+        &self,
+        name: &str,
+        role: Role,
+        key_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<KeyInfo>, StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query!("LOCK TABLE api_keys IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
+        let row = sqlx::query_as!(
+            KeyRow,
+            "INSERT INTO api_keys (name, role, key_hash, created_at)
+             SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM api_keys)
+             RETURNING *",
+            name,
+            role.as_str(),
+            key_hash,
+            ms(now)
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.map(|row| row.into_info().map(|(info, _)| info))
+            .transpose()
     }
 
     /// Every key, revoked ones included, oldest first.
@@ -77,7 +109,7 @@ impl PgStore {
     /// hashes in bulk).
     pub async fn export_keys(&self) -> Result<Vec<(KeyInfo, String)>, StoreError> {
         let rows = sqlx::query_as!(KeyRow, "SELECT * FROM api_keys ORDER BY id")
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.conn().await?)
             .await?;
         rows.into_iter().map(KeyRow::into_info).collect()
     }
@@ -89,7 +121,7 @@ impl PgStore {
             ms(now),
             name
         )
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -104,7 +136,7 @@ impl PgStore {
             "SELECT * FROM api_keys WHERE key_hash = $1",
             key_hash
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await?;
         row.map(KeyRow::into_info).transpose()
     }
@@ -122,7 +154,7 @@ impl PgStore {
             id,
             ms(unless_after)
         )
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await?;
         Ok(())
     }
@@ -131,7 +163,7 @@ impl PgStore {
     pub async fn count_keys(&self) -> Result<i64, StoreError> {
         Ok(
             sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM api_keys"#)
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *self.conn().await?)
                 .await?,
         )
     }
@@ -145,7 +177,7 @@ impl PgStore {
         key_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         // Nodes starting together provision the same keys: one at a time.
         sqlx::query!("LOCK TABLE api_keys IN SHARE ROW EXCLUSIVE MODE")
             .execute(&mut *tx)

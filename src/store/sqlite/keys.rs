@@ -72,6 +72,42 @@ impl SqliteStore {
         })
     }
 
+    /// Stores the first key: `key_hash` under `name`, only if no key was ever created. The
+    /// check and the insert hold the write lock together (`BEGIN IMMEDIATE`), so of several
+    /// processes starting together on a new file exactly one creates it. `None` when a key
+    /// existed.
+    pub async fn create_first_key(
+        &self,
+        name: &str,
+        role: Role,
+        key_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<KeyInfo>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let role_s = role.as_str();
+        let created = ts(now);
+        let id = sqlx::query_scalar!(
+            r#"INSERT INTO api_keys (name, role, key_hash, created_at)
+               SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM api_keys)
+               RETURNING id AS "id!: i64""#,
+            name,
+            role_s,
+            key_hash,
+            created
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id.map(|id| KeyInfo {
+            id,
+            name: name.to_string(),
+            role,
+            created_at: crate::timestamp::Timestamp::new(now).get(),
+            last_used_at: None,
+            revoked_at: None,
+        }))
+    }
+
     /// Every key, live and revoked, oldest first.
     pub async fn list_keys(&self) -> Result<Vec<KeyInfo>, StoreError> {
         Ok(self

@@ -162,10 +162,20 @@ impl SqliteStore {
     /// whose applied migrations were edited since, naming the version.
     pub async fn migrate(&self) -> Result<MigrationReport, StoreError> {
         let before = self.schema_version().await.unwrap_or(0);
-        MIGRATOR
-            .run(&self.pool)
-            .await
-            .map_err(|e| from_migrate(e, &MIGRATOR))?;
+        // SQLite has no lock for the migrator to take: processes starting together on a new
+        // file apply the same migration at once, and all but one fail on its tables ("already
+        // exists"; each migration commits with its `_sqlx_migrations` row). A failure after
+        // which the schema has moved on is that race: the next run skips what was applied. A
+        // failure that leaves the schema where it was is real.
+        let mut last = before;
+        while let Err(e) = MIGRATOR.run(&self.pool).await {
+            let reached = self.schema_version().await.unwrap_or(0);
+            if reached <= last {
+                return Err(from_migrate(e, &MIGRATOR));
+            }
+            tracing::debug!(error = %e, reached, "the file was migrated meanwhile; again");
+            last = reached;
+        }
         let current = self.schema_version().await?;
         let applied = MIGRATOR
             .iter()
