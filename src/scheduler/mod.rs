@@ -7,6 +7,7 @@
 //! claimed occurrence is in `dispatch`, the outcome writer in `outcomes`, the heartbeat and the
 //! recovery of dead processes' runs in `recovery`.
 
+mod backoff;
 mod dispatch;
 mod handle;
 mod in_flight;
@@ -34,10 +35,6 @@ use crate::model::ClaimPlan;
 use crate::store::{ClaimReport, ClaimedRun, RunRecord, Store, StoreError};
 use crate::timestamp;
 
-/// Longest the loop sleeps without looking at the file again: other processes sharing it may
-/// have added jobs due sooner than anything this process knows about.
-pub const MAX_IDLE: Duration = Duration::from_secs(1);
-
 /// How far ahead of their instant occurrences are claimed. The run then waits for its exact
 /// instant, so its start is not delayed by the claim transaction, and jobs due within this
 /// window share one transaction. A job deleted or paused less than this before its instant
@@ -53,11 +50,6 @@ pub const PASS_SPACING: Duration = Duration::from_millis(15);
 /// Most due jobs claimed in one transaction.
 pub const CLAIM_BATCH: u32 = 2048;
 
-/// How long the loop waits after a pass failed for a reason other than a busy database (disk
-/// full, file gone) before trying again: long enough not to flood the log, short enough to
-/// resume within a second of the cause going away.
-const FAILED_PASS_PAUSE: Duration = Duration::from_secs(1);
-
 /// Tuning of one scheduler.
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
@@ -67,6 +59,9 @@ pub struct SchedulerConfig {
     pub shutdown_grace: Duration,
     /// A process on another host whose heartbeat is older than this is dead.
     pub heartbeat_expiry: Duration,
+    /// Longest the loop sleeps without looking at the database
+    /// ([`crate::config::DEFAULT_SCHEDULER_MAX_IDLE`] says why it is short).
+    pub max_idle: Duration,
 }
 
 /// One process's scheduler.
@@ -214,8 +209,10 @@ impl Scheduler {
             .map(|rx| tokio::spawn(outcomes::write_records(self.store.clone(), rx)));
         let maintenance = tokio::spawn(self.clone().maintain(shutdown.clone()));
         let submitted = self.clone().forward_submitted();
+        // Failed passes in a row, for the pause after the next (`backoff`).
+        let mut failures = 0;
         while !*shutdown.borrow() {
-            self.turn(&mut shutdown).await;
+            self.turn(&mut shutdown, &mut failures).await;
         }
         self.handle.set_submitter(None);
         if let Some(task) = submitted {
@@ -236,18 +233,25 @@ impl Scheduler {
         }))
     }
 
-    /// One turn of the loop: a pass, then a wait until the next due job (at most
-    /// [`MAX_IDLE`]), a wake-up or shutdown; after a failed pass, [`FAILED_PASS_PAUSE`].
-    async fn turn(&self, shutdown: &mut watch::Receiver<bool>) {
+    /// One turn of the loop: a pass, then a wait until the next due job (at most the
+    /// configured `max_idle`), a wake-up or shutdown; after the `failures`-th failed pass in a
+    /// row, the pause `backoff` gives.
+    async fn turn(&self, shutdown: &mut watch::Receiver<bool>, failures: &mut u32) {
         let now = timestamp::now();
-        let wait = match self.timed_pass(now).await {
+        let next = self.timed_pass(now).await;
+        if matches!(next, Next::Pause) {
+            *failures = failures.saturating_add(1);
+        } else {
+            *failures = 0;
+        }
+        let wait = match next {
             Next::Again => {
                 tokio::task::yield_now().await;
                 return;
             }
             Next::Pause => {
                 tokio::select! {
-                    () = tokio::time::sleep(FAILED_PASS_PAUSE) => {}
+                    () = tokio::time::sleep(backoff::failed_pass_pause(*failures)) => {}
                     _ = shutdown.changed() => {}
                 }
                 return;
@@ -303,7 +307,7 @@ impl Scheduler {
 
     /// How long the loop may sleep after the pass that began at `pass_at`: until the earliest
     /// job is due (less [`LOOKAHEAD`]), at least [`PASS_SPACING`] after that pass, at most
-    /// [`MAX_IDLE`].
+    /// the configured `max_idle`.
     async fn idle_time(&self, pass_at: DateTime<Utc>) -> Duration {
         let since_pass = (timestamp::now() - pass_at)
             .to_std()
@@ -314,11 +318,11 @@ impl Scheduler {
                 .unwrap_or(Duration::ZERO)
                 .saturating_sub(LOOKAHEAD)
                 .max(PASS_SPACING.saturating_sub(since_pass))
-                .min(MAX_IDLE),
-            Ok(None) => MAX_IDLE,
+                .min(self.config.max_idle),
+            Ok(None) => self.config.max_idle,
             Err(e) => {
                 tracing::warn!(error = %e, "could not read the next due time");
-                MAX_IDLE
+                self.config.max_idle
             }
         }
     }
@@ -381,7 +385,7 @@ impl Scheduler {
 enum Next {
     /// Another pass at once: the batch was full, or the database was busy.
     Again,
-    /// Wait [`FAILED_PASS_PAUSE`] (or shutdown): the pass failed.
+    /// Pause (see `backoff`; or until shutdown): the pass failed.
     Pause,
     /// Sleep until the next due job, a wake-up or shutdown.
     Idle,

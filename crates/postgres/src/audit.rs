@@ -22,7 +22,7 @@ impl PgStore {
             job_id,
             i64::from(limit)
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         rows.into_iter()
             .map(|r| {

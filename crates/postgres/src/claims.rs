@@ -41,12 +41,12 @@ impl PgStore {
             r#"SELECT EXISTS (SELECT 1 FROM jobs WHERE next_run_at <= $1) AS "due!""#,
             horizon
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.conn().await?)
         .await?;
         if !any_due {
             return Ok(report);
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let due = sqlx::query_as!(
             JobRow,
             "SELECT * FROM jobs WHERE next_run_at <= $1 ORDER BY next_run_at, id LIMIT $2
@@ -108,7 +108,7 @@ impl PgStore {
         key_name: &str,
     ) -> Result<Option<ClaimedRun>, StoreError> {
         let now = ms(now);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let Some(job) = super::jobs::read_job(&mut tx, job_id).await? else {
             tx.rollback().await?;
             return Ok(None);
@@ -203,7 +203,7 @@ impl PgStore {
             &outputs as &[Option<String>],
             &errors as &[Option<String>]
         )
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await?;
         Ok(())
     }

@@ -16,7 +16,7 @@ impl PgStore {
             r#"SELECT (SELECT count(*) FROM jobs) AS "jobs!", (SELECT count(*) FROM api_keys) AS "keys!",
                       (SELECT count(*) FROM job_runs) AS "runs!", (SELECT count(*) FROM audit_log) AS "audit!""#
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.conn().await?)
         .await?;
         Ok(TableCounts {
             jobs: row.jobs,
@@ -34,14 +34,14 @@ impl PgStore {
             after,
             i64::from(limit)
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         rows.into_iter().map(Run::try_from).collect()
     }
 
     /// Inserts jobs as they are (ids, instants, paused state), in one transaction.
     pub async fn import_jobs(&self, jobs: &[Job]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         for job in jobs {
             let c = TriggerColumns::of(&job.trigger);
             let pause = job.pause.as_ref();
@@ -88,7 +88,7 @@ impl PgStore {
 
     /// Inserts keys as they are (ids, hashes, revocations), in one transaction.
     pub async fn import_keys(&self, keys: &[(KeyInfo, String)]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         for (info, hash) in keys {
             sqlx::query!(
                 "INSERT INTO api_keys (id, name, role, key_hash, created_at, last_used_at, revoked_at)
@@ -115,7 +115,7 @@ impl PgStore {
 
     /// Inserts runs as they are, in one transaction.
     pub async fn import_runs(&self, runs: &[Run]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         for run in runs {
             sqlx::query!(
                 "INSERT INTO job_runs (id, job_id, scheduled_at, last_scheduled_at, occurrences,
@@ -152,7 +152,7 @@ impl PgStore {
 
     /// Inserts audit rows as they are, in one transaction.
     pub async fn import_audit(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         for entry in entries {
             sqlx::query!(
                 "INSERT INTO audit_log (id, at, key_name, action, job_id, detail)

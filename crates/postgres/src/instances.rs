@@ -24,7 +24,7 @@ impl PgStore {
             proc_start,
             ms(now)
         )
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await?;
         Ok(())
     }
@@ -37,7 +37,7 @@ impl PgStore {
             ms(now),
             id
         )
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await?;
         Ok(())
     }
@@ -53,7 +53,7 @@ impl PgStore {
             ms(now),
             id
         )
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await?;
         Ok(())
     }
@@ -73,7 +73,7 @@ impl PgStore {
                LEFT JOIN instances AS i ON i.id = o.owner_id"#,
             except
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         Ok(rows
             .into_iter()
@@ -114,7 +114,7 @@ impl PgStore {
             owner,
             ms(claimed_before)
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         Ok(rows.into_iter().map(|r| (r.id, r.job_id)).collect())
     }
@@ -125,7 +125,7 @@ impl PgStore {
             "SELECT * FROM instances WHERE stopped_at IS NULL AND id != $1",
             except
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         Ok(rows
             .into_iter()
@@ -155,7 +155,7 @@ impl PgStore {
             reason,
             owner
         )
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await?;
         Ok(done.rows_affected())
     }
@@ -174,7 +174,7 @@ impl PgStore {
             reason,
             run_ids
         )
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await?;
         Ok(())
     }

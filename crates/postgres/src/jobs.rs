@@ -20,7 +20,7 @@ impl PgStore {
         now: DateTime<Utc>,
         key_name: &str,
     ) -> Result<Job, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         if write_row(&mut tx, job, next_run_at, now, false)
             .await?
             .is_none()
@@ -46,7 +46,7 @@ impl PgStore {
         now: DateTime<Utc>,
         key_name: &str,
     ) -> Result<(Job, bool), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let created = write_row(&mut tx, job, next_run_at, now, true)
             .await?
             .ok_or_else(|| StoreError::corrupt("jobs", &job.id, "upsert wrote no row"))?;
@@ -66,7 +66,7 @@ impl PgStore {
 
     /// The job with this id, if any.
     pub async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.conn().await?;
         read_job(&mut conn, id).await
     }
 
@@ -75,7 +75,7 @@ impl PgStore {
         &self,
         id: &str,
     ) -> Result<Option<(Job, Option<Run>)>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.conn().await?;
         let Some(job) = read_job(&mut conn, id).await? else {
             return Ok(None);
         };
@@ -96,7 +96,7 @@ impl PgStore {
         now: DateTime<Utc>,
         key_name: &str,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query!("DELETE FROM jobs WHERE id = $1", id)
             .execute(&mut *tx)
             .await?;
@@ -122,7 +122,7 @@ impl PgStore {
         limit: u32,
     ) -> Result<JobPage, StoreError> {
         let fetch = i64::from(limit) + 1;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let (keys, watermark) = page_keys(&mut tx, filter, order, after, fetch).await?;
         let ids: Vec<String> = keys.iter().map(|(_, id)| id.clone()).collect();
         let rows = sqlx::query_as!(JobRow, "SELECT * FROM jobs WHERE id = ANY($1)", &ids)
@@ -165,7 +165,7 @@ impl PgStore {
                       (SELECT count(*) FROM jobs WHERE next_run_at <= $1) AS "due!""#,
             ms(now)
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.conn().await?)
         .await?;
         Ok(Gauges {
             jobs: row.jobs,
@@ -178,7 +178,7 @@ impl PgStore {
     /// How many jobs the database holds.
     pub async fn count_jobs(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM jobs"#)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.conn().await?)
             .await?)
     }
 
@@ -192,7 +192,7 @@ impl PgStore {
         now: DateTime<Utc>,
         key_name: &str,
     ) -> Result<Option<Job>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query!(
             "UPDATE jobs SET paused = $1, next_run_at = $2, updated_at = $3, paused_by = NULL,
                 paused_at = NULL, pause_reason = NULL, paused_until = NULL
@@ -226,7 +226,7 @@ impl PgStore {
             r#"SELECT next_run_at AS "next!" FROM jobs WHERE next_run_at IS NOT NULL
                ORDER BY next_run_at LIMIT 1"#
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await?)
     }
 }

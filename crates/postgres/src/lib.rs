@@ -10,7 +10,9 @@
 //! - A change to a job notifies [`CHANGES_CHANNEL`] in its transaction, so every node's loop
 //!   wakes as soon as it commits ([`PgStore::watch_changes`]).
 //! - A lost connection is not fatal: the pool opens a new one on the next use, and the
-//!   errors meanwhile are `StoreError::Unavailable` (503 with `Retry-After` at the API).
+//!   errors meanwhile are `StoreError::Unavailable` (503 with `Retry-After` at the API). When
+//!   the change listener finds its connection lost, the pool's older connections are replaced
+//!   rather than each failing one request (`losses.rs`).
 //!
 //! Queries are checked at compile time against PostgreSQL (sqlx.toml names the URL variable;
 //! `.sqlx/` at the workspace root holds the offline data of both engines). Instants are
@@ -22,6 +24,7 @@ mod copy;
 mod instances;
 mod jobs;
 mod keys;
+mod losses;
 mod notify;
 mod pauses;
 mod retention;
@@ -36,7 +39,11 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound, Utc};
 use schedlite_core::store::classify::from_migrate;
 use schedlite_core::store::{MigrationReport, StorageCondition, StoreError};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::{Connection, Postgres, Transaction};
+
+use losses::LossMark;
 
 pub use notify::CHANGES_CHANNEL;
 
@@ -47,6 +54,9 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/
 /// reports the database unavailable: long enough to ride out a busy moment, short enough that
 /// an API client gets a 503 rather than a hung request while the server is down.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How long [`PgStore::acquire_failed`] waits for a connection of its own.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Connections per node: the API's reads and writes, the loop's claims and outcome writes, and
 /// the change listener (which holds its own).
@@ -66,6 +76,8 @@ pub struct PgStore {
     url: Arc<str>,
     /// Set by [`PgStore::close`]: stops the change listener.
     closing: Arc<tokio::sync::watch::Sender<bool>>,
+    /// When the change listener last found its connection lost.
+    losses: Arc<LossMark>,
 }
 
 impl PgStore {
@@ -82,16 +94,24 @@ impl PgStore {
             ("statement_timeout", STATEMENT_TIMEOUT),
             ("timezone", "UTC"),
         ]);
+        let losses = Arc::new(LossMark::new());
+        let marked = losses.clone();
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .test_before_acquire(false)
+            .before_acquire(move |_conn, meta| {
+                // Made before a loss the listener saw: likely dead, replaced (see `losses`).
+                let keep = !marked.predates_loss(meta.age);
+                Box::pin(async move { Ok(keep) })
+            })
             .connect_lazy_with(options);
         let store = PgStore {
             pool,
             location: redact(url),
             url: url.into(),
             closing: Arc::new(tokio::sync::watch::channel(false).0),
+            losses,
         };
         store.ping().await.map_err(|e| StoreError::Open {
             path: store.location.clone().into(),
@@ -128,7 +148,7 @@ impl PgStore {
         let exists = sqlx::query_scalar!(
             r#"SELECT to_regclass('_sqlx_migrations') IS NOT NULL AS "exists!""#
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.conn().await?)
         .await?;
         if !exists {
             return Ok(0);
@@ -136,7 +156,7 @@ impl PgStore {
         // Not a macro: the table is sqlx's and may not exist where the queries are checked.
         let version: Option<i64> =
             sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *self.conn().await?)
                 .await?;
         Ok(version.unwrap_or(0))
     }
@@ -161,9 +181,53 @@ impl PgStore {
     /// A cheap round trip proving the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query_scalar!(r#"SELECT 1 AS "one!""#)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.conn().await?)
             .await?;
         Ok(())
+    }
+
+    /// A pooled connection. Every statement here takes its connection through this (or
+    /// [`PgStore::begin`]), so that a pool that gave none within [`ACQUIRE_TIMEOUT`] is told
+    /// apart: sqlx says "timed out" both when every connection was busy and when none could be
+    /// made (the server down or restarting, where it retries a refused connection until the
+    /// timeout), and only the first is [`StoreError::Busy`].
+    async fn conn(&self) -> Result<PoolConnection<Postgres>, StoreError> {
+        match self.pool.acquire().await {
+            Ok(conn) => Ok(conn),
+            Err(e) => Err(self.acquire_failed(e).await),
+        }
+    }
+
+    /// A transaction on a pooled connection; see [`PgStore::conn`].
+    async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        match self.pool.begin().await {
+            Ok(tx) => Ok(tx),
+            Err(e) => Err(self.acquire_failed(e).await),
+        }
+    }
+
+    /// What the failure to get a connection means: after a timeout, a connection of its own
+    /// made at once says the server answers and the pool was busy; a refused or slow one says
+    /// it is unreachable.
+    async fn acquire_failed(&self, error: sqlx::Error) -> StoreError {
+        if !matches!(error, sqlx::Error::PoolTimedOut) {
+            return error.into();
+        }
+        let options = self.pool.connect_options();
+        match tokio::time::timeout(PROBE_TIMEOUT, PgConnection::connect_with(&options)).await {
+            Ok(Ok(probe)) => {
+                let _ = probe.close().await;
+                StoreError::Busy
+            }
+            Ok(Err(e)) => match StoreError::from(e) {
+                StoreError::Database(e) => StoreError::Unavailable(e.to_string()),
+                classified => classified,
+            },
+            Err(_) => StoreError::Unavailable(format!(
+                "no connection to the database within {} s",
+                (ACQUIRE_TIMEOUT + PROBE_TIMEOUT).as_secs()
+            )),
+        }
     }
 
     /// Closes every connection of this handle.

@@ -11,6 +11,7 @@ use sqlx::PgConnection;
 use sqlx::postgres::PgListener;
 
 use super::PgStore;
+use super::losses::LossMark;
 
 /// The channel job changes are notified on; the payload is the job's id.
 pub const CHANGES_CHANNEL: &str = "schedlite_jobs";
@@ -33,12 +34,13 @@ impl PgStore {
     /// own, outside the pool, so that closing the pool never waits for it.
     pub fn watch_changes(&self, on_change: Arc<dyn Fn() + Send + Sync>) {
         let url = self.url.clone();
+        let losses = self.losses.clone();
         let mut closing = self.closing.subscribe();
         tokio::spawn(async move {
             loop {
                 tokio::select! {
                     _ = closing.changed() => return,
-                    () = listen(&url, on_change.as_ref()) => {}
+                    () = listen(&url, on_change.as_ref(), &losses) => {}
                 }
                 tokio::select! {
                     _ = closing.changed() => return,
@@ -50,8 +52,9 @@ impl PgStore {
 }
 
 /// Listens until the connection fails, calling `on_change` for each notification and once
-/// when listening begins.
-async fn listen(url: &str, on_change: &(dyn Fn() + Send + Sync)) {
+/// when listening begins; a lost connection is marked in `losses`, so that the pool replaces
+/// its connections of the same age.
+async fn listen(url: &str, on_change: &(dyn Fn() + Send + Sync), losses: &LossMark) {
     let mut listener = match PgListener::connect(url).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -68,9 +71,13 @@ async fn listen(url: &str, on_change: &(dyn Fn() + Send + Sync)) {
         // `None`: the connection was lost; something may have been missed meanwhile.
         match listener.try_recv().await {
             Ok(Some(_)) => on_change(),
-            Ok(None) => on_change(),
+            Ok(None) => {
+                losses.mark();
+                on_change();
+            }
             Err(e) => {
                 tracing::debug!(error = %e, "lost the job change listener");
+                losses.mark();
                 on_change();
                 return;
             }

@@ -22,7 +22,7 @@ impl PgStore {
             after,
             i64::from(PRUNE_BATCH)
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.conn().await?)
         .await?;
         let (Some(last), Some(oldest)) = (window.last, window.oldest) else {
             return Ok(PruneStep {
@@ -31,7 +31,7 @@ impl PgStore {
             });
         };
         let (ok_before, failed_before) = (ms(cutoffs.ok_before), ms(cutoffs.failed_before));
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let deleted = sqlx::query!(
             r#"DELETE FROM job_runs AS r
                WHERE r.id > $1 AND r.id <= $2 AND r.status <> 'running'
@@ -77,7 +77,7 @@ impl PgStore {
             i64::from(keep_runs),
             jobs
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         let next = (page.len() as i64 == jobs)
             .then(|| page.last().map(|j| j.id.clone()))
@@ -109,7 +109,7 @@ impl PgStore {
                 cut,
                 i64::from(PRUNE_BATCH)
             )
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
             .await?
             .rows_affected();
             removed += deleted;
@@ -136,7 +136,7 @@ impl PgStore {
             ms(cutoffs.ok_before),
             ms(cutoffs.failed_before)
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.conn().await?)
         .await?;
         Ok(n.max(0) as u64)
     }
@@ -153,7 +153,7 @@ impl PgStore {
                 r#"SELECT count(*) AS "n!" FROM audit_log WHERE at < $1"#,
                 before
             )
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.conn().await?)
             .await?;
             return Ok(PruneStep {
                 removed: n.max(0) as u64,
@@ -165,7 +165,7 @@ impl PgStore {
             before,
             i64::from(PRUNE_BATCH)
         )
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await?
         .rows_affected();
         Ok(PruneStep {

@@ -33,7 +33,7 @@ impl PgStore {
             before,
             i64::from(limit)
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         rows.into_iter().map(Run::try_from).collect()
     }
@@ -41,7 +41,7 @@ impl PgStore {
     /// One run by row id.
     pub async fn get_run(&self, run_id: i64) -> Result<Option<Run>, StoreError> {
         let row = sqlx::query_as!(RunRow, "SELECT * FROM job_runs WHERE id = $1", run_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.conn().await?)
             .await?;
         row.map(Run::try_from).transpose()
     }
@@ -63,7 +63,7 @@ impl PgStore {
                                    ORDER BY scheduled_at DESC LIMIT 1) AS r"#,
             &ids
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         rows.into_iter()
             .map(|r| {

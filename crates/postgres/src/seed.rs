@@ -32,7 +32,7 @@ impl PgStore {
                     ms(at),
                     now,
                 )
-                .execute(&self.pool)
+                .execute(&mut *self.conn().await?)
                 .await?;
             }
             SeedTrigger::Interval {
@@ -54,7 +54,7 @@ impl PgStore {
                     every_seconds,
                     now,
                 )
-                .execute(&self.pool)
+                .execute(&mut *self.conn().await?)
                 .await?;
             }
         }
