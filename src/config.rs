@@ -35,6 +35,12 @@ pub const DEFAULT_MAX_CONCURRENT_RUNS: usize = 256;
 /// Default failed authentications per client address per minute before 429.
 pub const DEFAULT_AUTH_FAILURES_PER_MINUTE: u32 = 20;
 
+/// Longest the scheduler loop sleeps without looking at the database again: other processes
+/// sharing a SQLite file may have added jobs due sooner than anything this process knows
+/// about. On PostgreSQL their changes wake it at once (`LISTEN/NOTIFY`); this is the fallback
+/// for a notification lost with its connection, as River polls every second besides.
+pub const DEFAULT_SCHEDULER_MAX_IDLE: Duration = Duration::from_secs(1);
+
 /// Default time between two passes of the history pruner (it also runs once at start).
 pub const DEFAULT_PRUNE_INTERVAL: Duration = Duration::from_secs(600);
 
@@ -94,6 +100,10 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Whether the loop that fires jobs runs in this process (tests of the API alone turn it off).
     pub run_scheduler: bool,
+    /// Longest the scheduler loop sleeps without looking at the database
+    /// ([`DEFAULT_SCHEDULER_MAX_IDLE`]).
+    /// Not a flag: tests lengthen it, so that only a wake-up can explain a prompt start.
+    pub scheduler_max_idle: Duration,
     /// How long history is kept.
     pub retention: RetentionPolicy,
     /// How often the pruner looks for history past [`Config::retention`]; it also runs once
@@ -123,6 +133,7 @@ impl Config {
             max_db_pages: None,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             run_scheduler: true,
+            scheduler_max_idle: DEFAULT_SCHEDULER_MAX_IDLE,
             backup_dir: None,
             retention: RetentionPolicy::default(),
             prune_interval: Some(DEFAULT_PRUNE_INTERVAL),

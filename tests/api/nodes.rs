@@ -18,13 +18,14 @@
 //!   its outcome or a live node recovers it, longer than the scheduler's settle time on a
 //!   loaded machine (RELIABILITY.md, finding 8).
 //!
-//! The three faults: SIGKILL of random nodes at random moments (`NODES_CYCLES`, default 20,
+//! The four faults: SIGKILL of random nodes at random moments (`NODES_CYCLES`, default 20,
 //! 200 in long mode; `NODES_JOBS`, default 300, 1,000 in long mode; `NODES_SEED` replays a
-//! run), every connection terminated mid-burst, repeatedly (`NODES_CUTS`, default 6), and
-//! nodes whose clocks disagree by ±2 s (`serve --test-clock-offset-ms`, hidden). They need a PostgreSQL
-//! server (`SCHEDLITE_TEST_POSTGRES_URL`); without one each prints why it was skipped, a
-//! failure under `CI=true`. A restart of the whole database server is not tested here: the
-//! server is shared with every other test.
+//! run), every connection terminated mid-burst, repeatedly (`NODES_CUTS`, default 6), the
+//! database server stopped and started again mid-burst, and nodes whose clocks disagree by
+//! ±2 s (`serve --test-clock-offset-ms`, hidden). They need a PostgreSQL server
+//! (`SCHEDLITE_TEST_POSTGRES_URL`); without one each prints why it was skipped, a failure
+//! under `CI=true`. The restart runs on a throwaway server of its own
+//! (`tests/support/throwaway_postgres.rs`), since the shared one serves every other test.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -40,11 +41,12 @@ use tempfile::TempDir;
 use crate::helpers::child::{KEY, Server, migrate};
 use crate::helpers::clock::{from_now, next_whole_second, ts};
 use crate::helpers::pg;
+use crate::helpers::postgres::throwaway::Throwaway;
 use crate::helpers::postgres::{self, TestDatabase};
 use crate::helpers::random::{XorShift, env_number, seed_from_env};
 use crate::helpers::rows::audit_history;
 use crate::helpers::stub::Stub;
-use crate::helpers::wait_for;
+use crate::helpers::{AppOptions, scheduler_on, skip_or_fail, start_with, test_config, wait_for};
 use crate::torture::{STEP, key_problems_in, tail_problems_in};
 
 const BIN: &str = env!("CARGO_BIN_EXE_schedlite");
@@ -92,7 +94,11 @@ impl Cluster {
     /// A migrated database with `jobs` HTTP jobs every second calling the stub, their instants
     /// spread over the second; `None` (after saying why) when there is no PostgreSQL server.
     async fn new(jobs: usize) -> Option<Cluster> {
-        let db = postgres::create().await?;
+        Some(Cluster::on(postgres::create().await?, jobs).await)
+    }
+
+    /// [`Cluster::new`] on the database `db`.
+    async fn on(db: TestDatabase, jobs: usize) -> Cluster {
         migrate(Path::new(&db.url));
         let pool = pg::pool(&db.url).await;
         let stub = Stub::start().await;
@@ -106,7 +112,7 @@ impl Cluster {
         let definitions = pg::job_definitions(&pool).await;
         let seed = seed_from_env("NODES_SEED");
         eprintln!("nodes: NODES_SEED={seed} jobs={jobs}");
-        Some(Cluster {
+        Cluster {
             pool,
             stub,
             ids,
@@ -115,7 +121,7 @@ impl Cluster {
             dir: tempfile::tempdir().expect("temp dir"),
             seed,
             db,
-        })
+        }
     }
 
     /// Starts a node whose clock is `offset_ms` off the system's.
@@ -370,6 +376,8 @@ async fn three_nodes_killed_at_random_moments_lose_and_double_nothing() {
 
 /// One API answer seen by the traffic of [`connections_terminated_mid_burst_cost_no_500_no_double_and_catch_up`].
 struct Answer {
+    /// Which client asked (one per node).
+    client: usize,
     at: Instant,
     request: String,
     status: u16,
@@ -410,6 +418,7 @@ async fn traffic(base: String, ids: Vec<String>, tag: usize, stop: Arc<AtomicBoo
             Err(e) => {
                 // No answer at all: status 0, always wrong.
                 answers.push(Answer {
+                    client: tag,
                     at: Instant::now(),
                     request: format!("{request}: {e}"),
                     status: 0,
@@ -425,6 +434,7 @@ async fn traffic(base: String, ids: Vec<String>, tag: usize, stop: Arc<AtomicBoo
         let body: Value = resp.json().await.unwrap_or(Value::Null);
         let code = body["detail"]["code"].as_str().map(str::to_string);
         answers.push(Answer {
+            client: tag,
             at: Instant::now(),
             request,
             status,
@@ -447,21 +457,140 @@ impl std::fmt::Debug for Answer {
 }
 
 /// The answers that break the rule: 200 or 201, or 503 `DATABASE_UNAVAILABLE` with
-/// `Retry-After` within [`CUT_WINDOW`] of a cut (`cuts`), nothing else.
-fn wrong_answers<'a>(answers: &'a [Answer], cuts: &[Instant]) -> Vec<&'a Answer> {
+/// `Retry-After` during one of the `faults` (from, to) or within [`CUT_WINDOW`] after its end;
+/// nothing else.
+fn wrong_answers<'a>(answers: &'a [Answer], faults: &[(Instant, Instant)]) -> Vec<&'a Answer> {
     answers
         .iter()
         .filter(|a| match a.status {
             200 | 201 => false,
             503 => {
-                let in_window = cuts
+                let in_window = faults
                     .iter()
-                    .any(|cut| a.at >= *cut && a.at.duration_since(*cut) <= CUT_WINDOW);
+                    .any(|(from, to)| a.at >= *from && a.at <= *to + CUT_WINDOW);
                 !(in_window && a.retry_after && a.code.as_deref() == Some("DATABASE_UNAVAILABLE"))
             }
             _ => true,
         })
         .collect()
+}
+
+/// Clients reading and writing through every node until [`Traffic::finish`].
+struct Traffic {
+    stop: Arc<AtomicBool>,
+    clients: Vec<tokio::task::JoinHandle<Vec<Answer>>>,
+}
+
+impl Traffic {
+    /// Stops the clients and returns every answer they saw.
+    async fn finish(self) -> Vec<Answer> {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut answers = Vec::new();
+        for client in self.clients {
+            answers.extend(client.await.expect("traffic task"));
+        }
+        answers
+    }
+}
+
+impl Cluster {
+    /// Waits (5 s at most) until some node has claimed a run.
+    async fn wait_first_claim(&self) {
+        let pool = &self.pool;
+        wait_for("a first claim", Duration::from_secs(5), || async move {
+            let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM job_runs")
+                .fetch_one(pool)
+                .await
+                .expect("runs");
+            (runs > 0).then_some(())
+        })
+        .await;
+    }
+
+    /// Starts one client per node (see [`traffic`]).
+    fn traffic(&self, nodes: &[Node]) -> Traffic {
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients = nodes
+            .iter()
+            .enumerate()
+            .map(|(tag, node)| {
+                let ids = self.ids.iter().step_by(37).cloned().collect();
+                tokio::spawn(traffic(
+                    node.server.base().to_string(),
+                    ids,
+                    tag,
+                    stop.clone(),
+                ))
+            })
+            .collect();
+        Traffic { stop, clients }
+    }
+
+    /// Catch-up after a fault that ended at `ended`: waits (15 s at most) until every job has
+    /// succeeded again for an instant a step after it, then (10 s at most) until no run
+    /// scheduled before it reads `running` (its outcome was written, whatever connection it
+    /// had been waiting for).
+    async fn wait_caught_up_after(&self, ended: DateTime<Utc>, what: &str) {
+        let pool = &self.pool;
+        let jobs = i64::try_from(self.ids.len()).expect("jobs");
+        let again = ts(ended + STEP);
+        wait_for(
+            &format!("every job to succeed again after {what}"),
+            Duration::from_secs(15),
+            || {
+                let again = again.clone();
+                async move {
+                    let fired: i64 = sqlx::query_scalar(
+                        "SELECT count(DISTINCT job_id) FROM job_runs
+                         WHERE status = 'succeeded' AND scheduled_at > $1::timestamptz",
+                    )
+                    .bind(again)
+                    .fetch_one(pool)
+                    .await
+                    .expect("runs after the fault");
+                    (fired == jobs).then_some(())
+                }
+            },
+        )
+        .await;
+        let stuck = wait_for_none_running_before(pool, &ts(ended)).await;
+        assert_eq!(stuck, 0, "runs claimed before {what} still read running");
+    }
+}
+
+/// The longest run of 503s one client saw in a row: after a cut, the requests that were in
+/// flight fail, and the next ones must not (each finding another pooled connection dead).
+fn longest_unavailable_streak(answers: &[Answer]) -> usize {
+    let clients = answers.iter().map(|a| a.client).max().map_or(0, |c| c + 1);
+    let mut longest = 0;
+    for client in 0..clients {
+        let mut streak = 0;
+        for a in answers.iter().filter(|a| a.client == client) {
+            streak = if a.status == 503 { streak + 1 } else { 0 };
+            longest = longest.max(streak);
+        }
+    }
+    longest
+}
+
+/// Asserts that every answer keeps the rule of [`wrong_answers`] and that some answer after
+/// the last fault's window was a success; returns how many answers were 503.
+fn check_answers(answers: &[Answer], faults: &[(Instant, Instant)], seed: u64) -> usize {
+    let wrong = wrong_answers(answers, faults);
+    assert!(
+        wrong.is_empty(),
+        "{} wrong answers of {} (seed {seed}); first: {:#?}",
+        wrong.len(),
+        answers.len(),
+        &wrong[..wrong.len().min(10)]
+    );
+    let last = faults.last().expect("faults").1;
+    let clean_after = answers
+        .iter()
+        .filter(|a| a.at > last + CUT_WINDOW && a.status < 300)
+        .count();
+    assert!(clean_after > 0, "no answer after the faults were over");
+    answers.iter().filter(|a| a.status == 503).count()
 }
 
 /// Every connection to the database (both nodes', their listeners', the test's) terminated
@@ -478,35 +607,15 @@ async fn connections_terminated_mid_burst_cost_no_500_no_double_and_catch_up() {
     };
     let mut rng = XorShift::new(cluster.seed);
     let mut nodes = vec![cluster.start(0).await, cluster.start(0).await];
-    let pool = &cluster.pool;
-    wait_for("a first claim", Duration::from_secs(5), || async move {
-        let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM job_runs")
-            .fetch_one(pool)
-            .await
-            .expect("runs");
-        (runs > 0).then_some(())
-    })
-    .await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let clients: Vec<_> = nodes
-        .iter()
-        .enumerate()
-        .map(|(tag, node)| {
-            let ids = cluster.ids.iter().step_by(37).cloned().collect();
-            tokio::spawn(traffic(
-                node.server.base().to_string(),
-                ids,
-                tag,
-                stop.clone(),
-            ))
-        })
-        .collect();
+    cluster.wait_first_claim().await;
+    let traffic = cluster.traffic(&nodes);
 
     let mut admin = pg::connection(&cluster.db.url).await;
     let mut cut_at = Vec::new();
     for _ in 0..cuts {
         tokio::time::sleep(Duration::from_millis(rng.between(500, 2_000))).await;
-        cut_at.push(Instant::now());
+        let at = Instant::now();
+        cut_at.push((at, at));
         let ended = pg::terminate_other_connections(&mut admin).await;
         assert!(
             ended > 0,
@@ -515,65 +624,91 @@ async fn connections_terminated_mid_burst_cost_no_500_no_double_and_catch_up() {
             nodes[1].server.log_tail(20)
         );
     }
-    let last_cut = Utc::now();
-
-    // Catch-up: every job fires again after the last cut, and no run claimed before it is
-    // left running (its outcome was written, whatever connection it had been waiting for).
-    let again = ts(last_cut + STEP);
-    wait_for(
-        "every job to succeed again after the last cut",
-        Duration::from_secs(15),
-        || {
-            let again = again.clone();
-            async move {
-                let fired: i64 = sqlx::query_scalar(
-                    "SELECT count(DISTINCT job_id) FROM job_runs
-                 WHERE status = 'succeeded' AND scheduled_at > $1::timestamptz",
-                )
-                .bind(again)
-                .fetch_one(pool)
-                .await
-                .expect("runs after the cut");
-                (fired == i64::try_from(jobs).expect("jobs")).then_some(())
-            }
-        },
-    )
-    .await;
-    let cut_text = ts(last_cut);
-    let stuck = wait_for_none_running_before(pool, &cut_text).await;
-    assert_eq!(
-        stuck, 0,
-        "runs claimed before the last cut still read running"
-    );
+    cluster
+        .wait_caught_up_after(Utc::now(), "the last cut")
+        .await;
     tokio::time::sleep(CUT_WINDOW).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut answers = Vec::new();
-    for client in clients {
-        answers.extend(client.await.expect("traffic task"));
-    }
-
-    let wrong = wrong_answers(&answers, &cut_at);
-    let unavailable = answers.iter().filter(|a| a.status == 503).count();
-    assert!(
-        wrong.is_empty(),
-        "{} wrong answers of {} (seed {}); first: {:#?}",
-        wrong.len(),
-        answers.len(),
-        cluster.seed,
-        &wrong[..wrong.len().min(10)]
-    );
-    let last = *cut_at.last().expect("cuts");
-    let clean_after = answers
-        .iter()
-        .filter(|a| a.at > last + CUT_WINDOW && a.status < 300)
-        .count();
-    assert!(clean_after > 0, "no answer after the cuts were over");
+    let answers = traffic.finish().await;
+    let unavailable = check_answers(&answers, &cut_at, cluster.seed);
+    let streak = longest_unavailable_streak(&answers);
     let stop = cluster.stop_all(&mut nodes).await;
     let summary = cluster.audit(stop, &["succeeded", "skipped"], false).await;
     eprintln!(
         "nodes: seed {}: {cuts} cuts of every connection; {} API answers, {unavailable} of them \
-         503; {summary}",
+         503, at most {streak} in a row; {summary}",
         cluster.seed,
+        answers.len()
+    );
+}
+
+/// How long the restart test keeps the database server down: several heartbeats, claim passes
+/// and outcome batches of every node fail meanwhile, yet less than the heartbeat expiry, so no
+/// node takes another for dead (same host: their pids live on anyway).
+const OUTAGE: Duration = Duration::from_secs(3);
+
+/// The database server stopped mid-burst (`pg_ctl stop -m immediate`, as a crash stops it) for
+/// [`OUTAGE`], then started again, under two nodes serving clients: never a 500 (a 503
+/// `DATABASE_UNAVAILABLE` with `Retry-After` only while it is down and just after), nothing
+/// doubled, the outcomes of runs that finished meanwhile kept and written once it is back (no
+/// run is left `running` or `interrupted`), and every job firing again. The server is a
+/// throwaway one of the test's own: the shared server may not be stopped.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_database_restarted_mid_burst_costs_no_500_no_double_and_catch_up() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let server = match tokio::task::spawn_blocking(Throwaway::start)
+        .await
+        .expect("start task")
+    {
+        Ok(server) => server,
+        Err(e) => {
+            // CI installs PostgreSQL (`.ci/run`) and runs as root, where the server runs as
+            // the `postgres` user through `runuser`: nothing there excuses a skip.
+            skip_or_fail(&format!(
+                "the database restart test needs a PostgreSQL server of its own, started from \
+                 the machine's binaries, to stop and start: {e}"
+            ));
+            return;
+        }
+    };
+    let jobs: usize = env_number("NODES_FAULT_JOBS", FAULT_JOBS);
+    let mut cluster = Cluster::on(postgres::create_on(server.url()).await, jobs).await;
+    let mut rng = XorShift::new(cluster.seed);
+    let mut nodes = vec![cluster.start(0).await, cluster.start(0).await];
+    cluster.wait_first_claim().await;
+    let traffic = cluster.traffic(&nodes);
+    tokio::time::sleep(Duration::from_millis(rng.between(500, 1_500))).await;
+
+    let down_at = Instant::now();
+    tokio::task::block_in_place(|| server.stop()).expect("stop the server");
+    tokio::time::sleep(OUTAGE).await;
+    tokio::task::block_in_place(|| server.start_again()).expect("start the server again");
+    let up_at = Instant::now();
+    cluster
+        .wait_caught_up_after(Utc::now(), "the restart")
+        .await;
+    tokio::time::sleep(CUT_WINDOW).await;
+    let answers = traffic.finish().await;
+    let unavailable = check_answers(&answers, &[(down_at, up_at)], cluster.seed);
+    assert!(
+        unavailable > 0,
+        "no client saw the database down: did the server stop?"
+    );
+    let held: usize = nodes
+        .iter()
+        .map(|n| {
+            n.server
+                .logs()
+                .matches("could not record run outcomes; retrying")
+                .count()
+        })
+        .sum();
+    let stop = cluster.stop_all(&mut nodes).await;
+    let summary = cluster.audit(stop, &["succeeded", "skipped"], false).await;
+    eprintln!(
+        "nodes: seed {}: the server down for {:?}; {} API answers, {unavailable} of them 503; \
+         {held} outcome batches held and retried; {summary}",
+        cluster.seed,
+        up_at - down_at,
         answers.len()
     );
 }
@@ -595,6 +730,82 @@ async fn wait_for_none_running_before(pool: &PgPool, before: &str) -> i64 {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// How long node B's loop may sleep in [`a_job_created_on_one_node_wakes_the_loop_of_another`]
+/// without a wake-up: far longer than the test waits for B to start a job.
+const LONG_IDLE: Duration = Duration::from_secs(600);
+
+/// A job created through node A, due 200 ms later, is started on time by node B, whose loop
+/// sleeps up to [`LONG_IDLE`] between looks at the database: only A's `NOTIFY` can have woken
+/// it (DESIGN.md, *Storage engines*). A runs no scheduler, so B is the only node that claims.
+/// A first job is created the same way and run before the one that counts, so that B's loop
+/// has spent every wake-up of its start (its first pass, the one after it began to listen)
+/// and sleeps on nothing due.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_created_on_one_node_wakes_the_loop_of_another() {
+    let Some(db) = postgres::create().await else {
+        return;
+    };
+    let url = std::path::PathBuf::from(&db.url);
+    let mut a = start_with(test_config(&url, &AppOptions::default())).await;
+    let mut b_config = test_config(&url, &scheduler_on());
+    b_config.scheduler_max_idle = LONG_IDLE;
+    let mut b = start_with(b_config).await;
+    let pool = pg::pool(&db.url).await;
+    let b_id: String = sqlx::query_scalar("SELECT id FROM instances WHERE stopped_at IS NULL")
+        .fetch_one(&pool)
+        .await
+        .expect("B is the only node with a scheduler");
+    let listening = &pool;
+    wait_for(
+        "B to listen for job changes",
+        Duration::from_secs(10),
+        || async move {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+            )
+            .fetch_one(listening)
+            .await
+            .expect("listeners");
+            (n == 1).then_some(())
+        },
+    )
+    .await;
+    for id in ["first", "woken"] {
+        let run_at = from_now(chrono::Duration::milliseconds(200));
+        a.create_job(
+            &json!({"id": id, "trigger": {"type": "date", "run_at": run_at},
+            "action": {"type": "noop"}}),
+        )
+        .await;
+        let (owner, lateness_ms): (Option<String>, f64) = wait_for(
+            &format!("node B to run job {id} (its loop sleeps {LONG_IDLE:?} unless woken)"),
+            Duration::from_secs(10),
+            || {
+                let pool = pool.clone();
+                async move {
+                    sqlx::query_as(
+                        "SELECT owner_id,
+                                extract(epoch FROM started_at - scheduled_at)::float8 * 1000
+                         FROM job_runs WHERE job_id = $1 AND status = 'succeeded'",
+                    )
+                    .bind(id)
+                    .fetch_optional(&pool)
+                    .await
+                    .expect("the job's run")
+                }
+            },
+        )
+        .await;
+        assert_eq!(owner.as_deref(), Some(b_id.as_str()), "job {id} ran on B");
+        eprintln!(
+            "nodes: job {id} created on A started on B {lateness_ms:.1} ms after its instant"
+        );
+    }
+    a.stop().await;
+    b.stop().await;
 }
 
 /// Three nodes whose clocks read 0 s, +2 s and -2 s off the system's; the work passes from

@@ -57,8 +57,13 @@ pub fn server_url() -> Option<String> {
 
 /// Creates a fresh, empty database on the server, or `None` when there is no server to use.
 pub async fn create() -> Option<TestDatabase> {
+    Some(create_on(server_url()?).await)
+}
+
+/// Creates a fresh, empty database on the server `admin_url` names (a throwaway server of the
+/// test's own, for one it stops and starts).
+pub async fn create_on(admin_url: String) -> TestDatabase {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let admin_url = server_url()?;
     let name = format!(
         "schedlite_test_{}_{}_{}",
         std::process::id(),
@@ -74,11 +79,11 @@ pub async fn create() -> Option<TestDatabase> {
         .expect("create the test database");
     admin.close().await.ok();
     let url = with_database(&admin_url, &name);
-    Some(TestDatabase {
+    TestDatabase {
         url,
         admin_url,
         name,
-    })
+    }
 }
 
 /// `url` pointing at database `name` instead of its own.
