@@ -1,7 +1,8 @@
 //! `schedlite copy --from URL --to URL` (issue 11, item 5): a SQLite file with jobs of every
 //! kind, keys (one revoked), runs and audit rows is copied to a fresh PostgreSQL database and
 //! back to a new SQLite file; every job, key, run and audit row read back through the store
-//! equals the original. A target that is not empty is refused, and left as it was.
+//! equals the original. A target that is not empty is refused, and left as it was; so is a
+//! source whose schema is behind this binary's, in both directions.
 
 use std::path::Path;
 use std::time::Duration;
@@ -203,4 +204,94 @@ async fn a_target_that_is_not_empty_is_refused_and_left_alone() {
         &["the target is not empty"],
         "copy onto itself",
     );
+}
+
+/// The version before the newest one this binary knows: a database one migration behind.
+fn one_behind(versions: impl Iterator<Item = i64>) -> i64 {
+    let mut versions: Vec<i64> = versions.collect();
+    versions.sort_unstable();
+    versions[versions.len() - 2]
+}
+
+/// A source whose schema is behind this binary's is refused in both directions with one line
+/// naming both versions and the fix, before the target is touched: a new SQLite file is not
+/// created, a PostgreSQL database gets no table. The source stays at its version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_whose_schema_is_behind_is_refused_in_both_directions() {
+    let Some(pg) = test_postgres::create().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let latest = Store::latest_known_version();
+
+    // SQLite, one migration behind → PostgreSQL.
+    let old_file = dir.path().join("old.db");
+    let behind = one_behind(schedlite::store::sqlite::MIGRATOR.iter().map(|m| m.version));
+    let pool = crate::helpers::rows::create_pool(&old_file).await;
+    schedlite::store::sqlite::MIGRATOR
+        .run_to(behind, &pool)
+        .await
+        .expect("migrate the file to the version before the newest");
+    pool.close().await;
+    let out = schedlite(
+        &[
+            "copy",
+            "--from",
+            old_file.to_str().unwrap(),
+            "--to",
+            &pg.url,
+        ],
+        &old_file,
+    );
+    let needles = [
+        format!("the source's schema is at version {behind}, this binary's at {latest}"),
+        "run `schedlite --db <source> migrate` first".to_string(),
+    ];
+    let needles: Vec<&str> = needles.iter().map(String::as_str).collect();
+    assert_one_line_error(&out, &needles, "copy from an old SQLite file");
+    let target = Store::open(Path::new(&pg.url), false).await.expect("open");
+    assert_eq!(
+        target.schema_version().await.expect("version"),
+        0,
+        "the target is untouched"
+    );
+    target.close().await;
+    let source = Store::open(&old_file, false).await.expect("open");
+    assert_eq!(source.schema_version().await.expect("version"), behind);
+    source.close().await;
+
+    // PostgreSQL, one migration behind → SQLite.
+    let Some(old_pg) = test_postgres::create().await else {
+        return;
+    };
+    let behind = one_behind(schedlite_postgres::MIGRATOR.iter().map(|m| m.version));
+    let pool = sqlx::PgPool::connect(&old_pg.url).await.expect("pool");
+    schedlite_postgres::MIGRATOR
+        .run_to(behind, &pool)
+        .await
+        .expect("migrate the database to the version before the newest");
+    pool.close().await;
+    let new_file = dir.path().join("new.db");
+    let out = schedlite(
+        &[
+            "copy",
+            "--from",
+            &old_pg.url,
+            "--to",
+            new_file.to_str().unwrap(),
+        ],
+        &new_file,
+    );
+    let needles = [
+        format!("the source's schema is at version {behind}, this binary's at {latest}"),
+        "run `schedlite --db <source> migrate` first".to_string(),
+    ];
+    let needles: Vec<&str> = needles.iter().map(String::as_str).collect();
+    assert_one_line_error(&out, &needles, "copy from an old PostgreSQL database");
+    assert!(!new_file.exists(), "the target file was not created");
+    let source = Store::open(Path::new(&old_pg.url), false)
+        .await
+        .expect("open");
+    assert_eq!(source.schema_version().await.expect("version"), behind);
+    source.close().await;
 }
