@@ -19,7 +19,7 @@ impl PgStore {
         note: &PauseNote,
         now: DateTime<Utc>,
     ) -> Result<Option<Job>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query!(
             "UPDATE jobs SET paused = true, next_run_at = NULL, updated_at = $1, paused_by = $2,
                 paused_at = $3, pause_reason = $4, paused_until = $5
@@ -65,7 +65,7 @@ impl PgStore {
             ms(now),
             i64::from(limit)
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         rows.into_iter().map(Job::try_from).collect()
     }
@@ -78,7 +78,7 @@ impl PgStore {
         next_run_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         // Compare and set: only the pause that was read ends, once, whichever node gets here
         // first (the row lock makes the others wait, then find it changed).
         let done = sqlx::query!(
@@ -120,7 +120,7 @@ impl PgStore {
         key_name: &str,
     ) -> Result<Option<Job>, StoreError> {
         let reason = reason.filter(|_| count > 0);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query!(
             "UPDATE jobs SET skip_count = $1, skip_reason = $2, updated_at = $3 WHERE id = $4",
             i64::from(count),

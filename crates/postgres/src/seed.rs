@@ -82,7 +82,7 @@ impl PgStore {
             h.status.as_str(),
             h.owner,
         )
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await?;
         Ok(done.rows_affected())
     }
