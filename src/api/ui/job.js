@@ -51,6 +51,8 @@ function showDefinition(section, job, who, path, ui) {
       term('Name', el('span', { id: 'job-name' }, job.name || '—')),
       term('Trigger', triggerWords(job.trigger), ' ', el('code', {}, expression)),
       term('State', el('span', { id: 'job-state' }, job.paused ? 'paused' : (job.next_run_time ? 'active' : 'finished'))),
+      job.pause ? term('Paused', el('span', { id: 'job-pause' }, pauseWords(job.pause))) : null,
+      job.skip ? term('Skipping', el('span', { id: 'job-skip' }, skipWords(job.skip))) : null,
       term('Next run', utc(job.next_run_time), ' ', el('small', {}, local(job.next_run_time))),
       term('Action', el('code', {}, action)),
       term('Misfire grace', `${job.misfire_grace_seconds} s`),
@@ -59,6 +61,18 @@ function showDefinition(section, job, who, path, ui) {
       term('Jitter', `${job.jitter_seconds} s`),
       term('Created', utc(job.created_at)),
       term('Updated', utc(job.updated_at))));
+}
+
+/// 'by ops at 2026-12-01 10:00:00 UTC, until 2026-12-01 12:00:00 UTC: database upgrade'.
+function pauseWords(pause) {
+  const until = pause.until ? `, until ${utc(pause.until)}` : ', until resumed';
+  return `by ${pause.by} at ${utc(pause.at)}${until}${pause.reason ? `: ${pause.reason}` : ''}`;
+}
+
+/// 'the next 3 occurrences: holiday'.
+function skipWords(skip) {
+  const what = skip.count === 1 ? 'the next occurrence' : `the next ${skip.count} occurrences`;
+  return `${what}${skip.reason ? `: ${skip.reason}` : ''}`;
 }
 
 function actions(job, path, ui) {

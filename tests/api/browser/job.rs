@@ -181,12 +181,29 @@ async fn pause_resume_run_now_and_delete_act_on_the_job() {
         app.get("/jobs/act-on-me").await.1["data"]["paused"],
         json!(true)
     );
+    // Who paused it, and until when, show with the state.
+    let pause = browser
+        .wait_for_text("#job-pause", "by env-admin at ")
+        .await;
+    assert!(pause.ends_with(", until resumed"), "{pause}");
     browser.click("#resume").await;
     browser.wait_for_text("#job-state", "active").await;
     assert_eq!(
         app.get("/jobs/act-on-me").await.1["data"]["paused"],
         json!(false)
     );
+    let (status, _) = app
+        .post(
+            "/jobs/act-on-me/skip",
+            &json!({"count": 2, "reason": "holiday"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    browser.goto("/ui/#/jobs").await;
+    browser.goto("/ui/#/job/act-on-me").await;
+    browser
+        .wait_for_text("#job-skip", "the next 2 occurrences: holiday")
+        .await;
 
     browser.click("#run-now").await;
     browser
