@@ -103,6 +103,20 @@ impl IntoResponses for BadJobBody {
     }
 }
 
+/// 400, 413 and 415: a body that is not JSON, too large, or not declared JSON, for actions
+/// whose 422 is described beside them (pause, skip).
+pub struct BadBody;
+
+impl IntoResponses for BadBody {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        responses(&[
+            ("400", "INVALID_JSON"),
+            ("413", "PAYLOAD_TOO_LARGE"),
+            ("415", "UNSUPPORTED_MEDIA_TYPE"),
+        ])
+    }
+}
+
 /// 503: the database is busy or cannot be read; retry later (`Retry-After` says when).
 pub struct Unavailable;
 

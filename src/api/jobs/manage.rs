@@ -12,7 +12,7 @@ use super::response::JobResponse;
 use super::{MAX_REASON_CHARS, job_response, load_job};
 use crate::api::extract::{Admin, JobIdPath, OptionalJson};
 use crate::api::openapi::{Envelope, ErrorBody};
-use crate::api::responses::{AdminOnly, JobNotFound, Unavailable};
+use crate::api::responses::{AdminOnly, BadBody, JobNotFound, Unavailable};
 use crate::api::runs::RunResponse;
 use crate::api::{ApiError, AppState, ok, truncate};
 use crate::model::PauseNote;
@@ -53,6 +53,7 @@ pub(in crate::api) struct PauseRequest {
     responses(
         (status = 200, description = "Paused (or already paused)", body = Envelope<JobResponse>),
         AdminOnly,
+        BadBody,
         JobNotFound,
         (
             status = 422,

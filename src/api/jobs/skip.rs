@@ -11,7 +11,7 @@ use super::response::JobResponse;
 use super::{job_response, load_job};
 use crate::api::extract::{Admin, ApiJson, JobIdPath};
 use crate::api::openapi::{Envelope, ErrorBody};
-use crate::api::responses::{AdminOnly, JobNotFound, Unavailable};
+use crate::api::responses::{AdminOnly, BadBody, JobNotFound, Unavailable};
 use crate::api::{ApiError, AppState, ok, truncate};
 use crate::timestamp::Timestamp;
 
@@ -43,6 +43,7 @@ pub(in crate::api) struct SkipBody {
     responses(
         (status = 200, description = "Recorded; `skip` on the job shows what is left", body = Envelope<JobResponse>),
         AdminOnly,
+        BadBody,
         JobNotFound,
         (
             status = 422,
