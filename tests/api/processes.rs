@@ -395,13 +395,24 @@ async fn a_second_server_leaves_live_runs_alone_and_recovers_them_once_the_first
         assert_eq!(status, "interrupted", "run {run_id}: {error:?}");
         assert!(finished_at.is_some(), "run {run_id} has a finished_at");
     }
-    let stopped: Option<String> =
-        sqlx::query_scalar("SELECT stopped_at FROM instances WHERE id = ?")
-            .bind(&owner_a)
-            .fetch_one(&pool)
-            .await
-            .expect("A's instance row");
-    assert!(stopped.is_some(), "B marks A's instance stopped");
+    // B interrupts A's runs, then marks A stopped: two statements, so the mark is awaited.
+    wait_for(
+        "B to mark A's instance stopped",
+        Duration::from_secs(5),
+        || {
+            let (pool, owner_a) = (&pool, &owner_a);
+            async move {
+                let stopped: Option<String> =
+                    sqlx::query_scalar("SELECT stopped_at FROM instances WHERE id = ?")
+                        .bind(owner_a)
+                        .fetch_one(pool)
+                        .await
+                        .expect("A's instance row");
+                stopped
+            }
+        },
+    )
+    .await;
     let b_runs = wait_for_running(&pool, &owner_b, jobs.len(), &b).await;
     eprintln!("B then started {} runs of its own", b_runs.len());
     assert_eq!(
