@@ -247,6 +247,7 @@ pub(crate) async fn raw_loop(store: &Store) -> Result<RawRun> {
         let at = Utc::now();
         pending.extend(report.runs.iter().map(|run| RunRecord {
             run_id: run.run_id,
+            job_id: run.job_id.clone(),
             status: RunStatus::Succeeded,
             started_at: at,
             finished_at: at,

@@ -29,6 +29,7 @@ pub(crate) async fn scenario_idle(ctx: &mut Ctx) -> Result<()> {
                 action: Action::Noop,
                 settings: JobSettings::default(),
                 paused: false,
+                expect: None,
             };
             store
                 .insert_job(&job, Some(at), Utc::now(), "bench")

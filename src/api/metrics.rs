@@ -24,14 +24,16 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 503, description = "DATABASE_BUSY or DATABASE_UNAVAILABLE", body = ErrorBody)))]
 /// Every metric of this process (runs by outcome, lateness and duration histograms, claim
 /// batches, loop passes, database errors, HTTP requests, pruned rows) and the database's
-/// gauges (jobs, paused, running, due backlog), in the OpenMetrics text format that
+/// gauges (jobs, paused, running, due backlog, jobs by health), in the OpenMetrics text format that
 /// Prometheus scrapes. Any key.
 async fn metrics(
     _who: Authenticated,
     State(state): State<AppState>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let gauges = state.store.gauges(chrono::Utc::now()).await?;
-    let text = state.scheduler.metrics().encode(gauges);
+    let now = crate::timestamp::now();
+    let gauges = state.store.gauges(now).await?;
+    let by_health = state.store.jobs_by_health(now).await?;
+    let text = state.scheduler.metrics().encode(gauges, &by_health);
     Ok((
         [(
             CONTENT_TYPE,

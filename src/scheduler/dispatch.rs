@@ -67,6 +67,7 @@ impl Runner {
         tracing::debug!(status = status.as_str(), "run finished");
         let record = RunRecord {
             run_id: run.run_id,
+            job_id: run.job_id.clone(),
             status,
             started_at,
             finished_at,

@@ -15,6 +15,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::model::Health;
 use crate::store::Gauges;
 
 /// Label of runs by outcome.
@@ -72,6 +73,13 @@ fn method_label(method: &str) -> Cow<'static, str> {
         .map_or_else(|| Cow::Owned(method.to_owned()), |s| Cow::Borrowed(*s))
 }
 
+/// Label of jobs by health.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HealthLabel {
+    /// `ok`, `late`, `failing`, `stuck`, `paused`, `finished` or `broken`.
+    pub health: &'static str,
+}
+
 /// Label of pruned rows.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TableLabel {
@@ -112,6 +120,7 @@ pub struct Metrics {
     paused: Gauge,
     running: Gauge,
     due: Gauge,
+    by_health: Family<HealthLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -139,6 +148,7 @@ impl Metrics {
             paused: Gauge::default(),
             running: Gauge::default(),
             due: Gauge::default(),
+            by_health: Family::default(),
             registry: Registry::default(),
         };
         m.register(&mut registry);
@@ -209,6 +219,11 @@ impl Metrics {
             self.running.clone(),
         );
         r.register(
+            "jobs_by_health",
+            "Jobs by health (ok, late, failing, stuck, paused, finished, broken)",
+            self.by_health.clone(),
+        );
+        r.register(
             "due_backlog",
             "Jobs due now that no pass has claimed yet",
             self.due.clone(),
@@ -248,8 +263,20 @@ impl Metrics {
             .inc();
     }
 
-    /// The OpenMetrics text of every metric, with the database's gauges as given.
-    pub fn encode(&self, gauges: Gauges) -> String {
+    /// The OpenMetrics text of every metric, with the database's gauges as given and the
+    /// jobs counted by health (a health absent from `by_health` is 0).
+    pub fn encode(&self, gauges: Gauges, by_health: &[(Health, i64)]) -> String {
+        for health in Health::ALL {
+            let n = by_health
+                .iter()
+                .find(|(h, _)| *h == health)
+                .map_or(0, |(_, n)| *n);
+            self.by_health
+                .get_or_create(&HealthLabel {
+                    health: health.as_str(),
+                })
+                .set(n);
+        }
         self.jobs.set(gauges.jobs);
         self.paused.set(gauges.paused);
         self.running.set(gauges.running);

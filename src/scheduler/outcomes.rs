@@ -37,6 +37,7 @@ pub(super) async fn flush_and_stop(
 ) {
     let _ = records.send(RunRecord {
         run_id: FLUSH_MARK,
+        job_id: String::new(),
         status: RunStatus::Interrupted,
         started_at: timestamp::now(),
         finished_at: timestamp::now(),

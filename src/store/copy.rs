@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 
 use super::{AuditEntry, COPY_PAGE, JobFilter, JobOrder, Store, StoreError, TableCounts};
-use crate::model::{Job, KeyInfo, Run};
+use crate::model::{Job, JobEntry, KeyInfo, Run};
 use crate::store::JobCursor;
 
 /// What a copy moved (equal on both sides once verified).
@@ -122,8 +122,18 @@ async fn copy_jobs(
                 COPY_PAGE,
             )
             .await?;
-        to.import_jobs(&page.jobs).await?;
-        for job in &page.jobs {
+        // A broken row cannot be rebuilt on the other engine: the copy stops naming it, and the
+        // operator repairs it (PUT) or deletes it first.
+        let jobs = page
+            .jobs
+            .into_iter()
+            .map(|entry| match entry {
+                JobEntry::Readable(job) => Ok(job),
+                JobEntry::Broken(b) => Err(StoreError::corrupt("jobs", &b.id, b.problem)),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        to.import_jobs(&jobs).await?;
+        for job in &jobs {
             sums.insert(job.id.clone(), definition_sum(job));
         }
         progress("jobs", sums.len() as i64);

@@ -2,7 +2,7 @@
 //! Shared types of the job listing live here; each backend's SQL lives in its own module.
 
 use super::{Gauges, JobCursor, JobFilter, JobOrder, JobPage, Store, StoreError};
-use crate::model::{Job, NewJob, Run};
+use crate::model::{Job, JobEntry, NewJob, Run};
 use chrono::{DateTime, Utc};
 
 impl Store {
@@ -37,11 +37,12 @@ impl Store {
     }
 
     /// The job with this id and its newest run (by `scheduled_at`), read together: the hot
-    /// path of `GET /jobs/{job_id}`, so a backend answers it in one round trip.
+    /// path of `GET /jobs/{job_id}`, so a backend answers it in one round trip. A row that
+    /// cannot be read comes back as [`JobEntry::Broken`], not as an error.
     pub async fn get_job_with_last_run(
         &self,
         id: &str,
-    ) -> Result<Option<(Job, Option<Run>)>, StoreError> {
+    ) -> Result<Option<(JobEntry, Option<Run>)>, StoreError> {
         dispatch!(self, s => s.get_job_with_last_run(id).await)
     }
 
@@ -57,7 +58,8 @@ impl Store {
     }
 
     /// Up to `limit` jobs in `order`, after `after` (from the start when `None`; the caller
-    /// checks that a cursor belongs to `order`).
+    /// checks that a cursor belongs to `order`). A row that cannot be read (a bad hand edit)
+    /// is listed as [`JobEntry::Broken`] in its place, so one broken job hides no other.
     ///
     /// Keyset paging: a page starts strictly after the last key of the previous one, so jobs
     /// added or deleted between pages neither shift nor repeat the others. In id order that is

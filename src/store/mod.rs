@@ -38,6 +38,7 @@ macro_rules! dispatch {
 mod audit;
 mod claims;
 mod copy;
+mod health;
 mod instances;
 mod jobs;
 mod keys;

@@ -39,6 +39,7 @@ mod failpoints;
 mod faults;
 mod firing;
 mod full_disk;
+mod health;
 mod helpers;
 mod hosts;
 mod jobs;

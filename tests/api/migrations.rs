@@ -144,6 +144,11 @@ const ADDED_SINCE_V1: &[&str] = &[
     "paused_until",
     "skip_count",
     "skip_reason",
+    // 20261201000004: job health (the counters are backfilled from the history, which
+    // `the_current_binary_upgrades_a_v1_database_with_all_data_intact` checks through the API).
+    "expect",
+    "last_success_at",
+    "consecutive_failures",
 ];
 
 /// The data a release must carry over: jobs, runs and keys, every column the v1 file had.
@@ -390,7 +395,12 @@ async fn the_current_binary_upgrades_a_v1_database_with_all_data_intact() {
                 "output": "Service Unavailable", "error": "HTTP 503"
             },
             "pause": null,
-            "skip": null
+            "skip": null,
+            // Backfilled by 20261201000004 from the history: one success, then one failure.
+            "expect": null,
+            "health": "ok",
+            "last_success_at": "2026-11-27T02:00:01.512Z",
+            "consecutive_failures": 1
         })
     );
     let (status, job) = served.get("/jobs/year-end-report", FIXTURE_ADMIN_KEY).await;

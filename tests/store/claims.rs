@@ -390,6 +390,7 @@ async fn outcomes_are_written_once_and_beat_an_interruption(db: Db) {
     let done = plus_ms(t, 250);
     let record = |run_id, status| RunRecord {
         run_id,
+        job_id: "o".into(),
         status,
         started_at: plus_ms(t, 50),
         finished_at: done,

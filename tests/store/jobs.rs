@@ -4,12 +4,12 @@ use std::collections::BTreeSet;
 
 use chrono::Duration;
 use schedlite::actions::Action;
-use schedlite::model::{JobSettings, NewJob};
+use schedlite::model::{JobEntry, JobSettings, NewJob};
 use schedlite::schedule::{Trigger, TriggerKind};
 use schedlite::store::{Gauges, JobFilter, JobOrder, StoreError};
 
 use crate::engines::Db;
-use crate::support::{KEY, every, job, manual_run, now, plus_ms};
+use crate::support::{KEY, every, job, manual_run, now, plus_ms, readable};
 
 crate::conformance!(
     what_is_written_is_read_back_field_by_field,
@@ -45,6 +45,7 @@ async fn what_is_written_is_read_back_field_by_field(db: Db) {
             action: action.clone(),
             settings,
             paused: false,
+            expect: None,
         },
         NewJob {
             name: None,
@@ -84,18 +85,19 @@ async fn what_is_written_is_read_back_field_by_field(db: Db) {
         let again = db.store.get_job(&new.id).await.expect("get");
         assert_eq!(again.as_ref(), Some(&stored));
         let with_run = db.store.get_job_with_last_run(&new.id).await.expect("get");
-        assert_eq!(with_run, Some((stored, None)));
+        assert_eq!(with_run, Some((JobEntry::Readable(stored), None)));
     }
     let page = db
         .store
         .list_jobs(&JobFilter::default(), JobOrder::NextRun, None, 10)
         .await
         .expect("list");
-    let ids: Vec<&str> = page.jobs.iter().map(|j| j.id.as_str()).collect();
+    let listed = readable(page.jobs);
+    let ids: Vec<&str> = listed.iter().map(|j| j.id.as_str()).collect();
     assert_eq!(ids, ["cron", "interval", "date"]);
-    assert_eq!(page.jobs[0].trigger, jobs[0].trigger);
-    assert_eq!(page.jobs[1].trigger, jobs[1].trigger);
-    assert_eq!(page.jobs[0].action, action);
+    assert_eq!(listed[0].trigger, jobs[0].trigger);
+    assert_eq!(listed[1].trigger, jobs[1].trigger);
+    assert_eq!(listed[0].action, action);
     assert_eq!(db.store.get_job("nope").await.expect("get"), None);
     assert_eq!(
         db.store.get_job_with_last_run("nope").await.expect("get"),
@@ -250,7 +252,7 @@ async fn walk(db: &Db, order: JobOrder, early_id: &str) -> Vec<String> {
             .await
             .expect("page");
         assert!(page.jobs.len() <= 5);
-        seen.extend(page.jobs.iter().map(|j| j.id.clone()));
+        seen.extend(page.jobs.iter().map(|j| j.id().to_string()));
         if page_no == 1 {
             let early = every(early_id, 60, t);
             let at = plus_ms(t, -3_600_000);
@@ -293,7 +295,10 @@ async fn filters_select_by_paused_and_trigger_type(db: Db) {
                 .list_jobs(&filter, JobOrder::Id, None, 100)
                 .await
                 .expect("list");
-            page.jobs.into_iter().map(|j| j.id).collect::<BTreeSet<_>>()
+            page.jobs
+                .into_iter()
+                .map(|j| j.id().to_string())
+                .collect::<BTreeSet<_>>()
         }
     };
     let set = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();

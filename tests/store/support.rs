@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use schedlite::actions::Action;
-use schedlite::model::{ClaimPlan, JobSettings, NewJob, Span};
+use schedlite::model::{ClaimPlan, Job, JobEntry, JobSettings, NewJob, Span};
 use schedlite::schedule::Trigger;
 use schedlite::store::{ClaimedRun, Store};
 use schedlite::timestamp::Timestamp;
@@ -27,6 +27,7 @@ pub fn job(id: &str, trigger: Trigger) -> NewJob {
         action: Action::Noop,
         settings: JobSettings::default(),
         paused: false,
+        expect: None,
     }
 }
 
@@ -36,6 +37,17 @@ pub fn every(id: &str, seconds: u64, start: DateTime<Utc>) -> NewJob {
         id,
         Trigger::interval(seconds, start, None).expect("interval"),
     )
+}
+
+/// The readable jobs of a listing, failing on a broken one.
+pub fn readable(entries: Vec<JobEntry>) -> Vec<Job> {
+    entries
+        .into_iter()
+        .map(|e| match e {
+            JobEntry::Readable(job) => job,
+            JobEntry::Broken(b) => panic!("broken job {b:?}"),
+        })
+        .collect()
 }
 
 /// One occurrence.

@@ -12,7 +12,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use schedlite_core::crash_point;
-use schedlite_core::model::{AuditAction, ClaimPlan, Job, RunKind, RunStatus, Span};
+use schedlite_core::model::{
+    AuditAction, ClaimPlan, FinishedRun, Job, RunKind, RunStatus, Span, fold_outcomes,
+};
 use schedlite_core::store::claims::{closed_reason, closed_rows, requested_skip_reason};
 use schedlite_core::store::{ClaimReport, ClaimedRun, RunRecord, StoreError};
 use sqlx::PgConnection;
@@ -184,7 +186,18 @@ impl PgStore {
         let exit: Vec<Option<i64>> = records.iter().map(|r| r.exit_code.map(i64::from)).collect();
         let outputs: Vec<Option<String>> = records.iter().map(|r| r.output.clone()).collect();
         let errors: Vec<Option<String>> = records.iter().map(|r| r.error.clone()).collect();
+        let changes = fold_outcomes(
+            &records
+                .iter()
+                .map(|r| FinishedRun {
+                    job_id: r.job_id.clone(),
+                    status: r.status,
+                    finished_at: r.finished_at,
+                })
+                .collect::<Vec<_>>(),
+        );
         crash_point!("outcome-before-write");
+        let mut tx = self.begin().await?;
         sqlx::query!(
             "UPDATE job_runs SET status = o.status, started_at = o.started_at,
                 finished_at = o.finished_at, duration_ms = o.duration_ms,
@@ -203,8 +216,31 @@ impl PgStore {
             &outputs as &[Option<String>],
             &errors as &[Option<String>]
         )
-        .execute(&mut *self.conn().await?)
+        .execute(&mut *tx)
         .await?;
+        if !changes.is_empty() {
+            // The health counters move with the outcomes, in the same transaction (module
+            // `model::health`): a success replaces the failure count, failures add to it.
+            let ids: Vec<&str> = changes.iter().map(|c| c.job_id.as_str()).collect();
+            let success: Vec<Option<DateTime<Utc>>> =
+                changes.iter().map(|c| c.success_at.map(ms)).collect();
+            let failures: Vec<i64> = changes.iter().map(|c| i64::from(c.failures)).collect();
+            sqlx::query!(
+                "UPDATE jobs SET
+                    consecutive_failures = CASE WHEN c.success_at IS NULL
+                        THEN jobs.consecutive_failures + c.failures ELSE c.failures END,
+                    last_success_at = GREATEST(jobs.last_success_at, c.success_at)
+                 FROM unnest($1::text[], $2::timestamptz[], $3::bigint[])
+                      AS c(id, success_at, failures)
+                 WHERE jobs.id = c.id",
+                &ids as &[&str],
+                &success as &[Option<DateTime<Utc>>],
+                &failures
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 }

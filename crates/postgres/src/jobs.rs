@@ -2,7 +2,7 @@
 //! change notifies the other nodes in its own transaction (`notify.rs`).
 
 use chrono::{DateTime, Utc};
-use schedlite_core::model::{AuditAction, Job, NewJob, Run};
+use schedlite_core::model::{AuditAction, BrokenJob, Job, JobEntry, NewJob, Run};
 use schedlite_core::schedule::TriggerKind;
 use schedlite_core::store::columns::TriggerColumns;
 use schedlite_core::store::{Gauges, JobCursor, JobFilter, JobOrder, JobPage, StoreError};
@@ -74,11 +74,15 @@ impl PgStore {
     pub async fn get_job_with_last_run(
         &self,
         id: &str,
-    ) -> Result<Option<(Job, Option<Run>)>, StoreError> {
+    ) -> Result<Option<(JobEntry, Option<Run>)>, StoreError> {
         let mut conn = self.conn().await?;
-        let Some(job) = read_job(&mut conn, id).await? else {
+        let row = sqlx::query_as!(JobRow, "SELECT * FROM jobs WHERE id = $1", id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        let Some(row) = row else {
             return Ok(None);
         };
+        let job = entry(row)?;
         let run = sqlx::query_as!(
             RunRow,
             "SELECT * FROM job_runs WHERE job_id = $1 ORDER BY scheduled_at DESC LIMIT 1",
@@ -139,7 +143,7 @@ impl PgStore {
             // job deleted between the read of the keys and the read of the rows is missing
             // here, and is simply not listed.
             if let Some(row) = by_id.remove(&id) {
-                jobs.push(Job::try_from(row)?);
+                jobs.push(entry(row)?);
             }
             last_key = Some((key, id));
         }
@@ -358,13 +362,19 @@ async fn write_row(
 ) -> Result<Option<bool>, StoreError> {
     let c = TriggerColumns::of(&job.trigger);
     let action = action_value(&job.action)?;
+    let expect = job
+        .expect
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(|e| StoreError::corrupt("jobs", &job.id, e.to_string()))?;
     // `DO UPDATE … WHERE $18`: when false, a conflicting row is left alone and nothing is
     // returned. `xmax = 0` holds for a row this statement inserted, not for one it updated.
     let created = sqlx::query_scalar!(
         r#"INSERT INTO jobs (id, name, trigger_type, cron_expr, timezone, interval_seconds,
                start_at, end_at, run_at, action, next_run_at, paused, misfire_grace_seconds,
-               coalesce_missed, max_instances, jitter_seconds, created_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)
+               coalesce_missed, max_instances, jitter_seconds, created_at, updated_at, expect)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17,
+                   $19)
            ON CONFLICT (id) DO UPDATE SET name = excluded.name,
                trigger_type = excluded.trigger_type, cron_expr = excluded.cron_expr,
                timezone = excluded.timezone, interval_seconds = excluded.interval_seconds,
@@ -374,7 +384,8 @@ async fn write_row(
                coalesce_missed = excluded.coalesce_missed,
                max_instances = excluded.max_instances, jitter_seconds = excluded.jitter_seconds,
                updated_at = excluded.updated_at, paused_by = NULL, paused_at = NULL,
-               pause_reason = NULL, paused_until = NULL, skip_count = 0, skip_reason = NULL
+               pause_reason = NULL, paused_until = NULL, skip_count = 0, skip_reason = NULL,
+               expect = excluded.expect
            WHERE $18
            RETURNING (xmax = 0) AS "created!""#,
         job.id,
@@ -395,10 +406,25 @@ async fn write_row(
         i64::from(job.settings.jitter_seconds),
         ms(now),
         replace,
+        expect,
     )
     .fetch_optional(&mut *tx)
     .await?;
     Ok(created)
+}
+
+/// A row as a listing shows it: readable, or broken (values the domain refuses, such as a
+/// hand-edited cron expression) with what is wrong.
+fn entry(row: JobRow) -> Result<JobEntry, StoreError> {
+    let id = row.id.clone();
+    match Job::try_from(row) {
+        Ok(job) => Ok(JobEntry::Readable(job)),
+        Err(StoreError::Corrupt { reason, .. }) => Ok(JobEntry::Broken(BrokenJob {
+            id,
+            problem: reason,
+        })),
+        Err(other) => Err(other),
+    }
 }
 
 /// Reads one job on a given connection (inside a transaction, for claims and manual runs).

@@ -21,6 +21,7 @@
 mod audit;
 mod claims;
 mod copy;
+mod health;
 mod instances;
 mod jobs;
 mod keys;

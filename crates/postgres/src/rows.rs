@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use schedlite_core::actions::Action;
 use schedlite_core::model::{Job, JobSettings, Run, RunKind, RunStatus};
 use schedlite_core::store::StoreError;
-use schedlite_core::store::columns::{TriggerColumns, pause_note, setting, skip_request};
+use schedlite_core::store::columns::{
+    TriggerColumns, expect_from_value, health_counters, pause_note, setting, skip_request,
+};
 
 /// One `jobs` row, all columns (`SELECT * FROM jobs`).
 #[derive(Debug)]
@@ -35,6 +37,9 @@ pub(crate) struct JobRow {
     pub paused_until: Option<DateTime<Utc>>,
     pub skip_count: i64,
     pub skip_reason: Option<String>,
+    pub expect: Option<serde_json::Value>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub consecutive_failures: i64,
 }
 
 impl TryFrom<JobRow> for Job {
@@ -74,6 +79,8 @@ impl TryFrom<JobRow> for Job {
             row.paused_until,
         );
         let skip = skip_request(key, row.skip_count, row.skip_reason)?;
+        let expect = row.expect.map(|e| expect_from_value(key, e)).transpose()?;
+        let counters = health_counters(key, row.last_success_at, row.consecutive_failures)?;
         Ok(Job {
             next_run_at: row.next_run_at,
             created_at: row.created_at,
@@ -86,6 +93,8 @@ impl TryFrom<JobRow> for Job {
             paused: row.paused,
             pause,
             skip,
+            expect,
+            counters,
         })
     }
 }

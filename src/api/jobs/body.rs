@@ -15,7 +15,7 @@ use super::{
 use crate::actions::{Action, CommandAction, HttpAction};
 use crate::api::openapi::tagged_one_of;
 use crate::api::{ApiError, truncate};
-use crate::model::{JobSettings, NewJob};
+use crate::model::{Expect, JobSettings, NewJob};
 use crate::schedule::Trigger;
 use crate::timestamp::Timestamp;
 
@@ -66,6 +66,61 @@ pub(in crate::api) struct JobBody {
     /// Create the job paused (default false).
     #[serde(default)]
     paused: Option<bool>,
+    /// What the job is expected to do, which decides its health (default: nothing).
+    #[serde(default)]
+    expect: Option<ExpectBody>,
+}
+
+/// What a job is expected to do; each rule is optional (DESIGN.md, *Job health*).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(in crate::api) struct ExpectBody {
+    /// A dead-man's switch: the job is `late` when no run succeeded for this many seconds
+    /// (1 to 31622400, a leap year), counted from the last success or the job's last change.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 31_622_400)]
+    success_within_seconds: Option<u32>,
+    /// The job is `failing` once this many runs in a row failed or timed out (1 to 1000).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 1000)]
+    max_consecutive_failures: Option<u32>,
+    /// The job is `stuck` while a run runs longer than this many seconds (1 to 31622400);
+    /// alerted, never killed.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 31_622_400)]
+    max_run_seconds: Option<u32>,
+}
+
+/// Upper bound of `expect.success_within_seconds` and `expect.max_run_seconds` (a leap year:
+/// a yearly job's dead-man's switch fits).
+pub(super) const MAX_EXPECT_SECONDS: u32 = 366 * 24 * 3600;
+/// Upper bound of `expect.max_consecutive_failures`.
+pub(super) const MAX_EXPECT_FAILURES: u32 = 1000;
+
+/// Checks each rule of `expect` against its bounds, naming `expect.<field>`.
+fn parse_expect(body: Option<ExpectBody>) -> Result<Option<Expect>, ApiError> {
+    let Some(body) = body else {
+        return Ok(None);
+    };
+    let rule = |field: &str, value: Option<u32>, max: u32| -> Result<Option<u32>, ApiError> {
+        value
+            .map(|v| check_range(&format!("expect.{field}"), Some(v), 1, max, v))
+            .transpose()
+    };
+    Ok(Expect {
+        success_within_seconds: rule(
+            "success_within_seconds",
+            body.success_within_seconds,
+            MAX_EXPECT_SECONDS,
+        )?,
+        max_consecutive_failures: rule(
+            "max_consecutive_failures",
+            body.max_consecutive_failures,
+            MAX_EXPECT_FAILURES,
+        )?,
+        max_run_seconds: rule("max_run_seconds", body.max_run_seconds, MAX_EXPECT_SECONDS)?,
+    }
+    .some())
 }
 
 /// A trigger as accepted, tagged by `type`; parsed by [`parse_trigger`] so errors carry the
@@ -349,6 +404,7 @@ pub(super) fn new_job(
             defaults.jitter_seconds,
         )?,
     };
+    let expect = parse_expect(body.expect)?;
     let trigger = build_trigger(trigger_body, now)?;
     let paused = body.paused.unwrap_or(false);
     let first = first_run(&trigger, now);
@@ -364,6 +420,7 @@ pub(super) fn new_job(
         action,
         settings,
         paused,
+        expect,
     };
     Ok((job, if paused { None } else { first }))
 }

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::body::{JobBody, generated_id, new_job};
-use super::response::{JobResponse, TriggerType};
+use super::health::{JobHealth, filtered_page};
+use super::response::{JobResponse, ListedJob, TriggerType};
 use super::{job_response, page_limit, validate_job_id};
 use crate::api::extract::{Admin, ApiJson, ApiQuery, JobIdPath, Reader};
 use crate::api::openapi::{Envelope, ErrorBody};
@@ -16,7 +17,7 @@ use crate::api::responses::{
 };
 use crate::api::{ApiError, AppState, cursor, ok, truncate};
 use crate::schedule::TriggerKind;
-use crate::store::{JobFilter, JobOrder};
+use crate::store::{JobFilter, JobOrder, StoreError};
 use crate::timestamp::Timestamp;
 
 /// Query of `GET /jobs`.
@@ -45,6 +46,12 @@ pub(super) struct ListParams {
     #[serde(default)]
     #[param(inline)]
     order: Option<ListOrder>,
+    /// Only jobs with this health now. Health depends on the clock, so it is filtered as the
+    /// pages are read: a filtered page may hold fewer than `limit` jobs, even none, while
+    /// `next_cursor` is set; follow it until it is null.
+    #[serde(default)]
+    #[param(inline)]
+    health: Option<JobHealth>,
 }
 
 /// The order of `GET /jobs`.
@@ -70,7 +77,9 @@ impl From<ListOrder> for JobOrder {
 /// A page of jobs.
 #[derive(Debug, Serialize, ToSchema)]
 pub(in crate::api) struct JobList {
-    jobs: Vec<JobResponse>,
+    /// The jobs; one whose stored row cannot be read is listed with `health: broken` and
+    /// what is wrong with it.
+    jobs: Vec<ListedJob>,
     /// Pass as `cursor` for the next page; null on the last page.
     next_cursor: Option<String>,
 }
@@ -119,23 +128,10 @@ pub(super) async fn list_jobs(
         paused: params.paused,
         trigger_type: params.trigger_type.map(TriggerKind::from),
     };
-    let page = state
-        .store
-        .list_jobs(&filter, order, after.as_ref(), limit)
-        .await?;
-    let ids: Vec<&str> = page.jobs.iter().map(|j| j.id.as_str()).collect();
-    let mut last_runs = state.store.last_runs(&ids).await?;
-    let jobs = page
-        .jobs
-        .into_iter()
-        .map(|job| {
-            let last = last_runs.remove(&job.id);
-            JobResponse::new(job, last)
-        })
-        .collect();
+    let (jobs, next) = filtered_page(&state, &filter, order, after, limit, params.health).await?;
     Ok(ok(JobList {
         jobs,
-        next_cursor: page.next.as_ref().map(cursor::encode_jobs),
+        next_cursor: next.as_ref().map(cursor::encode_jobs),
     }))
 }
 
@@ -206,7 +202,12 @@ pub(super) async fn put_job(
         ));
     }
     let now = Timestamp::now().get();
-    let current = state.store.get_job(&job_id).await?;
+    // A broken row (a bad hand edit) is what a PUT repairs: it is replaced like a missing one,
+    // with no stored header values to keep.
+    let current = match state.store.get_job(&job_id).await {
+        Err(StoreError::Corrupt { .. }) => None,
+        other => other?,
+    };
     let stored = current.as_ref().map(|j| &j.action);
     let (job, next) = new_job(body, job_id, now, state.config.allow_command_jobs, stored)?;
     let (stored, created) = state.store.upsert_job(&job, next, now, &who.name).await?;
@@ -227,7 +228,7 @@ pub(super) async fn put_job(
     tag = "jobs",
     params(JobIdPath),
     responses(
-        (status = 200, description = "The job with its last run", body = Envelope<JobResponse>),
+        (status = 200, description = "The job with its last run and health (or, when its stored row cannot be read, `health: broken` and what is wrong)", body = Envelope<ListedJob>),
         ReadersOnly,
         JobNotFound,
         Unavailable,
@@ -247,7 +248,7 @@ pub(super) async fn get_job(
         .get_job_with_last_run(&job_id)
         .await?
         .ok_or_else(not_found)?;
-    Ok(ok(JobResponse::new(job, last)))
+    Ok(ok(ListedJob::new(job, last, crate::timestamp::now())))
 }
 
 /// `DELETE /jobs/{job_id}`: removes the job and its history (seed story AC 2 and 3).

@@ -1,5 +1,5 @@
 //! `/jobs` (DESIGN.md, *API*): the job resource, split by what each part does: [`crud`]
-//! (list, create, replace, read, delete), [`manage`] (pause, resume, run now), [`skip`]
+//! (list, create, replace, read, delete), [`health`] (the health field and filter), [`manage`] (pause, resume, run now), [`skip`]
 //! (skip the next occurrences), [`preview`]
 //! (next fire times), [`body`] (the request body, parsed once into [`crate::model::NewJob`]) and
 //! [`response`] (the wire shape, built from domain types by explicit conversions, so no
@@ -8,6 +8,7 @@
 
 mod body;
 mod crud;
+mod health;
 mod manage;
 mod preview;
 mod response;
@@ -114,7 +115,7 @@ pub(super) async fn load_job(state: &AppState, job_id: &str) -> Result<Job, ApiE
 /// The job with its newest run, as sent on the wire.
 async fn job_response(state: &AppState, job: Job) -> Result<JobResponse, ApiError> {
     let last = state.store.last_run(&job.id).await?;
-    Ok(JobResponse::new(job, last))
+    Ok(JobResponse::new(job, last, crate::timestamp::now()))
 }
 
 #[cfg(test)]

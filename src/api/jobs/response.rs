@@ -7,7 +7,10 @@ use utoipa::ToSchema;
 use super::body::{ActionSchema, TriggerBody};
 use crate::actions::Action;
 use crate::api::runs::RunResponse;
-use crate::model::{Job, PauseNote, Run, SkipRequest};
+use chrono::{DateTime, Utc};
+
+use super::health::JobHealth;
+use crate::model::{BrokenJob, Expect, Health, Job, JobEntry, PauseNote, Run, SkipRequest};
 use crate::schedule::{Trigger, TriggerKind};
 use crate::timestamp::Timestamp;
 
@@ -56,6 +59,90 @@ pub(in crate::api) struct JobResponse {
     pause: Option<PauseResponse>,
     /// Occurrences still to be skipped on request; null when none.
     skip: Option<SkipResponse>,
+    /// What the job is expected to do; null when nothing.
+    expect: Option<ExpectResponse>,
+    /// The job's health now (DESIGN.md, *Job health*; README, *Job health*).
+    health: JobHealth,
+    /// When its newest successful run finished; null: never.
+    last_success_at: Option<Timestamp>,
+    /// Runs failed or timed out since the last success.
+    consecutive_failures: u32,
+}
+
+/// What a job is expected to do, as stored; an absent rule is null.
+#[derive(Debug, Serialize, ToSchema)]
+pub(in crate::api) struct ExpectResponse {
+    /// `late` after this long without a success.
+    success_within_seconds: Option<u32>,
+    /// `failing` after this many failures in a row.
+    max_consecutive_failures: Option<u32>,
+    /// `stuck` while a run runs longer than this.
+    max_run_seconds: Option<u32>,
+}
+
+impl From<Expect> for ExpectResponse {
+    fn from(e: Expect) -> ExpectResponse {
+        ExpectResponse {
+            success_within_seconds: e.success_within_seconds,
+            max_consecutive_failures: e.max_consecutive_failures,
+            max_run_seconds: e.max_run_seconds,
+        }
+    }
+}
+
+/// A job whose stored row cannot be read (a bad hand edit): never fired, never deleted by
+/// schedlite; a valid `PUT /jobs/{job_id}` repairs it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(in crate::api) struct BrokenJobResponse {
+    id: String,
+    /// Always `broken`.
+    #[schema(inline)]
+    health: BrokenHealth,
+    /// What is wrong with the row, naming the column.
+    problem: String,
+}
+
+/// The health of a job that cannot be read.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(in crate::api) enum BrokenHealth {
+    /// Its stored definition cannot be read.
+    Broken,
+}
+
+/// A job as listed and read: its definition and state, or, when its row cannot be read, what
+/// is wrong with it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub(in crate::api) enum ListedJob {
+    /// A readable job.
+    Job(Box<JobResponse>),
+    /// A broken one.
+    Broken(BrokenJobResponse),
+}
+
+impl ListedJob {
+    /// Its health.
+    pub(super) fn health(&self) -> JobHealth {
+        match self {
+            ListedJob::Job(job) => job.health,
+            ListedJob::Broken(_) => JobHealth::Broken,
+        }
+    }
+
+    /// The wire shape of `entry` with its newest run, its health taken at `now`.
+    pub(super) fn new(entry: JobEntry, last_run: Option<Run>, now: DateTime<Utc>) -> ListedJob {
+        match entry {
+            JobEntry::Readable(job) => {
+                ListedJob::Job(Box::new(JobResponse::new(job, last_run, now)))
+            }
+            JobEntry::Broken(BrokenJob { id, problem }) => ListedJob::Broken(BrokenJobResponse {
+                id,
+                health: BrokenHealth::Broken,
+                problem,
+            }),
+        }
+    }
 }
 
 /// Who paused a job, when, why and until when.
@@ -101,8 +188,14 @@ impl From<SkipRequest> for SkipResponse {
 }
 
 impl JobResponse {
-    pub(super) fn new(job: Job, last_run: Option<Run>) -> JobResponse {
+    /// The wire shape of `job` with its newest run, its health taken at `now`.
+    pub(super) fn new(job: Job, last_run: Option<Run>, now: DateTime<Utc>) -> JobResponse {
+        let health = Health::of(&job, last_run.as_ref(), now);
         JobResponse {
+            health: health.into(),
+            expect: job.expect.map(ExpectResponse::from),
+            last_success_at: job.counters.last_success_at.map(Timestamp::new),
+            consecutive_failures: job.counters.consecutive_failures,
             next_run_time: job.next_run_at.map(Timestamp::new),
             trigger_type: TriggerType::from(job.trigger.kind()),
             trigger_details: job.trigger.details(),

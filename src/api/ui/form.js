@@ -33,8 +33,12 @@ export async function formPage(id) {
   if (id) {
     const answer = await get(`/jobs/${encodeURIComponent(id)}`);
     if (answer.status !== 200) { page('Edit job', el('p', { class: 'notice error', role: 'alert' }, problem(answer))); return null; }
-    job = answer.body.data;
+    // A broken job (its stored row cannot be read) is edited from a blank form: saving it
+    // declares it anew, which is how it is repaired.
+    job = answer.body.data.health === 'broken' ? null : answer.body.data;
   }
+  const e = (job && job.expect) || {};
+  const num = (v) => (v === null || v === undefined ? '' : String(v));
   const t = job ? job.trigger : { type: 'cron', expr: '0 3 * * *', timezone: TIMEZONE };
   const a = job ? job.action : { type: 'noop' };
   const f = {
@@ -57,6 +61,9 @@ export async function formPage(id) {
     jitter: input({ type: 'number', min: '0', value: job ? String(job.jitter_seconds) : '' }),
     coalesce: el('input', { type: 'checkbox', checked: job ? job.coalesce : true }),
     paused: el('input', { type: 'checkbox', checked: job ? job.paused : false }),
+    within: input({ type: 'number', min: '1', value: num(e.success_within_seconds) }),
+    failures: input({ type: 'number', min: '1', value: num(e.max_consecutive_failures) }),
+    maxRun: input({ type: 'number', min: '1', value: num(e.max_run_seconds) }),
   };
   const words = el('p', { id: 'cron-words', class: 'hint', 'aria-live': 'polite' });
   const live = el('div', { id: 'live-preview', class: 'live-preview', 'aria-live': 'polite' });
@@ -122,6 +129,11 @@ function layout(f, words, live) {
       field('max_instances', 'Max instances', f.instances),
       field('jitter_seconds', 'Jitter (seconds)', f.jitter),
       field('coalesce', 'Coalesce missed runs', f.coalesce)),
+    el('details', { open: Boolean(f.within.value || f.failures.value || f.maxRun.value) },
+      el('summary', {}, 'Health: what the job is expected to do'),
+      field('expect.success_within_seconds', 'Late without a success for (seconds)', f.within),
+      field('expect.max_consecutive_failures', 'Failing after this many failures in a row', f.failures),
+      field('expect.max_run_seconds', 'Stuck when a run takes longer than (seconds)', f.maxRun)),
     field('paused', 'Create paused', f.paused),
   ];
   return { trigger, action, all };
@@ -152,6 +164,10 @@ function body(id, f) {
   }
   const numbers = [['misfire_grace_seconds', f.grace], ['max_instances', f.instances], ['jitter_seconds', f.jitter]];
   for (const [name, node] of numbers) if (node.value !== '') b[name] = Number(node.value);
+  const expect = {};
+  const rules = [['success_within_seconds', f.within], ['max_consecutive_failures', f.failures], ['max_run_seconds', f.maxRun]];
+  for (const [name, node] of rules) if (node.value !== '') expect[name] = Number(node.value);
+  if (Object.keys(expect).length) b.expect = expect;
   b.coalesce = f.coalesce.checked;
   b.paused = f.paused.checked;
   return b;

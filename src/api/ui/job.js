@@ -7,6 +7,7 @@ import { call, get, problem, query } from './api.js';
 import { el, page, replace, notice, confirmDialog } from './dom.js';
 import { utc, local, duration, lateness, triggerWords } from './format.js';
 import { runsChart } from './charts.js';
+import { healthBadge } from './jobs.js';
 
 const RUNS_PAGE = 20;
 const REFRESH_MS = 2000;
@@ -25,9 +26,15 @@ export async function jobPage(who, id) {
     const job = await get(path);
     if (job.status !== 200) { status.textContent = problem(job); return; }
     status.textContent = '';
-    showDefinition(parts.definition, job.body.data, who, path, { status, done, refresh });
-    const preview = await get(`${path}/preview?count=10`);
-    showPreview(parts.preview, preview);
+    const data = job.body.data;
+    if (data.health === 'broken') {
+      showBroken(parts.definition, data, who, path, { status, done, refresh });
+      replace(parts.preview);
+    } else {
+      showDefinition(parts.definition, data, who, path, { status, done, refresh });
+      const preview = await get(`${path}/preview?count=10`);
+      showPreview(parts.preview, preview);
+    }
     await showRuns(parts.runs, path, view);
   };
   page(`Job ${id}`, status, done, parts.definition, parts.preview, parts.runs);
@@ -50,7 +57,11 @@ function showDefinition(section, job, who, path, ui) {
     el('dl', { class: 'definition', id: 'definition' },
       term('Name', el('span', { id: 'job-name' }, job.name || '—')),
       term('Trigger', triggerWords(job.trigger), ' ', el('code', {}, expression)),
+      term('Health', healthBadge(job.health, 'job-health')),
       term('State', el('span', { id: 'job-state' }, job.paused ? 'paused' : (job.next_run_time ? 'active' : 'finished'))),
+      job.expect ? term('Expected', el('span', { id: 'job-expect' }, expectWords(job.expect))) : null,
+      term('Last success', utc(job.last_success_at)),
+      term('Failures in a row', String(job.consecutive_failures)),
       job.pause ? term('Paused', el('span', { id: 'job-pause' }, pauseWords(job.pause))) : null,
       job.skip ? term('Skipping', el('span', { id: 'job-skip' }, skipWords(job.skip))) : null,
       term('Next run', utc(job.next_run_time), ' ', el('small', {}, local(job.next_run_time))),
@@ -61,6 +72,27 @@ function showDefinition(section, job, who, path, ui) {
       term('Jitter', `${job.jitter_seconds} s`),
       term('Created', utc(job.created_at)),
       term('Updated', utc(job.updated_at))));
+}
+
+/// A job whose stored row cannot be read: its health, what is wrong, and for an admin the two
+/// ways out (a valid PUT through the form, or delete).
+function showBroken(section, job, who, path, ui) {
+  replace(section,
+    el('h2', { id: 'def-h' }, 'Definition'),
+    who.role === 'admin' ? el('div', { class: 'actions', id: 'job-actions' },
+      el('a', { class: 'button', id: 'edit', href: `#/edit/${encodeURIComponent(job.id)}` }, 'Edit')) : null,
+    el('dl', { class: 'definition', id: 'definition' },
+      term('Health', healthBadge(job.health, 'job-health')),
+      term('Problem', el('span', { id: 'job-problem' }, job.problem))));
+}
+
+/// 'a success every 3600 s, at most 3 failures in a row, runs of at most 600 s'.
+function expectWords(expect) {
+  return [
+    expect.success_within_seconds !== null ? `a success every ${expect.success_within_seconds} s` : '',
+    expect.max_consecutive_failures !== null ? `at most ${expect.max_consecutive_failures} failures in a row` : '',
+    expect.max_run_seconds !== null ? `runs of at most ${expect.max_run_seconds} s` : '',
+  ].filter(Boolean).join(', ');
 }
 
 /// 'by ops at 2026-12-01 10:00:00 UTC, until 2026-12-01 12:00:00 UTC: database upgrade'.

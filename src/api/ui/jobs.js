@@ -1,5 +1,5 @@
 // The jobs page: one page of GET /jobs at a time (the API's cursor; never every job), filters
-// the API has (paused, trigger type, order), and a search by id prefix and a filter by last
+// the API has (paused, trigger type, health, order), each job's health as the API computes it, and a search by id prefix and a filter by last
 // run status over the loaded page (the API has neither, so the page says it filters what it
 // shows). Refreshes
 // every few seconds in place, keeping the scroll position. Below the table, the timeline of
@@ -14,7 +14,10 @@ const PAGE_SIZE = 50;
 const REFRESH_MS = 5000;
 
 /// Filters survive leaving the page and coming back within the tab.
-const state = { paused: '', trigger_type: '', order: 'next_run', search: '', last: '', cursors: [null] };
+const state = { paused: '', trigger_type: '', health: '', order: 'next_run', search: '', last: '', cursors: [null] };
+
+/// The healths of GET /jobs, by the API's precedence.
+export const HEALTHS = ['broken', 'paused', 'stuck', 'failing', 'finished', 'late', 'ok'];
 
 const STATUSES = ['succeeded', 'failed', 'timed_out', 'running', 'missed', 'skipped', 'interrupted'];
 
@@ -25,7 +28,7 @@ export async function jobsPage(who) {
   const pager = el('div', { class: 'pager' });
   const table = el('table', { class: 'jobs', id: 'jobs-table' },
     el('caption', { class: 'visually-hidden' }, 'Jobs, ordered as chosen above'),
-    el('thead', {}, el('tr', {}, ['ID', 'Name', 'Trigger', 'Next run', 'Last run', 'State']
+    el('thead', {}, el('tr', {}, ['ID', 'Name', 'Trigger', 'Next run', 'Last run', 'Health']
       .map((h) => el('th', { scope: 'col' }, h)))),
     body);
   let latest = null;
@@ -35,7 +38,8 @@ export async function jobsPage(who) {
   const load = async (moved = false) => {
     const cursor = state.cursors[state.cursors.length - 1];
     const answer = await get('/jobs' + query({
-      limit: PAGE_SIZE, cursor, paused: state.paused, trigger_type: state.trigger_type, order: state.order,
+      limit: PAGE_SIZE, cursor, paused: state.paused, trigger_type: state.trigger_type, health: state.health,
+      order: state.order,
     }));
     if (answer.status !== 200) { status.textContent = problem(answer); return; }
     status.textContent = '';
@@ -44,7 +48,8 @@ export async function jobsPage(who) {
     render();
     renderPager(pager, latest, load);
     window.scrollTo(0, y);
-    upcoming.update(latest.jobs, moved);
+    // A broken job has no trigger to draw.
+    upcoming.update(latest.jobs.filter((j) => j.health !== 'broken'), moved);
   };
   const restart = () => { state.cursors = [null]; load(true); };
   page('Jobs',
@@ -71,6 +76,7 @@ function toolbar(who, restart, render) {
     select('filter-paused', 'State', state.paused, [['', 'all'], ['false', 'active'], ['true', 'paused']], set('paused')),
     select('filter-trigger', 'Trigger', state.trigger_type,
       [['', 'all'], ['cron', 'cron'], ['interval', 'interval'], ['date', 'date']], set('trigger_type')),
+    select('filter-health', 'Health', state.health, [['', 'all'], ...HEALTHS.map((h) => [h, h])], set('health')),
     select('order', 'Order', state.order, [['next_run', 'next run'], ['id', 'id']], set('order')),
     select('filter-last', 'Last run', state.last, [['', 'any'], ...STATUSES.map((s) => [s, s]), ['none', 'never run']],
       (e) => { state.last = e.target.value; render(); }),
@@ -98,7 +104,19 @@ function renderRows(body, info, data) {
     : `${data.jobs.length} jobs on this page.`;
 }
 
+/// The health word in its colour (the word is always there: never colour alone).
+export function healthBadge(health, id) {
+  return el('span', { class: `health health-${health}`, id }, health);
+}
+
 function row(job) {
+  if (job.health === 'broken') {
+    return el('tr', { 'data-job': job.id },
+      el('td', {}, el('a', { href: `#/job/${encodeURIComponent(job.id)}`, class: 'job-link' }, job.id)),
+      el('td', { class: 'job-name' }, ''),
+      el('td', { colspan: 3, class: 'job-problem' }, `Stored definition unreadable: ${job.problem}`),
+      el('td', {}, healthBadge(job.health)));
+  }
   const last = job.last_run;
   const expression = job.trigger.type === 'cron' ? job.trigger.expr : job.trigger_details;
   return el('tr', { 'data-job': job.id },
@@ -107,7 +125,7 @@ function row(job) {
     el('td', {}, triggerWords(job.trigger), el('br'), el('code', {}, expression)),
     el('td', {}, utc(job.next_run_time), el('br'), el('small', {}, local(job.next_run_time))),
     el('td', {}, last ? el('span', { class: `status status-${last.status}` }, last.status) : '—'),
-    el('td', {}, job.paused ? 'paused' : (job.next_run_time ? 'active' : 'finished')));
+    el('td', {}, healthBadge(job.health)));
 }
 
 function renderPager(pager, data, load) {

@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use super::rows::decode;
 use super::{SqliteStore, ts};
-use crate::model::{AuditAction, ClaimPlan, Job, RunKind, RunStatus, Span};
+use crate::model::{
+    AuditAction, ClaimPlan, FinishedRun, Job, RunKind, RunStatus, Span, fold_outcomes,
+};
 use crate::store::{ClaimReport, ClaimedRun, RunRecord, StoreError};
 use schedlite_core::store::claims::{closed_reason, closed_rows, requested_skip_reason};
 
@@ -180,7 +182,9 @@ impl SqliteStore {
             })
             .collect();
         let rows = json_text(&rows)?;
+        let changes = counter_changes(records);
         crash_point!("outcome-before-write");
+        let mut tx = self.begin_loop_write().await?;
         sqlx::query!(
             "UPDATE job_runs SET status = o.value ->> 'status', started_at = o.value ->> 'started_at',
                 finished_at = o.value ->> 'finished_at', duration_ms = o.value ->> 'duration_ms',
@@ -190,10 +194,55 @@ impl SqliteStore {
              WHERE job_runs.id = o.value ->> 'id' AND job_runs.status IN ('running', 'interrupted')",
             rows
         )
-        .execute(&self.loop_writer)
+        .execute(&mut *tx)
         .await?;
+        if !changes.is_empty() {
+            // The health counters move with the outcomes, in the same transaction (module
+            // `model::health`): a success replaces the failure count, failures add to it.
+            let changes = json_text(&changes)?;
+            sqlx::query!(
+                "UPDATE jobs SET
+                    consecutive_failures = iif(c.value ->> 'success_at' IS NULL,
+                        consecutive_failures + (c.value ->> 'failures'), c.value ->> 'failures'),
+                    last_success_at = iif(c.value ->> 'success_at' > ifnull(last_success_at, ''),
+                        c.value ->> 'success_at', last_success_at)
+                 FROM jsonb_each(?) AS c WHERE jobs.id = c.value ->> 'id'",
+                changes
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
+}
+
+/// A job's health counter change as the outcome write sends it (instants as stored).
+#[derive(Serialize)]
+struct Change {
+    id: String,
+    success_at: Option<String>,
+    failures: u32,
+}
+
+/// What `records` do to their jobs' health counters ([`fold_outcomes`]).
+fn counter_changes(records: &[RunRecord]) -> Vec<Change> {
+    let outcomes: Vec<FinishedRun> = records
+        .iter()
+        .map(|r| FinishedRun {
+            job_id: r.job_id.clone(),
+            status: r.status,
+            finished_at: r.finished_at,
+        })
+        .collect();
+    fold_outcomes(&outcomes)
+        .into_iter()
+        .map(|c| Change {
+            id: c.job_id,
+            success_at: c.success_at.map(ts),
+            failures: c.failures,
+        })
+        .collect()
 }
 
 /// The readable due jobs. A due job whose row cannot be read (a bad hand edit) is paused with

@@ -66,12 +66,20 @@ impl SqliteStore {
                 (pause.map(|p| ts(p.at)), pause.and_then(|p| p.until).map(ts));
             let skip_count = job.skip.as_ref().map_or(0, |s| i64::from(s.count));
             let skip_reason = job.skip.as_ref().and_then(|s| s.reason.as_deref());
+            let expect = job
+                .expect
+                .map(|e| serde_json::to_string(&e))
+                .transpose()
+                .map_err(|e| StoreError::corrupt("jobs", &job.id, e.to_string()))?;
+            let last_success_at = job.counters.last_success_at.map(ts);
+            let failures = i64::from(job.counters.consecutive_failures);
             sqlx::query!(
                 "INSERT INTO jobs (id, name, trigger_type, cron_expr, timezone, interval_seconds,
                     start_at, end_at, run_at, action, next_run_at, paused, misfire_grace_seconds,
                     coalesce_missed, max_instances, jitter_seconds, created_at, updated_at,
-                    paused_by, paused_at, pause_reason, paused_until, skip_count, skip_reason)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    paused_by, paused_at, pause_reason, paused_until, skip_count, skip_reason,
+                    expect, last_success_at, consecutive_failures)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 job.id,
                 job.name,
                 c.trigger_type,
@@ -96,6 +104,9 @@ impl SqliteStore {
                 paused_until,
                 skip_count,
                 skip_reason,
+                expect,
+                last_success_at,
+                failures,
             )
             .execute(&mut *tx)
             .await?;

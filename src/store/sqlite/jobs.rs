@@ -6,7 +6,7 @@ use serde_json::value::RawValue;
 use super::rows::{JobRow, RunRow, decode, shaped};
 use super::{SqliteStore, parse_ts, ts};
 use crate::actions::Action;
-use crate::model::{AuditAction, Job, NewJob, Run};
+use crate::model::{AuditAction, BrokenJob, Job, JobEntry, NewJob, Run};
 use crate::schedule::{Trigger, TriggerKind};
 use crate::store::{Gauges, JobCursor, JobFilter, JobOrder, JobPage, StoreError};
 
@@ -61,8 +61,9 @@ struct ListedRow<'a> {
     sort_key: String,
     /// The job's id (for the cursor).
     id: String,
+    /// The row, decoded on its own: one broken row must not hide the others.
     #[serde(borrow)]
-    job: JobRow<'a>,
+    job: &'a RawValue,
 }
 
 /// The next-run sort key of a job without one (paused or finished): sorts after every timestamp
@@ -168,7 +169,7 @@ impl SqliteStore {
     pub async fn get_job_with_last_run(
         &self,
         id: &str,
-    ) -> Result<Option<(Job, Option<Run>)>, StoreError> {
+    ) -> Result<Option<(JobEntry, Option<Run>)>, StoreError> {
         let row = shaped!(query_scalar!(
             [r#"SELECT json_object('job', "# JOB r#", 'last_run', json((SELECT "# RUN r#"
                     FROM job_runs WHERE job_id = jobs.id ORDER BY scheduled_at DESC LIMIT 1))
@@ -182,7 +183,7 @@ impl SqliteStore {
             return Ok(None);
         };
         let both: JobWithLastRun = decode("jobs", id, &row)?;
-        let job = Job::try_from(both.job)?;
+        let job = entry(both.job)?;
         let run = both.last_run.map(Run::try_from).transpose()?;
         Ok(Some((job, run)))
     }
@@ -286,7 +287,7 @@ impl SqliteStore {
         };
         let jobs = rows
             .into_iter()
-            .map(|r| Job::try_from(r.job))
+            .map(|r| entry(r.job))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(JobPage { jobs, next })
     }
@@ -371,6 +372,14 @@ impl SqliteStore {
     }
 }
 
+/// The `expect` column of `job`: JSON text, or NULL when it expects nothing.
+fn expect_json(job: &NewJob) -> Result<Option<String>, StoreError> {
+    job.expect
+        .map(|e| serde_json::to_string(&e))
+        .transpose()
+        .map_err(|e| StoreError::corrupt("jobs", &job.id, e.to_string()))
+}
+
 fn action_json(action: &Action) -> Result<String, StoreError> {
     serde_json::to_string(action).map_err(|e| StoreError::corrupt("jobs", "action", e.to_string()))
 }
@@ -395,12 +404,13 @@ async fn write_row(
     let jitter = i64::from(job.settings.jitter_seconds);
     let paused = bool_int(job.paused);
     let replace = bool_int(replace);
+    let expect = expect_json(job)?;
     // `DO UPDATE … WHERE ?18`: when false, a conflicting row is left alone (no row changed).
     let done = sqlx::query!(
         "INSERT INTO jobs (id, name, trigger_type, cron_expr, timezone, interval_seconds, start_at,
             end_at, run_at, action, next_run_at, paused, misfire_grace_seconds, coalesce_missed,
-            max_instances, jitter_seconds, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17)
+            max_instances, jitter_seconds, created_at, updated_at, expect)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17, ?19)
          ON CONFLICT (id) DO UPDATE SET name = excluded.name,
             trigger_type = excluded.trigger_type, cron_expr = excluded.cron_expr,
             timezone = excluded.timezone, interval_seconds = excluded.interval_seconds,
@@ -410,7 +420,7 @@ async fn write_row(
             coalesce_missed = excluded.coalesce_missed, max_instances = excluded.max_instances,
             jitter_seconds = excluded.jitter_seconds, updated_at = excluded.updated_at,
             paused_by = NULL, paused_at = NULL, pause_reason = NULL, paused_until = NULL,
-            skip_count = 0, skip_reason = NULL
+            skip_count = 0, skip_reason = NULL, expect = excluded.expect
          WHERE ?18",
         job.id,
         job.name,
@@ -430,6 +440,7 @@ async fn write_row(
         jitter,
         now,
         replace,
+        expect,
     )
     .execute(&mut *tx)
     .await?;
@@ -493,6 +504,26 @@ pub(super) async fn due_jobs(
         .collect())
 }
 
+/// One shaped `jobs` row as a listing shows it: readable, or broken (its columns hold the wrong
+/// types, or values the domain refuses) with what is wrong.
+fn entry(raw: &RawValue) -> Result<JobEntry, StoreError> {
+    let broken = |id: String, problem: String| Ok(JobEntry::Broken(BrokenJob { id, problem }));
+    let row = match serde_json::from_str::<JobRow>(raw.get()) {
+        Ok(row) => row,
+        Err(e) => {
+            let id = serde_json::from_str::<RowId>(raw.get())
+                .map_or_else(|_| "?".to_string(), |r| r.id.into_owned());
+            return broken(id, format!("unexpected column types: {e}"));
+        }
+    };
+    let id = row.id().to_string();
+    match Job::try_from(row) {
+        Ok(job) => Ok(JobEntry::Readable(job)),
+        Err(StoreError::Corrupt { reason, .. }) => broken(id, reason),
+        Err(other) => Err(other),
+    }
+}
+
 /// The `id` of a row that did not decode, to name it in the error.
 #[derive(serde::Deserialize)]
 struct RowId<'a> {
@@ -505,6 +536,6 @@ struct RowId<'a> {
 #[serde(deny_unknown_fields)]
 struct JobWithLastRun<'a> {
     #[serde(borrow)]
-    job: JobRow<'a>,
+    job: &'a RawValue,
     last_run: Option<RunRow>,
 }

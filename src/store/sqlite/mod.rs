@@ -12,6 +12,7 @@ mod claims;
 mod conditions;
 mod copy;
 mod error;
+mod health;
 mod instances;
 mod jobs;
 mod keys;

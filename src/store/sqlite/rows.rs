@@ -18,7 +18,7 @@ use crate::actions::Action;
 use crate::model::{Job, JobSettings, Run, RunKind};
 use crate::schedule::Trigger;
 use crate::store::StoreError;
-use crate::store::columns::{pause_note, skip_request};
+use crate::store::columns::{expect_from_json, health_counters, pause_note, skip_request};
 
 /// Calls a sqlx query macro on SQL given as pieces, where the bare names `JOB` and `RUN` stand
 /// for the JSON object of a `jobs` / `job_runs` row (its keys are the fields of [`JobRow`] /
@@ -39,7 +39,9 @@ macro_rules! shaped {
                 'coalesce_missed', coalesce_missed, 'max_instances', max_instances,
                 'jitter_seconds', jitter_seconds, 'created_at', created_at, 'updated_at', updated_at,
                 'paused_by', paused_by, 'paused_at', paused_at, 'pause_reason', pause_reason,
-                'paused_until', paused_until, 'skip_count', skip_count, 'skip_reason', skip_reason)"
+                'paused_until', paused_until, 'skip_count', skip_count, 'skip_reason', skip_reason,
+                'expect', expect, 'last_success_at', last_success_at,
+                'consecutive_failures', consecutive_failures)"
         ], [$($rest)*], $args)
     };
     (@munch $mac:ident, [$($done:tt)*], [RUN $($rest:tt)*], $args:tt) => {
@@ -119,6 +121,11 @@ pub(super) struct JobRow<'a> {
     paused_until: Option<Cow<'a, str>>,
     skip_count: i64,
     skip_reason: Option<String>,
+    #[serde(borrow, deserialize_with = "opt_text")]
+    expect: Option<Cow<'a, str>>,
+    #[serde(borrow, deserialize_with = "opt_text")]
+    last_success_at: Option<Cow<'a, str>>,
+    consecutive_failures: i64,
 }
 
 /// A nullable text column, borrowed when it can be (serde borrows a bare `Cow<str>` field, not
@@ -204,6 +211,21 @@ impl TryFrom<JobRow<'_>> for Job {
             parse_opt_ts("jobs", key, "paused_until", row.paused_until.as_deref())?,
         );
         let skip = skip_request(key, row.skip_count, row.skip_reason)?;
+        let expect = row
+            .expect
+            .as_deref()
+            .map(|e| expect_from_json(key, e))
+            .transpose()?;
+        let counters = health_counters(
+            key,
+            parse_opt_ts(
+                "jobs",
+                key,
+                "last_success_at",
+                row.last_success_at.as_deref(),
+            )?,
+            row.consecutive_failures,
+        )?;
         Ok(Job {
             next_run_at: parse_opt_ts("jobs", key, "next_run_at", row.next_run_at.as_deref())?,
             created_at: parse_ts("jobs", key, "created_at", &row.created_at)?,
@@ -216,6 +238,8 @@ impl TryFrom<JobRow<'_>> for Job {
             paused: row.paused,
             pause,
             skip,
+            expect,
+            counters,
         })
     }
 }

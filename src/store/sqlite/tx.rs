@@ -171,6 +171,7 @@ mod tests {
             action: Action::Noop,
             settings: JobSettings::default(),
             paused: false,
+            expect: None,
         };
         store
             .insert_job(&job, Some(now), now, "k")

@@ -311,3 +311,76 @@ async fn the_last_run_filter_narrows_the_page_shown() {
     }
     browser.close().await;
 }
+
+/// The health column shows each job's health as the API computes it (a hand-edited row as
+/// `broken`, with what is wrong), the health filter asks the API for one health, and the job
+/// page shows the health and, for a broken job, the problem.
+#[tokio::test]
+async fn the_health_column_and_filter_show_the_health_the_api_computes() {
+    let app = spawn_app().await;
+    for id in ["fine", "held", "unreadable"] {
+        app.create_job(&cron_job(id, "0 3 * * *", "UTC")).await;
+    }
+    let (status, _) = app.post("/jobs/held/pause", &json!({})).await;
+    assert_eq!(status, 200);
+    app.pool
+        .execute("UPDATE jobs SET timezone = 'Mars/Olympus' WHERE id = 'unreadable'")
+        .await;
+    let Some(browser) = Browser::open(&app.address).await else {
+        return;
+    };
+    browser.log_in(ADMIN_KEY, "Jobs").await;
+    for (id, health) in [("fine", "ok"), ("held", "paused"), ("unreadable", "broken")] {
+        browser
+            .wait_for_text(&format!("tr[data-job='{id}'] .health-{health}"), health)
+            .await;
+    }
+    browser
+        .wait_for_text(
+            "tr[data-job='unreadable'] .job-problem",
+            "unknown timezone `Mars/Olympus`",
+        )
+        .await;
+    browser.assert_accessible("jobs page with healths").await;
+    for (wanted, jobs) in [
+        ("paused", json!(["held"])),
+        ("broken", json!(["unreadable"])),
+        ("ok", json!(["fine"])),
+    ] {
+        browser
+            .wait_for_element("#filter-health")
+            .await
+            .select_by_value(wanted)
+            .await
+            .expect("selects");
+        // The page shows one job for each filter: wait for the one wanted.
+        crate::helpers::wait_for(
+            &format!("the jobs of health {wanted}"),
+            std::time::Duration::from_secs(10),
+            || async {
+                let shown = browser
+                    .run(
+                        "return [...document.querySelectorAll('#jobs-body tr[data-job]')].map(r => r.dataset.job);",
+                        vec![],
+                    )
+                    .await;
+                (shown == jobs).then_some(())
+            },
+        )
+        .await;
+    }
+    browser
+        .wait_for_element("#filter-health")
+        .await
+        .select_by_value("")
+        .await
+        .expect("selects");
+    browser.goto("/ui/#/job/held").await;
+    browser.wait_for_text("#job-health", "paused").await;
+    browser.goto("/ui/#/job/unreadable").await;
+    browser.wait_for_text("#job-health", "broken").await;
+    browser
+        .wait_for_text("#job-problem", "unknown timezone `Mars/Olympus`")
+        .await;
+    browser.close().await;
+}

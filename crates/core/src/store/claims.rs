@@ -48,6 +48,8 @@ impl ClaimReport {
 pub struct RunRecord {
     /// The row.
     pub run_id: i64,
+    /// Its job (whose health counters the outcome moves).
+    pub job_id: String,
     /// `succeeded`, `failed`, `timed_out` or `interrupted`.
     pub status: RunStatus,
     /// When the action really started (after any jitter).

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use super::StoreError;
-use crate::model::{PauseNote, SkipRequest};
+use crate::model::{Expect, HealthCounters, PauseNote, SkipRequest};
 use crate::schedule::Trigger;
 
 /// A trigger spread over its columns, instants already read as such.
@@ -129,6 +129,30 @@ pub fn skip_request(
 ) -> Result<Option<SkipRequest>, StoreError> {
     let count = setting(key, "skip_count", count, 0)?;
     Ok((count > 0).then_some(SkipRequest { count, reason }))
+}
+
+/// The `expect` column of the `jobs` row `key` (JSON text) as an [`Expect`]; a hand edit that
+/// is not one makes the row unreadable (the job shows `broken`).
+pub fn expect_from_json(key: &str, json: &str) -> Result<Expect, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::corrupt("jobs", key, format!("expect: {e}")))
+}
+
+/// The `expect` column of the `jobs` row `key` (a JSON value) as an [`Expect`].
+pub fn expect_from_value(key: &str, value: serde_json::Value) -> Result<Expect, StoreError> {
+    serde_json::from_value(value)
+        .map_err(|e| StoreError::corrupt("jobs", key, format!("expect: {e}")))
+}
+
+/// The health counter columns of the `jobs` row `key`.
+pub fn health_counters(
+    key: &str,
+    last_success_at: Option<DateTime<Utc>>,
+    consecutive_failures: i64,
+) -> Result<HealthCounters, StoreError> {
+    Ok(HealthCounters {
+        last_success_at,
+        consecutive_failures: setting(key, "consecutive_failures", consecutive_failures, 0)?,
+    })
 }
 
 #[cfg(test)]

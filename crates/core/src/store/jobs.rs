@@ -1,7 +1,7 @@
 //! Shared types of the store contract (jobs); the methods that use them are on the service's
 //! `Store`, and each backend implements them in its own SQL.
 
-use crate::model::Job;
+use crate::model::JobEntry;
 use crate::schedule::TriggerKind;
 use chrono::{DateTime, Utc};
 
@@ -71,8 +71,8 @@ impl JobCursor {
 /// One page of jobs and where to continue, if there are more.
 #[derive(Debug, Clone)]
 pub struct JobPage {
-    /// The jobs, in the listing's order.
-    pub jobs: Vec<Job>,
+    /// The jobs, in the listing's order; a row that cannot be read is listed as broken.
+    pub jobs: Vec<JobEntry>,
     /// Set when more jobs follow.
     pub next: Option<JobCursor>,
 }

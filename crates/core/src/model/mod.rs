@@ -13,7 +13,7 @@ use crate::schedule::Trigger;
 /// (`ALL` and `as_str`); `$what` names it in the error for an unknown text.
 macro_rules! stored_as_text {
     ($ty:ident, $what:literal) => {
-        impl FromStr for $ty {
+        impl ::std::str::FromStr for $ty {
             type Err = String;
             fn from_str(s: &str) -> Result<Self, String> {
                 $ty::ALL
@@ -23,13 +23,17 @@ macro_rules! stored_as_text {
             }
         }
 
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
     };
 }
+
+mod health;
+
+pub use health::{CounterChange, Expect, FinishedRun, Health, HealthCounters, fold_outcomes};
 
 /// Per-job firing policy (DESIGN.md, *Firing semantics*).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +74,8 @@ pub struct NewJob {
     pub settings: JobSettings,
     /// A paused job keeps its definition but has no next run.
     pub paused: bool,
+    /// What the job is expected to do (its health rules); `None`: nothing.
+    pub expect: Option<Expect>,
 }
 
 /// A stored job.
@@ -98,6 +104,41 @@ pub struct Job {
     pub pause: Option<PauseNote>,
     /// Occurrences still to be skipped on request (`POST /jobs/{id}/skip`); `None` when none.
     pub skip: Option<SkipRequest>,
+    /// What the job is expected to do (its health rules); `None`: nothing.
+    pub expect: Option<Expect>,
+    /// The counters its health is computed from, kept by the outcome write.
+    pub counters: HealthCounters,
+}
+
+/// A job whose stored row cannot be read (a bad hand edit): listed and shown as `broken`,
+/// never fired, never deleted by schedlite, repaired by a valid PUT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokenJob {
+    /// Its id.
+    pub id: String,
+    /// What is wrong with the row, naming the column.
+    pub problem: String,
+}
+
+/// A job as a listing reads it: readable, or broken. Not boxed: nearly every entry is a
+/// readable job, so the size of the rare broken one costs nothing a box would save.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
+pub enum JobEntry {
+    /// A job whose row reads.
+    Readable(Job),
+    /// A job whose row does not.
+    Broken(BrokenJob),
+}
+
+impl JobEntry {
+    /// The job's id.
+    pub fn id(&self) -> &str {
+        match self {
+            JobEntry::Readable(job) => &job.id,
+            JobEntry::Broken(broken) => &broken.id,
+        }
+    }
 }
 
 /// Who paused a job, when, why and until when (DESIGN.md, *Job health, alerts, pause, skip,
