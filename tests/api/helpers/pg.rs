@@ -102,13 +102,16 @@ pub(crate) async fn insert_interval_jobs(
     ids
 }
 
-/// Every job's definition (all columns but `next_run_at`), one JSON text per job, by id.
+/// What a job's outcome writes on its row, which a definition leaves out.
+const JOB_STATE: &str = "'next_run_at' - 'last_success_at' - 'consecutive_failures'";
+
+/// Every job's definition (all columns but what an outcome writes), one JSON text per job, by id.
 pub(crate) async fn job_definitions(pool: &PgPool) -> BTreeMap<String, String> {
-    let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT id, (to_jsonb(j) - 'next_run_at')::text FROM jobs j ORDER BY id")
-            .fetch_all(pool)
-            .await
-            .expect("job definitions");
+    let sql = format!("SELECT id, (to_jsonb(j) - {JOB_STATE})::text FROM jobs j ORDER BY id");
+    let rows: Vec<(String, String)> = sqlx::query_as(AssertSqlSafe(sql))
+        .fetch_all(pool)
+        .await
+        .expect("job definitions");
     rows.into_iter().collect()
 }
 
