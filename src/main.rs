@@ -11,7 +11,7 @@ use schedlite::config::{
     DEFAULT_DB, DEFAULT_HEARTBEAT_EXPIRY, DEFAULT_HEARTBEAT_EXPIRY_POSTGRES, DEFAULT_LISTEN,
     DEFAULT_SHUTDOWN_GRACE, RetentionPolicy,
 };
-use schedlite::model::Role;
+use schedlite::model::{MAX_KEEP_DAYS, MAX_KEEP_RUNS, Role};
 use schedlite::scheduler::retention::prune_history;
 use schedlite::startup::open_and_migrate;
 use schedlite::{Application, Config, apikey, telemetry, timestamp};
@@ -151,16 +151,16 @@ struct ServeArgs {
 #[derive(Debug, Clone, Copy, clap::Args)]
 struct RetentionArgs {
     /// Days `succeeded`, `skipped` and `missed` runs are kept.
-    #[arg(long, env = "SCHEDLITE_KEEP_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    #[arg(long, env = "SCHEDLITE_KEEP_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_KEEP_DAYS)))]
     keep_days: u32,
     /// Days `failed`, `timed_out` and `interrupted` runs are kept.
-    #[arg(long, env = "SCHEDLITE_KEEP_FAILED_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    #[arg(long, env = "SCHEDLITE_KEEP_FAILED_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_KEEP_DAYS)))]
     keep_failed_days: u32,
     /// Most runs kept per job (the newest).
-    #[arg(long, env = "SCHEDLITE_KEEP_RUNS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=100_000_000))]
+    #[arg(long, env = "SCHEDLITE_KEEP_RUNS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_KEEP_RUNS)))]
     keep_runs: u32,
     /// Days audit rows are kept.
-    #[arg(long, env = "SCHEDLITE_KEEP_AUDIT_DAYS", default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    #[arg(long, env = "SCHEDLITE_KEEP_AUDIT_DAYS", default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_KEEP_DAYS)))]
     keep_audit_days: u32,
 }
 

@@ -30,6 +30,7 @@ pub(crate) async fn scenario_idle(ctx: &mut Ctx) -> Result<()> {
                 settings: JobSettings::default(),
                 paused: false,
                 expect: None,
+                history: None,
             };
             store
                 .insert_job(&job, Some(at), Utc::now(), "bench")

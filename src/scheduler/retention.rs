@@ -10,7 +10,8 @@ use tokio::sync::watch;
 use super::SchedulerHandle;
 use super::metrics::TableLabel;
 use crate::config::RetentionPolicy;
-use crate::store::{AgeCutoffs, Store, StoreError};
+use crate::model::HistoryLimits;
+use crate::store::{AgeCutoffs, PRUNE_JOBS_PER_STEP, Store, StoreError};
 
 /// Pause between two pruning transactions of the background pruner: the write lock is free
 /// for claims and API writes most of the time even while a large backlog is cut.
@@ -67,6 +68,7 @@ pub async fn prune_history(
         }
         tokio::time::sleep(pause).await;
     }
+    report.runs += prune_jobs_with_own_limits(store, policy, now, dry_run, pause).await?;
     let audit_before = now - chrono::Duration::days(i64::from(policy.keep_audit_days));
     loop {
         let step = store.prune_audit(audit_before, dry_run).await?;
@@ -77,6 +79,49 @@ pub async fn prune_history(
         tokio::time::sleep(pause).await;
     }
     Ok(report)
+}
+
+/// `policy` with a job's own limits in place of the server's, field by field.
+pub fn policy_for(policy: &RetentionPolicy, own: &HistoryLimits) -> RetentionPolicy {
+    RetentionPolicy {
+        keep_days: own.keep_days.unwrap_or(policy.keep_days),
+        keep_failed_days: own.keep_failed_days.unwrap_or(policy.keep_failed_days),
+        keep_runs: own.keep_runs.unwrap_or(policy.keep_runs),
+        keep_audit_days: policy.keep_audit_days,
+    }
+}
+
+/// Prunes, one job at a time, the runs of the jobs with history limits of their own (which the
+/// passes over all runs leave out), each by `policy` with its own limits in place.
+async fn prune_jobs_with_own_limits(
+    store: &Store,
+    policy: &RetentionPolicy,
+    now: DateTime<Utc>,
+    dry_run: bool,
+    pause: Duration,
+) -> Result<u64, StoreError> {
+    let mut removed = 0;
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.jobs_with_own_history(after.as_deref()).await?;
+        for (job, limits) in &page {
+            let Some(limits) = limits else {
+                tracing::warn!(job = %job, "its history limits cannot be read; its runs are kept until a PUT repairs it");
+                continue;
+            };
+            let own = policy_for(policy, limits);
+            removed += store
+                .prune_job_runs(job, cutoffs(&own, now), own.keep_runs, dry_run)
+                .await?;
+            tokio::time::sleep(pause).await;
+        }
+        match page.last() {
+            Some((last, _)) if page.len() == PRUNE_JOBS_PER_STEP as usize => {
+                after = Some(last.clone());
+            }
+            _ => return Ok(removed),
+        }
+    }
 }
 
 /// Prunes at start and then every `interval` until `shutdown`, counting what it removed in
@@ -120,6 +165,22 @@ mod tests {
         let now: DateTime<Utc> = "2026-12-01T00:00:00Z".parse().expect("instant");
         let c = cutoffs(&RetentionPolicy::default(), now);
         assert_eq!(c.ok_before.to_rfc3339(), "2026-11-01T00:00:00+00:00");
+        assert_eq!(c.failed_before.to_rfc3339(), "2026-09-02T00:00:00+00:00");
+    }
+
+    #[test]
+    fn a_job_s_own_limits_replace_the_server_s_field_by_field() {
+        let now: DateTime<Utc> = "2026-12-01T00:00:00Z".parse().expect("instant");
+        let own = HistoryLimits {
+            keep_days: Some(1),
+            keep_failed_days: None,
+            keep_runs: Some(3),
+        };
+        let policy = policy_for(&RetentionPolicy::default(), &own);
+        assert_eq!(policy.keep_runs, 3);
+        assert_eq!(policy.keep_audit_days, 365);
+        let c = cutoffs(&policy, now);
+        assert_eq!(c.ok_before.to_rfc3339(), "2026-11-30T00:00:00+00:00");
         assert_eq!(c.failed_before.to_rfc3339(), "2026-09-02T00:00:00+00:00");
     }
 }

@@ -6,10 +6,12 @@
 use super::{AgeCutoffs, PruneStep, Store, StoreError};
 use chrono::{DateTime, Utc};
 
+use crate::model::HistoryLimits;
+
 impl Store {
     /// Deletes the runs, among the next [`super::PRUNE_BATCH`] rows in insertion order after row
     /// `after`, whose last occurrence is older than their status's cut-off, except `running`
-    /// rows and each job's newest run. Rows are inserted in about time order, so the walk
+    /// rows, each job's newest run and the runs of jobs with limits of their own. Rows are inserted in about time order, so the walk
     /// stops (`next: None`) at the first window whose oldest row is newer than both cut-offs.
     /// With `dry_run` nothing is deleted and `removed` counts what would be.
     pub async fn prune_runs_by_age(
@@ -22,7 +24,8 @@ impl Store {
     }
 
     /// For the next [`super::PRUNE_JOBS_PER_STEP`] jobs by id after `after`, deletes the runs beyond
-    /// each job's `keep_runs` newest (never a `running` one), at most [`super::PRUNE_BATCH`] per
+    /// each job's `keep_runs` newest (never a `running` one; never of a job with limits of its
+    /// own), at most [`super::PRUNE_BATCH`] per
     /// transaction. With `dry_run` it counts them instead, leaving out rows the age rule of
     /// `cutoffs` already counts, so a dry run's total equals what a real run deletes.
     pub async fn prune_runs_over_count(
@@ -33,6 +36,31 @@ impl Store {
         dry_run: bool,
     ) -> Result<PruneStep<String>, StoreError> {
         dispatch!(self, s => s.prune_runs_over_count(after, keep_runs, cutoffs, dry_run).await)
+    }
+
+    /// The next [`super::PRUNE_JOBS_PER_STEP`] jobs by id after `after` that have history
+    /// limits of their own, with those limits; `None` for a job whose `history` column cannot be
+    /// read (a bad hand edit), whose runs are then left alone until a PUT repairs it. The passes
+    /// above leave every one of these jobs out: [`Store::prune_job_runs`] prunes each by its own
+    /// limits.
+    pub async fn jobs_with_own_history(
+        &self,
+        after: Option<&str>,
+    ) -> Result<Vec<(String, Option<HistoryLimits>)>, StoreError> {
+        dispatch!(self, s => s.jobs_with_own_history(after).await)
+    }
+
+    /// Deletes `job`'s runs older than their status's cut-off or beyond its `keep_runs` newest,
+    /// never a `running` row nor its newest run, at most [`super::PRUNE_BATCH`] per transaction;
+    /// returns how many went. With `dry_run` it counts them instead.
+    pub async fn prune_job_runs(
+        &self,
+        job: &str,
+        cutoffs: AgeCutoffs,
+        keep_runs: u32,
+        dry_run: bool,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.prune_job_runs(job, cutoffs, keep_runs, dry_run).await)
     }
 
     /// Deletes up to [`super::PRUNE_BATCH`] audit rows older than `before`, oldest first; `next` is

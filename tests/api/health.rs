@@ -253,6 +253,10 @@ async fn expect_is_checked_and_the_health_filter_too(engine: Engine) {
         (json!({"max_run_seconds": 1.5}), "expect.max_run_seconds: "),
         (json!({"max_runtime": 5}), "unknown field `max_runtime`"),
         (json!(5), "expect: "),
+        (
+            json!([5]),
+            "expect: invalid type: sequence, expected an object",
+        ),
     ];
     for (expect, message) in cases {
         let mut body = interval_job("e", 60);

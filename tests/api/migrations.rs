@@ -149,6 +149,8 @@ const ADDED_SINCE_V1: &[&str] = &[
     "expect",
     "last_success_at",
     "consecutive_failures",
+    // 20261201000009: a job's own history limits.
+    "history",
 ];
 
 /// The data a release must carry over: jobs, runs and keys, every column the v1 file had.
@@ -398,6 +400,7 @@ async fn the_current_binary_upgrades_a_v1_database_with_all_data_intact() {
             "skip": null,
             // Backfilled by 20261201000004 from the history: one success, then one failure.
             "expect": null,
+            "history": null,
             "health": "ok",
             "last_success_at": "2026-11-27T02:00:01.512Z",
             "consecutive_failures": 1

@@ -143,7 +143,7 @@ const HANG_AT: &str = "2030-01-01T00:00:00.000Z";
 async fn arrange(mut server: Server, db: &Path, stub: &Stub) -> String {
     for body in [
         json!({"id": "tick", "trigger": {"type": "cron", "expr": "0 3 * * *"},
-               "action": {"type": "noop"}}),
+               "action": {"type": "noop"}, "history": {"keep_days": 3650}}),
         json!({"id": "broken", "trigger": {"type": "interval", "seconds": 3600},
                "action": {"type": "http", "method": "POST", "url": stub.url("/fail")}}),
         json!({"id": "hang", "trigger": {"type": "date", "run_at": HANG_AT},
@@ -358,6 +358,15 @@ fn expectations<'a>(hang_at: &'a str, no: &'a str, pid: &'a str) -> BTreeMap<Str
                     ["env-admin", "create", "tick"],
                 ]
             );
+        }),
+    );
+    expected.insert(
+        column_names("id|history"),
+        Box::new(|rows| {
+            // psql prints jsonb with a space after the colon, sqlite3 the text as stored.
+            let got: Vec<(&str, String)> =
+                rows.iter().map(|r| (r[0], r[1].replace(' ', ""))).collect();
+            assert_eq!(got, [("tick", r#"{"keep_days":3650}"#.to_string())]);
         }),
     );
     expected.insert(

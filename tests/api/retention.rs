@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use schedlite::config::RetentionPolicy;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::cli::{schedlite, stdout};
 use crate::helpers::clock::trunc_ms;
@@ -16,7 +16,8 @@ use crate::helpers::*;
 
 crate::both_engines!(
     the_server_prunes_history_past_the_policy_and_keeps_the_rest,
-    prune_on_demand_counts_exactly_in_a_dry_run_and_keeps_running_rows
+    prune_on_demand_counts_exactly_in_a_dry_run_and_keeps_running_rows,
+    a_job_s_history_limits_read_back_and_bad_ones_name_the_field
 );
 
 /// The policy both tests use: the defaults, with a small per-job count.
@@ -50,9 +51,20 @@ async fn run(pool: &Pool, job: &str, at: DateTime<Utc>, last: Option<DateTime<Ut
 
 /// Jobs and history covering every rule; returns the runs (job, scheduled_at) that must stay.
 async fn seed(app: &TestApp, now: DateTime<Utc>) -> BTreeSet<(String, DateTime<Utc>)> {
-    for id in ["mixed", "lonely", "busy", "bulk"] {
+    let own_limits = [
+        ("long", json!({"keep_days": 100})),
+        ("short", json!({"keep_days": 2, "keep_failed_days": 3})),
+        ("few", json!({"keep_runs": 2})),
+        ("roomy", json!({"keep_runs": 8})),
+        ("stale", json!({"keep_days": 1})),
+    ];
+    let server_s = ["mixed", "lonely", "busy", "bulk"].map(|id| (id, json!(null)));
+    for (id, history) in server_s.into_iter().chain(own_limits) {
         let mut body = interval_job(id, 3600);
         body["paused"] = json!(true);
+        if !history.is_null() {
+            body["history"] = history;
+        }
         app.create_job(&body).await;
     }
     let pool = &app.pool;
@@ -85,6 +97,20 @@ async fn seed(app: &TestApp, now: DateTime<Utc>) -> BTreeSet<(String, DateTime<U
         tx.commit().await.expect("commit");
     });
     run(pool, "bulk", d(2), None, "succeeded").await;
+    // Jobs with limits of their own, which the server's would treat otherwise.
+    run(pool, "long", d(40), None, "succeeded").await; // kept 100 days: stays
+    run(pool, "long", d(120), None, "succeeded").await; // goes
+    run(pool, "short", d(1), None, "succeeded").await;
+    run(pool, "short", d(5), None, "succeeded").await; // kept 2 days: goes
+    run(pool, "short", d(2), None, "failed").await; // failed kept 3 days: stays
+    run(pool, "short", d(4), None, "failed").await; // goes
+    for n in 1..=4 {
+        run(pool, "few", d(n), None, "succeeded").await; // 2 kept by count
+    }
+    for n in 1..=8 {
+        run(pool, "roomy", d(n), None, "succeeded").await; // 8 kept by count
+    }
+    run(pool, "stale", d(10), None, "succeeded").await; // old, but its newest: stays
     let audit =
         "INSERT INTO audit_log (at, key_name, action, job_id) VALUES ($1, 'k', 'delete', $2)";
     for (at, job) in [(d(400), "old-audit"), (d(10), "new-audit")] {
@@ -102,8 +128,15 @@ async fn seed(app: &TestApp, now: DateTime<Utc>) -> BTreeSet<(String, DateTime<U
         ("busy", d(4)),
         ("busy", d(5)),
         ("bulk", d(2)),
+        ("long", d(40)),
+        ("short", d(1)),
+        ("short", d(2)),
+        ("few", d(1)),
+        ("few", d(2)),
+        ("stale", d(10)),
     ]
     .into_iter()
+    .chain((1..=8).map(|n| ("roomy", d(n))))
     .map(|(j, a)| (j.to_string(), a))
     .collect()
 }
@@ -122,8 +155,9 @@ async fn audit_jobs(pool: &Pool) -> Vec<String> {
     on_pool!(pool, p => sqlx::query_scalar(sql).fetch_all(p).await).expect("audit")
 }
 
-/// Rows deleted by each rule in the seed: 2 + 1 (mixed) + 3 (busy) + 2,500 (bulk).
-const PRUNED_RUNS: usize = 2 + 1 + 3 + 2500;
+/// Rows deleted by each rule in the seed: 2 + 1 (mixed) + 3 (busy) + 2,500 (bulk), and by
+/// jobs' own limits 1 (long) + 2 (short) + 2 (few).
+const PRUNED_RUNS: usize = 2 + 1 + 3 + 2500 + 1 + 2 + 2;
 
 /// The server's pruner runs at start and deletes exactly what the policy says, counted in
 /// the metrics.
@@ -144,8 +178,10 @@ async fn the_server_prunes_history_past_the_policy_and_keeps_the_rest(engine: En
         "the pruner's first pass",
         Duration::from_secs(20),
         || async {
+            // The audit pass comes last in a pass.
             let left = remaining(&app.pool).await;
-            (left.len() == before - PRUNED_RUNS).then_some(())
+            let audit = audit_jobs(&app.pool).await;
+            (left.len() == before - PRUNED_RUNS && audit.len() == 1).then_some(())
         },
     )
     .await;
@@ -179,8 +215,10 @@ async fn prune_on_demand_counts_exactly_in_a_dry_run_and_keeps_running_rows(engi
     let mut app = spawn_app_on(engine).await;
     let now = Utc::now();
     let mut keep = seed(&app, now).await;
-    run(&app.pool, "lonely", days_ago(now, 300), None, "running").await;
-    keep.insert(("lonely".to_string(), days_ago(now, 300)));
+    for job in ["lonely", "few"] {
+        run(&app.pool, job, days_ago(now, 300), None, "running").await;
+        keep.insert((job.to_string(), days_ago(now, 300)));
+    }
     let before = remaining(&app.pool).await;
     app.stop().await;
     let db = app.db_path.clone();
@@ -208,4 +246,88 @@ async fn prune_on_demand_counts_exactly_in_a_dry_run_and_keeps_running_rows(engi
     assert_eq!(stdout(&again), "deleted 0 run rows and 0 audit rows\n");
     let bad = schedlite(&["prune", "--keep-days", "0"], &db);
     crate::helpers::cli::assert_one_line_error(&bad, &["--keep-days", "0"], "keep-days 0");
+}
+
+/// A job's own limits read back with every field (null where it follows the server), are
+/// cleared by a PUT without them, and are refused out of range with a 422 naming
+/// `history.<field>`; a hand-edited zero makes the job `broken` instead of emptying its history.
+async fn a_job_s_history_limits_read_back_and_bad_ones_name_the_field(engine: Engine) {
+    let app = spawn_app_on(engine).await;
+    let cases = [
+        (
+            json!({"keep_days": 0}),
+            "history.keep_days: must be between 1 and 36500, got 0",
+        ),
+        (
+            json!({"keep_failed_days": 36_501}),
+            "history.keep_failed_days: must be between 1 and 36500, got 36501",
+        ),
+        (
+            json!({"keep_runs": 100_000_001}),
+            "history.keep_runs: must be between 1 and 100000000, got 100000001",
+        ),
+        (json!({"keep_runs": -1}), "history.keep_runs: "),
+        (json!({"keep_days": "7"}), "history.keep_days: "),
+        (json!({"keep_weeks": 1}), "unknown field `keep_weeks`"),
+        (
+            json!([7]),
+            "history: invalid type: sequence, expected an object",
+        ),
+        (
+            json!(7),
+            "history: invalid type: integer `7`, expected an object",
+        ),
+    ];
+    for (history, message) in cases {
+        let mut body = interval_job("h", 60);
+        body["history"] = history.clone();
+        let (status, answer) = app.post("/jobs", &body).await;
+        assert_eq!(
+            (status, &answer["detail"]["code"]),
+            (422, &json!("VALIDATION_ERROR")),
+            "{history}: {answer}"
+        );
+        let text = answer["detail"]["message"].as_str().expect("message");
+        assert!(text.contains(message), "{history}: {text}");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM jobs").await, 0);
+
+    let mut body = interval_job("h", 60);
+    body["history"] = json!({"keep_days": 7, "keep_runs": 50});
+    let created = app.create_job(&body).await;
+    let own = json!({"keep_days": 7, "keep_failed_days": null, "keep_runs": 50});
+    assert_eq!(created["history"], own);
+    let (status, read) = app.get("/jobs/h").await;
+    assert_eq!((status, &read["data"]["history"]), (200, &own), "{read}");
+    assert_eq!(
+        app.count("SELECT count(*) FROM jobs WHERE history IS NOT NULL")
+            .await,
+        1
+    );
+
+    body["history"] = json!({});
+    let (status, replaced) = app.put("/jobs/h", &body).await;
+    assert_eq!(
+        (status, &replaced["data"]["history"]),
+        (200, &Value::Null),
+        "{replaced}"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM jobs WHERE history IS NULL")
+            .await,
+        1
+    );
+
+    let edited = app
+        .pool
+        .execute(r#"UPDATE jobs SET history = '{"keep_runs": 0}' WHERE id = 'h'"#)
+        .await;
+    assert_eq!(edited, 1);
+    let (status, broken) = app.get("/jobs/h").await;
+    assert_eq!(status, 200, "{broken}");
+    assert_eq!(
+        broken["data"],
+        json!({"id": "h", "health": "broken",
+            "problem": "history.keep_runs: must be between 1 and 100000000, got 0"})
+    );
 }

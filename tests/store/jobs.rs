@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use chrono::Duration;
 use schedlite::actions::Action;
-use schedlite::model::{JobEntry, JobSettings, NewJob};
+use schedlite::model::{HistoryLimits, JobEntry, JobSettings, NewJob};
 use schedlite::schedule::{Trigger, TriggerKind};
 use schedlite::store::{Gauges, JobFilter, JobOrder, StoreError};
 
@@ -46,6 +46,11 @@ async fn what_is_written_is_read_back_field_by_field(db: Db) {
             settings,
             paused: false,
             expect: None,
+            history: Some(HistoryLimits {
+                keep_days: Some(7),
+                keep_failed_days: None,
+                keep_runs: Some(50),
+            }),
         },
         NewJob {
             name: None,

@@ -28,6 +28,7 @@ pub fn job(id: &str, trigger: Trigger) -> NewJob {
         settings: JobSettings::default(),
         paused: false,
         expect: None,
+        history: None,
     }
 }
 

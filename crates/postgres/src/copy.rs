@@ -6,7 +6,7 @@ use schedlite_core::model::{Job, KeyInfo, Run};
 use schedlite_core::store::columns::TriggerColumns;
 use schedlite_core::store::{AuditEntry, StoreError, TableCounts};
 
-use super::rows::{RunRow, action_value};
+use super::rows::{RunRow, action_value, json_column};
 use super::{PgStore, ms};
 
 impl PgStore {
@@ -46,19 +46,16 @@ impl PgStore {
             let c = TriggerColumns::of(&job.trigger);
             let pause = job.pause.as_ref();
             let skip = job.skip.as_ref();
-            let expect = job
-                .expect
-                .map(serde_json::to_value)
-                .transpose()
-                .map_err(|e| StoreError::corrupt("jobs", &job.id, e.to_string()))?;
+            let expect = json_column(&job.id, job.expect)?;
+            let history = json_column(&job.id, job.history)?;
             sqlx::query!(
                 "INSERT INTO jobs (id, name, trigger_type, cron_expr, timezone, interval_seconds,
                     start_at, end_at, run_at, action, next_run_at, paused, misfire_grace_seconds,
                     coalesce_missed, max_instances, jitter_seconds, created_at, updated_at,
                     paused_by, paused_at, pause_reason, paused_until, skip_count, skip_reason,
-                    expect, last_success_at, consecutive_failures)
+                    expect, last_success_at, consecutive_failures, history)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                    $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)",
+                    $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)",
                 job.id,
                 job.name,
                 c.trigger_type,
@@ -86,6 +83,7 @@ impl PgStore {
                 expect,
                 job.counters.last_success_at.map(ms),
                 i64::from(job.counters.consecutive_failures),
+                history,
             )
             .execute(&mut *tx)
             .await?;

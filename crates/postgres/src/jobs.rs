@@ -8,7 +8,7 @@ use schedlite_core::store::columns::TriggerColumns;
 use schedlite_core::store::{Gauges, JobCursor, JobFilter, JobOrder, JobPage, StoreError};
 use sqlx::PgConnection;
 
-use super::rows::{JobRow, RunRow, action_value};
+use super::rows::{JobRow, RunRow, action_value, json_column};
 use super::{PgStore, ms};
 
 impl PgStore {
@@ -362,19 +362,17 @@ async fn write_row(
 ) -> Result<Option<bool>, StoreError> {
     let c = TriggerColumns::of(&job.trigger);
     let action = action_value(&job.action)?;
-    let expect = job
-        .expect
-        .map(serde_json::to_value)
-        .transpose()
-        .map_err(|e| StoreError::corrupt("jobs", &job.id, e.to_string()))?;
+    let expect = json_column(&job.id, job.expect)?;
+    let history = json_column(&job.id, job.history)?;
     // `DO UPDATE … WHERE $18`: when false, a conflicting row is left alone and nothing is
     // returned. `xmax = 0` holds for a row this statement inserted, not for one it updated.
     let created = sqlx::query_scalar!(
         r#"INSERT INTO jobs (id, name, trigger_type, cron_expr, timezone, interval_seconds,
                start_at, end_at, run_at, action, next_run_at, paused, misfire_grace_seconds,
-               coalesce_missed, max_instances, jitter_seconds, created_at, updated_at, expect)
+               coalesce_missed, max_instances, jitter_seconds, created_at, updated_at, expect,
+               history)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17,
-                   $19)
+                   $19, $20)
            ON CONFLICT (id) DO UPDATE SET name = excluded.name,
                trigger_type = excluded.trigger_type, cron_expr = excluded.cron_expr,
                timezone = excluded.timezone, interval_seconds = excluded.interval_seconds,
@@ -385,7 +383,7 @@ async fn write_row(
                max_instances = excluded.max_instances, jitter_seconds = excluded.jitter_seconds,
                updated_at = excluded.updated_at, paused_by = NULL, paused_at = NULL,
                pause_reason = NULL, paused_until = NULL, skip_count = 0, skip_reason = NULL,
-               expect = excluded.expect
+               expect = excluded.expect, history = excluded.history
            WHERE $18
            RETURNING (xmax = 0) AS "created!""#,
         job.id,
@@ -407,6 +405,7 @@ async fn write_row(
         ms(now),
         replace,
         expect,
+        history,
     )
     .fetch_optional(&mut *tx)
     .await?;

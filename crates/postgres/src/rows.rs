@@ -7,7 +7,8 @@ use schedlite_core::actions::Action;
 use schedlite_core::model::{Job, JobSettings, Run, RunKind, RunStatus};
 use schedlite_core::store::StoreError;
 use schedlite_core::store::columns::{
-    TriggerColumns, expect_from_value, health_counters, pause_note, setting, skip_request,
+    TriggerColumns, expect_from_value, health_counters, history_from_value, pause_note, setting,
+    skip_request,
 };
 
 /// One `jobs` row, all columns (`SELECT * FROM jobs`).
@@ -40,6 +41,7 @@ pub(crate) struct JobRow {
     pub expect: Option<serde_json::Value>,
     pub last_success_at: Option<DateTime<Utc>>,
     pub consecutive_failures: i64,
+    pub history: Option<serde_json::Value>,
 }
 
 impl TryFrom<JobRow> for Job {
@@ -80,6 +82,10 @@ impl TryFrom<JobRow> for Job {
         );
         let skip = skip_request(key, row.skip_count, row.skip_reason)?;
         let expect = row.expect.map(|e| expect_from_value(key, e)).transpose()?;
+        let history = row
+            .history
+            .map(|h| history_from_value(key, h))
+            .transpose()?;
         let counters = health_counters(key, row.last_success_at, row.consecutive_failures)?;
         Ok(Job {
             next_run_at: row.next_run_at,
@@ -94,6 +100,7 @@ impl TryFrom<JobRow> for Job {
             pause,
             skip,
             expect,
+            history,
             counters,
         })
     }
@@ -155,4 +162,16 @@ impl TryFrom<RunRow> for Run {
 /// Serializes an action for its jsonb column.
 pub(crate) fn action_value(action: &Action) -> Result<serde_json::Value, StoreError> {
     serde_json::to_value(action).map_err(|e| StoreError::corrupt("jobs", "action", e.to_string()))
+}
+
+/// A JSON column of job `id` (`expect`, `history`): its value, or NULL when the job leaves it
+/// out.
+pub(crate) fn json_column<T: serde::Serialize>(
+    id: &str,
+    value: Option<T>,
+) -> Result<Option<serde_json::Value>, StoreError> {
+    value
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(|e| StoreError::corrupt("jobs", id, e.to_string()))
 }

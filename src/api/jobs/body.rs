@@ -8,6 +8,7 @@ use utoipa::openapi::schema::AdditionalProperties;
 use utoipa::openapi::{ObjectBuilder, RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
+use super::objects::object_only;
 use super::{
     MAX_GRACE_SECONDS, MAX_INSTANCES, MAX_JITTER_SECONDS, MAX_NAME_CHARS, check_range, first_run,
     validate_job_id,
@@ -15,7 +16,7 @@ use super::{
 use crate::actions::{Action, CommandAction, HttpAction};
 use crate::api::openapi::tagged_one_of;
 use crate::api::{ApiError, truncate};
-use crate::model::{Expect, JobSettings, NewJob};
+use crate::model::{Expect, HistoryLimits, JobSettings, NewJob};
 use crate::schedule::Trigger;
 use crate::timestamp::Timestamp;
 
@@ -67,8 +68,51 @@ pub(in crate::api) struct JobBody {
     #[serde(default)]
     paused: Option<bool>,
     /// What the job is expected to do, which decides its health (default: nothing).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object_only")]
     expect: Option<ExpectBody>,
+    /// How long this job's runs are kept, where it should differ from the server's
+    /// `--keep-days`, `--keep-failed-days` and `--keep-runs` (default: as the server says).
+    #[serde(default, deserialize_with = "object_only")]
+    history: Option<HistoryBody>,
+}
+
+/// A job's own history limits; each field is optional and overrides the server's flag of the
+/// same name for this job (DESIGN.md, *Run history retention*). The newest run and every
+/// running one are kept whatever the limits.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(in crate::api) struct HistoryBody {
+    /// Days its `succeeded`, `skipped` and `missed` runs are kept (1 to 36500).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 36_500)]
+    keep_days: Option<u32>,
+    /// Days its `failed`, `timed_out` and `interrupted` runs are kept (1 to 36500).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 36_500)]
+    keep_failed_days: Option<u32>,
+    /// Most runs it keeps, the newest (1 to 100000000).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 100_000_000)]
+    keep_runs: Option<u32>,
+}
+
+/// Checks each field of `history` against its bounds, naming `history.<field>`; `{}` is the
+/// same as no limits of its own.
+fn parse_history(body: Option<HistoryBody>) -> Result<Option<HistoryLimits>, ApiError> {
+    let Some(body) = body else {
+        return Ok(None);
+    };
+    let limits = HistoryLimits {
+        keep_days: body.keep_days,
+        keep_failed_days: body.keep_failed_days,
+        keep_runs: body.keep_runs,
+    };
+    for (field, value, max) in limits.fields() {
+        if let Some(v) = value {
+            check_range(&format!("history.{field}"), Some(v), 1, max, v)?;
+        }
+    }
+    Ok(limits.some())
 }
 
 /// What a job is expected to do; each rule is optional (DESIGN.md, *Job health*).
@@ -405,6 +449,7 @@ pub(super) fn new_job(
         )?,
     };
     let expect = parse_expect(body.expect)?;
+    let history = parse_history(body.history)?;
     let trigger = build_trigger(trigger_body, now)?;
     let paused = body.paused.unwrap_or(false);
     let first = first_run(&trigger, now);
@@ -421,6 +466,7 @@ pub(super) fn new_job(
         settings,
         paused,
         expect,
+        history,
     };
     Ok((job, if paused { None } else { first }))
 }

@@ -10,6 +10,7 @@ mod body;
 mod crud;
 mod health;
 mod manage;
+mod objects;
 mod preview;
 mod response;
 mod skip;

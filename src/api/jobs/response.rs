@@ -10,7 +10,9 @@ use crate::api::runs::RunResponse;
 use chrono::{DateTime, Utc};
 
 use super::health::JobHealth;
-use crate::model::{BrokenJob, Expect, Health, Job, JobEntry, PauseNote, Run, SkipRequest};
+use crate::model::{
+    BrokenJob, Expect, Health, HistoryLimits, Job, JobEntry, PauseNote, Run, SkipRequest,
+};
 use crate::schedule::{Trigger, TriggerKind};
 use crate::timestamp::Timestamp;
 
@@ -61,6 +63,8 @@ pub(in crate::api) struct JobResponse {
     skip: Option<SkipResponse>,
     /// What the job is expected to do; null when nothing.
     expect: Option<ExpectResponse>,
+    /// Its own history limits; null when it keeps its runs as the server says.
+    history: Option<HistoryResponse>,
     /// The job's health now (DESIGN.md, *Job health*; README, *Job health*).
     health: JobHealth,
     /// When its newest successful run finished; null: never.
@@ -78,6 +82,27 @@ pub(in crate::api) struct ExpectResponse {
     max_consecutive_failures: Option<u32>,
     /// `stuck` while a run runs longer than this.
     max_run_seconds: Option<u32>,
+}
+
+/// A job's own history limits, as stored; a field it leaves to the server is null.
+#[derive(Debug, Serialize, ToSchema)]
+pub(in crate::api) struct HistoryResponse {
+    /// Days its `succeeded`, `skipped` and `missed` runs are kept.
+    keep_days: Option<u32>,
+    /// Days its `failed`, `timed_out` and `interrupted` runs are kept.
+    keep_failed_days: Option<u32>,
+    /// Most runs it keeps.
+    keep_runs: Option<u32>,
+}
+
+impl From<HistoryLimits> for HistoryResponse {
+    fn from(h: HistoryLimits) -> HistoryResponse {
+        HistoryResponse {
+            keep_days: h.keep_days,
+            keep_failed_days: h.keep_failed_days,
+            keep_runs: h.keep_runs,
+        }
+    }
 }
 
 impl From<Expect> for ExpectResponse {
@@ -194,6 +219,7 @@ impl JobResponse {
         JobResponse {
             health: health.into(),
             expect: job.expect.map(ExpectResponse::from),
+            history: job.history.map(HistoryResponse::from),
             last_success_at: job.counters.last_success_at.map(Timestamp::new),
             consecutive_failures: job.counters.consecutive_failures,
             next_run_time: job.next_run_at.map(Timestamp::new),

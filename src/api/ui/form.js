@@ -80,7 +80,7 @@ export async function formPage(id) {
   for (const node of [f.type, f.action, f.expr, f.timezone, f.seconds, f.start_at, f.end_at, f.run_at]) {
     node.addEventListener('input', sync);
   }
-  const form = el('form', { id: 'job-form', novalidate: true, onsubmit: (e) => save(e, id, f, form, status) },
+  const form = el('form', { id: 'job-form', novalidate: true, onsubmit: (e) => save(e, id, job, f, form, status) },
     status, groups.all,
     el('button', { type: 'submit', id: 'save' }, id ? 'Save' : 'Create'), ' ',
     el('a', { href: id ? `#/job/${encodeURIComponent(id)}` : '#/jobs' }, 'Cancel'));
@@ -150,17 +150,33 @@ function triggerBody(f) {
   return trigger;
 }
 
-/// The request body from the form: only what was filled in, typed as the API expects.
-function body(id, f) {
+/// What an edit keeps that the form does not show, since a PUT replaces the whole job: the
+/// job's own history limits, and the rest of its action (headers, body, timeout) while the
+/// action's type is unchanged. Header values come back redacted; the API keeps the stored value
+/// for the redaction marker.
+function kept(job, actionType) {
+  if (!job) return { action: {} };
+  const history = job.history
+    ? Object.fromEntries(Object.entries(job.history).filter(([, v]) => v !== null))
+    : null;
+  const action = job.action.type === actionType ? { ...job.action } : {};
+  return { history, action };
+}
+
+/// The request body from the form: only what was filled in, typed as the API expects, with
+/// what the edited `job` has that the form does not show.
+function body(id, job, f) {
   const b = {};
+  const k = kept(job, f.action.value);
   if (!id && f.id.value.trim()) b.id = f.id.value.trim();
   if (f.name.value) b.name = f.name.value;
   b.trigger = triggerBody(f);
   const action = f.action.value;
   if (action === 'noop') b.action = { type: action };
-  if (action === 'http') b.action = { type: action, url: f.url.value, method: f.method.value };
+  if (action === 'http') b.action = { ...k.action, type: action, url: f.url.value, method: f.method.value };
   if (action === 'command') {
-    b.action = { type: action, program: f.program.value, args: f.args.value.split('\n').filter((x) => x !== '') };
+    const args = f.args.value.split('\n').filter((x) => x !== '');
+    b.action = { ...k.action, type: action, program: f.program.value, args };
   }
   const numbers = [['misfire_grace_seconds', f.grace], ['max_instances', f.instances], ['jitter_seconds', f.jitter]];
   for (const [name, node] of numbers) if (node.value !== '') b[name] = Number(node.value);
@@ -168,18 +184,19 @@ function body(id, f) {
   const rules = [['success_within_seconds', f.within], ['max_consecutive_failures', f.failures], ['max_run_seconds', f.maxRun]];
   for (const [name, node] of rules) if (node.value !== '') expect[name] = Number(node.value);
   if (Object.keys(expect).length) b.expect = expect;
+  if (k.history) b.history = k.history;
   b.coalesce = f.coalesce.checked;
   b.paused = f.paused.checked;
   return b;
 }
 
-async function save(event, id, f, form, status) {
+async function save(event, id, job, f, form, status) {
   event.preventDefault();
   for (const slot of form.querySelectorAll('.field-error')) slot.textContent = '';
   status.textContent = '';
   const answer = id
-    ? await call('PUT', `/jobs/${encodeURIComponent(id)}`, body(id, f))
-    : await call('POST', '/jobs', body(id, f));
+    ? await call('PUT', `/jobs/${encodeURIComponent(id)}`, body(id, job, f))
+    : await call('POST', '/jobs', body(id, job, f));
   if (answer.status === 200 || answer.status === 201) {
     location.hash = `#/job/${encodeURIComponent(answer.body.data.id)}`;
     return;

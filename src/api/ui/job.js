@@ -60,6 +60,7 @@ function showDefinition(section, job, who, path, ui) {
       term('Health', healthBadge(job.health, 'job-health')),
       term('State', el('span', { id: 'job-state' }, job.paused ? 'paused' : (job.next_run_time ? 'active' : 'finished'))),
       job.expect ? term('Expected', el('span', { id: 'job-expect' }, expectWords(job.expect))) : null,
+      job.history ? term('History kept', el('span', { id: 'job-history' }, historyWords(job.history))) : null,
       term('Last success', utc(job.last_success_at)),
       term('Failures in a row', String(job.consecutive_failures)),
       job.pause ? term('Paused', el('span', { id: 'job-pause' }, pauseWords(job.pause))) : null,
@@ -92,6 +93,16 @@ function expectWords(expect) {
     expect.success_within_seconds !== null ? `a success every ${expect.success_within_seconds} s` : '',
     expect.max_consecutive_failures !== null ? `at most ${expect.max_consecutive_failures} failures in a row` : '',
     expect.max_run_seconds !== null ? `runs of at most ${expect.max_run_seconds} s` : '',
+  ].filter(Boolean).join(', ');
+}
+
+/// 'runs 7 days, failed runs 90 days, at most 50 runs': the job's own limits; the server's
+/// flags decide what it leaves out.
+function historyWords(history) {
+  return [
+    history.keep_days !== null ? `runs ${history.keep_days} days` : '',
+    history.keep_failed_days !== null ? `failed runs ${history.keep_failed_days} days` : '',
+    history.keep_runs !== null ? `at most ${history.keep_runs} runs` : '',
   ].filter(Boolean).join(', ');
 }
 

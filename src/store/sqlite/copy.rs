@@ -1,6 +1,7 @@
 //! SQLite: reading and writing whole tables for `schedlite copy`. Rows keep their ids and
 //! instants, so history, audit and keys are the same rows on the other side.
 
+use super::jobs::json_column;
 use super::rows::{RunRow, decode, shaped};
 use super::{SqliteStore, ts};
 use crate::model::{Job, KeyInfo, Run};
@@ -66,11 +67,8 @@ impl SqliteStore {
                 (pause.map(|p| ts(p.at)), pause.and_then(|p| p.until).map(ts));
             let skip_count = job.skip.as_ref().map_or(0, |s| i64::from(s.count));
             let skip_reason = job.skip.as_ref().and_then(|s| s.reason.as_deref());
-            let expect = job
-                .expect
-                .map(|e| serde_json::to_string(&e))
-                .transpose()
-                .map_err(|e| StoreError::corrupt("jobs", &job.id, e.to_string()))?;
+            let expect = json_column(&job.id, job.expect)?;
+            let history = json_column(&job.id, job.history)?;
             let last_success_at = job.counters.last_success_at.map(ts);
             let failures = i64::from(job.counters.consecutive_failures);
             sqlx::query!(
@@ -78,8 +76,9 @@ impl SqliteStore {
                     start_at, end_at, run_at, action, next_run_at, paused, misfire_grace_seconds,
                     coalesce_missed, max_instances, jitter_seconds, created_at, updated_at,
                     paused_by, paused_at, pause_reason, paused_until, skip_count, skip_reason,
-                    expect, last_success_at, consecutive_failures)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    expect, last_success_at, consecutive_failures, history)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                    ?)",
                 job.id,
                 job.name,
                 c.trigger_type,
@@ -107,6 +106,7 @@ impl SqliteStore {
                 expect,
                 last_success_at,
                 failures,
+                history,
             )
             .execute(&mut *tx)
             .await?;

@@ -372,12 +372,16 @@ impl SqliteStore {
     }
 }
 
-/// The `expect` column of `job`: JSON text, or NULL when it expects nothing.
-fn expect_json(job: &NewJob) -> Result<Option<String>, StoreError> {
-    job.expect
-        .map(|e| serde_json::to_string(&e))
+/// A JSON column of job `id` (`expect`, `history`): JSON text, or NULL when the job leaves it
+/// out.
+pub(super) fn json_column<T: serde::Serialize>(
+    id: &str,
+    value: Option<T>,
+) -> Result<Option<String>, StoreError> {
+    value
+        .map(|v| serde_json::to_string(&v))
         .transpose()
-        .map_err(|e| StoreError::corrupt("jobs", &job.id, e.to_string()))
+        .map_err(|e| StoreError::corrupt("jobs", id, e.to_string()))
 }
 
 fn action_json(action: &Action) -> Result<String, StoreError> {
@@ -404,13 +408,15 @@ async fn write_row(
     let jitter = i64::from(job.settings.jitter_seconds);
     let paused = bool_int(job.paused);
     let replace = bool_int(replace);
-    let expect = expect_json(job)?;
+    let expect = json_column(&job.id, job.expect)?;
+    let history = json_column(&job.id, job.history)?;
     // `DO UPDATE … WHERE ?18`: when false, a conflicting row is left alone (no row changed).
     let done = sqlx::query!(
         "INSERT INTO jobs (id, name, trigger_type, cron_expr, timezone, interval_seconds, start_at,
             end_at, run_at, action, next_run_at, paused, misfire_grace_seconds, coalesce_missed,
-            max_instances, jitter_seconds, created_at, updated_at, expect)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17, ?19)
+            max_instances, jitter_seconds, created_at, updated_at, expect, history)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17, ?19,
+            ?20)
          ON CONFLICT (id) DO UPDATE SET name = excluded.name,
             trigger_type = excluded.trigger_type, cron_expr = excluded.cron_expr,
             timezone = excluded.timezone, interval_seconds = excluded.interval_seconds,
@@ -420,7 +426,8 @@ async fn write_row(
             coalesce_missed = excluded.coalesce_missed, max_instances = excluded.max_instances,
             jitter_seconds = excluded.jitter_seconds, updated_at = excluded.updated_at,
             paused_by = NULL, paused_at = NULL, pause_reason = NULL, paused_until = NULL,
-            skip_count = 0, skip_reason = NULL, expect = excluded.expect
+            skip_count = 0, skip_reason = NULL, expect = excluded.expect,
+            history = excluded.history
          WHERE ?18",
         job.id,
         job.name,
@@ -441,6 +448,7 @@ async fn write_row(
         now,
         replace,
         expect,
+        history,
     )
     .execute(&mut *tx)
     .await?;

@@ -7,6 +7,8 @@
 //! (job_id, scheduled_at) index, cheap however long the history is.
 
 use super::{SqliteStore, ts};
+use crate::model::HistoryLimits;
+use crate::store::columns::history_from_json;
 use crate::store::{AgeCutoffs, PRUNE_BATCH, PRUNE_JOBS_PER_STEP, PruneStep, StoreError};
 
 impl SqliteStore {
@@ -44,7 +46,9 @@ impl SqliteStore {
                          CASE WHEN r.status IN ('failed', 'timed_out', 'interrupted')
                               THEN ?4 ELSE ?3 END
                      AND EXISTS (SELECT 1 FROM job_runs AS n
-                                 WHERE n.job_id = r.job_id AND n.scheduled_at > r.scheduled_at))"#,
+                                 WHERE n.job_id = r.job_id AND n.scheduled_at > r.scheduled_at)
+                     AND NOT EXISTS (SELECT 1 FROM jobs AS j
+                                     WHERE j.id = r.job_id AND j.history IS NOT NULL))"#,
             after,
             last,
             ok_before,
@@ -78,13 +82,16 @@ impl SqliteStore {
         let keep = i64::from(keep_runs);
         let jobs = i64::from(PRUNE_JOBS_PER_STEP);
         // For each job, the occurrence of its (keep_runs + 1)-th newest run: it and every
-        // older run go. The jobs come from the runs' (job_id, scheduled_at) index, not from
+        // older run go. None for a job with limits of its own: `prune_job_runs` has it. The jobs come from the runs' (job_id, scheduled_at) index, not from
         // `jobs`: the pass at start would otherwise walk every job of a large file, in steps
         // beside the API and the claims, to find nothing.
         let page = sqlx::query!(
             r#"SELECT j.job_id AS "id!: String",
-                      (SELECT r.scheduled_at FROM job_runs AS r WHERE r.job_id = j.job_id
-                       ORDER BY r.scheduled_at DESC LIMIT 1 OFFSET ?2) AS "cut?: String"
+                      CASE WHEN EXISTS (SELECT 1 FROM jobs WHERE id = j.job_id AND history IS NOT NULL)
+                           THEN NULL
+                           ELSE (SELECT r.scheduled_at FROM job_runs AS r WHERE r.job_id = j.job_id
+                                 ORDER BY r.scheduled_at DESC LIMIT 1 OFFSET ?2)
+                      END AS "cut?: String"
                FROM (SELECT DISTINCT job_id FROM job_runs WHERE job_id > ?1
                      ORDER BY job_id LIMIT ?3) AS j
                ORDER BY j.job_id"#,
@@ -161,6 +168,100 @@ impl SqliteStore {
         .fetch_one(&self.pool)
         .await?;
         Ok(n.max(0) as u64)
+    }
+
+    /// See [`crate::store::Store::jobs_with_own_history`].
+    pub async fn jobs_with_own_history(
+        &self,
+        after: Option<&str>,
+    ) -> Result<Vec<(String, Option<HistoryLimits>)>, StoreError> {
+        let jobs = i64::from(PRUNE_JOBS_PER_STEP);
+        let rows = sqlx::query!(
+            r#"SELECT id AS "id!: String", history AS "history!: String" FROM jobs
+               WHERE history IS NOT NULL AND id > ?1 ORDER BY id LIMIT ?2"#,
+            after.unwrap_or(""),
+            jobs
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let limits = history_from_json(&row.id, &row.history).ok();
+                (row.id, limits)
+            })
+            .collect())
+    }
+
+    /// See [`crate::store::Store::prune_job_runs`]. One rule for both limits: a run goes when
+    /// it is older than its status's cut-off, or at or before `cut` (the occurrence of the
+    /// (keep_runs + 1)-th newest run, read once at the start, so that deleting old rows does
+    /// not move it).
+    pub async fn prune_job_runs(
+        &self,
+        job: &str,
+        cutoffs: AgeCutoffs,
+        keep_runs: u32,
+        dry_run: bool,
+    ) -> Result<u64, StoreError> {
+        let keep = i64::from(keep_runs);
+        let cut = sqlx::query_scalar!(
+            r#"SELECT scheduled_at AS "at!: String" FROM job_runs WHERE job_id = ?1
+               ORDER BY scheduled_at DESC LIMIT 1 OFFSET ?2"#,
+            job,
+            keep
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        let ok_before = ts(cutoffs.ok_before);
+        let failed_before = ts(cutoffs.failed_before);
+        if dry_run {
+            let n = sqlx::query_scalar!(
+                r#"SELECT count(*) AS "n!: i64" FROM job_runs AS r
+                   WHERE r.job_id = ?1 AND r.status <> 'running'
+                     AND r.scheduled_at < (SELECT max(scheduled_at) FROM job_runs WHERE job_id = ?1)
+                     AND (coalesce(r.last_scheduled_at, r.scheduled_at) <
+                              CASE WHEN r.status IN ('failed', 'timed_out', 'interrupted')
+                                   THEN ?3 ELSE ?2 END
+                          OR r.scheduled_at <= ?4)"#,
+                job,
+                ok_before,
+                failed_before,
+                cut
+            )
+            .fetch_one(&self.pool)
+            .await?;
+            return Ok(n.max(0) as u64);
+        }
+        let batch = i64::from(PRUNE_BATCH);
+        let mut removed = 0;
+        loop {
+            let mut tx = self.begin_write().await?;
+            let deleted = sqlx::query!(
+                r#"DELETE FROM job_runs WHERE id IN (
+                       SELECT r.id FROM job_runs AS r
+                       WHERE r.job_id = ?1 AND r.status <> 'running'
+                         AND r.scheduled_at < (SELECT max(scheduled_at) FROM job_runs WHERE job_id = ?1)
+                         AND (coalesce(r.last_scheduled_at, r.scheduled_at) <
+                                  CASE WHEN r.status IN ('failed', 'timed_out', 'interrupted')
+                                       THEN ?3 ELSE ?2 END
+                              OR r.scheduled_at <= ?4)
+                       ORDER BY r.scheduled_at LIMIT ?5)"#,
+                job,
+                ok_before,
+                failed_before,
+                cut,
+                batch
+            )
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+            removed += deleted;
+            if deleted < u64::from(PRUNE_BATCH) {
+                return Ok(removed);
+            }
+        }
     }
 
     /// See [`crate::store::Store::prune_audit`].

@@ -18,7 +18,9 @@ use crate::actions::Action;
 use crate::model::{Job, JobSettings, Run, RunKind};
 use crate::schedule::Trigger;
 use crate::store::StoreError;
-use crate::store::columns::{expect_from_json, health_counters, pause_note, skip_request};
+use crate::store::columns::{
+    expect_from_json, health_counters, history_from_json, pause_note, skip_request,
+};
 
 /// Calls a sqlx query macro on SQL given as pieces, where the bare names `JOB` and `RUN` stand
 /// for the JSON object of a `jobs` / `job_runs` row (its keys are the fields of [`JobRow`] /
@@ -41,7 +43,7 @@ macro_rules! shaped {
                 'paused_by', paused_by, 'paused_at', paused_at, 'pause_reason', pause_reason,
                 'paused_until', paused_until, 'skip_count', skip_count, 'skip_reason', skip_reason,
                 'expect', expect, 'last_success_at', last_success_at,
-                'consecutive_failures', consecutive_failures)"
+                'consecutive_failures', consecutive_failures, 'history', history)"
         ], [$($rest)*], $args)
     };
     (@munch $mac:ident, [$($done:tt)*], [RUN $($rest:tt)*], $args:tt) => {
@@ -126,6 +128,8 @@ pub(super) struct JobRow<'a> {
     #[serde(borrow, deserialize_with = "opt_text")]
     last_success_at: Option<Cow<'a, str>>,
     consecutive_failures: i64,
+    #[serde(borrow, deserialize_with = "opt_text")]
+    history: Option<Cow<'a, str>>,
 }
 
 /// A nullable text column, borrowed when it can be (serde borrows a bare `Cow<str>` field, not
@@ -216,6 +220,11 @@ impl TryFrom<JobRow<'_>> for Job {
             .as_deref()
             .map(|e| expect_from_json(key, e))
             .transpose()?;
+        let history = row
+            .history
+            .as_deref()
+            .map(|h| history_from_json(key, h))
+            .transpose()?;
         let counters = health_counters(
             key,
             parse_opt_ts(
@@ -239,6 +248,7 @@ impl TryFrom<JobRow<'_>> for Job {
             pause,
             skip,
             expect,
+            history,
             counters,
         })
     }

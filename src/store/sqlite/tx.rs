@@ -172,6 +172,7 @@ mod tests {
             settings: JobSettings::default(),
             paused: false,
             expect: None,
+            history: None,
         };
         store
             .insert_job(&job, Some(now), now, "k")

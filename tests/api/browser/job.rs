@@ -236,6 +236,56 @@ async fn pause_resume_run_now_and_delete_act_on_the_job() {
     browser.close().await;
 }
 
+/// An edit in the form replaces the whole job, yet keeps what the form does not show: the
+/// job's own history limits and the HTTP action's headers (whose stored secret value the
+/// redacted GET never carried), body and timeout.
+#[tokio::test]
+async fn an_edit_in_the_form_keeps_what_the_form_does_not_show() {
+    let app = spawn_app().await;
+    let mut job = cron_job("hook", "0 3 * * *", "UTC");
+    job["action"] = json!({"type": "http", "method": "POST", "url": "http://127.0.0.1:9/hook",
+        "headers": {"X-Token": "s3cret-token"}, "body": "{\"ping\":1}", "timeout_seconds": 5});
+    job["history"] = json!({"keep_runs": 50});
+    app.create_job(&job).await;
+    let Some(browser) = Browser::open(&app.address).await else {
+        return;
+    };
+    browser.log_in(ADMIN_KEY, "Jobs").await;
+    browser.goto("/ui/#/edit/hook").await;
+    retype(&browser, "#f-name", "renamed in the form").await;
+    browser.click("#save").await;
+    browser
+        .wait_for_text("#job-name", "renamed in the form")
+        .await;
+    browser
+        .wait_for_text("#job-history", "at most 50 runs")
+        .await;
+
+    let (status, saved) = app.get("/jobs/hook").await;
+    assert_eq!(status, 200, "{saved}");
+    let data = &saved["data"];
+    assert_eq!(
+        (
+            &data["history"],
+            &data["action"]["body"],
+            &data["action"]["timeout_seconds"]
+        ),
+        (
+            &json!({"keep_days": null, "keep_failed_days": null, "keep_runs": 50}),
+            &json!("{\"ping\":1}"),
+            &json!(5)
+        ),
+        "{saved}"
+    );
+    let secret = "SELECT count(*) FROM jobs WHERE id = 'hook' AND action LIKE '%s3cret-token%'";
+    assert_eq!(
+        app.count(secret).await,
+        1,
+        "the stored header value is kept"
+    );
+    browser.close().await;
+}
+
 /// The bars of the run chart shown, left to right: [run id, class, height in px].
 async fn chart_bars(browser: &Browser) -> Value {
     browser

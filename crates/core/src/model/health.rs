@@ -217,6 +217,7 @@ mod tests {
             pause: None,
             skip: None,
             expect: expect.some(),
+            history: None,
             counters: HealthCounters::default(),
         }
     }

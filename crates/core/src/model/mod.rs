@@ -32,8 +32,10 @@ macro_rules! stored_as_text {
 }
 
 mod health;
+mod history;
 
 pub use health::{CounterChange, Expect, FinishedRun, Health, HealthCounters, fold_outcomes};
+pub use history::{HistoryLimits, MAX_KEEP_DAYS, MAX_KEEP_RUNS};
 
 /// Per-job firing policy (DESIGN.md, *Firing semantics*).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +78,9 @@ pub struct NewJob {
     pub paused: bool,
     /// What the job is expected to do (its health rules); `None`: nothing.
     pub expect: Option<Expect>,
+    /// How long its runs are kept, where it differs from the server's flags; `None`: as the
+    /// server says.
+    pub history: Option<HistoryLimits>,
 }
 
 /// A stored job.
@@ -106,6 +111,9 @@ pub struct Job {
     pub skip: Option<SkipRequest>,
     /// What the job is expected to do (its health rules); `None`: nothing.
     pub expect: Option<Expect>,
+    /// How long its runs are kept, where it differs from the server's flags; `None`: as the
+    /// server says.
+    pub history: Option<HistoryLimits>,
     /// The counters its health is computed from, kept by the outcome write.
     pub counters: HealthCounters,
 }

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use super::StoreError;
-use crate::model::{Expect, HealthCounters, PauseNote, SkipRequest};
+use crate::model::{Expect, HealthCounters, HistoryLimits, PauseNote, SkipRequest};
 use crate::schedule::Trigger;
 
 /// A trigger spread over its columns, instants already read as such.
@@ -141,6 +141,35 @@ pub fn expect_from_json(key: &str, json: &str) -> Result<Expect, StoreError> {
 pub fn expect_from_value(key: &str, value: serde_json::Value) -> Result<Expect, StoreError> {
     serde_json::from_value(value)
         .map_err(|e| StoreError::corrupt("jobs", key, format!("expect: {e}")))
+}
+
+/// The `history` column of the `jobs` row `key` (JSON text) as [`HistoryLimits`], checked:
+/// a hand-edited zero would otherwise let the pruner empty the job's history.
+pub fn history_from_json(key: &str, json: &str) -> Result<HistoryLimits, StoreError> {
+    let limits = serde_json::from_str(json)
+        .map_err(|e| StoreError::corrupt("jobs", key, format!("history: {e}")))?;
+    checked_history(key, limits)
+}
+
+/// The `history` column of the `jobs` row `key` (a JSON value) as [`HistoryLimits`], checked.
+pub fn history_from_value(
+    key: &str,
+    value: serde_json::Value,
+) -> Result<HistoryLimits, StoreError> {
+    let limits = serde_json::from_value(value)
+        .map_err(|e| StoreError::corrupt("jobs", key, format!("history: {e}")))?;
+    checked_history(key, limits)
+}
+
+fn checked_history(key: &str, limits: HistoryLimits) -> Result<HistoryLimits, StoreError> {
+    match limits.problem() {
+        Some(problem) => Err(StoreError::corrupt(
+            "jobs",
+            key,
+            format!("history.{problem}"),
+        )),
+        None => Ok(limits),
+    }
 }
 
 /// The health counter columns of the `jobs` row `key`.
