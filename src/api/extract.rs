@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use chrono::Duration;
 use serde::de::DeserializeOwned;
 
+use super::objects::ObjectBody;
 use super::{ApiError, AppState};
 use crate::apikey;
 use crate::model::Role;
@@ -223,8 +224,8 @@ impl<T: DeserializeOwned> FromRequest<AppState> for OptionalJson<T> {
 /// the wrong type (422, with the dotted path of the field).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = match serde_path_to_error::deserialize::<_, T>(&mut de) {
-        Ok(value) => value,
+    let value = match serde_path_to_error::deserialize::<_, ObjectBody<T>>(&mut de) {
+        Ok(ObjectBody(value)) => value,
         Err(error) => {
             let path = error.path().to_string();
             let inner = error.into_inner();

@@ -14,6 +14,7 @@ pub mod key_cache;
 pub mod limits;
 mod metrics;
 mod middleware;
+mod objects;
 mod openapi;
 mod responses;
 mod runs;

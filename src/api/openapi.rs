@@ -13,6 +13,7 @@ use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
 use super::error::ERROR_CODES;
+use crate::actions::{FromEnv, HeaderSpec};
 
 /// `{"status":"ok","data":…}`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -64,7 +65,7 @@ impl ToSchema for ErrorCode {}
             `/auth/me` and `/metrics` take any key; health probes and this document need none."
     ),
     modifiers(&SecurityAddon),
-    components(schemas(ErrorBody, ErrorDetail)),
+    components(schemas(ErrorBody, ErrorDetail, HeaderSpec, FromEnv)),
     tags(
         (name = "jobs", description = "Create, change, pause, run and delete jobs; run history and previews"),
         (name = "auth", description = "Who a key is"),

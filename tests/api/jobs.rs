@@ -291,6 +291,36 @@ async fn malformed_and_oversized_bodies_are_refused() {
     assert_eq!(body["detail"]["code"], "PAYLOAD_TOO_LARGE");
 }
 
+/// A body that is a JSON array where an object is documented is a 422 naming the body, never
+/// read field by field as serde's derived structs would (`[null, null]` was an empty pause),
+/// and nothing changes.
+#[tokio::test]
+async fn an_array_is_not_an_object_body() {
+    let app = spawn_app().await;
+    app.create_job(&interval_job("arr", 60)).await;
+    for (path, body) in [
+        ("/jobs/arr/pause", json!([null, null])),
+        ("/jobs/arr/skip", json!([1, "r"])),
+        ("/jobs", json!(["x", {"type": "noop"}])),
+    ] {
+        let (status, answer) = app.post(path, &body).await;
+        assert_eq!(
+            (status, answer["detail"].clone()),
+            (
+                422,
+                json!({"code": "VALIDATION_ERROR",
+                    "message": "body: invalid type: sequence, expected an object"})
+            ),
+            "{path} {body}"
+        );
+    }
+    let (_, job) = app.get("/jobs/arr").await;
+    assert_eq!(
+        (&job["data"]["paused"], &job["data"]["skip"]),
+        (&json!(false), &Value::Null)
+    );
+}
+
 /// A duplicate id on POST is a 409; PUT twice with one body leaves one job.
 async fn duplicate_post_conflicts_and_put_is_idempotent(engine: Engine) {
     let app = spawn_app_on(engine).await;

@@ -56,6 +56,45 @@ fn documented_routes(doc: &Value) -> BTreeSet<(String, String)> {
     routes
 }
 
+/// Every `$ref` in `value`, with where it was found.
+fn refs(value: &Value, at: &str, out: &mut Vec<(String, String)>) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                match (key.as_str(), inner) {
+                    ("$ref", Value::String(target)) => out.push((at.to_string(), target.clone())),
+                    _ => refs(inner, &format!("{at}/{key}"), out),
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, inner) in items.iter().enumerate() {
+                refs(inner, &format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Every `$ref` points at a schema the document holds: a client generator (and schemathesis)
+/// cannot use a part of the document whose reference dangles.
+#[tokio::test]
+async fn every_reference_resolves_to_a_component() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let mut found = Vec::new();
+    refs(&doc, "", &mut found);
+    assert!(found.len() > 10, "the document uses references: {found:?}");
+    let dangling: Vec<_> = found
+        .iter()
+        .filter(|(_, target)| {
+            let name = target.strip_prefix("#/components/schemas/");
+            name.is_none_or(|n| doc["components"]["schemas"].get(n).is_none())
+        })
+        .collect();
+    assert!(dangling.is_empty(), "dangling references: {dangling:?}");
+}
+
 /// The document is OpenAPI 3.1 and lists exactly the served routes.
 #[tokio::test]
 async fn the_document_lists_every_served_route() {

@@ -10,7 +10,6 @@ mod body;
 mod crud;
 mod health;
 mod manage;
-mod objects;
 mod preview;
 mod response;
 mod skip;

@@ -1,15 +1,25 @@
-//! Nested objects of a job body (`expect`, `history`) accepted only as JSON objects. serde's
-//! derived struct visitors also take a sequence, field by field in declaration order, so
-//! `"history": [7]` would silently mean `{"keep_days": 7}`; these fields refuse it with the
-//! field named, while errors inside the object keep their full path (`history.keep_days`).
+//! Request bodies and their nested objects (`expect`, `history`) accepted only as JSON objects.
+//! serde's derived struct visitors also take a sequence, field by field in declaration order,
+//! so `"history": [7]` would silently mean `{"keep_days": 7}` and a pause body `[null, null]`
+//! an empty pause; these refuse it, naming the field, while errors inside an object keep their
+//! full path (`history.keep_days`).
 
 use std::fmt;
 use std::marker::PhantomData;
 
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 
+/// A whole request body whose structs are read from maps only (see [`crate::api::extract::parse_json`]).
+pub(crate) struct ObjectBody<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ObjectBody<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ObjectBody<T>, D::Error> {
+        T::deserialize(MapsOnly(d)).map(ObjectBody)
+    }
+}
+
 /// Deserializes an optional struct from a map only; `null` or absent is `None`.
-pub(super) fn object_only<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+pub(crate) fn object_only<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
