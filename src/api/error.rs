@@ -18,6 +18,7 @@ pub const ERROR_CODES: &[&str] = &[
     "NOT_FOUND",
     "METHOD_NOT_ALLOWED",
     "JOB_ALREADY_EXISTS",
+    "JOB_BROKEN",
     "INVALID_JSON",
     "UNSUPPORTED_MEDIA_TYPE",
     "PAYLOAD_TOO_LARGE",
@@ -56,6 +57,15 @@ pub enum ApiError {
     /// 409: POST with an id that exists.
     #[error("Job '{0}' already exists")]
     JobExists(String),
+    /// 409: the job's stored row cannot be read (a bad hand edit), so nothing can pause,
+    /// resume, run or skip it: its definition is unknown. A valid PUT is the way out.
+    #[error("Job '{id}' is broken ({problem}): a valid PUT /jobs/{id} repairs it")]
+    JobBroken {
+        /// The job.
+        id: String,
+        /// What is wrong with its row, as `GET /jobs/{id}` shows it.
+        problem: String,
+    },
     /// 400: the body is not JSON at all.
     #[error("request body is not valid JSON: {0}")]
     InvalidJson(String),
@@ -120,7 +130,7 @@ impl ApiError {
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::JobNotFound(_) | ApiError::RouteNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::JobExists(_) => StatusCode::CONFLICT,
+            ApiError::JobExists(_) | ApiError::JobBroken { .. } => StatusCode::CONFLICT,
             ApiError::InvalidJson(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -155,6 +165,7 @@ impl ApiError {
             ApiError::RouteNotFound(_) => "NOT_FOUND",
             ApiError::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
             ApiError::JobExists(_) => "JOB_ALREADY_EXISTS",
+            ApiError::JobBroken { .. } => "JOB_BROKEN",
             ApiError::InvalidJson(_) => "INVALID_JSON",
             ApiError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             ApiError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
@@ -268,6 +279,10 @@ mod tests {
             ApiError::RouteNotFound("/x".into()),
             ApiError::MethodNotAllowed("PATCH".into()),
             ApiError::JobExists("x".into()),
+            ApiError::JobBroken {
+                id: "x".into(),
+                problem: "bad".into(),
+            },
             ApiError::InvalidJson("eof".into()),
             ApiError::UnsupportedMediaType,
             ApiError::PayloadTooLarge(1),
@@ -313,6 +328,14 @@ mod tests {
             (ApiError::Forbidden, 403, "FORBIDDEN"),
             (ApiError::JobNotFound("x".into()), 404, "JOB_NOT_FOUND"),
             (ApiError::JobExists("x".into()), 409, "JOB_ALREADY_EXISTS"),
+            (
+                ApiError::JobBroken {
+                    id: "x".into(),
+                    problem: "bad".into(),
+                },
+                409,
+                "JOB_BROKEN",
+            ),
             (
                 ApiError::validation("trigger", "missing"),
                 422,

@@ -76,6 +76,19 @@ impl IntoResponses for JobNotFound {
     }
 }
 
+/// 409: the job's stored row cannot be read (a bad hand edit), so it cannot be acted on until
+/// a valid PUT repairs it.
+pub struct JobBroken;
+
+impl IntoResponses for JobBroken {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        responses(&[(
+            "409",
+            "JOB_BROKEN: the job's stored definition cannot be read; a valid PUT repairs it",
+        )])
+    }
+}
+
 /// 422: a query parameter is invalid.
 pub struct BadQuery;
 

@@ -1,7 +1,7 @@
 //! Job health (issue 14, item 1): each health reached with real time and short windows, shown
 //! in GET and the list, filtered on, counted in the metrics, kept across a restart; a
-//! hand-edited row shows `broken`, is never fired nor deleted, and a valid PUT repairs it; and
-//! bad `expect` bodies get a 422 naming the field.
+//! hand-edited row shows `broken`, is never fired nor deleted, a valid PUT repairs it, and
+//! pause, resume, run and skip refuse it with a 409 that writes nothing; and bad `expect` bodies get a 422 naming the field.
 
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ crate::both_engines!(
     a_failing_job_is_late_then_failing_and_its_counters_survive_a_restart,
     a_long_run_is_stuck_a_paused_job_paused_a_done_job_finished,
     a_hand_edited_row_is_broken_never_fired_and_repaired_by_put,
+    a_broken_job_is_not_paused_resumed_run_or_skipped_but_can_be_deleted,
     expect_is_checked_and_the_health_filter_too,
 );
 
@@ -228,6 +229,57 @@ async fn a_hand_edited_row_is_broken_never_fired_and_repaired_by_put(engine: Eng
         || async { (app.succeeded_count("b").await >= 1).then_some(()) },
     )
     .await;
+}
+
+/// A job whose stored timezone is hand-edited to one that does not exist: pause (with a body),
+/// resume, run and skip each answer 409 `JOB_BROKEN` naming the job, its problem (as GET shows
+/// it) and the PUT that repairs it, and write nothing: the row is as it was, with no run and no
+/// new audit row. DELETE still removes it.
+async fn a_broken_job_is_not_paused_resumed_run_or_skipped_but_can_be_deleted(engine: Engine) {
+    let app = spawn_app_on(engine).await;
+    app.create_job(&cron_job("b", "0 3 * * *", "UTC")).await;
+    let edited = app
+        .pool
+        .execute("UPDATE jobs SET timezone = 'Mars/Olympus' WHERE id = 'b'")
+        .await;
+    assert_eq!(edited, 1);
+    app.pool
+        .execute("CREATE TABLE jobs_before AS SELECT * FROM jobs")
+        .await;
+    let audited = app.count("SELECT count(*) FROM audit_log").await;
+
+    let refused = json!({"detail": {"code": "JOB_BROKEN", "message": "Job 'b' is broken (unknown \
+        timezone `Mars/Olympus`: expected an IANA name such as `Europe/Berlin` or `UTC`): a valid \
+        PUT /jobs/b repairs it"}});
+    for (path, body) in [
+        ("/jobs/b/pause", json!({"reason": "maintenance"})),
+        ("/jobs/b/resume", json!({})),
+        ("/jobs/b/run", json!({})),
+        ("/jobs/b/skip", json!({"count": 2, "reason": "holiday"})),
+    ] {
+        let (status, answer) = app.post(path, &body).await;
+        assert_eq!((status, &answer), (409, &refused), "POST {path}");
+    }
+    let changed = "SELECT count(*) FROM
+        (SELECT * FROM jobs EXCEPT SELECT * FROM jobs_before) AS changed";
+    assert_eq!(app.count(changed).await, 0, "the row is unchanged");
+    assert_eq!(app.count("SELECT count(*) FROM jobs").await, 1);
+    assert_eq!(app.run_count("b").await, 0, "never run");
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log").await,
+        audited,
+        "nothing audited"
+    );
+
+    let (status, deleted) = app.delete("/jobs/b").await;
+    assert_eq!(
+        (status, &deleted),
+        (
+            200,
+            &json!({"status": "ok", "data": {"message": "Job 'b' deleted"}})
+        )
+    );
+    app.assert_job_gone("b").await;
 }
 
 /// `expect` takes positive integers within bounds and no other field, refused with a 422 naming

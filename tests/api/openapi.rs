@@ -173,6 +173,30 @@ async fn documented_error_codes_are_the_returned_ones() {
     }
 }
 
+/// Pause, resume, run and skip document their 409 `JOB_BROKEN` (a job whose stored row cannot
+/// be read), so a client generated from the document expects it; nothing else does.
+#[tokio::test]
+async fn only_the_actions_on_a_job_document_job_broken() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let mut documented = BTreeSet::new();
+    for (method, path) in documented_routes(&doc) {
+        let conflict = &doc["paths"][&path][method.to_lowercase()]["responses"]["409"];
+        let description = conflict["description"].as_str().unwrap_or_default();
+        if description.starts_with("JOB_BROKEN") {
+            assert_eq!(
+                conflict["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/ErrorBody",
+                "{method} {path}"
+            );
+            documented.insert(format!("{method} {path}"));
+        }
+    }
+    let actions = ["pause", "resume", "run", "skip"]
+        .map(|action| format!("POST /api/v1alpha1/jobs/{{job_id}}/{action}"));
+    assert_eq!(documented, BTreeSet::from(actions));
+}
+
 /// Each documented route serves exactly the roles its document names, so a new route cannot
 /// slip through without its role check and the document cannot promise what the server
 /// refuses: a 403 described as `only an admin or viewer key may read this` serves a viewer and

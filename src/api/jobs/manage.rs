@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::response::JobResponse;
-use super::{MAX_REASON_CHARS, job_response, load_job};
+use super::{MAX_REASON_CHARS, job_response, load_job_to_act};
 use crate::api::extract::{Admin, JobIdPath, OptionalJson};
 use crate::api::openapi::{Envelope, ErrorBody};
-use crate::api::responses::{AdminOnly, BadBody, JobNotFound, Unavailable};
+use crate::api::responses::{AdminOnly, BadBody, JobBroken, JobNotFound, Unavailable};
 use crate::api::runs::RunResponse;
 use crate::api::{ApiError, AppState, ok, truncate};
 use crate::model::PauseNote;
@@ -55,6 +55,7 @@ pub(in crate::api) struct PauseRequest {
         AdminOnly,
         BadBody,
         JobNotFound,
+        JobBroken,
         (
             status = 422,
             description = "VALIDATION_ERROR: `until` not in the future or malformed, `reason` too long, an unknown field",
@@ -69,7 +70,7 @@ pub(super) async fn pause_job(
     JobIdPath(job_id): JobIdPath,
     OptionalJson(body): OptionalJson<PauseRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let job = load_job(&state, &job_id).await?;
+    let job = load_job_to_act(&state, &job_id).await?;
     let now = Timestamp::now().get();
     let note = match body {
         None if job.paused => return Ok(ok(job_response(&state, job).await?)),
@@ -133,6 +134,7 @@ pub(super) fn checked_reason(reason: Option<String>) -> Result<Option<String>, A
         (status = 200, description = "Resumed; next run computed from now", body = Envelope<JobResponse>),
         AdminOnly,
         JobNotFound,
+        JobBroken,
         Unavailable,
     )
 )]
@@ -141,7 +143,7 @@ pub(super) async fn resume_job(
     State(state): State<AppState>,
     JobIdPath(job_id): JobIdPath,
 ) -> Result<impl IntoResponse, ApiError> {
-    let job = load_job(&state, &job_id).await?;
+    let job = load_job_to_act(&state, &job_id).await?;
     if !job.paused {
         return Ok(ok(job_response(&state, job).await?));
     }
@@ -171,6 +173,7 @@ pub(super) async fn resume_job(
         (status = 202, description = "A manual run was started", body = Envelope<RunNow>),
         AdminOnly,
         JobNotFound,
+        JobBroken,
         (
             status = 503,
             description = "SCHEDULER_NOT_RUNNING, DATABASE_BUSY or DATABASE_UNAVAILABLE",
@@ -183,7 +186,7 @@ pub(super) async fn run_job(
     State(state): State<AppState>,
     JobIdPath(job_id): JobIdPath,
 ) -> Result<impl IntoResponse, ApiError> {
-    let job = load_job(&state, &job_id).await?;
+    let job = load_job_to_act(&state, &job_id).await?;
     let status = state.scheduler.status();
     let instance = status
         .instance_id

@@ -22,6 +22,7 @@ use utoipa_axum::routes;
 use super::{ApiError, AppState, truncate};
 use crate::model::Job;
 use crate::schedule::Trigger;
+use crate::store::StoreError;
 use crate::timestamp::Timestamp;
 use response::JobResponse;
 
@@ -110,6 +111,24 @@ pub(super) async fn load_job(state: &AppState, job_id: &str) -> Result<Job, ApiE
         return Err(not_found());
     }
     state.store.get_job(job_id).await?.ok_or_else(not_found)
+}
+
+/// Loads a job to pause, resume, run or skip it: 404 as [`load_job`], and 409 `JOB_BROKEN`
+/// when its row cannot be read. Such a row is a hand edit, not a server fault (so not a 500),
+/// and acting on a definition nobody can read would be a guess; GET shows its problem and a
+/// valid PUT replaces it.
+pub(super) async fn load_job_to_act(state: &AppState, job_id: &str) -> Result<Job, ApiError> {
+    match load_job(state, job_id).await {
+        Err(ApiError::Store(StoreError::Corrupt {
+            table: "jobs",
+            key,
+            reason,
+        })) if key == job_id => Err(ApiError::JobBroken {
+            id: key,
+            problem: reason,
+        }),
+        other => other,
+    }
 }
 
 /// The job with its newest run, as sent on the wire.

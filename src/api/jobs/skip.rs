@@ -8,10 +8,10 @@ use utoipa::ToSchema;
 
 use super::manage::checked_reason;
 use super::response::JobResponse;
-use super::{job_response, load_job};
+use super::{job_response, load_job_to_act};
 use crate::api::extract::{Admin, ApiJson, JobIdPath};
 use crate::api::openapi::{Envelope, ErrorBody};
-use crate::api::responses::{AdminOnly, BadBody, JobNotFound, Unavailable};
+use crate::api::responses::{AdminOnly, BadBody, JobBroken, JobNotFound, Unavailable};
 use crate::api::{ApiError, AppState, ok, truncate};
 use crate::timestamp::Timestamp;
 
@@ -45,6 +45,7 @@ pub(in crate::api) struct SkipBody {
         AdminOnly,
         BadBody,
         JobNotFound,
+        JobBroken,
         (
             status = 422,
             description = "VALIDATION_ERROR: `count` negative or too large, `reason` too long, an unknown field",
@@ -69,7 +70,7 @@ pub(super) async fn skip_job(
             )
         })?;
     let reason = checked_reason(body.reason)?;
-    let job = load_job(&state, &job_id).await?;
+    let job = load_job_to_act(&state, &job_id).await?;
     let now = Timestamp::now().get();
     let changed = state
         .store
