@@ -1,4 +1,5 @@
-//! The dependency rule of docs/ARCHITECTURE.md, enforced: every `crate::<module>` path in the
+//! The dependency rule of docs/ARCHITECTURE.md, enforced (and, at the end, the size rule: no
+//! file past 600 lines, no function past 80): every `crate::<module>` path in the
 //! library (`use` lines, grouped `use crate::{a, b}`, inline paths in code, `super::` chains that
 //! climb out of a module) must point down the layer table below, never up or sideways. A
 //! module that reaches a layer above it fails this test with the file and the edge named.
@@ -448,4 +449,164 @@ fn module_paths_map_to_their_top_module() {
     );
     assert_eq!(module_of(Path::new("main.rs")), None);
     assert_eq!(module_of(Path::new("bin/x.rs")), None);
+}
+
+/// Longest source file, in lines: past it a file holds more than one responsibility, and is
+/// split into submodules by responsibility (public paths kept with `pub use`).
+const MAX_FILE_LINES: usize = 600;
+
+/// Longest function, in lines from its `fn` line to its closing brace: past it a function
+/// does several steps, and each becomes a named function.
+const MAX_FN_LINES: usize = 80;
+
+/// Files allowed past [`MAX_FILE_LINES`], each with the reason.
+const LONG_FILES: &[(&str, &str)] = &[
+    (
+        "crates/core/src/schedule/cron.rs",
+        "pure trigger math: one parser and matcher whose DST rules and case tables read as a unit",
+    ),
+    (
+        "crates/core/src/schedule/trigger.rs",
+        "pure trigger math: the three triggers' next-fire rules and their case tables read as a unit",
+    ),
+];
+
+/// The source directories the size rule covers, relative to the workspace root: the service,
+/// each crate of the workspace, and the benchmark harness.
+fn sized_source_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut dirs = vec![PathBuf::from("src"), PathBuf::from("bench/src")];
+    let crates = std::fs::read_dir(root.join("crates")).expect("read crates/");
+    for entry in crates {
+        let dir = entry.expect("directory entry").path().join("src");
+        if dir.is_dir() {
+            dirs.push(
+                dir.strip_prefix(root)
+                    .expect("under the root")
+                    .to_path_buf(),
+            );
+        }
+    }
+    dirs.sort();
+    dirs
+}
+
+/// Every function with a body in `source`: its name, the line of its `fn` and its length in
+/// lines, from the `fn` line to the line of its closing brace. Braces in comments, strings and
+/// character literals are not counted (see [`blank_non_code`]); a declaration without a body
+/// (`fn f();` in a trait) and a pointer type (`fn(u32)`) are not functions here.
+fn function_lengths(source: &str) -> Vec<(String, usize, usize)> {
+    let code: Vec<char> = blank_non_code(source).chars().collect();
+    let line_of = |at: usize| code[..at].iter().filter(|c| **c == '\n').count() + 1;
+    let mut found = Vec::new();
+    let mut at = 0;
+    while at < code.len() {
+        let word_start = at == 0 || !is_ident(code[at - 1]);
+        if !word_start || !code[at..].starts_with(&['f', 'n']) {
+            at += 1;
+            continue;
+        }
+        let after = at + 2;
+        let name_at = skip_space(&code, after);
+        let name = ident_at(&code, name_at);
+        if code.get(after).is_some_and(|c| is_ident(*c)) || name_at == after || name.is_empty() {
+            at = after;
+            continue;
+        }
+        let Some(open) = (name_at..code.len()).find(|&i| matches!(code[i], '{' | ';')) else {
+            break;
+        };
+        if code[open] == ';' {
+            at = open + 1;
+            continue;
+        }
+        let mut depth = 0usize;
+        let mut close = open;
+        while close < code.len() {
+            match code[close] {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+            close += 1;
+        }
+        let first = line_of(at);
+        found.push((name, first, line_of(close.min(code.len() - 1)) - first + 1));
+        // Go on inside the body: a function nested in it is measured on its own too.
+        at = open + 1;
+    }
+    found
+}
+
+#[test]
+fn no_file_over_600_lines_and_no_function_over_80() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut too_long = Vec::new();
+    for dir in sized_source_dirs(root) {
+        let mut files = Vec::new();
+        rust_files(&root.join(&dir), &mut files);
+        files.sort();
+        for file in files {
+            let name = file
+                .strip_prefix(root)
+                .expect("under the root")
+                .to_string_lossy()
+                .replace('\\', "/");
+            let source = std::fs::read_to_string(&file).expect("read source");
+            let lines = source.lines().count();
+            let excused = LONG_FILES.iter().any(|(long, _)| *long == name);
+            if lines > MAX_FILE_LINES && !excused {
+                too_long.push(format!(
+                    "{name}: {lines} lines (at most {MAX_FILE_LINES}): split it by responsibility"
+                ));
+            }
+            for (function, line, length) in function_lengths(&source) {
+                if length > MAX_FN_LINES {
+                    too_long.push(format!(
+                        "{name}:{line}: fn {function} is {length} lines (at most {MAX_FN_LINES}): split it into named steps"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        too_long.is_empty(),
+        "too long (tests/layers.rs, MAX_FILE_LINES and MAX_FN_LINES):\n{}",
+        too_long.join("\n")
+    );
+    for (long, why) in LONG_FILES {
+        assert!(root.join(long).is_file(), "{long} is excused but gone");
+        assert!(!why.is_empty(), "{long} is excused without a reason");
+    }
+}
+
+#[test]
+fn function_lengths_count_from_fn_to_its_closing_brace() {
+    let source = r#"
+fn short() {
+    let s = "} not a brace {";
+    let c = '}';
+    // }
+}
+trait T {
+    fn declared(&self);
+}
+fn outer(f: fn(u32) -> u32) -> u32 {
+    fn inner() {
+    }
+    f(1)
+}
+"#;
+    assert_eq!(
+        function_lengths(source),
+        [
+            ("short".to_string(), 2, 5),
+            ("outer".to_string(), 10, 5),
+            ("inner".to_string(), 11, 2),
+        ]
+    );
 }

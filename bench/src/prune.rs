@@ -16,32 +16,7 @@ pub(crate) async fn scenario_prune(ctx: &mut Ctx) -> Result<()> {
     let history = ctx.sizes.history;
     let scenario = format!("prune: burst {n} beside {history} prunable runs");
     eprintln!("== {scenario}");
-    let (template, pool) = ctx.new_db("prune-template.db").await?;
-    insert_date_jobs(&template, "b", n, PLACEHOLDER).await?;
-    insert_date_jobs(&template, "h", HISTORY_JOBS as usize, PLACEHOLDER).await?;
-    let seeded = Instant::now();
-    let store = Store::open(&template, false)
-        .await
-        .map_err(|e| format!("open: {e}"))?;
-    let rows = store
-        .seed_history(SeedHistory {
-            prefix: "h",
-            jobs: HISTORY_JOBS,
-            per_job: history / HISTORY_JOBS,
-            first: Utc::now() - chrono::Duration::days(400),
-            step_ms: 1_000,
-            status: RunStatus::Succeeded,
-            owner: None,
-        })
-        .await
-        .map_err(|e| format!("seed history: {e}"));
-    store.close().await;
-    let rows = rows?;
-    eprintln!(
-        "   seeded {rows} runs in {:.1} s",
-        seeded.elapsed().as_secs_f64()
-    );
-    close_pool(pool).await?;
+    let (template, rows) = seed_template(ctx, n, history).await?;
     for run in 0..ctx.runs {
         for pruning in [false, true] {
             let label = if pruning { "pruner on" } else { "pruner off" };
@@ -70,21 +45,11 @@ pub(crate) async fn scenario_prune(ctx: &mut Ctx) -> Result<()> {
                 b.rate,
                 pct(&b.late, 0.99)
             );
-            let r = &mut ctx.report;
-            let name = |m: &str| format!("{m}, {label}");
-            r.add(
+            record_run(
+                &mut ctx.report,
                 &scenario,
-                &name("occurrences run per second"),
-                "1/s",
-                b.rate,
-            );
-            r.add(&scenario, &name("lateness p50"), "ms", pct(&b.late, 0.5));
-            r.add(&scenario, &name("lateness p99"), "ms", pct(&b.late, 0.99));
-            r.add(&scenario, &name("lateness max"), "ms", pct(&b.late, 1.0));
-            r.add(
-                &scenario,
-                &name("history rows pruned by the server's stop"),
-                "",
+                label,
+                &b,
                 rows as f64 - left as f64,
             );
         }
@@ -100,6 +65,53 @@ pub(crate) async fn scenario_prune(ctx: &mut Ctx) -> Result<()> {
             .add(&scenario, "median rate, pruner on / off", "", on / off);
     }
     Ok(())
+}
+
+/// The template file: `n` burst jobs `b-…` and [`HISTORY_JOBS`] jobs `h-…` sharing `history`
+/// run rows 400 days old. Returns its path and how many rows were seeded.
+async fn seed_template(ctx: &Ctx, n: usize, history: u32) -> Result<(PathBuf, u64)> {
+    let (template, pool) = ctx.new_db("prune-template.db").await?;
+    insert_date_jobs(&template, "b", n, PLACEHOLDER).await?;
+    insert_date_jobs(&template, "h", HISTORY_JOBS as usize, PLACEHOLDER).await?;
+    let seeded = Instant::now();
+    let store = Store::open(&template, false)
+        .await
+        .map_err(|e| format!("open: {e}"))?;
+    let rows = store
+        .seed_history(SeedHistory {
+            prefix: "h",
+            jobs: HISTORY_JOBS,
+            per_job: history / HISTORY_JOBS,
+            first: Utc::now() - chrono::Duration::days(400),
+            step_ms: 1_000,
+            status: RunStatus::Succeeded,
+            owner: None,
+        })
+        .await
+        .map_err(|e| format!("seed history: {e}"));
+    store.close().await;
+    let rows = rows?;
+    eprintln!(
+        "   seeded {rows} runs in {:.1} s",
+        seeded.elapsed().as_secs_f64()
+    );
+    close_pool(pool).await?;
+    Ok((template, rows))
+}
+
+/// Adds one burst's figures to the report, each named with `label` (pruner on or off).
+fn record_run(r: &mut Report, scenario: &str, label: &str, b: &Burst, pruned: f64) {
+    let name = |m: &str| format!("{m}, {label}");
+    r.add(scenario, &name("occurrences run per second"), "1/s", b.rate);
+    r.add(scenario, &name("lateness p50"), "ms", pct(&b.late, 0.5));
+    r.add(scenario, &name("lateness p99"), "ms", pct(&b.late, 0.99));
+    r.add(scenario, &name("lateness max"), "ms", pct(&b.late, 1.0));
+    r.add(
+        scenario,
+        &name("history rows pruned by the server's stop"),
+        "",
+        pruned,
+    );
 }
 
 /// Run rows of the history jobs still in the file.

@@ -62,14 +62,51 @@ pub fn plan(
     now: DateTime<Utc>,
     running: u32,
 ) -> ClaimPlan {
+    let walk = walk_due(trigger, settings, next_run_at, now);
+    let (mut runs, overflow) = runs_within_grace(walk.within_span, walk.within);
+    let available = settings.max_instances.saturating_sub(running) as usize;
+    let skipped = if runs.len() > available {
+        runs.split_off(available)
+    } else {
+        Vec::new()
+    };
+    ClaimPlan {
+        missed: walk.missed,
+        overflow,
+        runs,
+        skipped,
+        next_run_at: walk.next.and_then(representable),
+        ..ClaimPlan::default()
+    }
+}
+
+/// The due occurrences of a job sorted by [`walk_due`]: missed beyond grace, within grace
+/// (merged into one span with `coalesce`, one by one otherwise), and the next after `now`.
+struct DueWalk {
+    missed: Option<Span>,
+    within: Vec<DateTime<Utc>>,
+    within_span: Option<Span>,
+    next: Option<DateTime<Utc>>,
+}
+
+/// Walks the occurrences from `next_run_at` up to `now`, sorting each into missed (earlier
+/// than `now - misfire_grace_seconds`) or within grace; stops early after [`MAX_WALK`] missed
+/// ones of a non-interval trigger, whose stretch the next pass goes on counting.
+fn walk_due(
+    trigger: &Trigger,
+    settings: &JobSettings,
+    next_run_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> DueWalk {
     let cutoff = now - Duration::seconds(i64::from(settings.misfire_grace_seconds));
-    let mut missed: Option<Span> = None;
-    let mut overflow: Option<Span> = None;
-    let mut within: Vec<DateTime<Utc>> = Vec::new();
-    let mut within_span: Option<Span> = None;
-    let mut next = Some(ms(next_run_at));
+    let mut walk = DueWalk {
+        missed: None,
+        within: Vec::new(),
+        within_span: None,
+        next: Some(ms(next_run_at)),
+    };
     let mut walked: u64 = 0;
-    while let Some(at) = next {
+    while let Some(at) = walk.next {
         if at > now {
             break;
         }
@@ -79,66 +116,73 @@ pub fn plan(
                 seconds, end_at, ..
             } = trigger
             {
-                let step = Duration::seconds(i64::try_from(*seconds).unwrap_or(i64::MAX));
-                let step_ms = step.num_milliseconds().max(1);
-                let gap_ms = (cutoff - at).num_milliseconds();
-                let mut n = (gap_ms + step_ms - 1) / step_ms; // occurrences in [at, cutoff)
-                if let Some(end) = end_at {
-                    let to_end = (*end - at).num_milliseconds() / step_ms + 1;
-                    n = n.min(to_end.max(1));
-                }
-                let n = n.max(1);
-                let last = at + Duration::milliseconds(step_ms * (n - 1));
-                extend(&mut missed, at, n, last);
-                next = trigger.next_fire_after(last).map(|f| ms(f.at));
+                let (n, last) = missed_interval_stretch(*seconds, *end_at, at, cutoff);
+                extend(&mut walk.missed, at, n, last);
+                walk.next = trigger.next_fire_after(last).map(|f| ms(f.at));
                 continue;
             }
-            extend(&mut missed, at, 1, at);
+            extend(&mut walk.missed, at, 1, at);
             walked += 1;
             if walked >= MAX_WALK {
-                next = trigger.next_fire_after(at).map(|f| ms(f.at));
+                walk.next = trigger.next_fire_after(at).map(|f| ms(f.at));
                 break;
             }
         } else if settings.coalesce {
-            extend(&mut within_span, at, 1, at);
+            extend(&mut walk.within_span, at, 1, at);
         } else {
-            within.push(at);
+            walk.within.push(at);
         }
-        next = trigger.next_fire_after(at).map(|f| ms(f.at));
+        walk.next = trigger.next_fire_after(at).map(|f| ms(f.at));
     }
-    let mut runs: Vec<Span> = match within_span {
-        Some(span) => vec![span],
-        None => {
-            if within.len() > MAX_RUNS_PER_CLAIM {
-                let excess = within.len() - MAX_RUNS_PER_CLAIM;
-                for at in within.drain(..excess) {
-                    extend(&mut overflow, at, 1, at);
-                }
-            }
-            within
-                .into_iter()
-                .map(|at| Span {
-                    first: at,
-                    last: at,
-                    count: 1,
-                })
-                .collect()
+    walk
+}
+
+/// How many occurrences of an every-`seconds` trigger, from `at`, lie before `cutoff` (at
+/// least one, none past `end_at`), and the last of them: counted, not walked, so a week of
+/// downtime of an every-second job costs one division.
+fn missed_interval_stretch(
+    seconds: u64,
+    end_at: Option<DateTime<Utc>>,
+    at: DateTime<Utc>,
+    cutoff: DateTime<Utc>,
+) -> (i64, DateTime<Utc>) {
+    let step = Duration::seconds(i64::try_from(seconds).unwrap_or(i64::MAX));
+    let step_ms = step.num_milliseconds().max(1);
+    let gap_ms = (cutoff - at).num_milliseconds();
+    let mut n = (gap_ms + step_ms - 1) / step_ms; // occurrences in [at, cutoff)
+    if let Some(end) = end_at {
+        let to_end = (end - at).num_milliseconds() / step_ms + 1;
+        n = n.min(to_end.max(1));
+    }
+    let n = n.max(1);
+    (n, at + Duration::milliseconds(step_ms * (n - 1)))
+}
+
+/// The runs to start for the occurrences within grace: the coalesced span, or one run each,
+/// at most [`MAX_RUNS_PER_CLAIM`], the older ones beyond it returned as the overflow span.
+fn runs_within_grace(
+    within_span: Option<Span>,
+    mut within: Vec<DateTime<Utc>>,
+) -> (Vec<Span>, Option<Span>) {
+    if let Some(span) = within_span {
+        return (vec![span], None);
+    }
+    let mut overflow = None;
+    if within.len() > MAX_RUNS_PER_CLAIM {
+        let excess = within.len() - MAX_RUNS_PER_CLAIM;
+        for at in within.drain(..excess) {
+            extend(&mut overflow, at, 1, at);
         }
-    };
-    let available = settings.max_instances.saturating_sub(running) as usize;
-    let skipped = if runs.len() > available {
-        runs.split_off(available)
-    } else {
-        Vec::new()
-    };
-    ClaimPlan {
-        missed,
-        overflow,
-        runs,
-        skipped,
-        next_run_at: next.and_then(representable),
-        ..ClaimPlan::default()
     }
+    let runs = within
+        .into_iter()
+        .map(|at| Span {
+            first: at,
+            last: at,
+            count: 1,
+        })
+        .collect();
+    (runs, overflow)
 }
 
 /// Applies a skip request (`POST /jobs/{id}/skip`) to a plan: the runs it would start, earliest

@@ -386,6 +386,58 @@ pub(super) fn build_trigger(body: TriggerBody, now: DateTime<Utc>) -> Result<Tri
     }
 }
 
+/// A job name: no control characters, at most [`MAX_NAME_CHARS`] characters.
+fn check_name(name: &str) -> Result<(), ApiError> {
+    if name.chars().any(char::is_control) {
+        return Err(ApiError::validation(
+            "name",
+            "may not contain control characters",
+        ));
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(ApiError::validation(
+            "name",
+            format!("must be at most {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// The firing settings of a body: each given one checked against its range, the others the
+/// defaults.
+fn job_settings(
+    misfire_grace_seconds: Option<u32>,
+    coalesce: Option<bool>,
+    max_instances: Option<u32>,
+    jitter_seconds: Option<u32>,
+) -> Result<JobSettings, ApiError> {
+    let defaults = JobSettings::default();
+    Ok(JobSettings {
+        misfire_grace_seconds: check_range(
+            "misfire_grace_seconds",
+            misfire_grace_seconds,
+            0,
+            MAX_GRACE_SECONDS,
+            defaults.misfire_grace_seconds,
+        )?,
+        coalesce: coalesce.unwrap_or(defaults.coalesce),
+        max_instances: check_range(
+            "max_instances",
+            max_instances,
+            1,
+            MAX_INSTANCES,
+            defaults.max_instances,
+        )?,
+        jitter_seconds: check_range(
+            "jitter_seconds",
+            jitter_seconds,
+            0,
+            MAX_JITTER_SECONDS,
+            defaults.jitter_seconds,
+        )?,
+    })
+}
+
 /// Parses a body into a job with `id`, and computes its first run from `now`.
 pub(super) fn new_job(
     body: JobBody,
@@ -395,21 +447,8 @@ pub(super) fn new_job(
     stored: Option<&Action>,
 ) -> Result<(NewJob, Option<DateTime<Utc>>), ApiError> {
     validate_job_id(&id)?;
-    if let Some(name) = &body.name
-        && name.chars().any(char::is_control)
-    {
-        return Err(ApiError::validation(
-            "name",
-            "may not contain control characters",
-        ));
-    }
-    if let Some(name) = &body.name
-        && name.chars().count() > MAX_NAME_CHARS
-    {
-        return Err(ApiError::validation(
-            "name",
-            format!("must be at most {MAX_NAME_CHARS} characters"),
-        ));
+    if let Some(name) = &body.name {
+        check_name(name)?;
     }
     let mut action = parse_action(body.action)?;
     // Header values read back from a GET come as the redaction marker: they mean "keep".
@@ -423,31 +462,12 @@ pub(super) fn new_job(
     if matches!(action, Action::Command(_)) && !allow_command {
         return Err(ApiError::CommandJobsDisabled);
     }
-    let defaults = JobSettings::default();
-    let settings = JobSettings {
-        misfire_grace_seconds: check_range(
-            "misfire_grace_seconds",
-            body.misfire_grace_seconds,
-            0,
-            MAX_GRACE_SECONDS,
-            defaults.misfire_grace_seconds,
-        )?,
-        coalesce: body.coalesce.unwrap_or(defaults.coalesce),
-        max_instances: check_range(
-            "max_instances",
-            body.max_instances,
-            1,
-            MAX_INSTANCES,
-            defaults.max_instances,
-        )?,
-        jitter_seconds: check_range(
-            "jitter_seconds",
-            body.jitter_seconds,
-            0,
-            MAX_JITTER_SECONDS,
-            defaults.jitter_seconds,
-        )?,
-    };
+    let settings = job_settings(
+        body.misfire_grace_seconds,
+        body.coalesce,
+        body.max_instances,
+        body.jitter_seconds,
+    )?;
     let expect = parse_expect(body.expect)?;
     let history = parse_history(body.history)?;
     let trigger = build_trigger(trigger_body, now)?;

@@ -156,35 +156,34 @@ fn int_setting(key: &str, column: &str, value: i64, min: i64) -> Result<u32, Sto
         })
 }
 
-impl TryFrom<JobRow<'_>> for Job {
-    type Error = StoreError;
-
-    fn try_from(row: JobRow<'_>) -> Result<Job, StoreError> {
-        let key = row.id.as_str();
+impl JobRow<'_> {
+    /// The trigger its columns describe; a refusal names the column (a hand edit).
+    fn trigger(&self) -> Result<Trigger, StoreError> {
+        let key = self.id.as_str();
         let corrupt = |reason: String| StoreError::corrupt("jobs", key, reason);
-        let trigger = match &*row.trigger_type {
+        Ok(match &*self.trigger_type {
             "cron" => {
-                let expr = row
+                let expr = self
                     .cron_expr
                     .as_deref()
                     .ok_or_else(|| corrupt("cron_expr is NULL".into()))?;
-                Trigger::cron(expr, &row.timezone).map_err(|e| corrupt(e.to_string()))?
+                Trigger::cron(expr, &self.timezone).map_err(|e| corrupt(e.to_string()))?
             }
             "interval" => {
-                let seconds = row
+                let seconds = self
                     .interval_seconds
                     .and_then(|s| u64::try_from(s).ok())
                     .ok_or_else(|| corrupt("interval_seconds is NULL or negative".into()))?;
-                let start = row
+                let start = self
                     .start_at
                     .as_deref()
                     .ok_or_else(|| corrupt("start_at is NULL".into()))?;
                 let start_at = parse_ts("jobs", key, "start_at", start)?;
-                let end_at = parse_opt_ts("jobs", key, "end_at", row.end_at.as_deref())?;
+                let end_at = parse_opt_ts("jobs", key, "end_at", self.end_at.as_deref())?;
                 Trigger::interval(seconds, start_at, end_at).map_err(|e| corrupt(e.to_string()))?
             }
             "date" => {
-                let run_at = row
+                let run_at = self
                     .run_at
                     .as_deref()
                     .ok_or_else(|| corrupt("run_at is NULL".into()))?;
@@ -193,20 +192,36 @@ impl TryFrom<JobRow<'_>> for Job {
                 }
             }
             other => return Err(corrupt(format!("unknown trigger_type `{other}`"))),
-        };
-        let action: Action = serde_json::from_str(&row.action)
-            .map_err(|e| corrupt(format!("action is not a valid action: {e}")))?;
-        let settings = JobSettings {
+        })
+    }
+
+    /// Its firing settings, each checked against its range.
+    fn settings(&self) -> Result<JobSettings, StoreError> {
+        let key = self.id.as_str();
+        Ok(JobSettings {
             misfire_grace_seconds: int_setting(
                 key,
                 "misfire_grace_seconds",
-                row.misfire_grace_seconds,
+                self.misfire_grace_seconds,
                 0,
             )?,
-            coalesce: row.coalesce_missed,
-            max_instances: int_setting(key, "max_instances", row.max_instances, 1)?,
-            jitter_seconds: int_setting(key, "jitter_seconds", row.jitter_seconds, 0)?,
-        };
+            coalesce: self.coalesce_missed,
+            max_instances: int_setting(key, "max_instances", self.max_instances, 1)?,
+            jitter_seconds: int_setting(key, "jitter_seconds", self.jitter_seconds, 0)?,
+        })
+    }
+}
+
+impl TryFrom<JobRow<'_>> for Job {
+    type Error = StoreError;
+
+    fn try_from(row: JobRow<'_>) -> Result<Job, StoreError> {
+        let key = row.id.as_str();
+        let corrupt = |reason: String| StoreError::corrupt("jobs", key, reason);
+        let trigger = row.trigger()?;
+        let action: Action = serde_json::from_str(&row.action)
+            .map_err(|e| corrupt(format!("action is not a valid action: {e}")))?;
+        let settings = row.settings()?;
         let pause = pause_note(
             row.paused,
             row.paused_by,

@@ -991,159 +991,162 @@ mod tests {
         }
     }
 
+    /// Invalid expressions: (description, expression, part of the expected message).
+    const INVALID_CASES: &[(&str, &str, &str)] = &[
+        (
+            "empty",
+            "",
+            "expected 5 fields (minute hour day-of-month month day-of-week) or 6 with a leading seconds field, got 0",
+        ),
+        ("four fields", "* * * *", "got 4"),
+        ("seven fields", "0 0 0 * * * *", "got 7"),
+        (
+            "minute 61",
+            "61 * * * *",
+            "invalid cron expression `61 * * * *`: minute value 61 is out of range 0-59",
+        ),
+        (
+            "hour 24",
+            "0 24 * * *",
+            "hour value 24 is out of range 0-23",
+        ),
+        (
+            "day-of-month 0",
+            "0 0 0 * *",
+            "day-of-month value 0 is out of range 1-31",
+        ),
+        (
+            "day-of-month 32",
+            "0 0 32 * *",
+            "day-of-month value 32 is out of range 1-31",
+        ),
+        (
+            "month 13",
+            "0 0 * 13 *",
+            "month value 13 is out of range 1-12",
+        ),
+        ("month 0", "0 0 * 0 *", "month value 0 is out of range 1-12"),
+        (
+            "day-of-week 8",
+            "0 0 * * 8",
+            "day-of-week value 8 is out of range 0-7",
+        ),
+        (
+            "second 60",
+            "60 * * * * *",
+            "second value 60 is out of range 0-59",
+        ),
+        (
+            "huge number",
+            "99999999999999999999999 * * * *",
+            "minute value 99999999999999999999… is out of range 0-59",
+        ),
+        (
+            "reversed range",
+            "5-1 * * * *",
+            "minute range `5-1` is reversed: write the smaller value first",
+        ),
+        (
+            "reversed names",
+            "0 0 * * FRI-MON",
+            "day-of-week range `FRI-MON` is reversed",
+        ),
+        (
+            "step 0",
+            "*/0 * * * *",
+            "minute step `*/0` must be between 1 and 60",
+        ),
+        (
+            "step too long",
+            "0 */25 * * *",
+            "hour step `*/25` must be between 1 and 24",
+        ),
+        (
+            "empty step",
+            "*/ * * * *",
+            "minute field has an invalid part `*/`",
+        ),
+        (
+            "empty list item",
+            "1,,2 * * * *",
+            "minute field `1,,2` has an empty list item: remove the extra comma",
+        ),
+        (
+            "trailing comma",
+            "0 0 * * MON,",
+            "day-of-week field `MON,` has an empty list item",
+        ),
+        (
+            "junk",
+            "abc * * * *",
+            "minute field does not take names like `abc`",
+        ),
+        (
+            "unknown month name",
+            "0 0 * JANUARY *",
+            "month field has an unknown name `JANUARY`: expected JAN, FEB, ... DEC",
+        ),
+        (
+            "unknown weekday name",
+            "0 0 * * MOO",
+            "day-of-week field has an unknown name `MOO`: expected SUN, MON, ... SAT",
+        ),
+        (
+            "negative",
+            "-1 * * * *",
+            "minute field has an invalid part `-1`",
+        ),
+        (
+            "open range",
+            "1- * * * *",
+            "minute field has an invalid part `1-`",
+        ),
+        (
+            "double step",
+            "*/2/3 * * * *",
+            "minute field has an invalid part `*/2/3`",
+        ),
+        (
+            "three-part range",
+            "1-2-3 * * * *",
+            "minute field has an invalid part `1-2-3`",
+        ),
+        (
+            "? in the minute field",
+            "? * * * *",
+            "`?` is only allowed in the day-of-month and day-of-week fields, not in the minute field",
+        ),
+        (
+            "unicode junk",
+            "0 0 * * ５",
+            "day-of-week field has an invalid part `５`",
+        ),
+        (
+            "unknown macro",
+            "@reboot",
+            "unknown macro `@reboot`: expected one of @hourly",
+        ),
+        ("macro with fields", "@daily 0", "unknown macro `@daily 0`"),
+        (
+            "30 February",
+            "0 0 30 2 *",
+            "cron expression `0 0 30 2 *` never fires",
+        ),
+        (
+            "31 April and June",
+            "0 0 31 4,6 *",
+            "cron expression `0 0 31 4,6 *` never fires",
+        ),
+        (
+            "31 November with starred weekday",
+            "0 0 31 11 */2",
+            "never fires",
+        ),
+    ];
+
     #[test]
     fn invalid_expressions_are_rejected_with_a_message_naming_the_problem() {
-        let cases: &[(&str, &str, &str)] = &[
-            (
-                "empty",
-                "",
-                "expected 5 fields (minute hour day-of-month month day-of-week) or 6 with a leading seconds field, got 0",
-            ),
-            ("four fields", "* * * *", "got 4"),
-            ("seven fields", "0 0 0 * * * *", "got 7"),
-            (
-                "minute 61",
-                "61 * * * *",
-                "invalid cron expression `61 * * * *`: minute value 61 is out of range 0-59",
-            ),
-            (
-                "hour 24",
-                "0 24 * * *",
-                "hour value 24 is out of range 0-23",
-            ),
-            (
-                "day-of-month 0",
-                "0 0 0 * *",
-                "day-of-month value 0 is out of range 1-31",
-            ),
-            (
-                "day-of-month 32",
-                "0 0 32 * *",
-                "day-of-month value 32 is out of range 1-31",
-            ),
-            (
-                "month 13",
-                "0 0 * 13 *",
-                "month value 13 is out of range 1-12",
-            ),
-            ("month 0", "0 0 * 0 *", "month value 0 is out of range 1-12"),
-            (
-                "day-of-week 8",
-                "0 0 * * 8",
-                "day-of-week value 8 is out of range 0-7",
-            ),
-            (
-                "second 60",
-                "60 * * * * *",
-                "second value 60 is out of range 0-59",
-            ),
-            (
-                "huge number",
-                "99999999999999999999999 * * * *",
-                "minute value 99999999999999999999… is out of range 0-59",
-            ),
-            (
-                "reversed range",
-                "5-1 * * * *",
-                "minute range `5-1` is reversed: write the smaller value first",
-            ),
-            (
-                "reversed names",
-                "0 0 * * FRI-MON",
-                "day-of-week range `FRI-MON` is reversed",
-            ),
-            (
-                "step 0",
-                "*/0 * * * *",
-                "minute step `*/0` must be between 1 and 60",
-            ),
-            (
-                "step too long",
-                "0 */25 * * *",
-                "hour step `*/25` must be between 1 and 24",
-            ),
-            (
-                "empty step",
-                "*/ * * * *",
-                "minute field has an invalid part `*/`",
-            ),
-            (
-                "empty list item",
-                "1,,2 * * * *",
-                "minute field `1,,2` has an empty list item: remove the extra comma",
-            ),
-            (
-                "trailing comma",
-                "0 0 * * MON,",
-                "day-of-week field `MON,` has an empty list item",
-            ),
-            (
-                "junk",
-                "abc * * * *",
-                "minute field does not take names like `abc`",
-            ),
-            (
-                "unknown month name",
-                "0 0 * JANUARY *",
-                "month field has an unknown name `JANUARY`: expected JAN, FEB, ... DEC",
-            ),
-            (
-                "unknown weekday name",
-                "0 0 * * MOO",
-                "day-of-week field has an unknown name `MOO`: expected SUN, MON, ... SAT",
-            ),
-            (
-                "negative",
-                "-1 * * * *",
-                "minute field has an invalid part `-1`",
-            ),
-            (
-                "open range",
-                "1- * * * *",
-                "minute field has an invalid part `1-`",
-            ),
-            (
-                "double step",
-                "*/2/3 * * * *",
-                "minute field has an invalid part `*/2/3`",
-            ),
-            (
-                "three-part range",
-                "1-2-3 * * * *",
-                "minute field has an invalid part `1-2-3`",
-            ),
-            (
-                "? in the minute field",
-                "? * * * *",
-                "`?` is only allowed in the day-of-month and day-of-week fields, not in the minute field",
-            ),
-            (
-                "unicode junk",
-                "0 0 * * ５",
-                "day-of-week field has an invalid part `５`",
-            ),
-            (
-                "unknown macro",
-                "@reboot",
-                "unknown macro `@reboot`: expected one of @hourly",
-            ),
-            ("macro with fields", "@daily 0", "unknown macro `@daily 0`"),
-            (
-                "30 February",
-                "0 0 30 2 *",
-                "cron expression `0 0 30 2 *` never fires",
-            ),
-            (
-                "31 April and June",
-                "0 0 31 4,6 *",
-                "cron expression `0 0 31 4,6 *` never fires",
-            ),
-            (
-                "31 November with starred weekday",
-                "0 0 31 11 */2",
-                "never fires",
-            ),
-        ];
+        let cases = INVALID_CASES;
         for (description, expr, expected) in cases {
             match CronExpr::parse(expr) {
                 Ok(parsed) => panic!("{description}: `{expr}` should be rejected, got {parsed:?}"),

@@ -930,6 +930,12 @@ mod tests {
                 "{description}: after {after}"
             );
         }
+    }
+
+    #[test]
+    fn a_bounded_interval_stops_at_its_end_and_the_longest_at_the_end_of_time() {
+        let start = utc("2026-11-28T12:00:00Z");
+        let end = Some(utc("2026-11-28T15:00:00Z"));
         let bounded = Trigger::interval(3600, start, end).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             render(bounded.fires_after(utc("2026-01-01T00:00:00Z"))),

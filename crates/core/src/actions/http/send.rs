@@ -1,282 +1,17 @@
-//! HTTP actions: the [`HttpAction`] definition, its limits, and sending one request.
-//!
-//! Every failure becomes an [`Outcome`]; nothing here returns `Err` to the scheduler.
-//! Header values are never logged or echoed in errors (they may carry secrets), and user
-//! names and passwords in URLs are removed from error messages.
+//! Sending one HTTP action: the request with its `Idempotency-Key`, the first KiB of the
+//! answer, and every failure described (credentials removed from URLs) as an [`Outcome`].
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
-use serde::{Deserialize, Deserializer, Serialize};
 
-use super::{ActionError, OUTPUT_LIMIT, Outcome, OutcomeStatus, lossy_head, validate_timeout};
-
-/// Methods an action may use.
-const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
-/// Longest accepted URL, in characters.
-const MAX_URL_CHARS: usize = 2048;
-/// Most headers an action may set.
-const MAX_HEADERS: usize = 32;
-/// Largest header, name and value together, in bytes.
-const MAX_HEADER_BYTES: usize = 8 * 1024;
-/// Largest request body, in bytes.
-const MAX_BODY_BYTES: usize = 64 * 1024;
-/// Redirects followed before the request fails.
-const MAX_REDIRECTS: usize = 5;
-/// Header carrying the occurrence, so that targets can drop duplicates.
-const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
-/// Headers a user may not set: ours, and framing that reqwest computes from the body
-/// (a wrong `Content-Length` would corrupt the request rather than fail validation).
-const RESERVED_HEADERS: [&str; 3] = [IDEMPOTENCY_KEY, "Content-Length", "Transfer-Encoding"];
-
-/// What an API response shows instead of a header's stored value: header values are
-/// write-only (they often carry tokens). A PUT that sends it back keeps the stored value.
-pub const REDACTED: &str = "<redacted>";
-
-/// Longest environment variable name a header may name.
-const MAX_ENV_NAME: usize = 256;
-
-/// A header's value: given as is (stored, never shown again), or the name of an environment
-/// variable of the server, read each time the request is sent (never stored).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(untagged)]
-pub enum HeaderSpec {
-    /// The value itself.
-    Value(String),
-    /// `{"from_env": "NAME"}`: the value of the server's environment variable `NAME`.
-    Env(FromEnv),
-}
-
-/// `{"from_env": "NAME"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FromEnv {
-    /// An environment variable name: letters, digits and `_`, not starting with a digit.
-    #[schema(pattern = "^[A-Za-z_][A-Za-z0-9_]{0,255}$")]
-    pub from_env: String,
-}
-
-/// Never prints a stored value, so no log line or error built with `{:?}` can leak one.
-impl std::fmt::Debug for HeaderSpec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            HeaderSpec::Value(_) => f.write_str(REDACTED),
-            HeaderSpec::Env(env) => write!(f, "from_env {:?}", env.from_env),
-        }
-    }
-}
-
-impl From<&str> for HeaderSpec {
-    fn from(value: &str) -> HeaderSpec {
-        HeaderSpec::Value(value.to_string())
-    }
-}
-
-/// `{"type":"http","method":"POST","url":"…","headers":{…},"body":"…","timeout_seconds":30}`:
-/// sends one request; success is a 2xx status.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HttpAction {
-    /// GET POST PUT PATCH DELETE HEAD OPTIONS; any case on input, stored upper case.
-    /// Default `POST`.
-    #[serde(default = "default_method", deserialize_with = "deserialize_method")]
-    #[schema(
-        required = false,
-        pattern = "^([Gg][Ee][Tt]|[Pp][Oo][Ss][Tt]|[Pp][Uu][Tt]|[Pp][Aa][Tt][Cc][Hh]|[Dd][Ee][Ll][Ee][Tt][Ee]|[Hh][Ee][Aa][Dd]|[Oo][Pp][Tt][Ii][Oo][Nn][Ss])$"
-    )]
-    pub method: String,
-    /// Absolute `http` or `https` URL with a host, at most 2048 characters.
-    #[schema(max_length = 2048)]
-    pub url: String,
-    /// Extra request headers (at most 32); `Idempotency-Key` is always set by the executor.
-    /// Each value is a string, or `{"from_env": "NAME"}` to send the server's environment
-    /// variable `NAME` (read when the request is sent, never stored). Values are write-only:
-    /// responses show `"<redacted>"`, and sending `"<redacted>"` back in a PUT keeps the
-    /// stored value.
-    #[serde(default)]
-    #[schema(required = false)]
-    pub headers: BTreeMap<String, HeaderSpec>,
-    /// Request body, sent as is (at most 64 KiB); none by default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<String>,
-    /// Limit for the whole request, including reading the first KiB of the answer.
-    /// 1 to 86400, default 30.
-    #[serde(default = "default_timeout_seconds")]
-    #[schema(required = false, minimum = 1, maximum = 86_400)]
-    pub timeout_seconds: u64,
-}
-
-fn default_method() -> String {
-    "POST".to_owned()
-}
-
-fn default_timeout_seconds() -> u64 {
-    30
-}
-
-/// Reads a method in any case and keeps it upper case, so that stored rows are uniform.
-fn deserialize_method<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    String::deserialize(deserializer).map(|method| method.to_ascii_uppercase())
-}
-
-impl HttpAction {
-    /// See [`super::Action::validate`].
-    pub(super) fn validate(&self) -> Result<(), ActionError> {
-        self.validate_url()?;
-        if !METHODS.contains(&self.method.to_ascii_uppercase().as_str()) {
-            return Err(ActionError::invalid(
-                "action.method",
-                format!(
-                    "must be one of {}, got {:?}",
-                    METHODS.join(", "),
-                    self.method
-                ),
-            ));
-        }
-        self.validate_headers()?;
-        if let Some(body) = &self.body
-            && body.len() > MAX_BODY_BYTES
-        {
-            return Err(ActionError::invalid(
-                "action.body",
-                format!("at most {MAX_BODY_BYTES} bytes, got {}", body.len()),
-            ));
-        }
-        validate_timeout(self.timeout_seconds)
-    }
-
-    fn validate_url(&self) -> Result<(), ActionError> {
-        let invalid = |message: String| ActionError::invalid("action.url", message);
-        let chars = self.url.chars().count();
-        if chars > MAX_URL_CHARS {
-            return Err(invalid(format!(
-                "at most {MAX_URL_CHARS} characters, got {chars}"
-            )));
-        }
-        let url = Url::parse(&self.url).map_err(|error| invalid(format!("not a URL: {error}")))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(invalid(format!(
-                "scheme must be http or https, got {:?}",
-                url.scheme()
-            )));
-        }
-        if url.host_str().is_none_or(str::is_empty) {
-            return Err(invalid("must have a host".to_owned()));
-        }
-        Ok(())
-    }
-
-    fn validate_headers(&self) -> Result<(), ActionError> {
-        let invalid = |message: String| ActionError::invalid("action.headers", message);
-        if self.headers.len() > MAX_HEADERS {
-            return Err(invalid(format!(
-                "at most {MAX_HEADERS} headers, got {}",
-                self.headers.len()
-            )));
-        }
-        let mut seen = std::collections::HashSet::with_capacity(self.headers.len());
-        for (name, value) in &self.headers {
-            if HeaderName::from_bytes(name.as_bytes()).is_err() {
-                return Err(invalid(format!("{name:?} is not a valid header name")));
-            }
-            // Header names are case-insensitive: `X-A` and `x-a` would be sent twice.
-            if !seen.insert(name.to_ascii_lowercase()) {
-                return Err(invalid(format!(
-                    "{name:?} is given twice (header names are case-insensitive)"
-                )));
-            }
-            if let Some(reserved) = RESERVED_HEADERS
-                .iter()
-                .find(|reserved| reserved.eq_ignore_ascii_case(name))
-            {
-                return Err(invalid(format!(
-                    "{reserved} may not be set: schedlite sets it"
-                )));
-            }
-            let value = match value {
-                HeaderSpec::Value(value) => value,
-                HeaderSpec::Env(env) => {
-                    validate_env_name(name, &env.from_env)?;
-                    continue;
-                }
-            };
-            if value == REDACTED {
-                return Err(invalid(format!(
-                    "{name:?}: {REDACTED:?} stands for a value this job already has, and it has none for this header"
-                )));
-            }
-            // The value is never echoed: it may be a secret.
-            if HeaderValue::from_str(value).is_err() {
-                return Err(invalid(format!(
-                    "the value of {name:?} is not a valid header value (visible ASCII, spaces and tabs only)"
-                )));
-            }
-            let size = name.len() + value.len();
-            if size > MAX_HEADER_BYTES {
-                return Err(invalid(format!(
-                    "{name:?}: name and value at most {MAX_HEADER_BYTES} bytes together, got {size}"
-                )));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Checks the variable name of a `from_env` header value.
-fn validate_env_name(header: &str, env: &str) -> Result<(), ActionError> {
-    let valid = !env.is_empty()
-        && env.len() <= MAX_ENV_NAME
-        && !env.starts_with(|c: char| c.is_ascii_digit())
-        && env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if valid {
-        Ok(())
-    } else {
-        Err(ActionError::invalid(
-            "action.headers",
-            format!(
-                "{header:?}: from_env must name an environment variable (letters, digits and _, not starting with a digit, at most {MAX_ENV_NAME}), got {env:?}"
-            ),
-        ))
-    }
-}
-
-impl HttpAction {
-    /// This action as API responses show it: every stored header value replaced by
-    /// [`REDACTED`]; `from_env` names are shown (they are not secrets).
-    pub fn redacted(&self) -> HttpAction {
-        let mut shown = self.clone();
-        for value in shown.headers.values_mut() {
-            if let HeaderSpec::Value(v) = value {
-                *v = REDACTED.to_string();
-            }
-        }
-        shown
-    }
-
-    /// Replaces each header value sent as [`REDACTED`] with the value `stored` has for the
-    /// same header (names compared without case), so that a client can PUT back what it read.
-    /// A marker for a header `stored` lacks is left, and validation refuses it.
-    pub fn keep_redacted_from(&mut self, stored: &HttpAction) {
-        for (name, value) in self.headers.iter_mut() {
-            if !matches!(value, HeaderSpec::Value(v) if v == REDACTED) {
-                continue;
-            }
-            if let Some((_, kept)) = stored
-                .headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            {
-                *value = kept.clone();
-            }
-        }
-    }
-}
+use super::{HeaderSpec, HttpAction, MAX_REDIRECTS};
+use crate::actions::{ActionError, OUTPUT_LIMIT, Outcome, OutcomeStatus, lossy_head};
 
 /// Builds the client shared by all HTTP actions.
-pub(super) fn build_client() -> Result<reqwest::Client, ActionError> {
+pub(in crate::actions) fn build_client() -> Result<reqwest::Client, ActionError> {
     reqwest::Client::builder()
         .user_agent(concat!("schedlite/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
@@ -294,7 +29,7 @@ fn idempotency_key(job_id: &str, scheduled_at: DateTime<Utc>) -> String {
 
 /// Sends `action` for the occurrence (`job_id`, `scheduled_at`) and reports how it went.
 /// Expects a validated action; anything malformed still ends as a failed outcome.
-pub(super) async fn execute(
+pub(in crate::actions) async fn execute(
     client: &reqwest::Client,
     action: &HttpAction,
     job_id: &str,
@@ -474,53 +209,16 @@ fn without_credentials(url: &Url) -> Url {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Action, Executor};
     use super::*;
+    use crate::actions::{Action, Executor};
     use axum::Router;
     use axum::extract::State;
     use axum::http::{HeaderMap as StubHeaders, Method as StubMethod, StatusCode as StubStatus};
     use axum::routing::any;
+    use std::collections::BTreeMap;
     use std::net::SocketAddr;
     use std::time::Instant;
     use tokio::sync::mpsc;
-
-    #[test]
-    fn header_values_are_never_printed_and_redaction_round_trips() {
-        let mut action = HttpAction {
-            method: "POST".into(),
-            url: "https://example.com/hook".into(),
-            headers: BTreeMap::from([
-                ("Authorization".to_owned(), "Bearer top-secret".into()),
-                (
-                    "X-Env".to_owned(),
-                    HeaderSpec::Env(FromEnv {
-                        from_env: "HOOK_TOKEN".into(),
-                    }),
-                ),
-            ]),
-            body: None,
-            timeout_seconds: 30,
-        };
-        assert!(!format!("{action:?}").contains("top-secret"));
-        let shown = action.redacted();
-        assert_eq!(shown.headers["Authorization"], HeaderSpec::from(REDACTED));
-        assert_eq!(shown.headers["X-Env"], action.headers["X-Env"]);
-        let mut sent_back = shown.clone();
-        sent_back
-            .headers
-            .insert("authorization".into(), REDACTED.into());
-        sent_back.headers.remove("Authorization");
-        sent_back.keep_redacted_from(&action);
-        assert_eq!(
-            sent_back.headers["authorization"],
-            HeaderSpec::from("Bearer top-secret")
-        );
-        action.headers.insert("X-New".into(), REDACTED.into());
-        assert!(
-            action.validate_headers().is_err(),
-            "a marker with nothing behind it"
-        );
-    }
 
     /// What the stub server saw of one request.
     #[derive(Debug)]
