@@ -70,8 +70,9 @@ impl Default for RetentionPolicy {
     }
 }
 
-/// Everything `serve` needs.
-#[derive(Debug, Clone)]
+/// Everything `serve` needs. Its `Debug` masks the secrets it may hold: a PostgreSQL URL's
+/// password in `db_path` and the keys to provision.
+#[derive(Clone)]
 pub struct Config {
     /// Path of the SQLite file; created if missing.
     pub db_path: PathBuf,
@@ -114,6 +115,56 @@ pub struct Config {
     pub backup_dir: Option<PathBuf>,
 }
 
+/// Written by hand, not derived: a derived `Debug` would print the database password and the
+/// provisioned keys into any log line or panic message that formats the configuration.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Destructured, so a new field cannot be left out unnoticed.
+        let Config {
+            db_path,
+            listen,
+            allow_command_jobs,
+            shutdown_grace,
+            heartbeat_expiry,
+            max_body_bytes,
+            max_concurrent_runs,
+            provision_admin_key,
+            provision_monitor_key,
+            auth_failures_per_minute,
+            max_db_pages,
+            request_timeout,
+            run_scheduler,
+            scheduler_max_idle,
+            retention,
+            prune_interval,
+            backup_dir,
+        } = self;
+        let mask = |key: &Option<String>| key.as_ref().map(|_| "***");
+        f.debug_struct("Config")
+            .field(
+                "db_path",
+                &crate::redact::redact(&db_path.to_string_lossy()),
+            )
+            .field("listen", listen)
+            .field("allow_command_jobs", allow_command_jobs)
+            .field("shutdown_grace", shutdown_grace)
+            .field("heartbeat_expiry", heartbeat_expiry)
+            .field("max_body_bytes", max_body_bytes)
+            .field("max_concurrent_runs", max_concurrent_runs)
+            .field("provision_admin_key", &mask(provision_admin_key))
+            .field("provision_monitor_key", &mask(provision_monitor_key))
+            .field("auth_failures_per_minute", auth_failures_per_minute)
+            .field("max_db_pages", max_db_pages)
+            .field("request_timeout", request_timeout)
+            .field("run_scheduler", run_scheduler)
+            .field("scheduler_max_idle", scheduler_max_idle)
+            .field("retention", retention)
+            .field("prune_interval", prune_interval)
+            .field("backup_dir", backup_dir)
+            .finish()
+    }
+}
+
 impl Config {
     /// A configuration with every default, for the given file.
     pub fn new(db_path: impl Into<PathBuf>) -> Config {
@@ -146,5 +197,30 @@ impl Config {
             let parent = self.db_path.parent().filter(|p| !p.as_os_str().is_empty());
             parent.unwrap_or(std::path::Path::new(".")).join("backups")
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `{:?}` of a configuration, as a log line or a panic message would print it, masks the
+    /// database password and the keys to provision.
+    #[test]
+    fn debug_output_masks_the_secrets() {
+        let mut config = Config::new("postgres://app:s3cret@db.example/sched");
+        config.provision_admin_key = Some("sk_admin_secret".to_string());
+        let shown = format!("{config:?}");
+        for secret in ["s3cret", "sk_admin_secret"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(
+            shown.contains(r#"db_path: "postgres://app:***@db.example/sched""#),
+            "{shown}"
+        );
+        assert!(
+            shown.contains(r#"provision_admin_key: Some("***"), provision_monitor_key: None"#),
+            "{shown}"
+        );
     }
 }

@@ -18,7 +18,7 @@ pub mod store;
 pub mod telemetry;
 
 // The engine-independent core (crates/core), under the paths the rest of the service uses.
-pub use schedlite_core::{actions, failpoint, model, schedule, timestamp};
+pub use schedlite_core::{actions, failpoint, model, redact, schedule, timestamp};
 
 pub use config::Config;
 pub use startup::Application;

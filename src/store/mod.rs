@@ -71,12 +71,25 @@ pub enum Store {
 /// Where a store lives, as `--db` / `SCHEDLITE_DB` names it: a `postgres://` or
 /// `postgresql://` URL is PostgreSQL; anything else is a SQLite file, given as a path or as
 /// `sqlite://path`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Location {
     /// A SQLite file.
     Sqlite(PathBuf),
     /// A PostgreSQL connection URL.
     Postgres(String),
+}
+
+/// Written by hand, not derived: a PostgreSQL URL is shown with its password masked.
+impl std::fmt::Debug for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            Location::Postgres(url) => f
+                .debug_tuple("Postgres")
+                .field(&crate::redact::redact(url))
+                .finish(),
+        }
+    }
 }
 
 impl Location {
@@ -118,8 +131,8 @@ impl Store {
         }
     }
 
-    /// Where the data lives, for logs and messages (the file's path, or the URL without its
-    /// password).
+    /// Where the data lives, for logs and messages (the file's path, or the URL with its
+    /// password masked).
     pub fn location(&self) -> String {
         match self {
             Store::Sqlite(s) => s.path().display().to_string(),

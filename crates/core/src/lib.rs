@@ -13,6 +13,7 @@ pub mod actions;
 #[macro_use]
 pub mod failpoint;
 pub mod model;
+pub mod redact;
 pub mod schedule;
 pub mod store;
 pub mod timestamp;

@@ -47,6 +47,7 @@ use sqlx::{Connection, Postgres, Transaction};
 use losses::LossMark;
 
 pub use notify::CHANGES_CHANNEL;
+pub use schedlite_core::redact::redact;
 
 /// Embedded migrations from `migrations/postgres/`, numbered as SQLite's are.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
@@ -67,11 +68,12 @@ const POOL_SIZE: u32 = 12;
 /// node cannot stall every other node's claims.
 const STATEMENT_TIMEOUT: &str = "30s";
 
-/// Handle on the PostgreSQL database; cheap to clone (it wraps a pool).
-#[derive(Debug, Clone)]
+/// Handle on the PostgreSQL database; cheap to clone (it wraps a pool). Its `Debug` shows the
+/// URL with its password masked, never the URL as given.
+#[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
-    /// The URL without its password, for logs and messages.
+    /// The URL with its password masked, for logs and messages.
     location: String,
     /// The URL as given, for the change listener's own connection. Never logged.
     url: Arc<str>,
@@ -81,12 +83,33 @@ pub struct PgStore {
     losses: Arc<LossMark>,
 }
 
+/// Written by hand, not derived: a derived `Debug` would print `url`, password and all, into
+/// any log line or panic message that formats the store.
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("location", &self.location)
+            .field("pool", &self.pool)
+            .finish_non_exhaustive()
+    }
+}
+
 impl PgStore {
     /// Connects to the database at `url` (`postgres://…` or `postgresql://…`). Connections are
     /// made lazily and remade after a failure, so a node starts and serves 503s while the
     /// database is down, and recovers without a restart; the first round trip here proves the
     /// URL right when the server is up.
     pub async fn open(url: &str) -> Result<PgStore, StoreError> {
+        let store = PgStore::connect_lazy(url)?;
+        store.ping().await.map_err(|e| StoreError::Open {
+            path: store.location.clone().into(),
+            reason: e.to_string(),
+        })?;
+        Ok(store)
+    }
+
+    /// The store for `url` with no connection made yet (the first query makes one).
+    fn connect_lazy(url: &str) -> Result<PgStore, StoreError> {
         let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Open {
             path: redact(url).into(),
             reason: format!("not a valid PostgreSQL URL: {e}"),
@@ -107,21 +130,16 @@ impl PgStore {
                 Box::pin(async move { Ok(keep) })
             })
             .connect_lazy_with(options);
-        let store = PgStore {
+        Ok(PgStore {
             pool,
             location: redact(url),
             url: url.into(),
             closing: Arc::new(tokio::sync::watch::channel(false).0),
             losses,
-        };
-        store.ping().await.map_err(|e| StoreError::Open {
-            path: store.location.clone().into(),
-            reason: e.to_string(),
-        })?;
-        Ok(store)
+        })
     }
 
-    /// The URL, password removed.
+    /// The URL, password masked.
     pub fn location(&self) -> &str {
         &self.location
     }
@@ -243,37 +261,23 @@ fn ms(at: DateTime<Utc>) -> DateTime<Utc> {
     at.trunc_subsecs(3)
 }
 
-/// `url` without its password, for messages and logs.
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let (authority, tail) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    match authority.rsplit_once('@') {
-        Some((user_info, host)) => {
-            let user = user_info.split(':').next().unwrap_or("");
-            format!("{scheme}://{user}@{host}{tail}")
-        }
-        None => url.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn passwords_never_leave_the_url() {
-        assert_eq!(
-            redact("postgres://app:s3cret@db.example:5432/sched?sslmode=require"),
-            "postgres://app@db.example:5432/sched?sslmode=require"
+    /// `{:?}` of a store, as a log line or a panic message would print it, shows where it
+    /// points and never the password.
+    #[tokio::test]
+    async fn debug_output_masks_the_password() {
+        let store = PgStore::connect_lazy("postgres://app:s3cret@db.example:5432/sched")
+            .expect("a valid URL");
+        let shown = format!("{store:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(
+            shown.contains(r#"location: "postgres://app:***@db.example:5432/sched""#),
+            "{shown}"
         );
-        assert_eq!(
-            redact("postgres://localhost/test"),
-            "postgres://localhost/test"
-        );
+        let shown = format!("{store:#?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
     }
 }
