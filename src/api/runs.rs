@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{ApiQuery, JobIdPath, Reader};
-use super::jobs::{load_job, page_limit};
+use super::jobs::{existing_job_id, page_limit};
 use super::openapi::Envelope;
 use super::responses::{BadQuery, JobNotFound, ReadersOnly, Unavailable};
 use super::{ApiError, AppState, cursor, ok};
@@ -105,7 +105,7 @@ async fn list_runs(
     JobIdPath(job_id): JobIdPath,
     ApiQuery(params): ApiQuery<RunsParams>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let job = load_job(&state, &job_id).await?;
+    let job_id = existing_job_id(&state, &job_id).await?;
     let limit = page_limit(params.limit)?;
     let before = params
         .cursor
@@ -115,7 +115,7 @@ async fn list_runs(
         .map(|at| at.to_string());
     let runs = state
         .store
-        .list_runs(&job.id, before.as_deref(), limit)
+        .list_runs(&job_id, before.as_deref(), limit)
         .await?;
     let next_cursor = if runs.len() as u32 == limit {
         runs.last().map(|r| cursor::encode_runs(r.scheduled_at))

@@ -14,7 +14,7 @@ crate::both_engines!(
     a_failing_job_is_late_then_failing_and_its_counters_survive_a_restart,
     a_long_run_is_stuck_a_paused_job_paused_a_done_job_finished,
     a_hand_edited_row_is_broken_never_fired_and_repaired_by_put,
-    a_broken_job_is_not_paused_resumed_run_or_skipped_but_can_be_deleted,
+    a_broken_job_is_not_paused_resumed_run_skipped_or_previewed_but_can_be_deleted,
     expect_is_checked_and_the_health_filter_too,
 );
 
@@ -234,8 +234,11 @@ async fn a_hand_edited_row_is_broken_never_fired_and_repaired_by_put(engine: Eng
 /// A job whose stored timezone is hand-edited to one that does not exist: pause (with a body),
 /// resume, run and skip each answer 409 `JOB_BROKEN` naming the job, its problem (as GET shows
 /// it) and the PUT that repairs it, and write nothing: the row is as it was, with no run and no
-/// new audit row. DELETE still removes it.
-async fn a_broken_job_is_not_paused_resumed_run_or_skipped_but_can_be_deleted(engine: Engine) {
+/// new audit row. Its preview is refused the same way; its run history still reads. DELETE
+/// still removes it.
+async fn a_broken_job_is_not_paused_resumed_run_skipped_or_previewed_but_can_be_deleted(
+    engine: Engine,
+) {
     let app = spawn_app_on(engine).await;
     app.create_job(&cron_job("b", "0 3 * * *", "UTC")).await;
     let edited = app
@@ -269,6 +272,19 @@ async fn a_broken_job_is_not_paused_resumed_run_or_skipped_but_can_be_deleted(en
         app.count("SELECT count(*) FROM audit_log").await,
         audited,
         "nothing audited"
+    );
+
+    // Its fire times cannot be told without its definition; its history is still its own.
+    let (status, preview) = app.get("/jobs/b/preview").await;
+    assert_eq!((status, &preview), (409, &refused), "GET preview");
+    let (status, runs) = app.get("/jobs/b/runs").await;
+    assert_eq!(
+        (status, &runs),
+        (
+            200,
+            &json!({"status": "ok", "data": {"runs": [], "next_cursor": null}})
+        ),
+        "GET runs"
     );
 
     let (status, deleted) = app.delete("/jobs/b").await;

@@ -173,10 +173,11 @@ async fn documented_error_codes_are_the_returned_ones() {
     }
 }
 
-/// Pause, resume, run and skip document their 409 `JOB_BROKEN` (a job whose stored row cannot
-/// be read), so a client generated from the document expects it; nothing else does.
+/// Pause, resume, run, skip and the preview document their 409 `JOB_BROKEN` (a job whose
+/// stored row cannot be read), so a client generated from the document expects it; nothing
+/// else does.
 #[tokio::test]
-async fn only_the_actions_on_a_job_document_job_broken() {
+async fn only_the_actions_on_a_job_and_its_preview_document_job_broken() {
     let app = spawn_app().await;
     let doc = document(&app).await;
     let mut documented = BTreeSet::new();
@@ -192,9 +193,11 @@ async fn only_the_actions_on_a_job_document_job_broken() {
             documented.insert(format!("{method} {path}"));
         }
     }
-    let actions = ["pause", "resume", "run", "skip"]
-        .map(|action| format!("POST /api/v1alpha1/jobs/{{job_id}}/{action}"));
-    assert_eq!(documented, BTreeSet::from(actions));
+    let mut expected: BTreeSet<String> = ["pause", "resume", "run", "skip"]
+        .map(|action| format!("POST /api/v1alpha1/jobs/{{job_id}}/{action}"))
+        .into();
+    expected.insert("GET /api/v1alpha1/jobs/{job_id}/preview".to_string());
+    assert_eq!(documented, expected);
 }
 
 /// Each documented route serves exactly the roles its document names, so a new route cannot

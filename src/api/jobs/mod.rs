@@ -113,7 +113,7 @@ pub(super) async fn load_job(state: &AppState, job_id: &str) -> Result<Job, ApiE
     state.store.get_job(job_id).await?.ok_or_else(not_found)
 }
 
-/// Loads a job to pause, resume, run or skip it: 404 as [`load_job`], and 409 `JOB_BROKEN`
+/// Loads a job to pause, resume, run, skip or preview it: 404 as [`load_job`], and 409 `JOB_BROKEN`
 /// when its row cannot be read. Such a row is a hand edit, not a server fault (so not a 500),
 /// and acting on a definition nobody can read would be a guess; GET shows its problem and a
 /// valid PUT replaces it.
@@ -128,6 +128,18 @@ pub(super) async fn load_job_to_act(state: &AppState, job_id: &str) -> Result<Jo
             problem: reason,
         }),
         other => other,
+    }
+}
+
+/// The id of an existing job, readable or not: a broken job's run history is still its own
+/// (only its definition cannot be read). 404 as [`load_job`].
+pub(super) async fn existing_job_id(state: &AppState, job_id: &str) -> Result<String, ApiError> {
+    match load_job(state, job_id).await {
+        Ok(job) => Ok(job.id),
+        Err(ApiError::Store(StoreError::Corrupt {
+            table: "jobs", key, ..
+        })) if key == job_id => Ok(key),
+        Err(e) => Err(e),
     }
 }
 

@@ -7,10 +7,10 @@ use chrono::{SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{MAX_PREVIEW, check_range, load_job};
+use super::{MAX_PREVIEW, check_range, load_job_to_act};
 use crate::api::extract::{ApiQuery, JobIdPath, Reader};
 use crate::api::openapi::Envelope;
-use crate::api::responses::{BadQuery, JobNotFound, ReadersOnly, Unavailable};
+use crate::api::responses::{BadQuery, JobBroken, JobNotFound, ReadersOnly, Unavailable};
 use crate::api::{ApiError, AppState, ok};
 use crate::schedule::{DstMark, Trigger};
 use crate::timestamp::Timestamp;
@@ -83,6 +83,7 @@ pub(super) struct PreviewParams {
         (status = 200, description = "The next fire times", body = Envelope<Preview>),
         ReadersOnly,
         JobNotFound,
+        JobBroken,
         BadQuery,
         Unavailable,
     )
@@ -93,7 +94,7 @@ pub(super) async fn preview_job(
     JobIdPath(job_id): JobIdPath,
     ApiQuery(params): ApiQuery<PreviewParams>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let job = load_job(&state, &job_id).await?;
+    let job = load_job_to_act(&state, &job_id).await?;
     let count = check_range("count", params.count, 1, MAX_PREVIEW, 10)?;
     let from = params.from.map(Timestamp::get).unwrap_or_else(Utc::now);
     let tz = job.trigger.timezone();
