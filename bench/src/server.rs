@@ -89,6 +89,11 @@ impl Ctx {
     /// A fresh migrated file in the temporary directory.
     pub(crate) async fn new_db(&self, name: &str) -> Result<(PathBuf, SqlitePool)> {
         let path = self.dir.join(name);
+        // Fresh each time: with `--baseline` a scenario runs once per build in each round, and
+        // seeding the same ids into the first build's template failed on their unique key.
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
         let store = Store::open(&path, true)
             .await
             .map_err(|e| format!("open {}: {e}", path.display()))?;
