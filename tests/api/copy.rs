@@ -53,7 +53,8 @@ async fn contents(
     (jobs, keys, runs, audit)
 }
 
-/// A SQLite file holding jobs of every kind, two finished manual runs, and a revoked key.
+/// A SQLite file holding jobs of every kind (one with health rules and history limits of its
+/// own), two finished manual runs, and a revoked key.
 async fn populated_file() -> TestApp {
     let mut app = spawn_app_with(scheduler_on()).await;
     app.create_job(&cron_job("nightly", "0 3 * * *", "Europe/Berlin"))
@@ -68,7 +69,8 @@ async fn populated_file() -> TestApp {
     .await;
     app.create_job(
         &json!({"id": "held", "trigger": {"type": "interval", "seconds": 60},
-        "action": {"type": "noop"}, "paused": true}),
+        "action": {"type": "noop"}, "paused": true,
+        "expect": {"max_consecutive_failures": 3}, "history": {"keep_days": 7, "keep_runs": 50}}),
     )
     .await;
     for _ in 0..2 {
