@@ -113,34 +113,40 @@ pub(super) async fn load_job(state: &AppState, job_id: &str) -> Result<Job, ApiE
     state.store.get_job(job_id).await?.ok_or_else(not_found)
 }
 
-/// Loads a job to pause, resume, run, skip or preview it: 404 as [`load_job`], and 409 `JOB_BROKEN`
-/// when its row cannot be read. Such a row is a hand edit, not a server fault (so not a 500),
-/// and acting on a definition nobody can read would be a guess; GET shows its problem and a
-/// valid PUT replaces it.
-pub(super) async fn load_job_to_act(state: &AppState, job_id: &str) -> Result<Job, ApiError> {
+/// A job that exists but whose row cannot be read: `Ok(Err((id, problem)))`; a readable job is
+/// `Ok(Ok(job))`. 404 as [`load_job`]. The one place that tells a broken job from a store fault.
+async fn load_job_or_broken(
+    state: &AppState,
+    job_id: &str,
+) -> Result<Result<Job, (String, String)>, ApiError> {
     match load_job(state, job_id).await {
+        Ok(job) => Ok(Ok(job)),
         Err(ApiError::Store(StoreError::Corrupt {
             table: "jobs",
             key,
             reason,
-        })) if key == job_id => Err(ApiError::JobBroken {
-            id: key,
-            problem: reason,
-        }),
-        other => other,
+        })) if key == job_id => Ok(Err((key, reason))),
+        Err(e) => Err(e),
     }
+}
+
+/// Loads a job to pause, resume, run, skip or preview it: 404 as [`load_job`], and 409
+/// `JOB_BROKEN` when its row cannot be read. Such a row is a hand edit, not a server fault (so
+/// not a 500), and acting on a definition nobody can read would be a guess; GET shows its
+/// problem and a valid PUT replaces it.
+pub(super) async fn load_job_to_act(state: &AppState, job_id: &str) -> Result<Job, ApiError> {
+    load_job_or_broken(state, job_id)
+        .await?
+        .map_err(|(id, problem)| ApiError::JobBroken { id, problem })
 }
 
 /// The id of an existing job, readable or not: a broken job's run history is still its own
 /// (only its definition cannot be read). 404 as [`load_job`].
 pub(super) async fn existing_job_id(state: &AppState, job_id: &str) -> Result<String, ApiError> {
-    match load_job(state, job_id).await {
-        Ok(job) => Ok(job.id),
-        Err(ApiError::Store(StoreError::Corrupt {
-            table: "jobs", key, ..
-        })) if key == job_id => Ok(key),
-        Err(e) => Err(e),
-    }
+    Ok(match load_job_or_broken(state, job_id).await? {
+        Ok(job) => job.id,
+        Err((id, _problem)) => id,
+    })
 }
 
 /// The job with its newest run, as sent on the wire.
