@@ -8,9 +8,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::ApiError;
 use super::jobs::validate_job_id;
-use chrono::{DateTime, Utc};
 
-use crate::store::JobCursor;
+use crate::model::MAX_ATTEMPTS;
+use crate::store::{JobCursor, RunCursor};
 use crate::timestamp::Timestamp;
 
 fn bad_cursor() -> ApiError {
@@ -74,16 +74,35 @@ pub fn decode_jobs(cursor: &str) -> Result<JobCursor, ApiError> {
     Ok(decoded)
 }
 
-/// Encodes where run history continues: before the run of this occurrence.
-pub fn encode_runs(scheduled_at: DateTime<Utc>) -> String {
-    seal(&format!("run:{}", Timestamp::new(scheduled_at)))
+/// Encodes where run history continues: before this attempt at this occurrence.
+pub fn encode_runs(cursor: RunCursor) -> String {
+    seal(&format!(
+        "run:{}#{}",
+        Timestamp::new(cursor.scheduled_at),
+        cursor.attempt
+    ))
 }
 
-/// Decodes a cursor of `GET /jobs/{job_id}/runs`.
-pub fn decode_runs(cursor: &str) -> Result<Timestamp, ApiError> {
+/// Decodes a cursor of `GET /jobs/{job_id}/runs`. A cursor from before retries existed
+/// (`run:<instant>`, no attempt) continues where it did: before the first attempt.
+pub fn decode_runs(cursor: &str) -> Result<RunCursor, ApiError> {
     let text = open(cursor)?;
-    let at = text.strip_prefix("run:").ok_or_else(bad_cursor)?;
-    Timestamp::parse(at).map_err(|_| bad_cursor())
+    let rest = text.strip_prefix("run:").ok_or_else(bad_cursor)?;
+    let (at, attempt) = match rest.split_once('#') {
+        Some((at, attempt)) => (
+            at,
+            attempt
+                .parse::<u32>()
+                .ok()
+                .filter(|a| (1..=MAX_ATTEMPTS).contains(a) && !attempt.starts_with('+'))
+                .ok_or_else(bad_cursor)?,
+        ),
+        None => (rest, 1),
+    };
+    Ok(RunCursor {
+        scheduled_at: Timestamp::parse(at).map_err(|_| bad_cursor())?.get(),
+        attempt,
+    })
 }
 
 /// Encodes where the audit trail continues: before the entry with this id.
@@ -131,12 +150,23 @@ mod tests {
     #[test]
     fn runs_and_audit_cursors_round_trip_and_refuse_each_other() {
         let at = Timestamp::parse("2026-11-28T12:00:00.123Z").expect("valid");
-        assert_eq!(decode_runs(&encode_runs(at.get())).ok(), Some(at));
+        let run = RunCursor {
+            scheduled_at: at.get(),
+            attempt: 3,
+        };
+        assert_eq!(decode_runs(&encode_runs(run)).ok(), Some(run));
+        let old = seal("run:2026-11-28T12:00:00.123Z");
+        let first = RunCursor { attempt: 1, ..run };
+        assert_eq!(decode_runs(&old).ok(), Some(first));
         assert_eq!(decode_audit(&encode_audit(42)).ok(), Some(42));
         assert!(decode_runs(&encode_audit(42)).is_err());
-        assert!(decode_audit(&encode_runs(at.get())).is_err());
+        assert!(decode_audit(&encode_runs(run)).is_err());
         assert!(decode_audit(&seal("audit:0")).is_err());
         assert!(decode_runs(&seal("run:yesterday")).is_err());
+        for attempt in ["0", "101", "+2", "x", ""] {
+            let cursor = seal(&format!("run:2026-11-28T12:00:00.123Z#{attempt}"));
+            assert!(decode_runs(&cursor).is_err(), "attempt {attempt:?}");
+        }
     }
 
     #[test]
@@ -152,7 +182,13 @@ mod tests {
             ("bad instant", seal("next_run\n1\nyesterday\njob-1")),
             ("bad id", seal("id\na/b")),
             ("extra field", seal("id\njob-1\nmore")),
-            ("a runs cursor", encode_runs(chrono::Utc::now())),
+            (
+                "a runs cursor",
+                encode_runs(RunCursor {
+                    scheduled_at: chrono::Utc::now(),
+                    attempt: 1,
+                }),
+            ),
             ("an audit cursor", encode_audit(7)),
         ];
         for (what, cursor) in cases {

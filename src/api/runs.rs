@@ -14,6 +14,7 @@ use super::openapi::Envelope;
 use super::responses::{BadQuery, JobNotFound, ReadersOnly, Unavailable};
 use super::{ApiError, AppState, cursor, ok};
 use crate::model::Run;
+use crate::store::RunCursor;
 use crate::timestamp::Timestamp;
 
 /// Routes of this module, with their OpenAPI description.
@@ -39,6 +40,10 @@ pub(super) struct RunResponse {
     exit_code: Option<i64>,
     output: Option<String>,
     error: Option<String>,
+    /// Which attempt at the occurrence this is, from 1 (the job's `retry` policy).
+    attempt: u32,
+    /// When the next attempt starts, while one is pending after this one.
+    retry_at: Option<Timestamp>,
 }
 
 impl From<Run> for RunResponse {
@@ -59,6 +64,8 @@ impl From<Run> for RunResponse {
             exit_code: run.exit_code,
             output: run.output,
             error: run.error,
+            attempt: run.attempt,
+            retry_at: run.retry_at.map(Timestamp::new),
         }
     }
 }
@@ -111,14 +118,15 @@ async fn list_runs(
         .cursor
         .as_deref()
         .map(cursor::decode_runs)
-        .transpose()?
-        .map(|at| at.to_string());
-    let runs = state
-        .store
-        .list_runs(&job_id, before.as_deref(), limit)
-        .await?;
+        .transpose()?;
+    let runs = state.store.list_runs(&job_id, before, limit).await?;
     let next_cursor = if runs.len() as u32 == limit {
-        runs.last().map(|r| cursor::encode_runs(r.scheduled_at))
+        runs.last().map(|r| {
+            cursor::encode_runs(RunCursor {
+                scheduled_at: r.scheduled_at,
+                attempt: r.attempt,
+            })
+        })
     } else {
         None
     };

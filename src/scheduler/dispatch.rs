@@ -1,5 +1,5 @@
-//! One claimed run, from its claim to its outcome: wait for the occurrence's instant and the
-//! job's jitter, take a concurrency permit, execute the action (a panic is an outcome), count
+//! One claimed run (an attempt at an occurrence), from its claim to its outcome: wait for its
+//! instant and the job's jitter, take a concurrency permit, execute the action (a panic is an outcome), count
 //! it in the metrics and hand the outcome to the writer ([`outcomes`](super::outcomes)).
 
 use std::sync::Arc;
@@ -37,7 +37,7 @@ impl Scheduler {
         };
         let run_id = run.run_id;
         self.handle.metrics().runs_started.inc();
-        let span = tracing::info_span!("run", job.id = %run.job_id, scheduled_at = %timestamp::format(run.scheduled_at), run.id = run.run_id);
+        let span = tracing::info_span!("run", job.id = %run.job_id, scheduled_at = %timestamp::format(run.scheduled_at), attempt = run.attempt, run.id = run.run_id);
         // The map entry is inserted before the task can finish, under the same lock that
         // the task takes to remove it.
         self.in_flight.started(&run.job_id);
@@ -86,10 +86,11 @@ impl Runner {
     async fn execute(&self, run: &ClaimedRun) -> Outcome {
         let executor = self.executor.clone();
         let job_id = run.job_id.clone();
-        let scheduled_at = run.scheduled_at;
+        let (scheduled_at, attempt) = (run.scheduled_at, run.attempt);
         let action = run.action.clone();
-        match tokio::spawn(async move { executor.execute(&action, &job_id, scheduled_at).await })
-            .await
+        let task =
+            tokio::spawn(async move { executor.execute(&action, &job_id, scheduled_at, attempt).await });
+        match task.await
         {
             Ok(outcome) => outcome,
             Err(e) => Outcome::failed(format!("the action panicked: {e}")),
@@ -101,9 +102,13 @@ impl Runner {
         let metrics = self.handle.metrics();
         metrics.count_runs(record.status.as_str(), 1);
         let seconds = |d: chrono::Duration| d.num_microseconds().unwrap_or(0).max(0) as f64 / 1e6;
-        metrics
-            .lateness
-            .observe(seconds(record.started_at - run.scheduled_at));
+        // Lateness is the scheduler's promptness at an occurrence: a retry's start is its own
+        // instant, not the occurrence's.
+        if run.attempt == 1 {
+            metrics
+                .lateness
+                .observe(seconds(record.started_at - run.scheduled_at));
+        }
         metrics
             .duration
             .get_or_create(&ActionLabel {
@@ -113,12 +118,12 @@ impl Runner {
     }
 }
 
-/// Waits for the run's start: its occurrence's instant (it was claimed up to
+/// Waits for the run's start: its occurrence's instant, or its retry's (it was claimed up to
 /// [`LOOKAHEAD`](super::LOOKAHEAD) early), then the job's jitter. Neither holds a concurrency
 /// permit: the delay is waiting, not work, and delayed runs must not queue behind each other's
 /// delays.
 async fn wait_for_start(run: &ClaimedRun) {
-    if let Ok(early) = (run.scheduled_at - timestamp::now()).to_std() {
+    if let Ok(early) = (run.start_at - timestamp::now()).to_std() {
         tokio::time::sleep(early).await;
     }
     if run.jitter_seconds > 0 {

@@ -42,7 +42,7 @@ impl Store {
     pub async fn get_job_with_last_run(
         &self,
         id: &str,
-    ) -> Result<Option<(JobEntry, Option<Run>)>, StoreError> {
+    ) -> Result<Option<(JobEntry, Option<Run>, Option<DateTime<Utc>>)>, StoreError> {
         dispatch!(self, s => s.get_job_with_last_run(id).await)
     }
 

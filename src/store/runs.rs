@@ -3,17 +3,19 @@
 
 use std::collections::HashMap;
 
-use super::{Store, StoreError};
+use chrono::{DateTime, Utc};
+
+use super::{RunCursor, Store, StoreError};
 use crate::model::Run;
 
 impl Store {
-    /// Up to `limit` runs of a job, newest occurrence first, with `scheduled_at` strictly before
-    /// `before` (a timestamp in [`crate::timestamp`] text) when given: keyset paging on the
-    /// unique (job_id, scheduled_at) key.
+    /// Up to `limit` runs of a job, newest occurrence first and, within one occurrence, newest
+    /// attempt first; strictly after `before` in that order when given: keyset paging on the
+    /// unique (job_id, scheduled_at, attempt) key.
     pub async fn list_runs(
         &self,
         job_id: &str,
-        before: Option<&str>,
+        before: Option<RunCursor>,
         limit: u32,
     ) -> Result<Vec<Run>, StoreError> {
         dispatch!(self, s => s.list_runs(job_id, before, limit).await)
@@ -24,10 +26,19 @@ impl Store {
         dispatch!(self, s => s.get_run(run_id).await)
     }
 
-    /// The newest run (by `scheduled_at`) of each of `job_ids` that has one, keyed by job id,
+    /// The newest run (by `scheduled_at`, then `attempt`) of each of `job_ids` that has one, keyed by job id,
     /// in one round trip (a page of jobs would otherwise cost a query per job).
     pub async fn last_runs(&self, job_ids: &[&str]) -> Result<HashMap<String, Run>, StoreError> {
         dispatch!(self, s => s.last_runs(job_ids).await)
+    }
+
+    /// When the earliest pending retry of each of `job_ids` that has one starts, keyed by job
+    /// id, in one round trip (a job's `next_retry_at`).
+    pub async fn next_retries(
+        &self,
+        job_ids: &[&str],
+    ) -> Result<HashMap<String, DateTime<Utc>>, StoreError> {
+        dispatch!(self, s => s.next_retries(job_ids).await)
     }
 
     /// The newest run of a job, if it has any.

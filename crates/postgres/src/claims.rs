@@ -40,7 +40,8 @@ impl PgStore {
         let now = ms(now);
         let mut report = ClaimReport::default();
         let any_due = sqlx::query_scalar!(
-            r#"SELECT EXISTS (SELECT 1 FROM jobs WHERE next_run_at <= $1) AS "due!""#,
+            r#"SELECT EXISTS (SELECT 1 FROM jobs WHERE next_run_at <= $1)
+                   OR EXISTS (SELECT 1 FROM job_runs WHERE retry_at <= $1) AS "due!""#,
             horizon
         )
         .fetch_one(&mut *self.conn().await?)
@@ -59,42 +60,13 @@ impl PgStore {
         .fetch_all(&mut *tx)
         .await?;
         report.jobs = due.len();
-        if due.is_empty() {
-            tx.commit().await?;
-            return Ok(report);
+        if !due.is_empty() {
+            claim_jobs(&mut tx, due, now, owner, &mut plan, &mut report).await?;
         }
-        let jobs = pause_unreadable(&mut tx, due).await?;
-        let running = running_elsewhere(&mut tx, &jobs, owner).await?;
-        let decided = Decisions::of(&jobs, &running, now, &mut plan, &mut report);
-        if !decided.job_ids.is_empty() {
-            report.runs = insert_rows(&mut tx, &decided, owner).await?;
-        }
-        crash_point!("claim-after-insert");
-        // The test mutant (`mutant-no-advance`) breaks the claim here, to prove that the
-        // torture audit fails when occurrences are not advanced past.
-        if !cfg!(feature = "mutant-no-advance") {
-            sqlx::query!(
-                "UPDATE jobs SET next_run_at = u.next FROM unnest($1::text[], $2::timestamptz[]) AS u(id, next)
-                 WHERE jobs.id = u.id",
-                &decided.next_ids,
-                &decided.nexts as &[Option<DateTime<Utc>>]
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
-        if !decided.skip_ids.is_empty() {
-            // Rare (only jobs with a skip request), so kept out of the statement above, which
-            // every claim runs.
-            sqlx::query!(
-                "UPDATE jobs SET skip_count = u.count,
-                    skip_reason = CASE WHEN u.count = 0 THEN NULL ELSE skip_reason END
-                 FROM unnest($1::text[], $2::bigint[]) AS u(id, count) WHERE jobs.id = u.id",
-                &decided.skip_ids,
-                &decided.skips_left
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
+        // Retries after first attempts: a pending retry counted toward `max_instances` above,
+        // and once claimed it is this node's run, which the plan would not have seen.
+        let retries = super::retries::claim_retries(&mut tx, now, horizon, owner, limit).await?;
+        report.runs.extend(retries);
         crash_point!("claim-before-commit");
         tx.commit().await?;
         Ok(report)
@@ -116,6 +88,7 @@ impl PgStore {
             return Ok(None);
         };
         let one_ms = chrono::Duration::milliseconds(1);
+        let delay = job.retry.draw_delay_ms(1);
         let mut at = now;
         for _ in 0..MAX_MANUAL_RUN_SHIFTS {
             // An instant the trigger fires at belongs to that occurrence.
@@ -124,14 +97,16 @@ impl PgStore {
                 continue;
             }
             let run_id = sqlx::query_scalar!(
-                "INSERT INTO job_runs (job_id, scheduled_at, occurrences, kind, status, started_at, owner_id)
-                 VALUES ($1, $2, 1, $3, 'running', $4, $5)
-                 ON CONFLICT (job_id, scheduled_at) DO NOTHING RETURNING id",
+                "INSERT INTO job_runs (job_id, scheduled_at, occurrences, kind, status, started_at, owner_id,
+                     retry_delay_ms)
+                 VALUES ($1, $2, 1, $3, 'running', $4, $5, $6)
+                 ON CONFLICT (job_id, scheduled_at, attempt) DO NOTHING RETURNING id",
                 job_id,
                 at,
                 RunKind::Manual.as_str(),
                 now,
-                owner
+                owner,
+                delay
             )
             .fetch_optional(&mut *tx)
             .await?;
@@ -151,6 +126,8 @@ impl PgStore {
                     run_id,
                     job_id: job.id,
                     scheduled_at: at,
+                    attempt: 1,
+                    start_at: at,
                     action: job.action,
                     jitter_seconds: 0,
                 }));
@@ -201,7 +178,13 @@ impl PgStore {
         sqlx::query!(
             "UPDATE job_runs SET status = o.status, started_at = o.started_at,
                 finished_at = o.finished_at, duration_ms = o.duration_ms,
-                http_status = o.http_status, exit_code = o.exit_code, output = o.output, error = o.error
+                http_status = o.http_status, exit_code = o.exit_code, output = o.output, error = o.error,
+                retry_at = CASE WHEN o.status = 'succeeded' OR job_runs.retry_delay_ms IS NULL
+                        OR EXISTS (SELECT 1 FROM job_runs AS n WHERE n.job_id = job_runs.job_id
+                                   AND n.scheduled_at = job_runs.scheduled_at
+                                   AND n.attempt = job_runs.attempt + 1)
+                    THEN NULL
+                    ELSE o.finished_at + job_runs.retry_delay_ms * interval '1 millisecond' END
              FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::bigint[],
                          $6::bigint[], $7::bigint[], $8::text[], $9::text[])
                   AS o(id, status, started_at, finished_at, duration_ms, http_status, exit_code, output, error)
@@ -245,9 +228,54 @@ impl PgStore {
     }
 }
 
+/// The first attempts part of [`PgStore::claim_due_until`]: plans the due jobs, inserts their
+/// rows and advances their `next_run_at`, in the caller's transaction.
+async fn claim_jobs(
+    tx: &mut PgConnection,
+    due: Vec<JobRow>,
+    now: DateTime<Utc>,
+    owner: &str,
+    plan: &mut impl FnMut(&Job, u32) -> ClaimPlan,
+    report: &mut ClaimReport,
+) -> Result<(), StoreError> {
+    let jobs = pause_unreadable(&mut *tx, due).await?;
+    let running = running_elsewhere(&mut *tx, &jobs, owner).await?;
+    let decided = Decisions::of(&jobs, &running, now, plan, report);
+    if !decided.job_ids.is_empty() {
+        report.runs = insert_rows(&mut *tx, &decided, owner).await?;
+    }
+    crash_point!("claim-after-insert");
+    // The test mutant (`mutant-no-advance`) breaks the claim here, to prove that the
+    // torture audit fails when occurrences are not advanced past.
+    if !cfg!(feature = "mutant-no-advance") {
+        sqlx::query!(
+            "UPDATE jobs SET next_run_at = u.next FROM unnest($1::text[], $2::timestamptz[]) AS u(id, next)
+             WHERE jobs.id = u.id",
+            &decided.next_ids,
+            &decided.nexts as &[Option<DateTime<Utc>>]
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !decided.skip_ids.is_empty() {
+        // Rare (only jobs with a skip request), so kept out of the statement above, which
+        // every claim runs.
+        sqlx::query!(
+            "UPDATE jobs SET skip_count = u.count,
+                skip_reason = CASE WHEN u.count = 0 THEN NULL ELSE skip_reason END
+             FROM unnest($1::text[], $2::bigint[]) AS u(id, count) WHERE jobs.id = u.id",
+            &decided.skip_ids,
+            &decided.skips_left
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
 /// The readable due jobs. A due job whose row cannot be read (a bad hand edit) is paused with
 /// an error logged, rather than blocking the loop; its definition is left for the operator.
-async fn pause_unreadable(tx: &mut PgConnection, due: Vec<JobRow>) -> Result<Vec<Job>, StoreError> {
+pub(crate) async fn pause_unreadable(tx: &mut PgConnection, due: Vec<JobRow>) -> Result<Vec<Job>, StoreError> {
     let mut jobs = Vec::with_capacity(due.len());
     let mut unreadable = Vec::new();
     for row in due {
@@ -272,7 +300,8 @@ async fn pause_unreadable(tx: &mut PgConnection, due: Vec<JobRow>) -> Result<Vec
     Ok(jobs)
 }
 
-/// How many runs of each of `jobs` are `running` on nodes other than `owner`.
+/// How many runs of each of `jobs` are `running` on nodes other than `owner` or waiting to be
+/// retried (a pending retry counts toward `max_instances`).
 async fn running_elsewhere(
     tx: &mut PgConnection,
     jobs: &[Job],
@@ -280,8 +309,11 @@ async fn running_elsewhere(
 ) -> Result<HashMap<String, i64>, StoreError> {
     let ids: Vec<String> = jobs.iter().map(|j| j.id.clone()).collect();
     let rows = sqlx::query!(
-        r#"SELECT job_id, count(*) AS "n!" FROM job_runs
-           WHERE status = 'running' AND owner_id IS DISTINCT FROM $2 AND job_id = ANY($1)
+        r#"SELECT job_id AS "job_id!", count(*) AS "n!" FROM (
+               SELECT job_id FROM job_runs
+               WHERE status = 'running' AND owner_id IS DISTINCT FROM $2 AND job_id = ANY($1)
+               UNION ALL
+               SELECT job_id FROM job_runs WHERE retry_at IS NOT NULL AND job_id = ANY($1)) AS b
            GROUP BY job_id"#,
         &ids,
         owner
@@ -293,8 +325,8 @@ async fn running_elsewhere(
 
 /// What the plan decided for a batch, as columns of the rows to insert and the next runs.
 #[derive(Default)]
-struct Decisions<'a> {
-    job_ids: Vec<String>,
+pub(crate) struct Decisions<'a> {
+    pub(crate) job_ids: Vec<String>,
     scheduled: Vec<DateTime<Utc>>,
     last_scheduled: Vec<Option<DateTime<Utc>>>,
     occurrences: Vec<i64>,
@@ -302,11 +334,14 @@ struct Decisions<'a> {
     started: Vec<Option<DateTime<Utc>>>,
     finished: Vec<Option<DateTime<Utc>>>,
     errors: Vec<Option<String>>,
+    kinds: Vec<&'static str>,
+    attempts: Vec<i64>,
+    delays: Vec<Option<i64>>,
     next_ids: Vec<String>,
     nexts: Vec<Option<DateTime<Utc>>>,
     skip_ids: Vec<String>,
     skips_left: Vec<i64>,
-    by_id: HashMap<&'a str, &'a Job>,
+    pub(crate) by_id: HashMap<&'a str, &'a Job>,
 }
 
 impl<'a> Decisions<'a> {
@@ -345,13 +380,37 @@ impl<'a> Decisions<'a> {
                 d.skips_left.push(i64::from(left));
             }
             for span in &plan.runs {
-                d.push(&job.id, *span, RunStatus::Running, now, None);
+                let delay = job.retry.draw_delay_ms(1);
+                d.push_attempt(&job.id, *span, now, RunKind::Scheduled, 1, delay);
             }
             d.next_ids.push(job.id.clone());
             d.nexts.push(plan.next_run_at.map(ms));
             d.by_id.insert(&job.id, job);
         }
         d
+    }
+
+    /// Adds a `running` row for attempt `attempt` at `span`, of `kind` (a retry keeps its first
+    /// attempt's), retried `delay` ms after it ends without success (`None`: its last attempt).
+    pub(crate) fn push_attempt(
+        &mut self,
+        job_id: &str,
+        span: Span,
+        now: DateTime<Utc>,
+        kind: RunKind,
+        attempt: u32,
+        delay: Option<i64>,
+    ) {
+        self.push(job_id, span, RunStatus::Running, now, None);
+        if let (Some(k), Some(a), Some(d)) = (
+            self.kinds.last_mut(),
+            self.attempts.last_mut(),
+            self.delays.last_mut(),
+        ) {
+            *k = kind.as_str();
+            *a = i64::from(attempt);
+            *d = delay;
+        }
     }
 
     /// Adds one row: `running` when `reason` is `None`, else closed at `now` with the reason.
@@ -373,26 +432,31 @@ impl<'a> Decisions<'a> {
         self.finished.push(reason.is_some().then_some(now));
         self.errors
             .push(reason.map(|r| closed_reason(span.count, r)));
+        self.kinds.push(RunKind::Scheduled.as_str());
+        self.attempts.push(1);
+        self.delays.push(None);
     }
 }
 
 /// Inserts the decided rows in one statement (an occurrence that already has a row is left
 /// alone) and returns the `running` ones it created, in due order.
-async fn insert_rows(
+pub(crate) async fn insert_rows(
     tx: &mut PgConnection,
     d: &Decisions<'_>,
     owner: &str,
 ) -> Result<Vec<ClaimedRun>, StoreError> {
     let inserted = sqlx::query!(
         r#"INSERT INTO job_runs (job_id, scheduled_at, last_scheduled_at, occurrences, kind, status,
-               started_at, finished_at, owner_id, error)
-           SELECT r.job_id, r.scheduled_at, r.last_scheduled_at, r.occurrences, 'scheduled', r.status,
-                  r.started_at, r.finished_at, $9, r.error
+               started_at, finished_at, owner_id, error, attempt, retry_delay_ms)
+           SELECT r.job_id, r.scheduled_at, r.last_scheduled_at, r.occurrences, r.kind, r.status,
+                  r.started_at, r.finished_at, $9, r.error, r.attempt, r.retry_delay_ms
            FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::bigint[], $5::text[],
-                       $6::timestamptz[], $7::timestamptz[], $8::text[])
-                AS r(job_id, scheduled_at, last_scheduled_at, occurrences, status, started_at, finished_at, error)
-           ON CONFLICT (job_id, scheduled_at) DO NOTHING
-           RETURNING id, job_id, scheduled_at, status"#,
+                       $6::timestamptz[], $7::timestamptz[], $8::text[], $10::text[], $11::bigint[],
+                       $12::bigint[])
+                AS r(job_id, scheduled_at, last_scheduled_at, occurrences, status, started_at,
+                     finished_at, error, kind, attempt, retry_delay_ms)
+           ON CONFLICT (job_id, scheduled_at, attempt) DO NOTHING
+           RETURNING id, job_id, scheduled_at, status, attempt"#,
         &d.job_ids,
         &d.scheduled,
         &d.last_scheduled as &[Option<DateTime<Utc>>],
@@ -401,7 +465,10 @@ async fn insert_rows(
         &d.started as &[Option<DateTime<Utc>>],
         &d.finished as &[Option<DateTime<Utc>>],
         &d.errors as &[Option<String>],
-        owner
+        owner,
+        &d.kinds as &[&str],
+        &d.attempts,
+        &d.delays as &[Option<i64>]
     )
     .fetch_all(&mut *tx)
     .await?;
@@ -410,12 +477,19 @@ async fn insert_rows(
         .filter(|row| row.status == RunStatus::Running.as_str())
         .filter_map(|row| {
             let job = d.by_id.get(row.job_id.as_str())?;
+            let attempt = u32::try_from(row.attempt).ok()?;
             Some(ClaimedRun {
                 run_id: row.id,
                 job_id: row.job_id,
                 scheduled_at: row.scheduled_at,
+                attempt,
+                start_at: row.scheduled_at,
                 action: job.action.clone(),
-                jitter_seconds: job.settings.jitter_seconds,
+                jitter_seconds: if attempt == 1 {
+                    job.settings.jitter_seconds
+                } else {
+                    0
+                },
             })
         })
         .collect();

@@ -149,7 +149,8 @@ impl PgStore {
         reason: &str,
     ) -> Result<u64, StoreError> {
         let done = sqlx::query!(
-            "UPDATE job_runs SET status = 'interrupted', finished_at = $1, error = $2
+            "UPDATE job_runs SET status = 'interrupted', finished_at = $1, error = $2,
+                retry_at = $1::timestamptz + retry_delay_ms * interval '1 millisecond'
              WHERE status = 'running' AND owner_id IS NOT DISTINCT FROM $3",
             ms(now),
             reason,
@@ -168,7 +169,8 @@ impl PgStore {
         reason: &str,
     ) -> Result<(), StoreError> {
         sqlx::query!(
-            "UPDATE job_runs SET status = 'interrupted', finished_at = $1, error = $2
+            "UPDATE job_runs SET status = 'interrupted', finished_at = $1, error = $2,
+                retry_at = $1::timestamptz + retry_delay_ms * interval '1 millisecond'
              WHERE id = ANY($3) AND status = 'running'",
             ms(now),
             reason,

@@ -74,7 +74,7 @@ impl PgStore {
     pub async fn get_job_with_last_run(
         &self,
         id: &str,
-    ) -> Result<Option<(JobEntry, Option<Run>)>, StoreError> {
+    ) -> Result<Option<(JobEntry, Option<Run>, Option<DateTime<Utc>>)>, StoreError> {
         let mut conn = self.conn().await?;
         let row = sqlx::query_as!(JobRow, "SELECT * FROM jobs WHERE id = $1", id)
             .fetch_optional(&mut *conn)
@@ -85,12 +85,18 @@ impl PgStore {
         let job = entry(row)?;
         let run = sqlx::query_as!(
             RunRow,
-            "SELECT * FROM job_runs WHERE job_id = $1 ORDER BY scheduled_at DESC LIMIT 1",
+            "SELECT * FROM job_runs WHERE job_id = $1 ORDER BY scheduled_at DESC, attempt DESC LIMIT 1",
             id
         )
         .fetch_optional(&mut *conn)
         .await?;
-        Ok(Some((job, run.map(Run::try_from).transpose()?)))
+        let next_retry_at = sqlx::query_scalar!(
+            "SELECT min(retry_at) FROM job_runs WHERE job_id = $1 AND retry_at IS NOT NULL",
+            id
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(Some((job, run.map(Run::try_from).transpose()?, next_retry_at)))
     }
 
     /// Deletes the job and its history, audited as `key_name`'s. Returns whether it existed.
@@ -364,15 +370,16 @@ async fn write_row(
     let action = action_value(&job.action)?;
     let expect = json_column(&job.id, job.expect)?;
     let history = json_column(&job.id, job.history)?;
+    let retry = json_column(&job.id, job.retry.some())?;
     // `DO UPDATE … WHERE $18`: when false, a conflicting row is left alone and nothing is
     // returned. `xmax = 0` holds for a row this statement inserted, not for one it updated.
     let created = sqlx::query_scalar!(
         r#"INSERT INTO jobs (id, name, trigger_type, cron_expr, timezone, interval_seconds,
                start_at, end_at, run_at, action, next_run_at, paused, misfire_grace_seconds,
                coalesce_missed, max_instances, jitter_seconds, created_at, updated_at, expect,
-               history)
+               history, retry)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17,
-                   $19, $20)
+                   $19, $20, $21)
            ON CONFLICT (id) DO UPDATE SET name = excluded.name,
                trigger_type = excluded.trigger_type, cron_expr = excluded.cron_expr,
                timezone = excluded.timezone, interval_seconds = excluded.interval_seconds,
@@ -383,7 +390,7 @@ async fn write_row(
                max_instances = excluded.max_instances, jitter_seconds = excluded.jitter_seconds,
                updated_at = excluded.updated_at, paused_by = NULL, paused_at = NULL,
                pause_reason = NULL, paused_until = NULL, skip_count = 0, skip_reason = NULL,
-               expect = excluded.expect, history = excluded.history
+               expect = excluded.expect, history = excluded.history, retry = excluded.retry
            WHERE $18
            RETURNING (xmax = 0) AS "created!""#,
         job.id,
@@ -406,6 +413,7 @@ async fn write_row(
         replace,
         expect,
         history,
+        retry,
     )
     .fetch_optional(&mut *tx)
     .await?;

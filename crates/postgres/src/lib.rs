@@ -29,6 +29,7 @@ mod losses;
 mod notify;
 mod pauses;
 mod retention;
+mod retries;
 mod rows;
 mod runs;
 mod seed;

@@ -7,8 +7,8 @@ use schedlite_core::actions::Action;
 use schedlite_core::model::{Job, JobSettings, Run, RunKind, RunStatus};
 use schedlite_core::store::StoreError;
 use schedlite_core::store::columns::{
-    TriggerColumns, expect_from_value, health_counters, history_from_value, pause_note, setting,
-    skip_request,
+    TriggerColumns, expect_from_value, health_counters, history_from_value, pause_note,
+    retry_from_value, setting, skip_request,
 };
 
 /// One `jobs` row, all columns (`SELECT * FROM jobs`).
@@ -42,6 +42,7 @@ pub(crate) struct JobRow {
     pub last_success_at: Option<DateTime<Utc>>,
     pub consecutive_failures: i64,
     pub history: Option<serde_json::Value>,
+    pub retry: Option<serde_json::Value>,
 }
 
 impl TryFrom<JobRow> for Job {
@@ -86,6 +87,11 @@ impl TryFrom<JobRow> for Job {
             .history
             .map(|h| history_from_value(key, h))
             .transpose()?;
+        let retry = row
+            .retry
+            .map(|r| retry_from_value(key, r))
+            .transpose()?
+            .unwrap_or_default();
         let counters = health_counters(key, row.last_success_at, row.consecutive_failures)?;
         Ok(Job {
             next_run_at: row.next_run_at,
@@ -101,6 +107,7 @@ impl TryFrom<JobRow> for Job {
             skip,
             expect,
             history,
+            retry,
             counters,
         })
     }
@@ -124,6 +131,11 @@ pub(crate) struct RunRow {
     pub exit_code: Option<i64>,
     pub output: Option<String>,
     pub error: Option<String>,
+    pub attempt: i64,
+    /// Read by the SQL that ends an attempt, never by Rust; a field because `SELECT *` fills it.
+    #[allow(dead_code)]
+    pub retry_delay_ms: Option<i64>,
+    pub retry_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<RunRow> for Run {
@@ -155,6 +167,14 @@ impl TryFrom<RunRow> for Run {
             exit_code: row.exit_code,
             output: row.output,
             error: row.error,
+            attempt: u32::try_from(row.attempt).map_err(|_| {
+                StoreError::corrupt(
+                    "job_runs",
+                    &key,
+                    format!("attempt: {} is out of range", row.attempt),
+                )
+            })?,
+            retry_at: row.retry_at,
         })
     }
 }
@@ -164,7 +184,7 @@ pub(crate) fn action_value(action: &Action) -> Result<serde_json::Value, StoreEr
     serde_json::to_value(action).map_err(|e| StoreError::corrupt("jobs", "action", e.to_string()))
 }
 
-/// A JSON column of job `id` (`expect`, `history`): its value, or NULL when the job leaves it
+/// A JSON column of job `id` (`expect`, `history`, `retry`): its value, or NULL when the job leaves it
 /// out.
 pub(crate) fn json_column<T: serde::Serialize>(
     id: &str,

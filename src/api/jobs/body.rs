@@ -13,6 +13,7 @@ use super::{
     validate_job_id,
 };
 use crate::actions::{Action, CommandAction, HttpAction};
+use super::retry::{RetryBody, parse_retry};
 use crate::api::objects::object_only;
 use crate::api::openapi::tagged_one_of;
 use crate::api::{ApiError, truncate};
@@ -74,6 +75,9 @@ pub(in crate::api) struct JobBody {
     /// `--keep-days`, `--keep-failed-days` and `--keep-runs` (default: as the server says).
     #[serde(default, deserialize_with = "object_only")]
     history: Option<HistoryBody>,
+    /// How a failed attempt is tried again (default: it is not; DESIGN.md, *Retries*).
+    #[serde(default, deserialize_with = "object_only")]
+    retry: Option<RetryBody>,
 }
 
 /// A job's own history limits; each field is optional and overrides the server's flag of the
@@ -470,6 +474,7 @@ pub(super) fn new_job(
     )?;
     let expect = parse_expect(body.expect)?;
     let history = parse_history(body.history)?;
+    let retry = parse_retry(body.retry)?;
     let trigger = build_trigger(trigger_body, now)?;
     let paused = body.paused.unwrap_or(false);
     let first = first_run(&trigger, now);
@@ -487,6 +492,7 @@ pub(super) fn new_job(
         paused,
         expect,
         history,
+        retry,
     };
     Ok((job, if paused { None } else { first }))
 }

@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::body::{JobBody, generated_id, new_job};
 use super::health::{JobHealth, filtered_page};
-use super::response::{JobResponse, ListedJob, TriggerType};
+use super::response::{JobResponse, ListedJob, Seen, TriggerType};
 use super::{job_response, page_limit, validate_job_id};
 use crate::api::extract::{Admin, ApiJson, ApiQuery, JobIdPath, Reader};
 use crate::api::openapi::{Envelope, ErrorBody};
@@ -243,12 +243,16 @@ pub(super) async fn get_job(
     if validate_job_id(&job_id).is_err() {
         return Err(not_found());
     }
-    let (job, last) = state
+    let (job, last_run, next_retry_at) = state
         .store
         .get_job_with_last_run(&job_id)
         .await?
         .ok_or_else(not_found)?;
-    Ok(ok(ListedJob::new(job, last, crate::timestamp::now())))
+    let seen = Seen {
+        last_run,
+        next_retry_at,
+    };
+    Ok(ok(ListedJob::new(job, seen, crate::timestamp::now())))
 }
 
 /// `DELETE /jobs/{job_id}`: removes the job and its history (seed story AC 2 and 3).

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::response::ListedJob;
+use super::response::{ListedJob, Seen};
 use crate::api::{ApiError, AppState};
 use crate::model::Health;
 use crate::store::{JobCursor, JobFilter, JobOrder};
@@ -75,9 +75,13 @@ pub(super) async fn filtered_page(
             .await?;
         let ids: Vec<&str> = page.jobs.iter().map(|j| j.id()).collect();
         let mut last_runs = state.store.last_runs(&ids).await?;
+        let mut next_retries = state.store.next_retries(&ids).await?;
         for entry in page.jobs {
-            let last = last_runs.remove(entry.id());
-            let listed = ListedJob::new(entry, last, now);
+            let seen = Seen {
+                last_run: last_runs.remove(entry.id()),
+                next_retry_at: next_retries.remove(entry.id()),
+            };
+            let listed = ListedJob::new(entry, seen, now);
             if wanted.is_none_or(|w| listed.health() == w) {
                 jobs.push(listed);
             }

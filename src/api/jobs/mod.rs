@@ -12,6 +12,7 @@ mod health;
 mod manage;
 mod preview;
 mod response;
+mod retry;
 mod skip;
 mod trigger_preview;
 
@@ -24,7 +25,7 @@ use crate::model::Job;
 use crate::schedule::Trigger;
 use crate::store::StoreError;
 use crate::timestamp::Timestamp;
-use response::JobResponse;
+use response::{JobResponse, Seen};
 
 /// Largest page for `GET /jobs` and run history.
 pub const MAX_PAGE: u32 = 1000;
@@ -152,7 +153,12 @@ pub(super) async fn existing_job_id(state: &AppState, job_id: &str) -> Result<St
 /// The job with its newest run, as sent on the wire.
 async fn job_response(state: &AppState, job: Job) -> Result<JobResponse, ApiError> {
     let last = state.store.last_run(&job.id).await?;
-    Ok(JobResponse::new(job, last, crate::timestamp::now()))
+    let next_retry_at = state.store.next_retries(&[&job.id]).await?.remove(&job.id);
+    let seen = Seen {
+        last_run: last,
+        next_retry_at,
+    };
+    Ok(JobResponse::new(job, seen, crate::timestamp::now()))
 }
 
 #[cfg(test)]

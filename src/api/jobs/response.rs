@@ -10,6 +10,7 @@ use crate::api::runs::RunResponse;
 use chrono::{DateTime, Utc};
 
 use super::health::JobHealth;
+use super::retry::RetryResponse;
 use crate::model::{
     BrokenJob, Expect, Health, HistoryLimits, Job, JobEntry, PauseNote, Run, SkipRequest,
 };
@@ -56,6 +57,10 @@ pub(in crate::api) struct JobResponse {
     created_at: Timestamp,
     updated_at: Timestamp,
     last_run: Option<RunResponse>,
+    /// Its retry policy (DESIGN.md, *Retries*); one attempt unless it says otherwise.
+    retry: RetryResponse,
+    /// When its next pending retry starts; null when none is pending.
+    next_retry_at: Option<Timestamp>,
     /// Who paused the job, why and until when; null when it is not paused, or was created
     /// paused by its definition.
     pause: Option<PauseResponse>,
@@ -115,6 +120,16 @@ impl From<Expect> for ExpectResponse {
     }
 }
 
+/// What has been seen of a job's runs, beside its definition: its newest run and its next
+/// pending retry.
+#[derive(Debug, Default)]
+pub(in crate::api) struct Seen {
+    /// Its newest run.
+    pub last_run: Option<Run>,
+    /// When its earliest pending retry starts.
+    pub next_retry_at: Option<DateTime<Utc>>,
+}
+
 /// A job whose stored row cannot be read (a bad hand edit): never fired, never deleted by
 /// schedlite; a valid `PUT /jobs/{job_id}` repairs it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -155,12 +170,10 @@ impl ListedJob {
         }
     }
 
-    /// The wire shape of `entry` with its newest run, its health taken at `now`.
-    pub(super) fn new(entry: JobEntry, last_run: Option<Run>, now: DateTime<Utc>) -> ListedJob {
+    /// The wire shape of `entry` with what was seen of its runs, its health taken at `now`.
+    pub(super) fn new(entry: JobEntry, seen: Seen, now: DateTime<Utc>) -> ListedJob {
         match entry {
-            JobEntry::Readable(job) => {
-                ListedJob::Job(Box::new(JobResponse::new(job, last_run, now)))
-            }
+            JobEntry::Readable(job) => ListedJob::Job(Box::new(JobResponse::new(job, seen, now))),
             JobEntry::Broken(BrokenJob { id, problem }) => ListedJob::Broken(BrokenJobResponse {
                 id,
                 health: BrokenHealth::Broken,
@@ -213,10 +226,16 @@ impl From<SkipRequest> for SkipResponse {
 }
 
 impl JobResponse {
-    /// The wire shape of `job` with its newest run, its health taken at `now`.
-    pub(super) fn new(job: Job, last_run: Option<Run>, now: DateTime<Utc>) -> JobResponse {
+    /// The wire shape of `job` with what was seen of its runs, its health taken at `now`.
+    pub(super) fn new(job: Job, seen: Seen, now: DateTime<Utc>) -> JobResponse {
+        let Seen {
+            last_run,
+            next_retry_at,
+        } = seen;
         let health = Health::of(&job, last_run.as_ref(), now);
         JobResponse {
+            retry: job.retry.into(),
+            next_retry_at: next_retry_at.map(Timestamp::new),
             health: health.into(),
             expect: job.expect.map(ExpectResponse::from),
             history: job.history.map(HistoryResponse::from),

@@ -27,12 +27,12 @@ impl SqliteStore {
     /// [`crate::store::Store::claim_due_until`] on SQLite.
     ///
     /// In one `BEGIN IMMEDIATE` transaction: reads the due jobs and how many runs each has
-    /// running in OTHER processes, asks `plan` what to do with each, inserts all the `missed`,
+    /// running in OTHER processes or waiting to be retried, asks `plan` what to do with each, inserts all the `missed`,
     /// `skipped` and `running` rows in one statement and advances every `next_run_at` in
-    /// another. Set-based statements (JSON arrays through `jsonb_each`) keep the cost per batch
-    /// at a handful of statements rather than several per job. The unique key on (job_id,
-    /// scheduled_at) backs the claim up: an occurrence that already has a row is not inserted
-    /// again.
+    /// another; then claims the pending retries due by `horizon` (`retries.rs`). Set-based
+    /// statements (JSON arrays through `jsonb_each`) keep the cost per batch at a handful of
+    /// statements rather than several per job. The unique key on (job_id, scheduled_at,
+    /// attempt) backs the claim up: an attempt that already has a row is not inserted again.
     pub async fn claim_due_until(
         &self,
         now: DateTime<Utc>,
@@ -47,7 +47,8 @@ impl SqliteStore {
         // A read first: an idle pass must not take the write lock (other processes and the
         // API want it), and this indexed probe costs the same with 10 jobs or a million.
         let any_due = sqlx::query_scalar!(
-            r#"SELECT EXISTS (SELECT 1 FROM jobs WHERE next_run_at <= ?) AS "due!: bool""#,
+            r#"SELECT EXISTS (SELECT 1 FROM jobs WHERE next_run_at <= ?1)
+                   OR EXISTS (SELECT 1 FROM job_runs WHERE retry_at <= ?1) AS "due!: bool""#,
             horizon_s
         )
         .fetch_one(&self.pool)
@@ -58,42 +59,13 @@ impl SqliteStore {
         let mut tx = self.begin_loop_write().await?;
         let due = super::jobs::due_jobs(&mut tx, &horizon_s, i64::from(limit)).await?;
         report.jobs = due.len();
-        if due.is_empty() {
-            tx.commit().await?;
-            return Ok(report);
+        if !due.is_empty() {
+            claim_jobs(&mut tx, due, &now_s, owner, &mut plan, &mut report).await?;
         }
-        let jobs = pause_unreadable(&mut tx, due).await?;
-        let running = running_elsewhere(&mut tx, &jobs, owner).await?;
-        let decided = Decisions::of(&jobs, &running, &now_s, &mut plan, &mut report);
-        if !decided.rows.is_empty() {
-            report.runs = insert_rows(&mut tx, &decided, owner).await?;
-        }
-        let nexts = json_text(&decided.nexts)?;
-        crash_point!("claim-after-insert");
-        // The test mutant (Cargo.toml, `mutant-no-advance`) breaks the claim here, to prove
-        // that the torture audit fails when occurrences are not advanced past.
-        if !cfg!(feature = "mutant-no-advance") {
-            sqlx::query!(
-                "UPDATE jobs SET next_run_at = u.value ->> 'next_run_at' FROM jsonb_each(?) AS u
-             WHERE jobs.id = u.value ->> 'id'",
-                nexts
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
-        if !decided.skips_left.is_empty() {
-            // Rare (only jobs with a skip request), so kept out of the statement above, which
-            // every claim runs.
-            let left = json_text(&decided.skips_left)?;
-            sqlx::query!(
-                "UPDATE jobs SET skip_count = u.value ->> 'count',
-                    skip_reason = iif(u.value ->> 'count' = 0, NULL, skip_reason)
-                 FROM jsonb_each(?) AS u WHERE jobs.id = u.value ->> 'id'",
-                left
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
+        // Retries after first attempts: a pending retry counted toward `max_instances` above,
+        // and once claimed it is this process's run, which the plan would not have seen.
+        let retries = super::retries::claim_retries(&mut tx, &now_s, &horizon_s, owner, limit).await?;
+        report.runs.extend(retries);
         crash_point!("claim-before-commit");
         tx.commit().await?;
         Ok(report)
@@ -115,6 +87,7 @@ impl SqliteStore {
             tx.rollback().await?;
             return Ok(None);
         };
+        let delay = job.retry.draw_delay_ms(1);
         let mut at = now;
         for _ in 0..MAX_MANUAL_RUN_SHIFTS {
             // An instant the trigger itself fires at belongs to that occurrence: taking it here
@@ -130,7 +103,7 @@ impl SqliteStore {
                 count: 1,
             };
             if let Some(run_id) =
-                insert_running(&mut tx, job_id, span, RunKind::Manual, now, owner).await?
+                insert_running(&mut tx, job_id, span, RunKind::Manual, now, owner, delay).await?
             {
                 let detail = format!("{{\"run_id\":{run_id}}}");
                 super::audit::write_audit(
@@ -147,6 +120,8 @@ impl SqliteStore {
                     run_id,
                     job_id: job.id,
                     scheduled_at: at,
+                    attempt: 1,
+                    start_at: at,
                     action: job.action,
                     jitter_seconds: 0,
                 }));
@@ -160,94 +135,11 @@ impl SqliteStore {
             "no free instant for a manual run",
         ))
     }
-
-    /// Writes the outcomes of finished runs in one statement. A row already marked
-    /// `interrupted` (its owner was wrongly thought dead) still takes the real outcome.
-    pub async fn record_outcomes(&self, records: &[RunRecord]) -> Result<(), StoreError> {
-        if records.is_empty() {
-            return Ok(());
-        }
-        let rows: Vec<_> = records
-            .iter()
-            .map(|r| Outcome {
-                id: r.run_id,
-                status: r.status.as_str(),
-                started_at: ts(r.started_at),
-                finished_at: ts(r.finished_at),
-                duration_ms: (r.finished_at - r.started_at).num_milliseconds(),
-                http_status: r.http_status,
-                exit_code: r.exit_code,
-                output: r.output.as_deref(),
-                error: r.error.as_deref(),
-            })
-            .collect();
-        let rows = json_text(&rows)?;
-        let changes = counter_changes(records);
-        crash_point!("outcome-before-write");
-        let mut tx = self.begin_loop_write().await?;
-        sqlx::query!(
-            "UPDATE job_runs SET status = o.value ->> 'status', started_at = o.value ->> 'started_at',
-                finished_at = o.value ->> 'finished_at', duration_ms = o.value ->> 'duration_ms',
-                http_status = o.value ->> 'http_status', exit_code = o.value ->> 'exit_code',
-                output = o.value ->> 'output', error = o.value ->> 'error'
-             FROM jsonb_each(?) AS o
-             WHERE job_runs.id = o.value ->> 'id' AND job_runs.status IN ('running', 'interrupted')",
-            rows
-        )
-        .execute(&mut *tx)
-        .await?;
-        if !changes.is_empty() {
-            // The health counters move with the outcomes, in the same transaction (module
-            // `model::health`): a success replaces the failure count, failures add to it.
-            let changes = json_text(&changes)?;
-            sqlx::query!(
-                "UPDATE jobs SET
-                    consecutive_failures = iif(c.value ->> 'success_at' IS NULL,
-                        consecutive_failures + (c.value ->> 'failures'), c.value ->> 'failures'),
-                    last_success_at = iif(c.value ->> 'success_at' > ifnull(last_success_at, ''),
-                        c.value ->> 'success_at', last_success_at)
-                 FROM jsonb_each(?) AS c WHERE jobs.id = c.value ->> 'id'",
-                changes
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-}
-
-/// A job's health counter change as the outcome write sends it (instants as stored).
-#[derive(Serialize)]
-struct Change {
-    id: String,
-    success_at: Option<String>,
-    failures: u32,
-}
-
-/// What `records` do to their jobs' health counters ([`fold_outcomes`]).
-fn counter_changes(records: &[RunRecord]) -> Vec<Change> {
-    let outcomes: Vec<FinishedRun> = records
-        .iter()
-        .map(|r| FinishedRun {
-            job_id: r.job_id.clone(),
-            status: r.status,
-            finished_at: r.finished_at,
-        })
-        .collect();
-    fold_outcomes(&outcomes)
-        .into_iter()
-        .map(|c| Change {
-            id: c.job_id,
-            success_at: c.success_at.map(ts),
-            failures: c.failures,
-        })
-        .collect()
 }
 
 /// The readable due jobs. A due job whose row cannot be read (a bad hand edit) is paused with
 /// an error logged, rather than blocking the loop; its definition is left for the operator.
-async fn pause_unreadable(
+pub(super) async fn pause_unreadable(
     tx: &mut sqlx::SqliteConnection,
     due: Vec<Result<Job, (String, StoreError)>>,
 ) -> Result<Vec<Job>, StoreError> {
@@ -276,7 +168,8 @@ async fn pause_unreadable(
 }
 
 /// How many runs of each of `jobs` are `running` in processes other than `owner` (the caller
-/// knows its own); jobs with none are absent.
+/// knows its own) or waiting to be retried (a pending retry counts toward `max_instances`);
+/// jobs with none are absent.
 async fn running_elsewhere(
     tx: &mut sqlx::SqliteConnection,
     jobs: &[Job],
@@ -286,8 +179,12 @@ async fn running_elsewhere(
     let ids = json_text(&ids)?;
     let running = sqlx::query_scalar!(
         r#"SELECT json_group_object(job_id, n) AS "running!: String" FROM (
-               SELECT job_id, count(*) AS n FROM job_runs
-               WHERE status = 'running' AND owner_id IS NOT ?2 AND job_id IN (SELECT value FROM json_each(?1))
+               SELECT job_id, count(*) AS n FROM (
+                   SELECT job_id FROM job_runs
+                   WHERE status = 'running' AND owner_id IS NOT ?2 AND job_id IN (SELECT value FROM json_each(?1))
+                   UNION ALL
+                   SELECT job_id FROM job_runs
+                   WHERE retry_at IS NOT NULL AND job_id IN (SELECT value FROM json_each(?1)))
                GROUP BY job_id)"#,
         ids,
         owner
@@ -296,6 +193,51 @@ async fn running_elsewhere(
     .await?;
     serde_json::from_str(&running)
         .map_err(|e| StoreError::corrupt("job_runs", "running counts", e.to_string()))
+}
+
+/// The first attempts part of [`SqliteStore::claim_due_until`]: plans the due jobs, inserts their
+/// rows and advances their `next_run_at`, in the caller's transaction.
+async fn claim_jobs(
+    tx: &mut sqlx::SqliteConnection,
+    due: Vec<Result<Job, (String, StoreError)>>,
+    now_s: &str,
+    owner: &str,
+    plan: &mut impl FnMut(&Job, u32) -> ClaimPlan,
+    report: &mut ClaimReport,
+) -> Result<(), StoreError> {
+    let jobs = pause_unreadable(&mut *tx, due).await?;
+    let running = running_elsewhere(&mut *tx, &jobs, owner).await?;
+    let decided = Decisions::of(&jobs, &running, now_s, plan, report);
+    if !decided.rows.is_empty() {
+        report.runs = insert_rows(&mut *tx, &decided.rows, &decided.by_id, owner).await?;
+    }
+    let nexts = json_text(&decided.nexts)?;
+    crash_point!("claim-after-insert");
+    // The test mutant (Cargo.toml, `mutant-no-advance`) breaks the claim here, to prove
+    // that the torture audit fails when occurrences are not advanced past.
+    if !cfg!(feature = "mutant-no-advance") {
+        sqlx::query!(
+            "UPDATE jobs SET next_run_at = u.value ->> 'next_run_at' FROM jsonb_each(?) AS u
+         WHERE jobs.id = u.value ->> 'id'",
+            nexts
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !decided.skips_left.is_empty() {
+        // Rare (only jobs with a skip request), so kept out of the statement above, which
+        // every claim runs.
+        let left = json_text(&decided.skips_left)?;
+        sqlx::query!(
+            "UPDATE jobs SET skip_count = u.value ->> 'count',
+                skip_reason = iif(u.value ->> 'count' = 0, NULL, skip_reason)
+             FROM jsonb_each(?) AS u WHERE jobs.id = u.value ->> 'id'",
+            left
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
 }
 
 /// What the plan decided for a batch, as the rows to insert and the next runs to set.
@@ -346,7 +288,10 @@ impl<'a> Decisions<'a> {
                 });
             }
             for span in &plan.runs {
-                decided.rows.push(RowSpec::running(&job.id, *span, now));
+                let delay = job.retry.draw_delay_ms(1);
+                decided
+                    .rows
+                    .push(RowSpec::running(&job.id, *span, now, 1, delay));
             }
             decided.nexts.push(NextRun {
                 id: &job.id,
@@ -358,11 +303,12 @@ impl<'a> Decisions<'a> {
     }
 }
 
-/// Inserts the decided rows in one statement (an occurrence that already has a row is left
-/// alone) and returns the `running` ones this insert created, in due order.
-async fn insert_rows(
+/// Inserts `rows` in one statement (an attempt that already has a row is left alone) and
+/// returns the `running` ones this insert created, in due order, with their jobs from `by_id`.
+pub(super) async fn insert_rows(
     tx: &mut sqlx::SqliteConnection,
-    decided: &Decisions<'_>,
+    rows: &[RowSpec<'_>],
+    by_id: &HashMap<&str, &Job>,
     owner: &str,
 ) -> Result<Vec<ClaimedRun>, StoreError> {
     // Rows this insert creates are exactly those above the current largest id: the write
@@ -371,22 +317,24 @@ async fn insert_rows(
     let before = sqlx::query_scalar!(r#"SELECT ifnull(max(id), 0) AS "id!: i64" FROM job_runs"#)
         .fetch_one(&mut *tx)
         .await?;
-    let specs = json_text(&decided.rows)?;
+    let specs = json_text(rows)?;
     sqlx::query!(
         r#"INSERT INTO job_runs (job_id, scheduled_at, last_scheduled_at, occurrences, kind, status,
-               started_at, finished_at, owner_id, error)
+               started_at, finished_at, owner_id, error, attempt, retry_delay_ms)
            SELECT r.value ->> 'job_id', r.value ->> 'scheduled_at', r.value ->> 'last_scheduled_at',
-                  r.value ->> 'occurrences', 'scheduled', r.value ->> 'status', r.value ->> 'started_at',
-                  r.value ->> 'finished_at', ?2, r.value ->> 'error'
+                  r.value ->> 'occurrences', r.value ->> 'kind', r.value ->> 'status',
+                  r.value ->> 'started_at', r.value ->> 'finished_at', ?2, r.value ->> 'error',
+                  r.value ->> 'attempt', r.value ->> 'retry_delay_ms'
            FROM jsonb_each(?1) AS r WHERE true
-           ON CONFLICT (job_id, scheduled_at) DO NOTHING"#,
+           ON CONFLICT (job_id, scheduled_at, attempt) DO NOTHING"#,
         specs,
         owner
     )
     .execute(&mut *tx)
     .await?;
     let inserted = sqlx::query_scalar!(
-        r#"SELECT json_group_array(json_object('id', id, 'job_id', job_id, 'scheduled_at', scheduled_at))
+        r#"SELECT json_group_array(json_object('id', id, 'job_id', job_id, 'scheduled_at', scheduled_at,
+                  'attempt', attempt))
                AS "rows!: String"
            FROM job_runs WHERE id > ? AND status = 'running'"#,
         before
@@ -396,20 +344,23 @@ async fn insert_rows(
     let inserted: Vec<Inserted> = decode("job_runs", "claimed batch", &inserted)?;
     let mut runs = Vec::with_capacity(inserted.len());
     for row in inserted {
-        let Some(job) = decided.by_id.get(row.job_id.as_str()) else {
+        let Some(job) = by_id.get(row.job_id.as_str()) else {
             continue;
         };
+        let scheduled_at =
+            super::parse_ts("job_runs", &row.job_id, "scheduled_at", &row.scheduled_at)?;
         runs.push(ClaimedRun {
             run_id: row.id,
-            scheduled_at: super::parse_ts(
-                "job_runs",
-                &row.job_id,
-                "scheduled_at",
-                &row.scheduled_at,
-            )?,
+            scheduled_at,
+            attempt: row.attempt,
+            start_at: scheduled_at,
             job_id: row.job_id,
             action: job.action.clone(),
-            jitter_seconds: job.settings.jitter_seconds,
+            jitter_seconds: if row.attempt == 1 {
+                job.settings.jitter_seconds
+            } else {
+                0
+            },
         });
     }
     // Runs start in due order.
@@ -423,15 +374,18 @@ async fn insert_rows(
 
 /// One row to insert into `job_runs`, serialized as a JSON object for `jsonb_each`.
 #[derive(Serialize)]
-struct RowSpec<'a> {
+pub(super) struct RowSpec<'a> {
     job_id: &'a str,
     scheduled_at: String,
     last_scheduled_at: Option<String>,
     occurrences: i64,
+    kind: &'static str,
     status: &'static str,
     started_at: Option<&'a str>,
     finished_at: Option<&'a str>,
     error: Option<String>,
+    attempt: u32,
+    retry_delay_ms: Option<i64>,
 }
 
 impl<'a> RowSpec<'a> {
@@ -448,23 +402,45 @@ impl<'a> RowSpec<'a> {
             scheduled_at: ts(span.first),
             last_scheduled_at: (span.count > 1).then(|| ts(span.last)),
             occurrences: span.count,
+            kind: RunKind::Scheduled.as_str(),
             status: status.as_str(),
             started_at: None,
             finished_at: Some(now),
             error: Some(error),
+            attempt: 1,
+            retry_delay_ms: None,
         }
     }
 
-    fn running(job_id: &'a str, span: Span, now: &'a str) -> RowSpec<'a> {
+    /// A `running` row for attempt `attempt` at `span`, retried `retry_delay_ms` after it ends
+    /// without success (`None`: its last attempt).
+    pub(super) fn running(
+        job_id: &'a str,
+        span: Span,
+        now: &'a str,
+        attempt: u32,
+        retry_delay_ms: Option<i64>,
+    ) -> RowSpec<'a> {
         RowSpec {
             job_id,
             scheduled_at: ts(span.first),
             last_scheduled_at: (span.count > 1).then(|| ts(span.last)),
             occurrences: span.count,
+            kind: RunKind::Scheduled.as_str(),
             status: RunStatus::Running.as_str(),
             started_at: Some(now),
             finished_at: None,
             error: None,
+            attempt,
+            retry_delay_ms,
+        }
+    }
+
+    /// The same row for a manual run's retry: a retry keeps its first attempt's kind.
+    pub(super) fn of_kind(self, kind: RunKind) -> RowSpec<'a> {
+        RowSpec {
+            kind: kind.as_str(),
+            ..self
         }
     }
 }
@@ -490,20 +466,7 @@ struct Inserted {
     id: i64,
     job_id: String,
     scheduled_at: String,
-}
-
-/// One outcome for `record_outcomes`' one `UPDATE … FROM jsonb_each`.
-#[derive(Serialize)]
-struct Outcome<'a> {
-    id: i64,
-    status: &'static str,
-    started_at: String,
-    finished_at: String,
-    duration_ms: i64,
-    http_status: Option<u16>,
-    exit_code: Option<i32>,
-    output: Option<&'a str>,
-    error: Option<&'a str>,
+    attempt: u32,
 }
 
 /// Serializes a batch for a `jsonb_each` parameter.
@@ -512,7 +475,7 @@ struct Outcome<'a> {
 /// hands each object back as JSON text, which every `->>` then parses again (eight times per
 /// inserted row); jsonb_each hands back the binary form, which `->>` reads directly. Measured
 /// on a burst: a third of SQLite's work per occurrence was that re-parsing.
-fn json_text<T: Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
+pub(super) fn json_text<T: Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::corrupt("batch", "json", e.to_string()))
 }
 
@@ -524,6 +487,7 @@ async fn insert_running(
     kind: RunKind,
     now: DateTime<Utc>,
     owner: &str,
+    retry_delay_ms: Option<i64>,
 ) -> Result<Option<i64>, StoreError> {
     let first = ts(span.first);
     let last = (span.count > 1).then(|| ts(span.last));
@@ -531,9 +495,9 @@ async fn insert_running(
     let at = ts(now);
     let id = sqlx::query_scalar!(
         r#"INSERT INTO job_runs (job_id, scheduled_at, last_scheduled_at, occurrences, kind, status,
-            started_at, owner_id)
-         VALUES (?, ?, ?, ?, ?, 'running', ?, ?)
-         ON CONFLICT (job_id, scheduled_at) DO NOTHING
+            started_at, owner_id, retry_delay_ms)
+         VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)
+         ON CONFLICT (job_id, scheduled_at, attempt) DO NOTHING
          RETURNING id AS "id!: i64""#,
         job_id,
         first,
@@ -541,7 +505,8 @@ async fn insert_running(
         span.count,
         kind_s,
         at,
-        owner
+        owner,
+        retry_delay_ms
     )
     .fetch_optional(&mut *tx)
     .await?;

@@ -152,7 +152,8 @@ impl SqliteStore {
     }
 
     /// Marks every `running` run of `owner` (or of no owner, for `None`) as `interrupted` with
-    /// `reason`. Returns how many.
+    /// `reason`, scheduling the retry of each that has attempts left (its claim decided the
+    /// delay, `retry_delay_ms`). Returns how many.
     pub async fn interrupt_runs_of(
         &self,
         owner: Option<&str>,
@@ -161,8 +162,10 @@ impl SqliteStore {
     ) -> Result<u64, StoreError> {
         let at = ts(now);
         let done = sqlx::query!(
-            "UPDATE job_runs SET status = 'interrupted', finished_at = ?, error = ?
-             WHERE status = 'running' AND owner_id IS ?",
+            "UPDATE job_runs SET status = 'interrupted', finished_at = ?1, error = ?2,
+                retry_at = iif(retry_delay_ms IS NULL, NULL,
+                    strftime('%Y-%m-%dT%H:%M:%fZ', ?1, format('%+.3f seconds', retry_delay_ms / 1000.0)))
+             WHERE status = 'running' AND owner_id IS ?3",
             at,
             reason,
             owner
@@ -172,7 +175,8 @@ impl SqliteStore {
         Ok(done.rows_affected())
     }
 
-    /// Marks the given runs of this process `interrupted` (shutdown grace ran out).
+    /// Marks the given runs of this process `interrupted` (shutdown grace ran out), scheduling
+    /// their retries as [`Self::interrupt_runs_of`] does.
     pub async fn interrupt_runs(
         &self,
         run_ids: &[i64],
@@ -183,7 +187,10 @@ impl SqliteStore {
         let mut tx = self.begin_loop_write().await?;
         for id in run_ids {
             sqlx::query!(
-                "UPDATE job_runs SET status = 'interrupted', finished_at = ?, error = ? WHERE id = ? AND status = 'running'",
+                "UPDATE job_runs SET status = 'interrupted', finished_at = ?1, error = ?2,
+                    retry_at = iif(retry_delay_ms IS NULL, NULL,
+                        strftime('%Y-%m-%dT%H:%M:%fZ', ?1, format('%+.3f seconds', retry_delay_ms / 1000.0)))
+                 WHERE id = ?3 AND status = 'running'",
                 at,
                 reason,
                 id

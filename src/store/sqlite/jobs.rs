@@ -169,10 +169,13 @@ impl SqliteStore {
     pub async fn get_job_with_last_run(
         &self,
         id: &str,
-    ) -> Result<Option<(JobEntry, Option<Run>)>, StoreError> {
+    ) -> Result<Option<(JobEntry, Option<Run>, Option<DateTime<Utc>>)>, StoreError> {
         let row = shaped!(query_scalar!(
             [r#"SELECT json_object('job', "# JOB r#", 'last_run', json((SELECT "# RUN r#"
-                    FROM job_runs WHERE job_id = jobs.id ORDER BY scheduled_at DESC LIMIT 1))
+                    FROM job_runs WHERE job_id = jobs.id
+                    ORDER BY scheduled_at DESC, attempt DESC LIMIT 1)),
+                    'next_retry_at', (SELECT min(retry_at) FROM job_runs
+                    WHERE job_id = jobs.id AND retry_at IS NOT NULL)
                 ) AS "row!: String"
                 FROM jobs WHERE id = ?"#],
             id
@@ -185,7 +188,9 @@ impl SqliteStore {
         let both: JobWithLastRun = decode("jobs", id, &row)?;
         let job = entry(both.job)?;
         let run = both.last_run.map(Run::try_from).transpose()?;
-        Ok(Some((job, run)))
+        let next_retry_at =
+            super::parse_opt_ts("job_runs", id, "retry_at", both.next_retry_at.as_deref())?;
+        Ok(Some((job, run, next_retry_at)))
     }
 
     /// Deletes the job and its run history, auditing it as `key_name`'s. Returns whether it
@@ -372,7 +377,7 @@ impl SqliteStore {
     }
 }
 
-/// A JSON column of job `id` (`expect`, `history`): JSON text, or NULL when the job leaves it
+/// A JSON column of job `id` (`expect`, `history`, `retry`): JSON text, or NULL when the job leaves it
 /// out.
 pub(super) fn json_column<T: serde::Serialize>(
     id: &str,
@@ -410,13 +415,14 @@ async fn write_row(
     let replace = bool_int(replace);
     let expect = json_column(&job.id, job.expect)?;
     let history = json_column(&job.id, job.history)?;
+    let retry = json_column(&job.id, job.retry.some())?;
     // `DO UPDATE … WHERE ?18`: when false, a conflicting row is left alone (no row changed).
     let done = sqlx::query!(
         "INSERT INTO jobs (id, name, trigger_type, cron_expr, timezone, interval_seconds, start_at,
             end_at, run_at, action, next_run_at, paused, misfire_grace_seconds, coalesce_missed,
-            max_instances, jitter_seconds, created_at, updated_at, expect, history)
+            max_instances, jitter_seconds, created_at, updated_at, expect, history, retry)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17, ?19,
-            ?20)
+            ?20, ?21)
          ON CONFLICT (id) DO UPDATE SET name = excluded.name,
             trigger_type = excluded.trigger_type, cron_expr = excluded.cron_expr,
             timezone = excluded.timezone, interval_seconds = excluded.interval_seconds,
@@ -427,7 +433,7 @@ async fn write_row(
             jitter_seconds = excluded.jitter_seconds, updated_at = excluded.updated_at,
             paused_by = NULL, paused_at = NULL, pause_reason = NULL, paused_until = NULL,
             skip_count = 0, skip_reason = NULL, expect = excluded.expect,
-            history = excluded.history
+            history = excluded.history, retry = excluded.retry
          WHERE ?18",
         job.id,
         job.name,
@@ -449,6 +455,7 @@ async fn write_row(
         replace,
         expect,
         history,
+        retry,
     )
     .execute(&mut *tx)
     .await?;
@@ -491,11 +498,31 @@ pub(super) async fn due_jobs(
     ))
     .fetch_one(&mut *conn)
     .await?;
+    decode_batch(&batch)
+}
+
+/// The jobs with these ids (a JSON array of text), as [`due_jobs`] reads them.
+pub(super) async fn jobs_by_ids(
+    conn: &mut sqlx::SqliteConnection,
+    ids: &str,
+) -> Result<Vec<Result<Job, (String, StoreError)>>, StoreError> {
+    let batch = shaped!(query_scalar!(
+        [r#"SELECT json_group_array("# JOB r#") AS "rows!: String"
+            FROM (SELECT * FROM jobs WHERE id IN (SELECT value FROM json_each(?)))"#],
+        ids
+    ))
+    .fetch_one(&mut *conn)
+    .await?;
+    decode_batch(&batch)
+}
+
+/// A batch of shaped `jobs` rows, each decoded on its own.
+fn decode_batch(batch: &str) -> Result<Vec<Result<Job, (String, StoreError)>>, StoreError> {
     // Each row is decoded on its own: one hand-edited value of the wrong type (CHECKs let
     // `'60s'` into an INTEGER column) must pause that job, not stop every job from firing.
     // The rows are borrowed as raw JSON text and decoded once each, straight into `JobRow`
     // (a `serde_json::Value` per row first cost a map and a key string per column).
-    let rows: Vec<&RawValue> = serde_json::from_str(&batch)
+    let rows: Vec<&RawValue> = serde_json::from_str(batch)
         .map_err(|e| StoreError::corrupt("jobs", "due batch", e.to_string()))?;
     Ok(rows
         .into_iter()
@@ -546,4 +573,5 @@ struct JobWithLastRun<'a> {
     #[serde(borrow)]
     job: &'a RawValue,
     last_run: Option<RunRow>,
+    next_retry_at: Option<String>,
 }

@@ -19,7 +19,8 @@ use crate::model::{Job, JobSettings, Run, RunKind};
 use crate::schedule::Trigger;
 use crate::store::StoreError;
 use crate::store::columns::{
-    expect_from_json, health_counters, history_from_json, pause_note, skip_request,
+    expect_from_json, health_counters, history_from_json, pause_note, retry_from_json,
+    skip_request,
 };
 
 /// Calls a sqlx query macro on SQL given as pieces, where the bare names `JOB` and `RUN` stand
@@ -43,7 +44,7 @@ macro_rules! shaped {
                 'paused_by', paused_by, 'paused_at', paused_at, 'pause_reason', pause_reason,
                 'paused_until', paused_until, 'skip_count', skip_count, 'skip_reason', skip_reason,
                 'expect', expect, 'last_success_at', last_success_at,
-                'consecutive_failures', consecutive_failures, 'history', history)"
+                'consecutive_failures', consecutive_failures, 'history', history, 'retry', retry)"
         ], [$($rest)*], $args)
     };
     (@munch $mac:ident, [$($done:tt)*], [RUN $($rest:tt)*], $args:tt) => {
@@ -52,7 +53,8 @@ macro_rules! shaped {
                 'last_scheduled_at', last_scheduled_at, 'occurrences', occurrences, 'kind', kind,
                 'status', status, 'started_at', started_at, 'finished_at', finished_at,
                 'duration_ms', duration_ms, 'owner_id', owner_id, 'http_status', http_status,
-                'exit_code', exit_code, 'output', output, 'error', error)"
+                'exit_code', exit_code, 'output', output, 'error', error, 'attempt', attempt,
+                'retry_at', retry_at)"
         ], [$($rest)*], $args)
     };
     (@munch $mac:ident, [$($done:tt)*], [$sql:literal $($rest:tt)*], $args:tt) => {
@@ -130,6 +132,8 @@ pub(super) struct JobRow<'a> {
     consecutive_failures: i64,
     #[serde(borrow, deserialize_with = "opt_text")]
     history: Option<Cow<'a, str>>,
+    #[serde(borrow, deserialize_with = "opt_text")]
+    retry: Option<Cow<'a, str>>,
 }
 
 /// A nullable text column, borrowed when it can be (serde borrows a bare `Cow<str>` field, not
@@ -240,6 +244,12 @@ impl TryFrom<JobRow<'_>> for Job {
             .as_deref()
             .map(|h| history_from_json(key, h))
             .transpose()?;
+        let retry = row
+            .retry
+            .as_deref()
+            .map(|r| retry_from_json(key, r))
+            .transpose()?
+            .unwrap_or_default();
         let counters = health_counters(
             key,
             parse_opt_ts(
@@ -264,6 +274,7 @@ impl TryFrom<JobRow<'_>> for Job {
             skip,
             expect,
             history,
+            retry,
             counters,
         })
     }
@@ -288,6 +299,8 @@ pub(super) struct RunRow {
     exit_code: Option<i64>,
     output: Option<String>,
     error: Option<String>,
+    attempt: i64,
+    retry_at: Option<String>,
 }
 
 impl TryFrom<RunRow> for Run {
@@ -316,6 +329,10 @@ impl TryFrom<RunRow> for Run {
             exit_code: row.exit_code,
             output: row.output,
             error: row.error,
+            attempt: u32::try_from(row.attempt).map_err(|_| {
+                StoreError::corrupt("job_runs", &key, format!("attempt: {} is out of range", row.attempt))
+            })?,
+            retry_at: parse_opt_ts("job_runs", &key, "retry_at", row.retry_at.as_deref())?,
             job_id: row.job_id,
         })
     }

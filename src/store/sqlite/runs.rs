@@ -3,29 +3,36 @@
 
 use std::collections::HashMap;
 
-use super::SqliteStore;
+use chrono::{DateTime, Utc};
+
+use super::{SqliteStore, parse_ts, ts};
 use super::rows::{RunRow, decode, shaped};
 use crate::model::Run;
-use crate::store::StoreError;
+use crate::store::{RunCursor, StoreError};
 
 impl SqliteStore {
-    /// Runs of a job, newest occurrence first, with `scheduled_at` before `before` when given
-    /// (keyset paging on the unique (job_id, scheduled_at) index).
+    /// Runs of a job, newest attempt at the newest occurrence first, after `before` in that
+    /// order when given (keyset paging on the unique (job_id, scheduled_at, attempt) index).
     pub async fn list_runs(
         &self,
         job_id: &str,
-        before: Option<&str>,
+        before: Option<RunCursor>,
         limit: u32,
     ) -> Result<Vec<Run>, StoreError> {
         // `~` sorts after every timestamp: no cursor means "from the newest".
-        let before = before.unwrap_or("~");
+        let (at, attempt) = match before {
+            Some(c) => (ts(c.scheduled_at), i64::from(c.attempt)),
+            None => ("~".to_string(), 0),
+        };
         let limit = i64::from(limit);
         let page = shaped!(query_scalar!(
             [r#"SELECT json_group_array("# RUN r#") AS "rows!: String"
-                FROM (SELECT * FROM job_runs WHERE job_id = ? AND scheduled_at < ?
-                      ORDER BY scheduled_at DESC LIMIT ?)"#],
+                FROM (SELECT * FROM job_runs WHERE job_id = ?1
+                      AND (scheduled_at, attempt) < (?2, ?3)
+                      ORDER BY scheduled_at DESC, attempt DESC LIMIT ?4)"#],
             job_id,
-            before,
+            at,
+            attempt,
             limit
         ))
         .fetch_one(&self.pool)
@@ -64,7 +71,7 @@ impl SqliteStore {
             [r#"SELECT json_group_array("# RUN r#") AS "rows!: String"
                 FROM job_runs
                 WHERE id IN (SELECT (SELECT l.id FROM job_runs AS l WHERE l.job_id = j.value
-                                     ORDER BY l.scheduled_at DESC LIMIT 1)
+                                     ORDER BY l.scheduled_at DESC, l.attempt DESC LIMIT 1)
                              FROM json_each(?) AS j)"#],
             ids
         ))
@@ -75,6 +82,36 @@ impl SqliteStore {
             .map(|r| {
                 let run = Run::try_from(r)?;
                 Ok((run.job_id.clone(), run))
+            })
+            .collect()
+    }
+
+    /// [`crate::store::Store::next_retries`] on SQLite: the partial index on pending retries
+    /// by job answers it without touching the history.
+    pub async fn next_retries(
+        &self,
+        job_ids: &[&str],
+    ) -> Result<HashMap<String, DateTime<Utc>>, StoreError> {
+        if job_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids = serde_json::to_string(job_ids)
+            .map_err(|e| StoreError::corrupt("job_runs", "ids", e.to_string()))?;
+        let found = sqlx::query_scalar!(
+            r#"SELECT json_group_object(job_id, at) AS "retries!: String" FROM (
+                   SELECT job_id, min(retry_at) AS at FROM job_runs
+                   WHERE retry_at IS NOT NULL AND job_id IN (SELECT value FROM json_each(?))
+                   GROUP BY job_id)"#,
+            ids
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let found: HashMap<String, String> = decode("job_runs", "next retries", &found)?;
+        found
+            .into_iter()
+            .map(|(job, at)| {
+                let at = parse_ts("job_runs", &job, "retry_at", &at)?;
+                Ok((job, at))
             })
             .collect()
     }

@@ -90,9 +90,11 @@ impl CommandAction {
 }
 
 /// Runs `action` and reports how it went. Expects a validated action.
-pub(super) async fn execute(action: &CommandAction) -> Outcome {
+pub(super) async fn execute(action: &CommandAction, idempotency_key: &str, attempt: u32) -> Outcome {
     let spawned = Command::new(&action.program)
         .args(&action.args)
+        .env("SCHEDLITE_IDEMPOTENCY_KEY", idempotency_key)
+        .env("SCHEDLITE_ATTEMPT", attempt.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -264,6 +266,19 @@ mod tests {
     use super::*;
     use std::time::Instant;
 
+    const KEY: &str = "job-1@2026-12-02T00:00:00.000Z";
+
+    #[tokio::test]
+    async fn the_attempt_and_the_idempotency_key_are_in_the_environment() {
+        let script = "echo \"$SCHEDLITE_ATTEMPT $SCHEDLITE_IDEMPOTENCY_KEY\"";
+        let outcome = execute(&sh(script, 10), KEY, 3).await;
+        assert_eq!(outcome.status, OutcomeStatus::Succeeded);
+        assert_eq!(
+            outcome.output.as_deref(),
+            Some("stdout:\n3 job-1@2026-12-02T00:00:00.000Z")
+        );
+    }
+
     fn sh(script: &str, timeout_seconds: u64) -> CommandAction {
         CommandAction {
             program: "sh".to_owned(),
@@ -274,7 +289,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_non_zero_exit_fails_with_code_and_both_streams() {
-        let outcome = execute(&sh("echo out; echo err >&2; exit 3", 10)).await;
+        let outcome = execute(&sh("echo out; echo err >&2; exit 3", 10), KEY, 1).await;
 
         assert_eq!(outcome.status, OutcomeStatus::Failed);
         assert_eq!(outcome.exit_code, Some(3));
@@ -294,7 +309,7 @@ mod tests {
             timeout_seconds: 10,
         };
 
-        let outcome = execute(&action).await;
+        let outcome = execute(&action, KEY, 1).await;
 
         assert_eq!(outcome.status, OutcomeStatus::Succeeded, "{outcome:?}");
         assert_eq!(outcome.exit_code, Some(0));
@@ -310,7 +325,7 @@ mod tests {
             timeout_seconds: 10,
         };
 
-        let outcome = execute(&action).await;
+        let outcome = execute(&action, KEY, 1).await;
 
         assert_eq!(outcome.output.as_deref(), Some("stdout:\n$HOME a  b;"));
     }
@@ -319,7 +334,7 @@ mod tests {
     async fn a_slow_program_is_killed_and_reaped_at_the_timeout() {
         let started = Instant::now();
 
-        let outcome = execute(&sh("echo $$; exec sleep 30", 1)).await;
+        let outcome = execute(&sh("echo $$; exec sleep 30", 1), KEY, 1).await;
 
         assert!(
             started.elapsed() < Duration::from_secs(5),
@@ -347,7 +362,7 @@ mod tests {
     async fn a_grandchild_holding_the_pipes_does_not_hang_a_timeout() {
         let started = Instant::now();
 
-        let outcome = execute(&sh("sleep 10 & exec sleep 30", 1)).await;
+        let outcome = execute(&sh("sleep 10 & exec sleep 30", 1), KEY, 1).await;
 
         assert_eq!(outcome.status, OutcomeStatus::TimedOut);
         assert!(
@@ -361,7 +376,7 @@ mod tests {
     async fn a_grandchild_holding_the_pipes_does_not_hang_a_success() {
         let started = Instant::now();
 
-        let outcome = execute(&sh("sleep 10 & echo done", 10)).await;
+        let outcome = execute(&sh("sleep 10 & echo done", 10), KEY, 1).await;
 
         assert_eq!(outcome.status, OutcomeStatus::Succeeded, "{outcome:?}");
         assert_eq!(outcome.output.as_deref(), Some("stdout:\ndone"));
@@ -374,7 +389,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_program_killed_by_a_signal_fails_naming_it() {
-        let outcome = execute(&sh("kill -9 $$", 10)).await;
+        let outcome = execute(&sh("kill -9 $$", 10), KEY, 1).await;
 
         assert_eq!(outcome.status, OutcomeStatus::Failed);
         assert_eq!(outcome.exit_code, None);
@@ -389,7 +404,7 @@ mod tests {
             timeout_seconds: 10,
         };
 
-        let outcome = execute(&action).await;
+        let outcome = execute(&action, KEY, 1).await;
 
         assert_eq!(outcome.status, OutcomeStatus::Failed);
         assert_eq!(outcome.exit_code, None);
@@ -403,7 +418,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_flood_of_output_keeps_only_the_tail() {
-        let outcome = execute(&sh("yes | head -c 5000000; echo oops >&2", 30)).await;
+        let outcome = execute(&sh("yes | head -c 5000000; echo oops >&2", 30), KEY, 1).await;
 
         assert_eq!(outcome.status, OutcomeStatus::Succeeded, "{outcome:?}");
         let output = outcome.output.expect("output kept");

@@ -23,13 +23,15 @@ impl Executor {
         })
     }
 
-    /// Runs `action` for the occurrence (`job_id`, `scheduled_at`) and reports how it went.
+    /// Runs attempt `attempt` (from 1) at the occurrence (`job_id`, `scheduled_at`) of `action`
+    /// and reports how it went.
     ///
     /// Never panics or returns `Err`: every failure is an [`Outcome`]. The action is
     /// validated again first (rows can be edited by hand), and an invalid one fails without
     /// running. http sends `Idempotency-Key: <job_id>@<scheduled_at>` (RFC 3339, millis,
-    /// `Z`); its timeout covers the whole request including reading the first KiB of body.
-    /// command runs the program without a shell, stdin null, environment inherited; on
+    /// `Z`), the same for every attempt, and `Schedlite-Attempt: <attempt>`; its timeout covers the whole request including reading the first KiB of body.
+    /// command runs the program without a shell, stdin null, environment inherited plus
+    /// `SCHEDLITE_IDEMPOTENCY_KEY` and `SCHEDLITE_ATTEMPT`; on
     /// timeout the child is killed and reaped and the output so far is kept.
     /// Cancel-safe: dropping the future drops the request or kills the child.
     #[tracing::instrument(
@@ -39,6 +41,7 @@ impl Executor {
             job.id = %job_id,
             scheduled_at = %scheduled_at.to_rfc3339_opts(SecondsFormat::Millis, true),
             action = action.kind(),
+            attempt,
         )
     )]
     pub async fn execute(
@@ -46,6 +49,7 @@ impl Executor {
         action: &Action,
         job_id: &str,
         scheduled_at: DateTime<Utc>,
+        attempt: u32,
     ) -> Outcome {
         if let Err(error) = action.validate() {
             tracing::warn!(%error, "refusing to execute an invalid action");
@@ -54,8 +58,13 @@ impl Executor {
         let started = Instant::now();
         let outcome = match action {
             Action::Noop => noop::execute(),
-            Action::Http(http) => http::execute(&self.client, http, job_id, scheduled_at).await,
-            Action::Command(command) => command::execute(command).await,
+            Action::Http(http) => {
+                http::execute(&self.client, http, job_id, scheduled_at, attempt).await
+            }
+            Action::Command(command) => {
+                let key = http::idempotency_key(job_id, scheduled_at);
+                command::execute(command, &key, attempt).await
+            }
         };
         tracing::debug!(
             status = outcome.status.as_str(),
@@ -78,7 +87,7 @@ mod tests {
         let executor = Executor::new().expect("client builds");
         let scheduled_at = "2026-11-28T12:00:00Z".parse().expect("valid instant");
 
-        let outcome = executor.execute(&Action::Noop, "job-1", scheduled_at).await;
+        let outcome = executor.execute(&Action::Noop, "job-1", scheduled_at, 1).await;
 
         assert_eq!(outcome, Outcome::succeeded());
     }
@@ -93,7 +102,7 @@ mod tests {
         };
 
         let outcome = executor
-            .execute(&Action::Command(action), "job-1", Utc::now())
+            .execute(&Action::Command(action), "job-1", Utc::now(), 1)
             .await;
 
         assert_eq!(outcome.status, OutcomeStatus::Failed);

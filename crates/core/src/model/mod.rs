@@ -33,9 +33,11 @@ macro_rules! stored_as_text {
 
 mod health;
 mod history;
+mod retry;
 
 pub use health::{CounterChange, Expect, FinishedRun, Health, HealthCounters, fold_outcomes};
 pub use history::{HistoryLimits, MAX_KEEP_DAYS, MAX_KEEP_RUNS};
+pub use retry::{MAX_ATTEMPTS, RetryPolicy};
 
 /// Per-job firing policy (DESIGN.md, *Firing semantics*).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +83,8 @@ pub struct NewJob {
     /// How long its runs are kept, where it differs from the server's flags; `None`: as the
     /// server says.
     pub history: Option<HistoryLimits>,
+    /// How a failed attempt is tried again (the default: it is not).
+    pub retry: RetryPolicy,
 }
 
 /// A stored job.
@@ -114,6 +118,8 @@ pub struct Job {
     /// How long its runs are kept, where it differs from the server's flags; `None`: as the
     /// server says.
     pub history: Option<HistoryLimits>,
+    /// How a failed attempt is tried again (the default: it is not).
+    pub retry: RetryPolicy,
     /// The counters its health is computed from, kept by the outcome write.
     pub counters: HealthCounters,
 }
@@ -325,6 +331,10 @@ pub struct Run {
     pub output: Option<String>,
     /// Why it did not succeed.
     pub error: Option<String>,
+    /// Which attempt at the occurrence this row is, from 1.
+    pub attempt: u32,
+    /// When the next attempt starts, while one is pending after this one.
+    pub retry_at: Option<DateTime<Utc>>,
 }
 
 /// What an API key may do.

@@ -14,9 +14,13 @@ pub struct ClaimedRun {
     pub job_id: String,
     /// Its occurrence (sent as the `Idempotency-Key`).
     pub scheduled_at: DateTime<Utc>,
+    /// Which attempt at the occurrence (sent as `Schedlite-Attempt`).
+    pub attempt: u32,
+    /// When it starts: the occurrence for a first attempt, the retry's instant for a later one.
+    pub start_at: DateTime<Utc>,
     /// What to execute.
     pub action: Action,
-    /// Random start delay bound.
+    /// Random start delay bound (first attempts only: a retry's delay has its own jitter).
     pub jitter_seconds: u32,
 }
 
@@ -108,4 +112,14 @@ pub fn closed_reason(count: i64, reason: &str) -> String {
     } else {
         reason.to_string()
     }
+}
+
+/// Where a job's run history continues (newest first): before this attempt at this occurrence.
+/// Attempts at one occurrence share its instant, so the instant alone cannot be a cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunCursor {
+    /// The occurrence of the last run of the previous page.
+    pub scheduled_at: DateTime<Utc>,
+    /// Its attempt.
+    pub attempt: u32,
 }

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use super::StoreError;
-use crate::model::{Expect, HealthCounters, HistoryLimits, PauseNote, SkipRequest};
+use crate::model::{Expect, HealthCounters, HistoryLimits, PauseNote, RetryPolicy, SkipRequest};
 use crate::schedule::Trigger;
 
 /// A trigger spread over its columns, instants already read as such.
@@ -169,6 +169,32 @@ fn checked_history(key: &str, limits: HistoryLimits) -> Result<HistoryLimits, St
             format!("history.{problem}"),
         )),
         None => Ok(limits),
+    }
+}
+
+/// The `retry` column of the `jobs` row `key` (JSON text) as a [`RetryPolicy`], checked: a
+/// hand-edited policy out of range makes the job `broken` instead of retrying without end.
+pub fn retry_from_json(key: &str, json: &str) -> Result<RetryPolicy, StoreError> {
+    let policy = serde_json::from_str(json)
+        .map_err(|e| StoreError::corrupt("jobs", key, format!("retry: {e}")))?;
+    checked_retry(key, policy)
+}
+
+/// The `retry` column of the `jobs` row `key` (a JSON value) as a [`RetryPolicy`], checked.
+pub fn retry_from_value(key: &str, value: serde_json::Value) -> Result<RetryPolicy, StoreError> {
+    let policy = serde_json::from_value(value)
+        .map_err(|e| StoreError::corrupt("jobs", key, format!("retry: {e}")))?;
+    checked_retry(key, policy)
+}
+
+fn checked_retry(key: &str, policy: RetryPolicy) -> Result<RetryPolicy, StoreError> {
+    match policy.problem() {
+        Some((field, why)) => Err(StoreError::corrupt(
+            "jobs",
+            key,
+            format!("retry.{field}: {why}"),
+        )),
+        None => Ok(policy),
     }
 }
 

@@ -16,7 +16,7 @@ mod retention;
 mod seed;
 
 pub use audit::AuditEntry;
-pub use claims::{ClaimReport, ClaimedRun, RunRecord};
+pub use claims::{ClaimReport, ClaimedRun, RunCursor, RunRecord};
 pub use copy::{COPY_PAGE, TableCounts};
 pub use error::{StorageCondition, StoreError};
 pub use instances::Instance;

@@ -20,7 +20,7 @@ pub(in crate::actions) fn build_client() -> Result<reqwest::Client, ActionError>
 }
 
 /// `<job_id>@<scheduled_at>`, the instant as fixed-width RFC 3339 with millis and `Z`.
-fn idempotency_key(job_id: &str, scheduled_at: DateTime<Utc>) -> String {
+pub(in crate::actions) fn idempotency_key(job_id: &str, scheduled_at: DateTime<Utc>) -> String {
     format!(
         "{job_id}@{}",
         scheduled_at.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -34,8 +34,10 @@ pub(in crate::actions) async fn execute(
     action: &HttpAction,
     job_id: &str,
     scheduled_at: DateTime<Utc>,
+    attempt: u32,
 ) -> Outcome {
-    let request = match build_request(client, action, &idempotency_key(job_id, scheduled_at)) {
+    let key = idempotency_key(job_id, scheduled_at);
+    let request = match build_request(client, action, &key, attempt) {
         Ok(request) => request,
         Err(reason) => return Outcome::failed(reason),
     };
@@ -89,6 +91,7 @@ fn build_request(
     client: &reqwest::Client,
     action: &HttpAction,
     idempotency_key: &str,
+    attempt: u32,
 ) -> Result<reqwest::Request, String> {
     let method = Method::from_bytes(action.method.to_ascii_uppercase().as_bytes())
         .map_err(|_| format!("invalid method {:?}", action.method))?;
@@ -114,6 +117,11 @@ fn build_request(
     let key = HeaderValue::from_str(idempotency_key)
         .map_err(|_| format!("job id {idempotency_key:?} cannot be sent in a header"))?;
     headers.insert(HeaderName::from_static("idempotency-key"), key);
+    // Set after the action's own headers, so a job cannot send a misleading attempt number.
+    headers.insert(
+        HeaderName::from_static("schedlite-attempt"),
+        HeaderValue::from(attempt),
+    );
     let mut builder = client.request(method, url).headers(headers);
     if let Some(body) = &action.body {
         builder = builder.body(body.clone());
@@ -281,7 +289,7 @@ mod tests {
     async fn execute(action: HttpAction) -> Outcome {
         let executor = Executor::new().expect("client builds");
         executor
-            .execute(&Action::Http(action), "job-1", scheduled_at())
+            .execute(&Action::Http(action), "job-1", scheduled_at(), 1)
             .await
     }
 
