@@ -31,6 +31,7 @@ pub(crate) async fn scenario_idle(ctx: &mut Ctx) -> Result<()> {
                 paused: false,
                 expect: None,
                 history: None,
+                retry: Default::default(),
             };
             store
                 .insert_job(&job, Some(at), Utc::now(), "bench")

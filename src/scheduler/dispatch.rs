@@ -88,10 +88,12 @@ impl Runner {
         let job_id = run.job_id.clone();
         let (scheduled_at, attempt) = (run.scheduled_at, run.attempt);
         let action = run.action.clone();
-        let task =
-            tokio::spawn(async move { executor.execute(&action, &job_id, scheduled_at, attempt).await });
-        match task.await
-        {
+        let task = tokio::spawn(async move {
+            executor
+                .execute(&action, &job_id, scheduled_at, attempt)
+                .await
+        });
+        match task.await {
             Ok(outcome) => outcome,
             Err(e) => Outcome::failed(format!("the action panicked: {e}")),
         }

@@ -120,6 +120,7 @@ pub struct Metrics {
     paused: Gauge,
     running: Gauge,
     due: Gauge,
+    retries_pending: Gauge,
     by_health: Family<HealthLabel, Gauge>,
 }
 
@@ -148,6 +149,7 @@ impl Metrics {
             paused: Gauge::default(),
             running: Gauge::default(),
             due: Gauge::default(),
+            retries_pending: Gauge::default(),
             by_health: Family::default(),
             registry: Registry::default(),
         };
@@ -228,6 +230,11 @@ impl Metrics {
             "Jobs due now that no pass has claimed yet",
             self.due.clone(),
         );
+        r.register(
+            "retries_pending",
+            "Attempts that failed and wait for their retry, in every process",
+            self.retries_pending.clone(),
+        );
     }
 
     /// Counts occurrences recorded with `status`.
@@ -281,6 +288,7 @@ impl Metrics {
         self.paused.set(gauges.paused);
         self.running.set(gauges.running);
         self.due.set(gauges.due);
+        self.retries_pending.set(gauges.retries_pending);
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);

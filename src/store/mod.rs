@@ -52,9 +52,10 @@ use std::path::{Path, PathBuf};
 pub use copy::{CopyError, CopyReport, copy_store};
 pub use schedlite_core::store::columns;
 pub use schedlite_core::store::{
-    AgeCutoffs, AuditEntry, COPY_PAGE, ClaimReport, ClaimedRun, RunCursor, Gauges, Instance, JobCursor,
+    AgeCutoffs, AuditEntry, COPY_PAGE, ClaimReport, ClaimedRun, Gauges, Instance, JobCursor,
     JobFilter, JobOrder, JobPage, MigrationReport, OpenOptions, PRUNE_BATCH, PRUNE_JOBS_PER_STEP,
-    PruneStep, RunRecord, SeedHistory, SeedTrigger, StorageCondition, StoreError, TableCounts,
+    PruneStep, RunCursor, RunRecord, SeedHistory, SeedTrigger, StorageCondition, StoreError,
+    TableCounts,
 };
 pub use schedlite_postgres::PgStore;
 pub use sqlite::SqliteStore;

@@ -55,7 +55,7 @@ async fn a_claim_starts_due_runs_and_advances_the_job(db: Db) {
     assert_eq!(run.started_at, Some(plus_ms(t, 5)));
     let job = db.store.get_job("a").await.expect("get").expect("job");
     assert_eq!(job.next_run_at, Some(plus_ms(t, 1000)));
-    let (_, last) = db
+    let (_, last, _) = db
         .store
         .get_job_with_last_run("a")
         .await

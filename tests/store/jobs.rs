@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use chrono::Duration;
 use schedlite::actions::Action;
-use schedlite::model::{HistoryLimits, JobEntry, JobSettings, NewJob};
+use schedlite::model::{HistoryLimits, JobEntry, JobSettings, NewJob, RetryPolicy};
 use schedlite::schedule::{Trigger, TriggerKind};
 use schedlite::store::{Gauges, JobFilter, JobOrder, StoreError};
 
@@ -51,6 +51,13 @@ async fn what_is_written_is_read_back_field_by_field(db: Db) {
                 keep_failed_days: None,
                 keep_runs: Some(50),
             }),
+            retry: RetryPolicy {
+                max_attempts: 4,
+                initial_delay_seconds: 2,
+                max_delay_seconds: 60,
+                multiplier: 3.0,
+                jitter: false,
+            },
         },
         NewJob {
             name: None,
@@ -90,7 +97,7 @@ async fn what_is_written_is_read_back_field_by_field(db: Db) {
         let again = db.store.get_job(&new.id).await.expect("get");
         assert_eq!(again.as_ref(), Some(&stored));
         let with_run = db.store.get_job_with_last_run(&new.id).await.expect("get");
-        assert_eq!(with_run, Some((JobEntry::Readable(stored), None)));
+        assert_eq!(with_run, Some((JobEntry::Readable(stored), None, None)));
     }
     let page = db
         .store
@@ -385,7 +392,8 @@ async fn counts_and_the_earliest_next_run(db: Db) {
             jobs: 3,
             paused: 1,
             running: 1,
-            due: 1
+            due: 1,
+            retries_pending: 0,
         }
     );
 }

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use schedlite::actions::Action;
-use schedlite::model::{ClaimPlan, Job, JobEntry, JobSettings, NewJob, Span};
+use schedlite::model::{ClaimPlan, Job, JobEntry, JobSettings, NewJob, RetryPolicy, Span};
 use schedlite::schedule::Trigger;
 use schedlite::store::{ClaimedRun, Store};
 use schedlite::timestamp::Timestamp;
@@ -29,6 +29,7 @@ pub fn job(id: &str, trigger: Trigger) -> NewJob {
         paused: false,
         expect: None,
         history: None,
+        retry: RetryPolicy::default(),
     }
 }
 

@@ -275,7 +275,10 @@ async fn claim_jobs(
 
 /// The readable due jobs. A due job whose row cannot be read (a bad hand edit) is paused with
 /// an error logged, rather than blocking the loop; its definition is left for the operator.
-pub(crate) async fn pause_unreadable(tx: &mut PgConnection, due: Vec<JobRow>) -> Result<Vec<Job>, StoreError> {
+pub(crate) async fn pause_unreadable(
+    tx: &mut PgConnection,
+    due: Vec<JobRow>,
+) -> Result<Vec<Job>, StoreError> {
     let mut jobs = Vec::with_capacity(due.len());
     let mut unreadable = Vec::new();
     for row in due {

@@ -48,14 +48,15 @@ impl PgStore {
             let skip = job.skip.as_ref();
             let expect = json_column(&job.id, job.expect)?;
             let history = json_column(&job.id, job.history)?;
+            let retry = json_column(&job.id, job.retry.some())?;
             sqlx::query!(
                 "INSERT INTO jobs (id, name, trigger_type, cron_expr, timezone, interval_seconds,
                     start_at, end_at, run_at, action, next_run_at, paused, misfire_grace_seconds,
                     coalesce_missed, max_instances, jitter_seconds, created_at, updated_at,
                     paused_by, paused_at, pause_reason, paused_until, skip_count, skip_reason,
-                    expect, last_success_at, consecutive_failures, history)
+                    expect, last_success_at, consecutive_failures, history, retry)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                    $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)",
+                    $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)",
                 job.id,
                 job.name,
                 c.trigger_type,
@@ -84,6 +85,7 @@ impl PgStore {
                 job.counters.last_success_at.map(ms),
                 i64::from(job.counters.consecutive_failures),
                 history,
+                retry,
             )
             .execute(&mut *tx)
             .await?;
@@ -127,8 +129,9 @@ impl PgStore {
             sqlx::query!(
                 "INSERT INTO job_runs (id, job_id, scheduled_at, last_scheduled_at, occurrences,
                     kind, status, started_at, finished_at, duration_ms, owner_id, http_status,
-                    exit_code, output, error)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                    exit_code, output, error, attempt, retry_delay_ms, retry_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                    $18)",
                 run.id,
                 run.job_id,
                 ms(run.scheduled_at),
@@ -143,7 +146,10 @@ impl PgStore {
                 run.http_status,
                 run.exit_code,
                 run.output,
-                run.error
+                run.error,
+                i64::from(run.attempt),
+                run.retry_delay_ms,
+                run.retry_at.map(ms)
             )
             .execute(&mut *tx)
             .await?;

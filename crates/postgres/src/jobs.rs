@@ -96,7 +96,11 @@ impl PgStore {
         )
         .fetch_one(&mut *conn)
         .await?;
-        Ok(Some((job, run.map(Run::try_from).transpose()?, next_retry_at)))
+        Ok(Some((
+            job,
+            run.map(Run::try_from).transpose()?,
+            next_retry_at,
+        )))
     }
 
     /// Deletes the job and its history, audited as `key_name`'s. Returns whether it existed.
@@ -166,13 +170,14 @@ impl PgStore {
         Ok(JobPage { jobs, next })
     }
 
-    /// Counts for the metrics and health: jobs, paused, running runs, due backlog.
+    /// Counts for the metrics and health: jobs, paused, running runs, due backlog, pending retries.
     pub async fn gauges(&self, now: DateTime<Utc>) -> Result<Gauges, StoreError> {
         let row = sqlx::query!(
             r#"SELECT (SELECT count(*) FROM jobs) AS "jobs!",
                       (SELECT count(*) FROM jobs WHERE paused) AS "paused!",
                       (SELECT count(*) FROM job_runs WHERE status = 'running') AS "running!",
-                      (SELECT count(*) FROM jobs WHERE next_run_at <= $1) AS "due!""#,
+                      (SELECT count(*) FROM jobs WHERE next_run_at <= $1) AS "due!",
+                      (SELECT count(*) FROM job_runs WHERE retry_at IS NOT NULL) AS "retries!""#,
             ms(now)
         )
         .fetch_one(&mut *self.conn().await?)
@@ -182,6 +187,7 @@ impl PgStore {
             paused: row.paused,
             running: row.running,
             due: row.due,
+            retries_pending: row.retries,
         })
     }
 
@@ -230,13 +236,19 @@ impl PgStore {
         Ok(job)
     }
 
-    /// The earliest `next_run_at` of any job: when the loop must wake next.
+    /// The earliest `next_run_at` of any job or `retry_at` of an unpaused job's pending retry:
+    /// when the loop must wake next.
     pub async fn earliest_next_run(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         Ok(sqlx::query_scalar!(
-            r#"SELECT next_run_at AS "next!" FROM jobs WHERE next_run_at IS NOT NULL
-               ORDER BY next_run_at LIMIT 1"#
+            r#"SELECT least(
+                   (SELECT next_run_at FROM jobs WHERE next_run_at IS NOT NULL
+                    ORDER BY next_run_at LIMIT 1),
+                   (SELECT retry_at FROM job_runs AS r WHERE retry_at IS NOT NULL
+                      AND EXISTS (SELECT 1 FROM jobs AS j WHERE j.id = r.job_id AND NOT j.paused)
+                    ORDER BY retry_at LIMIT 1)
+               ) AS "next""#
         )
-        .fetch_optional(&mut *self.conn().await?)
+        .fetch_one(&mut *self.conn().await?)
         .await?)
     }
 }

@@ -47,7 +47,10 @@ pub(crate) async fn claim_retries(
         .await?;
     let jobs = pause_unreadable(&mut *tx, rows).await?;
     let mut decided = Decisions::default();
-    decided.by_id = jobs.iter().map(|j| (j.id.as_str(), j)).collect::<HashMap<_, &Job>>();
+    decided.by_id = jobs
+        .iter()
+        .map(|j| (j.id.as_str(), j))
+        .collect::<HashMap<_, &Job>>();
     let mut starts = HashMap::with_capacity(pending.len());
     let mut taken = Vec::with_capacity(pending.len());
     for p in &pending {

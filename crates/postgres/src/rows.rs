@@ -132,8 +132,6 @@ pub(crate) struct RunRow {
     pub output: Option<String>,
     pub error: Option<String>,
     pub attempt: i64,
-    /// Read by the SQL that ends an attempt, never by Rust; a field because `SELECT *` fills it.
-    #[allow(dead_code)]
     pub retry_delay_ms: Option<i64>,
     pub retry_at: Option<DateTime<Utc>>,
 }
@@ -174,6 +172,7 @@ impl TryFrom<RunRow> for Run {
                     format!("attempt: {} is out of range", row.attempt),
                 )
             })?,
+            retry_delay_ms: row.retry_delay_ms,
             retry_at: row.retry_at,
         })
     }

@@ -8,12 +8,12 @@ use utoipa::openapi::schema::AdditionalProperties;
 use utoipa::openapi::{ObjectBuilder, RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
+use super::retry::{RetryBody, parse_retry};
 use super::{
     MAX_GRACE_SECONDS, MAX_INSTANCES, MAX_JITTER_SECONDS, MAX_NAME_CHARS, check_range, first_run,
     validate_job_id,
 };
 use crate::actions::{Action, CommandAction, HttpAction};
-use super::retry::{RetryBody, parse_retry};
 use crate::api::objects::object_only;
 use crate::api::openapi::tagged_one_of;
 use crate::api::{ApiError, truncate};

@@ -44,7 +44,9 @@ pub(super) fn parse_retry(body: Option<RetryBody>) -> Result<RetryPolicy, ApiErr
     let d = RetryPolicy::default();
     let policy = RetryPolicy {
         max_attempts: body.max_attempts.unwrap_or(d.max_attempts),
-        initial_delay_seconds: body.initial_delay_seconds.unwrap_or(d.initial_delay_seconds),
+        initial_delay_seconds: body
+            .initial_delay_seconds
+            .unwrap_or(d.initial_delay_seconds),
         max_delay_seconds: body.max_delay_seconds.unwrap_or(d.max_delay_seconds),
         multiplier: body.multiplier.unwrap_or(d.multiplier),
         jitter: body.jitter.unwrap_or(d.jitter),

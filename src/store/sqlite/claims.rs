@@ -13,10 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::rows::decode;
 use super::{SqliteStore, ts};
-use crate::model::{
-    AuditAction, ClaimPlan, FinishedRun, Job, RunKind, RunStatus, Span, fold_outcomes,
-};
-use crate::store::{ClaimReport, ClaimedRun, RunRecord, StoreError};
+use crate::model::{AuditAction, ClaimPlan, Job, RunKind, RunStatus, Span};
+use crate::store::{ClaimReport, ClaimedRun, StoreError};
 use schedlite_core::store::claims::{closed_reason, closed_rows, requested_skip_reason};
 
 /// How many times a manual run moves its instant on by 1 ms when the instant is taken (by a
@@ -64,7 +62,8 @@ impl SqliteStore {
         }
         // Retries after first attempts: a pending retry counted toward `max_instances` above,
         // and once claimed it is this process's run, which the plan would not have seen.
-        let retries = super::retries::claim_retries(&mut tx, &now_s, &horizon_s, owner, limit).await?;
+        let retries =
+            super::retries::claim_retries(&mut tx, &now_s, &horizon_s, owner, limit).await?;
         report.runs.extend(retries);
         crash_point!("claim-before-commit");
         tx.commit().await?;

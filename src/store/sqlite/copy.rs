@@ -69,6 +69,7 @@ impl SqliteStore {
             let skip_reason = job.skip.as_ref().and_then(|s| s.reason.as_deref());
             let expect = json_column(&job.id, job.expect)?;
             let history = json_column(&job.id, job.history)?;
+            let retry = json_column(&job.id, job.retry.some())?;
             let last_success_at = job.counters.last_success_at.map(ts);
             let failures = i64::from(job.counters.consecutive_failures);
             sqlx::query!(
@@ -76,9 +77,9 @@ impl SqliteStore {
                     start_at, end_at, run_at, action, next_run_at, paused, misfire_grace_seconds,
                     coalesce_missed, max_instances, jitter_seconds, created_at, updated_at,
                     paused_by, paused_at, pause_reason, paused_until, skip_count, skip_reason,
-                    expect, last_success_at, consecutive_failures, history)
+                    expect, last_success_at, consecutive_failures, history, retry)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-                    ?)",
+                    ?, ?)",
                 job.id,
                 job.name,
                 c.trigger_type,
@@ -107,6 +108,7 @@ impl SqliteStore {
                 last_success_at,
                 failures,
                 history,
+                retry,
             )
             .execute(&mut *tx)
             .await?;
@@ -147,11 +149,12 @@ impl SqliteStore {
             let last = run.last_scheduled_at.map(ts);
             let (kind, status) = (run.kind.as_str(), run.status.as_str());
             let (started, finished) = (run.started_at.map(ts), run.finished_at.map(ts));
+            let retry_at = run.retry_at.map(ts);
             sqlx::query!(
                 "INSERT INTO job_runs (id, job_id, scheduled_at, last_scheduled_at, occurrences,
                     kind, status, started_at, finished_at, duration_ms, owner_id, http_status,
-                    exit_code, output, error)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    exit_code, output, error, attempt, retry_delay_ms, retry_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 run.id,
                 run.job_id,
                 scheduled,
@@ -166,7 +169,10 @@ impl SqliteStore {
                 run.http_status,
                 run.exit_code,
                 run.output,
-                run.error
+                run.error,
+                run.attempt,
+                run.retry_delay_ms,
+                retry_at
             )
             .execute(&mut *tx)
             .await?;

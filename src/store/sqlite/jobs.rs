@@ -304,7 +304,8 @@ impl SqliteStore {
             r#"SELECT (SELECT count(*) FROM jobs) AS "jobs!: i64",
                       (SELECT count(*) FROM jobs WHERE paused = 1) AS "paused!: i64",
                       (SELECT count(*) FROM job_runs WHERE status = 'running') AS "running!: i64",
-                      (SELECT count(*) FROM jobs WHERE next_run_at <= ?) AS "due!: i64""#,
+                      (SELECT count(*) FROM jobs WHERE next_run_at <= ?) AS "due!: i64",
+                      (SELECT count(*) FROM job_runs WHERE retry_at IS NOT NULL) AS "retries!: i64""#,
             now
         )
         .fetch_one(&self.pool)
@@ -314,6 +315,7 @@ impl SqliteStore {
             paused: row.paused,
             running: row.running,
             due: row.due,
+            retries_pending: row.retries,
         })
     }
 
@@ -365,12 +367,20 @@ impl SqliteStore {
         self.get_job(id).await
     }
 
-    /// The earliest `next_run_at` of any job, which is when the scheduler must wake next.
+    /// The earliest `next_run_at` of any job or `retry_at` of an unpaused job's pending retry,
+    /// which is when the scheduler must wake next.
     pub async fn earliest_next_run(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let next = sqlx::query_scalar!(
-            r#"SELECT next_run_at AS "next!" FROM jobs WHERE next_run_at IS NOT NULL ORDER BY next_run_at LIMIT 1"#
+            r#"SELECT min(t) AS "next: String" FROM (
+                   SELECT * FROM (SELECT next_run_at AS t FROM jobs WHERE next_run_at IS NOT NULL
+                                  ORDER BY next_run_at LIMIT 1)
+                   UNION ALL
+                   SELECT * FROM (SELECT retry_at FROM job_runs AS r WHERE retry_at IS NOT NULL
+                                    AND EXISTS (SELECT 1 FROM jobs AS j
+                                                WHERE j.id = r.job_id AND j.paused = 0)
+                                  ORDER BY retry_at LIMIT 1))"#
         )
-        .fetch_optional(&self.pool)
+        .fetch_one(&self.pool)
         .await?;
         next.map(|t| parse_ts("jobs", "earliest", "next_run_at", &t))
             .transpose()

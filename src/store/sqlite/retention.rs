@@ -41,7 +41,7 @@ impl SqliteStore {
         let deleted = sqlx::query!(
             r#"DELETE FROM job_runs WHERE id IN (
                    SELECT r.id FROM job_runs AS r
-                   WHERE r.id > ?1 AND r.id <= ?2 AND r.status <> 'running'
+                   WHERE r.id > ?1 AND r.id <= ?2 AND r.status <> 'running' AND r.retry_at IS NULL
                      AND coalesce(r.last_scheduled_at, r.scheduled_at) <
                          CASE WHEN r.status IN ('failed', 'timed_out', 'interrupted')
                               THEN ?4 ELSE ?3 END
@@ -129,6 +129,7 @@ impl SqliteStore {
                 r#"DELETE FROM job_runs WHERE id IN (
                        SELECT id FROM job_runs
                        WHERE job_id = ?1 AND scheduled_at <= ?2 AND status <> 'running'
+                         AND retry_at IS NULL
                        ORDER BY scheduled_at LIMIT ?3)"#,
                 job,
                 cut,
@@ -240,7 +241,7 @@ impl SqliteStore {
             let deleted = sqlx::query!(
                 r#"DELETE FROM job_runs WHERE id IN (
                        SELECT r.id FROM job_runs AS r
-                       WHERE r.job_id = ?1 AND r.status <> 'running'
+                       WHERE r.job_id = ?1 AND r.status <> 'running' AND r.retry_at IS NULL
                          AND r.scheduled_at < (SELECT max(scheduled_at) FROM job_runs WHERE job_id = ?1)
                          AND (coalesce(r.last_scheduled_at, r.scheduled_at) <
                                   CASE WHEN r.status IN ('failed', 'timed_out', 'interrupted')

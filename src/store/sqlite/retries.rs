@@ -76,7 +76,12 @@ pub(super) async fn claim_retries(
         }
         let key = format!("id {}", p.id);
         let first = parse_ts("job_runs", &key, "scheduled_at", &p.scheduled_at)?;
-        let last = parse_opt_ts("job_runs", &key, "last_scheduled_at", p.last_scheduled_at.as_deref())?;
+        let last = parse_opt_ts(
+            "job_runs",
+            &key,
+            "last_scheduled_at",
+            p.last_scheduled_at.as_deref(),
+        )?;
         let kind: RunKind = parse_text("job_runs", &key, &p.kind)?;
         let span = Span {
             first,

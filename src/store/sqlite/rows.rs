@@ -19,8 +19,7 @@ use crate::model::{Job, JobSettings, Run, RunKind};
 use crate::schedule::Trigger;
 use crate::store::StoreError;
 use crate::store::columns::{
-    expect_from_json, health_counters, history_from_json, pause_note, retry_from_json,
-    skip_request,
+    expect_from_json, health_counters, history_from_json, pause_note, retry_from_json, skip_request,
 };
 
 /// Calls a sqlx query macro on SQL given as pieces, where the bare names `JOB` and `RUN` stand
@@ -54,7 +53,7 @@ macro_rules! shaped {
                 'status', status, 'started_at', started_at, 'finished_at', finished_at,
                 'duration_ms', duration_ms, 'owner_id', owner_id, 'http_status', http_status,
                 'exit_code', exit_code, 'output', output, 'error', error, 'attempt', attempt,
-                'retry_at', retry_at)"
+                'retry_delay_ms', retry_delay_ms, 'retry_at', retry_at)"
         ], [$($rest)*], $args)
     };
     (@munch $mac:ident, [$($done:tt)*], [$sql:literal $($rest:tt)*], $args:tt) => {
@@ -300,6 +299,7 @@ pub(super) struct RunRow {
     output: Option<String>,
     error: Option<String>,
     attempt: i64,
+    retry_delay_ms: Option<i64>,
     retry_at: Option<String>,
 }
 
@@ -330,8 +330,13 @@ impl TryFrom<RunRow> for Run {
             output: row.output,
             error: row.error,
             attempt: u32::try_from(row.attempt).map_err(|_| {
-                StoreError::corrupt("job_runs", &key, format!("attempt: {} is out of range", row.attempt))
+                StoreError::corrupt(
+                    "job_runs",
+                    &key,
+                    format!("attempt: {} is out of range", row.attempt),
+                )
             })?,
+            retry_delay_ms: row.retry_delay_ms,
             retry_at: parse_opt_ts("job_runs", &key, "retry_at", row.retry_at.as_deref())?,
             job_id: row.job_id,
         })

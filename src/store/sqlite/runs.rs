@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{SqliteStore, parse_ts, ts};
 use super::rows::{RunRow, decode, shaped};
+use super::{SqliteStore, parse_ts, ts};
 use crate::model::Run;
 use crate::store::{RunCursor, StoreError};
 

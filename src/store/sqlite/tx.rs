@@ -173,6 +173,7 @@ mod tests {
             paused: false,
             expect: None,
             history: None,
+            retry: Default::default(),
         };
         store
             .insert_job(&job, Some(now), now, "k")

@@ -90,7 +90,11 @@ impl CommandAction {
 }
 
 /// Runs `action` and reports how it went. Expects a validated action.
-pub(super) async fn execute(action: &CommandAction, idempotency_key: &str, attempt: u32) -> Outcome {
+pub(super) async fn execute(
+    action: &CommandAction,
+    idempotency_key: &str,
+    attempt: u32,
+) -> Outcome {
     let spawned = Command::new(&action.program)
         .args(&action.args)
         .env("SCHEDLITE_IDEMPOTENCY_KEY", idempotency_key)

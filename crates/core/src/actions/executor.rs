@@ -87,7 +87,9 @@ mod tests {
         let executor = Executor::new().expect("client builds");
         let scheduled_at = "2026-11-28T12:00:00Z".parse().expect("valid instant");
 
-        let outcome = executor.execute(&Action::Noop, "job-1", scheduled_at, 1).await;
+        let outcome = executor
+            .execute(&Action::Noop, "job-1", scheduled_at, 1)
+            .await;
 
         assert_eq!(outcome, Outcome::succeeded());
     }

@@ -218,6 +218,7 @@ mod tests {
             skip: None,
             expect: expect.some(),
             history: None,
+            retry: Default::default(),
             counters: HealthCounters::default(),
         }
     }
@@ -229,6 +230,9 @@ mod tests {
             scheduled_at: at(started),
             last_scheduled_at: None,
             occurrences: 1,
+            attempt: 1,
+            retry_delay_ms: None,
+            retry_at: None,
             kind: RunKind::Scheduled,
             status: RunStatus::Running,
             started_at: Some(at(started)),

@@ -333,6 +333,9 @@ pub struct Run {
     pub error: Option<String>,
     /// Which attempt at the occurrence this row is, from 1.
     pub attempt: u32,
+    /// Decided when the attempt was claimed: how long after it ends the next attempt starts
+    /// if it does not succeed (backoff and jitter applied); None on the last attempt.
+    pub retry_delay_ms: Option<i64>,
     /// When the next attempt starts, while one is pending after this one.
     pub retry_at: Option<DateTime<Utc>>,
 }

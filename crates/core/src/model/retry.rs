@@ -58,19 +58,31 @@ impl RetryPolicy {
     pub fn problem(&self) -> Option<(&'static str, String)> {
         if !(1..=MAX_ATTEMPTS).contains(&self.max_attempts) {
             let got = self.max_attempts;
-            return Some(("max_attempts", format!("must be between 1 and {MAX_ATTEMPTS}, got {got}")));
+            return Some((
+                "max_attempts",
+                format!("must be between 1 and {MAX_ATTEMPTS}, got {got}"),
+            ));
         }
         if self.initial_delay_seconds > MAX_DELAY_SECONDS {
             let got = self.initial_delay_seconds;
-            return Some(("initial_delay_seconds", format!("must be at most {MAX_DELAY_SECONDS}, got {got}")));
+            return Some((
+                "initial_delay_seconds",
+                format!("must be at most {MAX_DELAY_SECONDS}, got {got}"),
+            ));
         }
         if !(1..=MAX_DELAY_SECONDS).contains(&self.max_delay_seconds) {
             let got = self.max_delay_seconds;
-            return Some(("max_delay_seconds", format!("must be between 1 and {MAX_DELAY_SECONDS}, got {got}")));
+            return Some((
+                "max_delay_seconds",
+                format!("must be between 1 and {MAX_DELAY_SECONDS}, got {got}"),
+            ));
         }
         if !(1.0..=MAX_MULTIPLIER).contains(&self.multiplier) {
             let got = self.multiplier;
-            return Some(("multiplier", format!("must be between 1 and {MAX_MULTIPLIER}, got {got}")));
+            return Some((
+                "multiplier",
+                format!("must be between 1 and {MAX_MULTIPLIER}, got {got}"),
+            ));
         }
         None
     }
@@ -148,11 +160,41 @@ mod tests {
     #[test]
     fn problems_name_the_field() {
         let bad = [
-            (RetryPolicy { max_attempts: 0, ..policy(1, true) }, "max_attempts: must be between 1 and 100, got 0"),
-            (RetryPolicy { max_attempts: 101, ..policy(1, true) }, "max_attempts: must be between 1 and 100, got 101"),
-            (RetryPolicy { max_delay_seconds: 0, ..policy(2, true) }, "max_delay_seconds: must be between 1 and 2592000, got 0"),
-            (RetryPolicy { multiplier: 0.5, ..policy(2, true) }, "multiplier: must be between 1 and 100, got 0.5"),
-            (RetryPolicy { initial_delay_seconds: 2_592_001, ..policy(2, true) }, "initial_delay_seconds: must be at most 2592000, got 2592001"),
+            (
+                RetryPolicy {
+                    max_attempts: 0,
+                    ..policy(1, true)
+                },
+                "max_attempts: must be between 1 and 100, got 0",
+            ),
+            (
+                RetryPolicy {
+                    max_attempts: 101,
+                    ..policy(1, true)
+                },
+                "max_attempts: must be between 1 and 100, got 101",
+            ),
+            (
+                RetryPolicy {
+                    max_delay_seconds: 0,
+                    ..policy(2, true)
+                },
+                "max_delay_seconds: must be between 1 and 2592000, got 0",
+            ),
+            (
+                RetryPolicy {
+                    multiplier: 0.5,
+                    ..policy(2, true)
+                },
+                "multiplier: must be between 1 and 100, got 0.5",
+            ),
+            (
+                RetryPolicy {
+                    initial_delay_seconds: 2_592_001,
+                    ..policy(2, true)
+                },
+                "initial_delay_seconds: must be at most 2592000, got 2592001",
+            ),
         ];
         for (p, want) in bad {
             let (field, why) = p.problem().expect("a problem");
@@ -165,7 +207,13 @@ mod tests {
     #[test]
     fn a_partial_body_takes_the_defaults() {
         let p: RetryPolicy = serde_json::from_str(r#"{"max_attempts": 3}"#).unwrap();
-        assert_eq!(p, RetryPolicy { max_attempts: 3, ..RetryPolicy::default() });
+        assert_eq!(
+            p,
+            RetryPolicy {
+                max_attempts: 3,
+                ..RetryPolicy::default()
+            }
+        );
         assert!(serde_json::from_str::<RetryPolicy>(r#"{"tries": 3}"#).is_err());
     }
 }

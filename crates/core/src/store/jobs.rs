@@ -16,6 +16,8 @@ pub struct Gauges {
     pub running: i64,
     /// Jobs whose next occurrence is due and not yet claimed.
     pub due: i64,
+    /// Attempts that ended without success and wait for their retry.
+    pub retries_pending: i64,
 }
 
 /// Filters for `Store::list_jobs`; `None` means any.
