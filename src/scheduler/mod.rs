@@ -206,7 +206,10 @@ impl Scheduler {
             .lock()
             .ok()
             .and_then(|mut rx| rx.take())
-            .map(|rx| tokio::spawn(outcomes::write_records(self.store.clone(), rx)));
+            .map(|rx| {
+                let (store, handle) = (self.store.clone(), self.handle.clone());
+                tokio::spawn(outcomes::write_records(store, handle, rx))
+            });
         let maintenance = tokio::spawn(self.clone().maintain(shutdown.clone()));
         let submitted = self.clone().forward_submitted();
         // Failed passes in a row, for the pause after the next (`backoff`).

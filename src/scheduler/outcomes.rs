@@ -1,11 +1,14 @@
 //! The outcome writer: one task that writes the outcomes of finished runs in batches (one
 //! transaction for everything that arrived together), retries a failed write until the
-//! database takes it again, and never drops an outcome.
+//! database takes it again, and never drops an outcome. A batch with an attempt that did not
+//! succeed wakes the loop: the write may have set a retry due sooner than anything the loop
+//! is sleeping towards.
 
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use super::SchedulerHandle;
 use crate::error_chain::error_chain;
 use crate::model::RunStatus;
 use crate::store::{RunRecord, Store};
@@ -55,7 +58,11 @@ pub(super) async fn flush_and_stop(
 }
 
 /// Writes outcomes in batches until the channel closes or the flush mark arrives.
-pub(super) async fn write_records(store: Store, mut rx: mpsc::UnboundedReceiver<RunRecord>) {
+pub(super) async fn write_records(
+    store: Store,
+    handle: SchedulerHandle,
+    mut rx: mpsc::UnboundedReceiver<RunRecord>,
+) {
     let mut batch = Vec::with_capacity(RECORD_BATCH);
     loop {
         let n = rx.recv_many(&mut batch, RECORD_BATCH).await;
@@ -76,6 +83,9 @@ pub(super) async fn write_records(store: Store, mut rx: mpsc::UnboundedReceiver<
         let stop = batch.iter().any(|r| r.run_id == FLUSH_MARK);
         batch.retain(|r| r.run_id != FLUSH_MARK);
         write_until_taken(&store, &batch).await;
+        if batch.iter().any(|r| r.status != RunStatus::Succeeded) {
+            handle.wake();
+        }
         batch.clear();
         if stop {
             return;

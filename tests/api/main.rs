@@ -59,6 +59,7 @@ mod properties;
 mod readme;
 mod requests;
 mod retention;
+mod retries;
 mod scheduler;
 mod secrets;
 mod security;

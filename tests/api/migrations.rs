@@ -151,6 +151,12 @@ const ADDED_SINCE_V1: &[&str] = &[
     "consecutive_failures",
     // 20261201000009: a job's own history limits.
     "history",
+    // 20261201000010: retries (v1 runs become attempt 1 with nothing pending, checked by
+    // `the_current_binary_upgrades_a_v1_database_with_all_data_intact`).
+    "retry",
+    "attempt",
+    "retry_delay_ms",
+    "retry_at",
 ];
 
 /// The data a release must carry over: jobs, runs and keys, every column the v1 file had.
@@ -326,6 +332,25 @@ async fn the_current_binary_upgrades_a_v1_database_with_all_data_intact() {
         before,
         "jobs, runs and keys unchanged"
     );
+    let pool = create_pool(&db).await;
+    let first_attempts: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM job_runs WHERE attempt = 1 AND retry_delay_ms IS NULL AND retry_at IS NULL",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("count");
+    let (jobs_without_retry, runs): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM jobs WHERE retry IS NULL), (SELECT count(*) FROM job_runs)",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("counts");
+    pool.close().await;
+    assert_eq!(
+        (first_attempts, jobs_without_retry),
+        (runs, 3),
+        "v1 runs are first attempts, v1 jobs do not retry"
+    );
     assert!(has_object(&db, "instances").await && has_object(&db, "audit_log").await);
     assert!(
         has_object(&db, "api_keys_live_name").await,
@@ -394,13 +419,18 @@ async fn the_current_binary_upgrades_a_v1_database_with_all_data_intact() {
                 "occurrences": 1, "started_at": "2026-11-28T09:15:00.003Z",
                 "finished_at": "2026-11-28T09:15:00.250Z", "duration_ms": 247,
                 "instance_id": "inst-a", "http_status": 503, "exit_code": null,
-                "output": "Service Unavailable", "error": "HTTP 503"
+                "output": "Service Unavailable", "error": "HTTP 503",
+                "attempt": 1, "retry_at": null
             },
             "pause": null,
             "skip": null,
             // Backfilled by 20261201000004 from the history: one success, then one failure.
             "expect": null,
             "history": null,
+            // 20261201000010: no policy is one attempt.
+            "retry": {"max_attempts": 1, "initial_delay_seconds": 10, "max_delay_seconds": 3600,
+                      "multiplier": 2.0, "jitter": true},
+            "next_retry_at": null,
             "health": "ok",
             "last_success_at": "2026-11-27T02:00:01.512Z",
             "consecutive_failures": 1

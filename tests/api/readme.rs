@@ -145,7 +145,8 @@ async fn arrange(mut server: Server, db: &Path, stub: &Stub) -> String {
         json!({"id": "tick", "trigger": {"type": "cron", "expr": "0 3 * * *"},
                "action": {"type": "noop"}, "history": {"keep_days": 3650}}),
         json!({"id": "broken", "trigger": {"type": "interval", "seconds": 3600},
-               "action": {"type": "http", "method": "POST", "url": stub.url("/fail")}}),
+               "action": {"type": "http", "method": "POST", "url": stub.url("/fail")},
+               "retry": {"max_attempts": 3, "initial_delay_seconds": 3600, "jitter": false}}),
         json!({"id": "hang", "trigger": {"type": "date", "run_at": HANG_AT},
                "action": {"type": "http", "method": "GET", "url": stub.url("/sleep/30000"),
                           "timeout_seconds": 60}}),
@@ -367,6 +368,18 @@ fn expectations<'a>(hang_at: &'a str, no: &'a str, pid: &'a str) -> BTreeMap<Str
             let got: Vec<(&str, String)> =
                 rows.iter().map(|r| (r[0], r[1].replace(' ', ""))).collect();
             assert_eq!(got, [("tick", r#"{"keep_days":3650}"#.to_string())]);
+        }),
+    );
+    expected.insert(
+        column_names("job_id|scheduled_at|attempt|status|retry_at"),
+        Box::new(|rows| {
+            // `broken` failed its first attempt and retries in an hour.
+            assert_eq!(rows.len(), 1, "{rows:?}");
+            assert_eq!(
+                [rows[0][0], rows[0][2], rows[0][3]],
+                ["broken", "1", "failed"]
+            );
+            assert!(!rows[0][4].is_empty(), "{rows:?}");
         }),
     );
     expected.insert(

@@ -2,7 +2,9 @@
 //! request it gets, so a test can see an occurrence sent twice or never.
 //!
 //! Routes (any method): `/ok` answers 200 `fine`, `/fail` 500 `boom`, `/slow` 200 after 5 s,
-//! `/sleep/{ms}` 200 `done` after `ms` milliseconds.
+//! `/sleep/{ms}` 200 `done` after `ms` milliseconds, `/flaky/{n}` 500 to the first `n`
+//! requests with a key and 200 to the rest. It notes `Schedlite-Attempt` too, so retries
+//! can be told apart.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,9 +14,9 @@ use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::any;
 
-/// One request the stub got: its route (`ok`, `fail`, `slow`, `sleep`) and its key (`-` when
-/// it had none).
-type Seen = Arc<Mutex<Vec<(&'static str, String)>>>;
+/// One request the stub got: its route (`ok`, `fail`, `slow`, `sleep`, `flaky`), its key and
+/// its attempt (`-` when it had none).
+type Seen = Arc<Mutex<Vec<(&'static str, String, String)>>>;
 
 /// The running stub; stops serving on drop.
 pub(crate) struct Stub {
@@ -23,21 +25,36 @@ pub(crate) struct Stub {
     task: tokio::task::JoinHandle<()>,
 }
 
-/// Notes `route` and the request's `Idempotency-Key`.
-fn note(seen: &Seen, route: &'static str, headers: &HeaderMap) {
-    let key = headers
-        .get("idempotency-key")
+/// A header's value, `-` when absent or not text.
+fn header(headers: &HeaderMap, name: &str) -> String {
+    headers
+        .get(name)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-")
-        .to_string();
-    seen.lock().expect("keys").push((route, key));
+        .to_string()
+}
+
+/// Notes `route` and the request's `Idempotency-Key` and `Schedlite-Attempt`; returns how
+/// many requests with that key came before this one.
+fn note(seen: &Seen, route: &'static str, headers: &HeaderMap) -> usize {
+    let key = header(headers, "idempotency-key");
+    let mut seen = seen.lock().expect("keys");
+    let before = seen.iter().filter(|(_, k, _)| *k == key).count();
+    seen.push((route, key, header(headers, "schedlite-attempt")));
+    before
 }
 
 impl Stub {
     /// Binds a free port and serves until dropped.
     pub(crate) async fn start() -> Stub {
         let seen: Seen = Arc::default();
-        let (s1, s2, s3, s4) = (seen.clone(), seen.clone(), seen.clone(), seen.clone());
+        let (s1, s2, s3, s4, s5) = (
+            seen.clone(),
+            seen.clone(),
+            seen.clone(),
+            seen.clone(),
+            seen.clone(),
+        );
         let router = axum::Router::new()
             .route(
                 "/ok",
@@ -68,6 +85,16 @@ impl Stub {
                     tokio::time::sleep(Duration::from_millis(ms)).await;
                     "done"
                 }),
+            )
+            .route(
+                "/flaky/{n}",
+                any(move |Path(n): Path<usize>, headers: HeaderMap| async move {
+                    if note(&s5, "flaky", &headers) < n {
+                        (StatusCode::SERVICE_UNAVAILABLE, "not yet")
+                    } else {
+                        (StatusCode::OK, "fine")
+                    }
+                }),
             );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -92,15 +119,24 @@ impl Stub {
     pub(crate) fn keys(&self, route: &str) -> Vec<String> {
         let seen = self.seen.lock().expect("keys");
         seen.iter()
-            .filter(|(r, _)| *r == route)
-            .map(|(_, k)| k.clone())
+            .filter(|(r, _, _)| *r == route)
+            .map(|(_, k, _)| k.clone())
+            .collect()
+    }
+
+    /// The key and attempt of each request to `route`, in arrival order.
+    pub(crate) fn attempts(&self, route: &str) -> Vec<(String, String)> {
+        let seen = self.seen.lock().expect("keys");
+        seen.iter()
+            .filter(|(r, _, _)| *r == route)
+            .map(|(_, k, a)| (k.clone(), a.clone()))
             .collect()
     }
 
     /// How many requests arrived with each key, over every route.
     pub(crate) fn key_counts(&self) -> HashMap<String, u32> {
         let mut counts: HashMap<String, u32> = HashMap::new();
-        for (_, key) in self.seen.lock().expect("keys").iter() {
+        for (_, key, _) in self.seen.lock().expect("keys").iter() {
             *counts.entry(key.clone()).or_default() += 1;
         }
         counts
