@@ -7,7 +7,7 @@ ALTER TABLE job_runs ADD COLUMN attempt bigint NOT NULL DEFAULT 1 CHECK (attempt
 ALTER TABLE job_runs ADD COLUMN retry_delay_ms bigint CHECK (retry_delay_ms IS NULL OR retry_delay_ms >= 0);
 ALTER TABLE job_runs ADD COLUMN retry_at timestamptz;
 COMMENT ON COLUMN job_runs.attempt IS 'Which attempt at the occurrence this row is: 1, then one more per retry';
-COMMENT ON COLUMN job_runs.retry_delay_ms IS 'Decided at the claim: how long after this attempt ends the next one starts if it does not succeed; NULL: the last attempt';
+COMMENT ON COLUMN job_runs.retry_delay_ms IS 'Decided at the claim: how long after this attempt ends the next one starts if it does not succeed; NULL: the last attempt, or its retry was claimed (a late outcome cannot schedule it again)';
 COMMENT ON COLUMN job_runs.retry_at IS 'When the next attempt starts (this one ended without success); cleared when it is claimed. Counts toward max_instances';
 
 -- One row per attempt at an occurrence, whatever the number of nodes.

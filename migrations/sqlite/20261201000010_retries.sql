@@ -33,7 +33,8 @@ CREATE TABLE job_runs_next (
     -- Which attempt at the occurrence this row is: 1, then one more per retry.
     attempt           INTEGER NOT NULL DEFAULT 1 CHECK (attempt BETWEEN 1 AND 100),
     -- Decided when the attempt was claimed: how long after it ends the next attempt starts if
-    -- it does not succeed (backoff and jitter applied); NULL when it is the last attempt.
+    -- it does not succeed (backoff and jitter applied); NULL when it is the last attempt, or
+    -- once its retry has been claimed (so a late outcome cannot schedule that retry again).
     retry_delay_ms    INTEGER CHECK (retry_delay_ms IS NULL OR retry_delay_ms >= 0),
     -- Set when the attempt ended without success and another is due: when it starts. Cleared
     -- when that attempt is claimed. A pending retry counts toward max_instances.

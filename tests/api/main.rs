@@ -60,6 +60,7 @@ mod readme;
 mod requests;
 mod retention;
 mod retries;
+mod retry_kills;
 mod scheduler;
 mod secrets;
 mod security;

@@ -18,6 +18,7 @@ crate::both_engines!(
     an_attempt_that_succeeds_ends_the_retries,
     a_pending_retry_of_an_interrupted_attempt_happens_after_a_restart,
     a_policy_is_shown_changed_and_refused_field_by_field,
+    lowering_max_attempts_drops_the_retries_it_no_longer_allows,
 );
 
 /// An instant the API sent.
@@ -80,6 +81,8 @@ async fn a_failing_target_gets_every_attempt_with_one_key_then_gives_up(engine: 
     .await;
     let first = runs(&app, "flop").await;
     assert_eq!(first.len(), 1, "{first:?}");
+    let decided = "SELECT count(*) FROM job_runs WHERE job_id = 'flop' AND attempt = 1 AND retry_delay_ms = 1000";
+    assert_eq!(app.count(decided).await, 1, "the claim decided the delay");
     assert_eq!(
         (
             &first[0]["attempt"],
@@ -133,8 +136,12 @@ async fn a_failing_target_gets_every_attempt_with_one_key_then_gives_up(engine: 
         .map(|a| (key.clone(), a.to_string()))
         .collect();
     assert_eq!(stub.attempts("fail"), sent);
-    let decided = "SELECT count(*) FROM job_runs WHERE job_id = 'flop' AND ((attempt < 3 AND retry_delay_ms = 1000) OR (attempt = 3 AND retry_delay_ms IS NULL))";
-    assert_eq!(app.count(decided).await, 3, "each row stores its delay");
+    let used = "SELECT count(*) FROM job_runs WHERE job_id = 'flop' AND retry_delay_ms IS NULL";
+    assert_eq!(
+        app.count(used).await,
+        3,
+        "the last has none, the others' were used"
+    );
     let (_, job) = app.get("/jobs/flop").await;
     assert_eq!(
         (
@@ -324,4 +331,33 @@ async fn a_policy_is_shown_changed_and_refused_field_by_field(engine: Engine) {
     );
     let (_, job) = app.get("/jobs/j").await;
     assert_eq!(job["data"]["retry"]["max_attempts"], json!(4), "unchanged");
+}
+
+/// A retry pending for an hour is dropped at once when a PUT lowers `max_attempts` to the
+/// attempt that failed: `next_retry_at` goes, the row no longer holds it, and retention may
+/// prune it again.
+async fn lowering_max_attempts_drops_the_retries_it_no_longer_allows(engine: Engine) {
+    let stub = Stub::start().await;
+    let app = spawn_app_on_with(engine, scheduler_on()).await;
+    let policy = json!({"max_attempts": 3, "initial_delay_seconds": 3600, "jitter": false});
+    let body = once("later", &stub.url("/fail"), policy);
+    app.create_job(&body).await;
+    wait_for("a pending retry", Duration::from_secs(10), || async {
+        let (_, job) = app.get("/jobs/later").await;
+        (job["data"]["next_retry_at"] != Value::Null).then_some(())
+    })
+    .await;
+    let mut lowered = body.clone();
+    lowered["retry"] = json!({"max_attempts": 1});
+    // A date in the past is refused on PUT as on POST.
+    lowered["trigger"]["run_at"] = json!("2099-01-01T00:00:00Z");
+    let (status, put) = app.put("/jobs/later", &lowered).await;
+    assert_eq!(
+        (status, &put["data"]["next_retry_at"]),
+        (200, &Value::Null),
+        "{put}"
+    );
+    let sql = "SELECT count(*) FROM job_runs WHERE job_id = 'later' AND retry_at IS NULL AND retry_delay_ms IS NULL";
+    assert_eq!(app.count(sql).await, 1);
+    assert_eq!(app.run_count("later").await, 1);
 }

@@ -41,7 +41,9 @@ impl PgStore {
         let mut report = ClaimReport::default();
         let any_due = sqlx::query_scalar!(
             r#"SELECT EXISTS (SELECT 1 FROM jobs WHERE next_run_at <= $1)
-                   OR EXISTS (SELECT 1 FROM job_runs WHERE retry_at <= $1) AS "due!""#,
+                   OR EXISTS (SELECT 1 FROM job_runs AS r WHERE retry_at <= $1
+                              AND EXISTS (SELECT 1 FROM jobs AS j
+                                          WHERE j.id = r.job_id AND NOT j.paused)) AS "due!""#,
             horizon
         )
         .fetch_one(&mut *self.conn().await?)

@@ -429,6 +429,18 @@ async fn write_row(
     )
     .fetch_optional(&mut *tx)
     .await?;
+    if created.is_some() {
+        // Retries the policy no longer allows are dropped with the change, not when they come
+        // due: until then they would show as `next_retry_at` and count toward `max_instances`.
+        sqlx::query!(
+            "UPDATE job_runs SET retry_at = NULL, retry_delay_ms = NULL
+             WHERE job_id = $1 AND retry_at IS NOT NULL AND attempt >= $2",
+            job.id,
+            i64::from(job.retry.max_attempts)
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
     Ok(created)
 }
 

@@ -111,6 +111,7 @@ impl PgStore {
                        SELECT id FROM job_runs
                        WHERE job_id = $1 AND scheduled_at <= $2 AND status <> 'running'
                          AND retry_at IS NULL
+                         AND scheduled_at < (SELECT max(scheduled_at) FROM job_runs WHERE job_id = $1)
                        ORDER BY scheduled_at LIMIT $3)"#,
                 job,
                 cut,
@@ -136,6 +137,8 @@ impl PgStore {
         let n = sqlx::query_scalar!(
             r#"SELECT count(*) AS "n!" FROM job_runs
                WHERE job_id = $1 AND scheduled_at <= $2 AND status <> 'running'
+                 AND retry_at IS NULL
+                 AND scheduled_at < (SELECT max(scheduled_at) FROM job_runs WHERE job_id = $1)
                  AND NOT coalesce(last_scheduled_at, scheduled_at) <
                          CASE WHEN status IN ('failed', 'timed_out', 'interrupted') THEN $4::timestamptz ELSE $3::timestamptz END"#,
             job,
@@ -193,7 +196,7 @@ impl PgStore {
         if dry_run {
             let n = sqlx::query_scalar!(
                 r#"SELECT count(*) AS "n!" FROM job_runs AS r
-                   WHERE r.job_id = $1 AND r.status <> 'running'
+                   WHERE r.job_id = $1 AND r.status <> 'running' AND r.retry_at IS NULL
                      AND r.scheduled_at < (SELECT max(scheduled_at) FROM job_runs WHERE job_id = $1)
                      AND (coalesce(r.last_scheduled_at, r.scheduled_at) <
                               CASE WHEN r.status IN ('failed', 'timed_out', 'interrupted')

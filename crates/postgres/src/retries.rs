@@ -87,7 +87,7 @@ pub(crate) async fn claim_retries(
         }
     }
     sqlx::query!(
-        "UPDATE job_runs SET retry_at = NULL WHERE id = ANY($1)",
+        "UPDATE job_runs SET retry_at = NULL, retry_delay_ms = NULL WHERE id = ANY($1)",
         &taken
     )
     .execute(&mut *tx)

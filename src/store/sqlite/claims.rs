@@ -46,7 +46,9 @@ impl SqliteStore {
         // API want it), and this indexed probe costs the same with 10 jobs or a million.
         let any_due = sqlx::query_scalar!(
             r#"SELECT EXISTS (SELECT 1 FROM jobs WHERE next_run_at <= ?1)
-                   OR EXISTS (SELECT 1 FROM job_runs WHERE retry_at <= ?1) AS "due!: bool""#,
+                   OR EXISTS (SELECT 1 FROM job_runs AS r WHERE retry_at <= ?1
+                              AND EXISTS (SELECT 1 FROM jobs AS j
+                                          WHERE j.id = r.job_id AND j.paused = 0)) AS "due!: bool""#,
             horizon_s
         )
         .fetch_one(&self.pool)

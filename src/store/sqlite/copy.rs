@@ -1,8 +1,7 @@
 //! SQLite: reading and writing whole tables for `schedlite copy`. Rows keep their ids and
 //! instants, so history, audit and keys are the same rows on the other side.
 
-use super::jobs::json_column;
-use super::rows::{RunRow, decode, shaped};
+use super::rows::{RunRow, decode, json_column, shaped};
 use super::{SqliteStore, ts};
 use crate::model::{Job, KeyInfo, Run};
 use crate::store::columns::TriggerColumns;

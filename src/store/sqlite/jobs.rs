@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 
-use super::rows::{JobRow, RunRow, decode, shaped};
+use super::rows::{JobRow, RunRow, decode, json_column, shaped};
 use super::{SqliteStore, parse_ts, ts};
 use crate::actions::Action;
 use crate::model::{AuditAction, BrokenJob, Job, JobEntry, NewJob, Run};
@@ -387,18 +387,6 @@ impl SqliteStore {
     }
 }
 
-/// A JSON column of job `id` (`expect`, `history`, `retry`): JSON text, or NULL when the job leaves it
-/// out.
-pub(super) fn json_column<T: serde::Serialize>(
-    id: &str,
-    value: Option<T>,
-) -> Result<Option<String>, StoreError> {
-    value
-        .map(|v| serde_json::to_string(&v))
-        .transpose()
-        .map_err(|e| StoreError::corrupt("jobs", id, e.to_string()))
-}
-
 fn action_json(action: &Action) -> Result<String, StoreError> {
     serde_json::to_string(action).map_err(|e| StoreError::corrupt("jobs", "action", e.to_string()))
 }
@@ -469,7 +457,20 @@ async fn write_row(
     )
     .execute(&mut *tx)
     .await?;
-    Ok(done.rows_affected() > 0)
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    // Retries the policy no longer allows go now: else they count toward max_instances.
+    let attempts = i64::from(job.retry.max_attempts);
+    sqlx::query!(
+        "UPDATE job_runs SET retry_at = NULL, retry_delay_ms = NULL
+         WHERE job_id = ? AND retry_at IS NOT NULL AND attempt >= ?",
+        job.id,
+        attempts
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(true)
 }
 
 /// Reads one job on a given connection (inside a transaction, for the scheduler's claims).
@@ -499,7 +500,7 @@ pub(super) async fn due_jobs(
     conn: &mut sqlx::SqliteConnection,
     now: &str,
     limit: i64,
-) -> Result<Vec<Result<Job, (String, StoreError)>>, StoreError> {
+) -> Result<Vec<Decoded>, StoreError> {
     let batch = shaped!(query_scalar!(
         [r#"SELECT json_group_array("# JOB r#") AS "rows!: String"
             FROM (SELECT * FROM jobs WHERE next_run_at <= ? ORDER BY next_run_at LIMIT ? + 0)"#],
@@ -515,7 +516,7 @@ pub(super) async fn due_jobs(
 pub(super) async fn jobs_by_ids(
     conn: &mut sqlx::SqliteConnection,
     ids: &str,
-) -> Result<Vec<Result<Job, (String, StoreError)>>, StoreError> {
+) -> Result<Vec<Decoded>, StoreError> {
     let batch = shaped!(query_scalar!(
         [r#"SELECT json_group_array("# JOB r#") AS "rows!: String"
             FROM (SELECT * FROM jobs WHERE id IN (SELECT value FROM json_each(?)))"#],
@@ -526,8 +527,11 @@ pub(super) async fn jobs_by_ids(
     decode_batch(&batch)
 }
 
+/// A job of a batch: readable, or its id and what is wrong with its row.
+type Decoded = Result<Job, (String, StoreError)>;
+
 /// A batch of shaped `jobs` rows, each decoded on its own.
-fn decode_batch(batch: &str) -> Result<Vec<Result<Job, (String, StoreError)>>, StoreError> {
+fn decode_batch(batch: &str) -> Result<Vec<Decoded>, StoreError> {
     // Each row is decoded on its own: one hand-edited value of the wrong type (CHECKs let
     // `'60s'` into an INTEGER column) must pause that job, not stop every job from firing.
     // The rows are borrowed as raw JSON text and decoded once each, straight into `JobRow`

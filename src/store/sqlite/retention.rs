@@ -118,8 +118,9 @@ impl SqliteStore {
         Ok(PruneStep { removed, next })
     }
 
-    /// Deletes `job`'s runs at or before `cut`, never a running one, [`PRUNE_BATCH`] per
-    /// transaction.
+    /// Deletes `job`'s runs at or before `cut`, never a running one, one with a pending retry or
+    /// an attempt at the newest occurrence (attempts share their occurrence's instant, so the
+    /// cut may fall on it), [`PRUNE_BATCH`] per transaction.
     async fn delete_over(&self, job: &str, cut: &str) -> Result<u64, StoreError> {
         let batch = i64::from(PRUNE_BATCH);
         let mut removed = 0;
@@ -130,6 +131,7 @@ impl SqliteStore {
                        SELECT id FROM job_runs
                        WHERE job_id = ?1 AND scheduled_at <= ?2 AND status <> 'running'
                          AND retry_at IS NULL
+                         AND scheduled_at < (SELECT max(scheduled_at) FROM job_runs WHERE job_id = ?1)
                        ORDER BY scheduled_at LIMIT ?3)"#,
                 job,
                 cut,
@@ -158,6 +160,8 @@ impl SqliteStore {
         let n = sqlx::query_scalar!(
             r#"SELECT count(*) AS "n!: i64" FROM job_runs
                WHERE job_id = ?1 AND scheduled_at <= ?2 AND status <> 'running'
+                 AND retry_at IS NULL
+                 AND scheduled_at < (SELECT max(scheduled_at) FROM job_runs WHERE job_id = ?1)
                  AND NOT coalesce(last_scheduled_at, scheduled_at) <
                          CASE WHEN status IN ('failed', 'timed_out', 'interrupted')
                               THEN ?4 ELSE ?3 END"#,
@@ -219,7 +223,7 @@ impl SqliteStore {
         if dry_run {
             let n = sqlx::query_scalar!(
                 r#"SELECT count(*) AS "n!: i64" FROM job_runs AS r
-                   WHERE r.job_id = ?1 AND r.status <> 'running'
+                   WHERE r.job_id = ?1 AND r.status <> 'running' AND r.retry_at IS NULL
                      AND r.scheduled_at < (SELECT max(scheduled_at) FROM job_runs WHERE job_id = ?1)
                      AND (coalesce(r.last_scheduled_at, r.scheduled_at) <
                               CASE WHEN r.status IN ('failed', 'timed_out', 'interrupted')

@@ -1,7 +1,8 @@
 //! SQLite: claiming pending retries (DESIGN.md, *Retries*). An attempt that ended without
 //! success and is not its occurrence's last carries `retry_at` (set with its outcome, or when it
 //! was interrupted); the claim turns each one due into the next attempt's `running` row and
-//! clears the mark, in the claim's transaction. The unique key (job_id, scheduled_at, attempt)
+//! clears the mark and the used delay, in the claim's transaction; with no delay left, a late
+//! outcome of the attempt (its owner was declared dead meanwhile) cannot schedule it again. The unique key (job_id, scheduled_at, attempt)
 //! makes each attempt happen at most once, whichever process claims it.
 
 use std::collections::HashMap;
@@ -105,7 +106,8 @@ pub(super) async fn claim_retries(
     }
     let taken = json_text(&taken)?;
     sqlx::query!(
-        "UPDATE job_runs SET retry_at = NULL WHERE id IN (SELECT value FROM json_each(?))",
+        "UPDATE job_runs SET retry_at = NULL, retry_delay_ms = NULL
+         WHERE id IN (SELECT value FROM json_each(?))",
         taken
     )
     .execute(&mut *tx)

@@ -342,3 +342,15 @@ impl TryFrom<RunRow> for Run {
         })
     }
 }
+
+/// A JSON column of job `id` (`expect`, `history`, `retry`): JSON text, or NULL when the job leaves it
+/// out.
+pub(super) fn json_column<T: serde::Serialize>(
+    id: &str,
+    value: Option<T>,
+) -> Result<Option<String>, StoreError> {
+    value
+        .map(|v| serde_json::to_string(&v))
+        .transpose()
+        .map_err(|e| StoreError::corrupt("jobs", id, e.to_string()))
+}

@@ -2,8 +2,8 @@
 //! request it gets, so a test can see an occurrence sent twice or never.
 //!
 //! Routes (any method): `/ok` answers 200 `fine`, `/fail` 500 `boom`, `/slow` 200 after 5 s,
-//! `/sleep/{ms}` 200 `done` after `ms` milliseconds, `/flaky/{n}` 500 to the first `n`
-//! requests with a key and 200 to the rest. It notes `Schedlite-Attempt` too, so retries
+//! `/sleep/{ms}` 200 `done` after `ms` milliseconds, `/flaky/{n}` 503 to the first `n`
+//! requests with a key and 200 to the rest, `/fail-after/{ms}` 500 after `ms` milliseconds. It notes `Schedlite-Attempt` too, so retries
 //! can be told apart.
 
 use std::collections::HashMap;
@@ -14,7 +14,7 @@ use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::any;
 
-/// One request the stub got: its route (`ok`, `fail`, `slow`, `sleep`, `flaky`), its key and
+/// One request the stub got: its route (`ok`, `fail`, `slow`, `sleep`, `flaky`, `fail-after`), its key and
 /// its attempt (`-` when it had none).
 type Seen = Arc<Mutex<Vec<(&'static str, String, String)>>>;
 
@@ -48,7 +48,8 @@ impl Stub {
     /// Binds a free port and serves until dropped.
     pub(crate) async fn start() -> Stub {
         let seen: Seen = Arc::default();
-        let (s1, s2, s3, s4, s5) = (
+        let (s1, s2, s3, s4, s5, s6) = (
+            seen.clone(),
             seen.clone(),
             seen.clone(),
             seen.clone(),
@@ -94,6 +95,14 @@ impl Stub {
                     } else {
                         (StatusCode::OK, "fine")
                     }
+                }),
+            )
+            .route(
+                "/fail-after/{ms}",
+                any(move |Path(ms): Path<u64>, headers: HeaderMap| async move {
+                    note(&s6, "fail-after", &headers);
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    (StatusCode::INTERNAL_SERVER_ERROR, "boom")
                 }),
             );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

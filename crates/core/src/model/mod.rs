@@ -334,7 +334,8 @@ pub struct Run {
     /// Which attempt at the occurrence this row is, from 1.
     pub attempt: u32,
     /// Decided when the attempt was claimed: how long after it ends the next attempt starts
-    /// if it does not succeed (backoff and jitter applied); None on the last attempt.
+    /// if it does not succeed (backoff and jitter applied); None on the last attempt, and once
+    /// its retry has been claimed.
     pub retry_delay_ms: Option<i64>,
     /// When the next attempt starts, while one is pending after this one.
     pub retry_at: Option<DateTime<Utc>>,
