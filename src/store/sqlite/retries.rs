@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::claims::{RowSpec, insert_rows, json_text, pause_unreadable};
@@ -75,24 +76,18 @@ pub(super) async fn claim_retries(
         if next > job.retry.max_attempts {
             continue;
         }
-        let key = format!("id {}", p.id);
-        let first = parse_ts("job_runs", &key, "scheduled_at", &p.scheduled_at)?;
-        let last = parse_opt_ts(
-            "job_runs",
-            &key,
-            "last_scheduled_at",
-            p.last_scheduled_at.as_deref(),
-        )?;
-        let kind: RunKind = parse_text("job_runs", &key, &p.kind)?;
-        let span = Span {
-            first,
-            last: last.unwrap_or(first),
-            count: p.occurrences,
+        // A hand-edited instant that cannot be read drops this retry (said in the log), rather
+        // than failing every claim and stopping every job.
+        let (span, kind, start) = match read_pending(p) {
+            Ok(read) => read,
+            Err(e) => {
+                tracing::warn!(job_id = %p.job_id, error = %e, "a pending retry cannot be read; dropped");
+                continue;
+            }
         };
         let delay = job.retry.draw_delay_ms(next);
         rows.push(RowSpec::running(&p.job_id, span, now, next, delay).of_kind(kind));
-        let start = parse_ts("job_runs", &key, "retry_at", &p.retry_at)?;
-        starts.insert((p.job_id.as_str(), first, next), start);
+        starts.insert((p.job_id.as_str(), span.first, next), start);
     }
     let mut runs = if rows.is_empty() {
         Vec::new()
@@ -113,4 +108,24 @@ pub(super) async fn claim_retries(
     .execute(&mut *tx)
     .await?;
     Ok(runs)
+}
+
+/// The occurrence, kind and start instant of a pending retry.
+fn read_pending(p: &Pending) -> Result<(Span, RunKind, DateTime<Utc>), StoreError> {
+    let key = format!("id {}", p.id);
+    let first = parse_ts("job_runs", &key, "scheduled_at", &p.scheduled_at)?;
+    let last = parse_opt_ts(
+        "job_runs",
+        &key,
+        "last_scheduled_at",
+        p.last_scheduled_at.as_deref(),
+    )?;
+    let kind: RunKind = parse_text("job_runs", &key, &p.kind)?;
+    let span = Span {
+        first,
+        last: last.unwrap_or(first),
+        count: p.occurrences,
+    };
+    let start = parse_ts("job_runs", &key, "retry_at", &p.retry_at)?;
+    Ok((span, kind, start))
 }

@@ -107,12 +107,14 @@ impl SqliteStore {
         .fetch_one(&self.pool)
         .await?;
         let found: HashMap<String, String> = decode("job_runs", "next retries", &found)?;
-        found
+        // A hand-edited instant that cannot be read is left out (and dropped by the next claim
+        // that reaches it), not an error for the whole listing.
+        Ok(found
             .into_iter()
-            .map(|(job, at)| {
-                let at = parse_ts("job_runs", &job, "retry_at", &at)?;
-                Ok((job, at))
+            .filter_map(|(job, at)| {
+                let at = parse_ts("job_runs", &job, "retry_at", &at).ok()?;
+                Some((job, at))
             })
-            .collect()
+            .collect())
     }
 }
