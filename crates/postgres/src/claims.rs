@@ -13,7 +13,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use schedlite_core::crash_point;
 use schedlite_core::model::{
-    AuditAction, ClaimPlan, FinishedRun, Job, RunKind, RunStatus, Span, fold_outcomes,
+    AuditAction, ClaimPlan, CounterChange, FinishedRun, Job, RunKind, RunStatus, Span,
+    fold_outcomes,
 };
 use schedlite_core::store::claims::{closed_reason, closed_rows, requested_skip_reason};
 use schedlite_core::store::{ClaimReport, ClaimedRun, RunRecord, StoreError};
@@ -203,28 +204,7 @@ impl PgStore {
         )
         .execute(&mut *tx)
         .await?;
-        if !changes.is_empty() {
-            // The health counters move with the outcomes, in the same transaction (module
-            // `model::health`): a success replaces the failure count, failures add to it.
-            let ids: Vec<&str> = changes.iter().map(|c| c.job_id.as_str()).collect();
-            let success: Vec<Option<DateTime<Utc>>> =
-                changes.iter().map(|c| c.success_at.map(ms)).collect();
-            let failures: Vec<i64> = changes.iter().map(|c| i64::from(c.failures)).collect();
-            sqlx::query!(
-                "UPDATE jobs SET
-                    consecutive_failures = CASE WHEN c.success_at IS NULL
-                        THEN jobs.consecutive_failures + c.failures ELSE c.failures END,
-                    last_success_at = GREATEST(jobs.last_success_at, c.success_at)
-                 FROM unnest($1::text[], $2::timestamptz[], $3::bigint[])
-                      AS c(id, success_at, failures)
-                 WHERE jobs.id = c.id",
-                &ids as &[&str],
-                &success as &[Option<DateTime<Utc>>],
-                &failures
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
+        move_counters(&mut tx, &changes).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -504,4 +484,31 @@ pub(crate) async fn insert_rows(
             .then(a.run_id.cmp(&b.run_id))
     });
     Ok(runs)
+}
+
+/// Moves the health counters with the outcomes, in the same transaction (module
+/// `model::health`): a success replaces the failure count, failures add to it.
+async fn move_counters(tx: &mut PgConnection, changes: &[CounterChange]) -> Result<(), StoreError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = changes.iter().map(|c| c.job_id.as_str()).collect();
+    let success: Vec<Option<DateTime<Utc>>> =
+        changes.iter().map(|c| c.success_at.map(ms)).collect();
+    let failures: Vec<i64> = changes.iter().map(|c| i64::from(c.failures)).collect();
+    sqlx::query!(
+        "UPDATE jobs SET
+                    consecutive_failures = CASE WHEN c.success_at IS NULL
+                        THEN jobs.consecutive_failures + c.failures ELSE c.failures END,
+                    last_success_at = GREATEST(jobs.last_success_at, c.success_at)
+                 FROM unnest($1::text[], $2::timestamptz[], $3::bigint[])
+                      AS c(id, success_at, failures)
+                 WHERE jobs.id = c.id",
+        &ids as &[&str],
+        &success as &[Option<DateTime<Utc>>],
+        &failures
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
