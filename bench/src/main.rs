@@ -25,7 +25,8 @@
 //! (50 jobs at distinct instants), `steady` (10,000 interval jobs firing for a while),
 //! `api` (HTTP create, get and list rates and latencies), `scale` (a file with 1,000,000 jobs:
 //! time to ready, RSS, cost of an idle loop pass), `prune` (a burst beside a history of
-//! 10,000,000 prunable runs, with the pruner off and on), and `pg` (the PostgreSQL engine: bursts
+//! 10,000,000 prunable runs, with the pruner off and on), `retries` (a burst of failing HTTP
+//! jobs retried three times each, against as many first attempts), and `pg` (the PostgreSQL engine: bursts
 //! on 1 and 3 nodes, its raw claim limit, idle lateness, GET; only when selected, with
 //! `--postgres`). `peer` (only when selected) runs APScheduler 3 (`bench/run_peer.sh`) on the
 //! same bursts, for the ratio. Every burst is also run by the direct-driver probe (`probe.rs`),
@@ -40,6 +41,7 @@ mod pg;
 mod probe;
 mod prune;
 mod report;
+mod retries;
 mod scale;
 mod server;
 mod steady;
@@ -61,6 +63,7 @@ pub(crate) use pg::*;
 pub(crate) use probe::*;
 pub(crate) use prune::*;
 pub(crate) use report::*;
+pub(crate) use retries::*;
 pub(crate) use scale::*;
 pub(crate) use schedlite::actions::Action;
 pub(crate) use schedlite::model::{JobSettings, NewJob, RunStatus};
@@ -87,8 +90,8 @@ pub(crate) const PLACEHOLDER: &str = "2099-01-01T00:00:00.000Z";
 pub(crate) const LEAD: Duration = Duration::from_millis(2000);
 /// Outcomes written per transaction in the raw loop, as the server's writer does.
 pub(crate) const RAW_RECORD_BATCH: usize = 1024;
-pub(crate) const SCENARIOS: [&str; 9] = [
-    "burst", "raw", "idle", "steady", "api", "scale", "prune", "pg", "peer",
+pub(crate) const SCENARIOS: [&str; 10] = [
+    "burst", "raw", "idle", "steady", "api", "scale", "prune", "retries", "pg", "peer",
 ];
 /// Scenarios that run only when named in `--only` (they need a PostgreSQL server).
 pub(crate) const ON_REQUEST: [&str; 2] = ["pg", "peer"];
@@ -100,7 +103,7 @@ pub(crate) struct Opts {
     /// Smaller sizes and shorter windows (under 3 minutes); long scenarios run once.
     #[arg(long)]
     pub(crate) quick: bool,
-    /// Scenarios to run, comma-separated: burst, raw, idle, steady, api, scale, prune (the
+    /// Scenarios to run, comma-separated: burst, raw, idle, steady, api, scale, prune, retries (the
     /// default: all of these), pg and peer (only when named).
     #[arg(long, value_delimiter = ',')]
     pub(crate) only: Vec<String>,
@@ -137,6 +140,8 @@ pub(crate) struct Sizes {
     pub(crate) long_runs: u32,
     /// Run rows of history in the `prune` scenario's file.
     pub(crate) history: u32,
+    /// Jobs of the `retries` scenario's burst (each gets four attempts).
+    pub(crate) retry_jobs: usize,
 }
 
 impl Sizes {
@@ -154,6 +159,7 @@ impl Sizes {
                 scale_burst: 10_000,
                 long_runs: 1,
                 history: 1_000_000,
+                retry_jobs: 500,
             }
         } else {
             Sizes {
@@ -168,6 +174,7 @@ impl Sizes {
                 scale_burst: 10_000,
                 long_runs: opts.runs.min(2),
                 history: 10_000_000,
+                retry_jobs: 2_500,
             }
         }
     }
@@ -320,6 +327,7 @@ pub(crate) async fn run_scenarios(
             "pg" => scenario_pg(ctx, postgres.unwrap_or_default()).await,
             "peer" => scenario_peer(ctx).await,
             "prune" => scenario_prune(ctx).await,
+            "retries" => scenario_retries(ctx).await,
             _ => scenario_scale(ctx).await,
         };
         r.map_err(|e| format!("{name}: {e}"))?;

@@ -58,12 +58,17 @@ impl Runner {
         let started_at = timestamp::now();
         let outcome = self.execute(&run).await;
         let finished_at = timestamp::now();
-        self.in_flight.finished(&run.job_id);
         let status = match outcome.status {
             OutcomeStatus::Succeeded => RunStatus::Succeeded,
             OutcomeStatus::Failed => RunStatus::Failed,
             OutcomeStatus::TimedOut => RunStatus::TimedOut,
         };
+        // An attempt that did not succeed holds its job's slot until the writer has stored its
+        // outcome, and with it the pending retry that counts toward `max_instances` from then
+        // on: released here, the next occurrence could start in between, beside the retry.
+        if status == RunStatus::Succeeded {
+            self.in_flight.finished(&run.job_id);
+        }
         tracing::debug!(status = status.as_str(), "run finished");
         let record = RunRecord {
             run_id: run.run_id,

@@ -9,8 +9,9 @@ use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
 /// Runs that this process has started and not yet recorded, and per job how many of its
-/// actions are still executing here (a run whose action has finished but whose outcome is not
-/// yet written is no longer running).
+/// actions are still executing here (a run whose action succeeded but whose outcome is not yet
+/// written is no longer running; one that did not succeed counts until its outcome, and the
+/// retry it may set, is written).
 #[derive(Default)]
 pub(super) struct InFlight {
     /// The task of each run, by run id.

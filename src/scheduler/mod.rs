@@ -208,7 +208,8 @@ impl Scheduler {
             .and_then(|mut rx| rx.take())
             .map(|rx| {
                 let (store, handle) = (self.store.clone(), self.handle.clone());
-                tokio::spawn(outcomes::write_records(store, handle, rx))
+                let in_flight = self.in_flight.clone();
+                tokio::spawn(outcomes::write_records(store, (handle, in_flight), rx))
             });
         let maintenance = tokio::spawn(self.clone().maintain(shutdown.clone()));
         let submitted = self.clone().forward_submitted();

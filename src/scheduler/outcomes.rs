@@ -2,13 +2,17 @@
 //! transaction for everything that arrived together), retries a failed write until the
 //! database takes it again, and never drops an outcome. A batch with an attempt that did not
 //! succeed wakes the loop: the write may have set a retry due sooner than anything the loop
-//! is sleeping towards.
+//! is sleeping towards. Such an attempt's job slot (`max_instances`) is released here, once its
+//! pending retry is stored and counts in its place.
 
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use std::sync::Arc;
+
 use super::SchedulerHandle;
+use super::in_flight::InFlight;
 use crate::error_chain::error_chain;
 use crate::model::RunStatus;
 use crate::store::{RunRecord, Store};
@@ -60,7 +64,7 @@ pub(super) async fn flush_and_stop(
 /// Writes outcomes in batches until the channel closes or the flush mark arrives.
 pub(super) async fn write_records(
     store: Store,
-    handle: SchedulerHandle,
+    (handle, in_flight): (SchedulerHandle, Arc<InFlight>),
     mut rx: mpsc::UnboundedReceiver<RunRecord>,
 ) {
     let mut batch = Vec::with_capacity(RECORD_BATCH);
@@ -83,7 +87,13 @@ pub(super) async fn write_records(
         let stop = batch.iter().any(|r| r.run_id == FLUSH_MARK);
         batch.retain(|r| r.run_id != FLUSH_MARK);
         write_until_taken(&store, &batch).await;
-        if batch.iter().any(|r| r.status != RunStatus::Succeeded) {
+        let unsucceeded = batch.iter().filter(|r| r.status != RunStatus::Succeeded);
+        let mut woken = false;
+        for record in unsucceeded {
+            in_flight.finished(&record.job_id);
+            woken = true;
+        }
+        if woken {
             handle.wake();
         }
         batch.clear();

@@ -7,7 +7,7 @@ use schedlite_core::actions::Action;
 use schedlite_core::model::{Job, JobSettings, Run, RunKind, RunStatus};
 use schedlite_core::store::StoreError;
 use schedlite_core::store::columns::{
-    TriggerColumns, expect_from_value, health_counters, history_from_value, pause_note,
+    TriggerColumns, attempt, expect_from_value, health_counters, history_from_value, pause_note,
     retry_from_value, setting, skip_request,
 };
 
@@ -165,13 +165,7 @@ impl TryFrom<RunRow> for Run {
             exit_code: row.exit_code,
             output: row.output,
             error: row.error,
-            attempt: u32::try_from(row.attempt).map_err(|_| {
-                StoreError::corrupt(
-                    "job_runs",
-                    &key,
-                    format!("attempt: {} is out of range", row.attempt),
-                )
-            })?,
+            attempt: attempt(&key, row.attempt)?,
             retry_delay_ms: row.retry_delay_ms,
             retry_at: row.retry_at,
         })

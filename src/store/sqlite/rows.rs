@@ -19,7 +19,8 @@ use crate::model::{Job, JobSettings, Run, RunKind};
 use crate::schedule::Trigger;
 use crate::store::StoreError;
 use crate::store::columns::{
-    expect_from_json, health_counters, history_from_json, pause_note, retry_from_json, skip_request,
+    attempt, expect_from_json, health_counters, history_from_json, pause_note, retry_from_json,
+    skip_request,
 };
 
 /// Calls a sqlx query macro on SQL given as pieces, where the bare names `JOB` and `RUN` stand
@@ -329,13 +330,7 @@ impl TryFrom<RunRow> for Run {
             exit_code: row.exit_code,
             output: row.output,
             error: row.error,
-            attempt: u32::try_from(row.attempt).map_err(|_| {
-                StoreError::corrupt(
-                    "job_runs",
-                    &key,
-                    format!("attempt: {} is out of range", row.attempt),
-                )
-            })?,
+            attempt: attempt(&key, row.attempt)?,
             retry_delay_ms: row.retry_delay_ms,
             retry_at: parse_opt_ts("job_runs", &key, "retry_at", row.retry_at.as_deref())?,
             job_id: row.job_id,

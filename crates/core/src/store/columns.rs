@@ -6,7 +6,9 @@
 use chrono::{DateTime, Utc};
 
 use super::StoreError;
-use crate::model::{Expect, HealthCounters, HistoryLimits, PauseNote, RetryPolicy, SkipRequest};
+use crate::model::{
+    Expect, HealthCounters, HistoryLimits, MAX_ATTEMPTS, PauseNote, RetryPolicy, SkipRequest,
+};
 use crate::schedule::Trigger;
 
 /// A trigger spread over its columns, instants already read as such.
@@ -97,6 +99,17 @@ pub fn setting(key: &str, column: &str, value: i64, min: i64) -> Result<u32, Sto
         .filter(|v| i64::from(*v) >= min)
         .ok_or_else(|| {
             StoreError::corrupt("jobs", key, format!("{column}: {value} is out of range"))
+        })
+}
+
+/// The `attempt` of the `job_runs` row `key`, refused outside 1 to [`MAX_ATTEMPTS`] (the
+/// column's CHECK keeps it there; this guards a row whose CHECK was bypassed).
+pub fn attempt(key: &str, value: i64) -> Result<u32, StoreError> {
+    u32::try_from(value)
+        .ok()
+        .filter(|a| (1..=MAX_ATTEMPTS).contains(a))
+        .ok_or_else(|| {
+            StoreError::corrupt("job_runs", key, format!("attempt: {value} is out of range"))
         })
 }
 
