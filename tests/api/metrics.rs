@@ -156,6 +156,15 @@ async fn metrics_are_valid_openmetrics_and_count_what_happened(engine: Engine) {
         Some(0.0)
     );
     assert_eq!(
+        sample(
+            &families,
+            "schedlite_retries_pending",
+            "schedlite_retries_pending",
+            &[]
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
         families["schedlite_run_lateness_seconds"]["type"],
         "histogram"
     );

@@ -333,9 +333,27 @@ async fn a_policy_is_shown_changed_and_refused_field_by_field(engine: Engine) {
     assert_eq!(job["data"]["retry"]["max_attempts"], json!(4), "unchanged");
 }
 
-/// A retry pending for an hour is dropped at once when a PUT lowers `max_attempts` to the
-/// attempt that failed: `next_retry_at` goes, the row no longer holds it, and retention may
-/// prune it again.
+/// The `schedlite_retries_pending` gauge as `/metrics` reports it.
+async fn pending_gauge(app: &TestApp) -> String {
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .header("X-API-Key", MONITOR_KEY)
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find_map(|l| l.strip_prefix("schedlite_retries_pending "))
+        .unwrap_or_else(|| panic!("no schedlite_retries_pending in {text}"))
+        .to_string()
+}
+
+/// A retry pending for an hour shows in the `schedlite_retries_pending` gauge, and is dropped
+/// at once when a PUT lowers `max_attempts` to the attempt that failed: `next_retry_at` goes,
+/// the row no longer holds it, the gauge reads 0, and retention may prune it again.
 async fn lowering_max_attempts_drops_the_retries_it_no_longer_allows(engine: Engine) {
     let stub = Stub::start().await;
     let app = spawn_app_on_with(engine, scheduler_on()).await;
@@ -347,6 +365,7 @@ async fn lowering_max_attempts_drops_the_retries_it_no_longer_allows(engine: Eng
         (job["data"]["next_retry_at"] != Value::Null).then_some(())
     })
     .await;
+    assert_eq!(pending_gauge(&app).await, "1");
     let mut lowered = body.clone();
     lowered["retry"] = json!({"max_attempts": 1});
     // A date in the past is refused on PUT as on POST.
@@ -360,4 +379,5 @@ async fn lowering_max_attempts_drops_the_retries_it_no_longer_allows(engine: Eng
     let sql = "SELECT count(*) FROM job_runs WHERE job_id = 'later' AND retry_at IS NULL AND retry_delay_ms IS NULL";
     assert_eq!(app.count(sql).await, 1);
     assert_eq!(app.run_count("later").await, 1);
+    assert_eq!(pending_gauge(&app).await, "0");
 }
