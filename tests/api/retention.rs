@@ -58,7 +58,7 @@ async fn seed(app: &TestApp, now: DateTime<Utc>) -> BTreeSet<(String, DateTime<U
         ("roomy", json!({"keep_runs": 8})),
         ("stale", json!({"keep_days": 1})),
     ];
-    let server_s = ["mixed", "lonely", "busy", "bulk"].map(|id| (id, json!(null)));
+    let server_s = ["mixed", "lonely", "busy", "bulk", "retrying"].map(|id| (id, json!(null)));
     for (id, history) in server_s.into_iter().chain(own_limits) {
         let mut body = interval_job(id, 3600);
         body["paused"] = json!(true);
@@ -111,6 +111,18 @@ async fn seed(app: &TestApp, now: DateTime<Utc>) -> BTreeSet<(String, DateTime<U
         run(pool, "roomy", d(n), None, "succeeded").await; // 8 kept by count
     }
     run(pool, "stale", d(10), None, "succeeded").await; // old, but its newest: stays
+    // retrying: a failed attempt past every age limit whose retry is still pending (the job is
+    // paused) is never pruned, nor counted by a dry run.
+    let pending = "INSERT INTO job_runs (job_id, scheduled_at, status, retry_at)
+         VALUES ('retrying', $1, 'failed', $2)";
+    on_pool!(pool, p => sqlx::query(pending)
+        .bind(Stamp(d(100)))
+        .bind(Stamp(d(99)))
+        .execute(p)
+        .await
+        .map(|_| ()))
+    .expect("pending retry");
+    run(pool, "retrying", d(1), None, "succeeded").await;
     let audit =
         "INSERT INTO audit_log (at, key_name, action, job_id) VALUES ($1, 'k', 'delete', $2)";
     for (at, job) in [(d(400), "old-audit"), (d(10), "new-audit")] {
@@ -134,6 +146,8 @@ async fn seed(app: &TestApp, now: DateTime<Utc>) -> BTreeSet<(String, DateTime<U
         ("few", d(1)),
         ("few", d(2)),
         ("stale", d(10)),
+        ("retrying", d(100)),
+        ("retrying", d(1)),
     ]
     .into_iter()
     .chain((1..=8).map(|n| ("roomy", d(n))))
