@@ -1,6 +1,7 @@
 //! One claimed run (an attempt at an occurrence), from its claim to its outcome: wait for its
-//! instant and the job's jitter, take a concurrency permit, execute the action (a panic is an outcome), count
-//! it in the metrics and hand the outcome to the writer ([`outcomes`](super::outcomes)).
+//! instant and the job's jitter, take a concurrency permit, execute the action (a panic is an
+//! outcome), count it in the metrics and hand the outcome to the writer
+//! ([`outcomes`](super::outcomes)).
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -5,11 +5,10 @@
 //! is sleeping towards. Such an attempt's job slot (`max_instances`) is released here, once its
 //! pending retry is stored and counts in its place.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-
-use std::sync::Arc;
 
 use super::SchedulerHandle;
 use super::in_flight::InFlight;
@@ -87,13 +86,12 @@ pub(super) async fn write_records(
         let stop = batch.iter().any(|r| r.run_id == FLUSH_MARK);
         batch.retain(|r| r.run_id != FLUSH_MARK);
         write_until_taken(&store, &batch).await;
-        let unsucceeded = batch.iter().filter(|r| r.status != RunStatus::Succeeded);
-        let mut woken = false;
-        for record in unsucceeded {
-            in_flight.finished(&record.job_id);
-            woken = true;
-        }
-        if woken {
+        let mut unsucceeded = batch
+            .iter()
+            .filter(|r| r.status != RunStatus::Succeeded)
+            .peekable();
+        if unsucceeded.peek().is_some() {
+            unsucceeded.for_each(|r| in_flight.finished(&r.job_id));
             handle.wake();
         }
         batch.clear();

@@ -26,8 +26,8 @@ impl Store {
         dispatch!(self, s => s.get_run(run_id).await)
     }
 
-    /// The newest run (by `scheduled_at`, then `attempt`) of each of `job_ids` that has one, keyed by job id,
-    /// in one round trip (a page of jobs would otherwise cost a query per job).
+    /// The newest run (by `scheduled_at`, then `attempt`) of each of `job_ids` that has one,
+    /// keyed by job id, in one round trip (a page of jobs would otherwise cost a query per job).
     pub async fn last_runs(&self, job_ids: &[&str]) -> Result<HashMap<String, Run>, StoreError> {
         dispatch!(self, s => s.last_runs(job_ids).await)
     }

@@ -177,8 +177,8 @@ pub(crate) fn action_value(action: &Action) -> Result<serde_json::Value, StoreEr
     serde_json::to_value(action).map_err(|e| StoreError::corrupt("jobs", "action", e.to_string()))
 }
 
-/// A JSON column of job `id` (`expect`, `history`, `retry`): its value, or NULL when the job leaves it
-/// out.
+/// A JSON column of job `id` (`expect`, `history`, `retry`): its value, or NULL when the job
+/// leaves it out.
 pub(crate) fn json_column<T: serde::Serialize>(
     id: &str,
     value: Option<T>,

@@ -2,8 +2,9 @@
 //! success and is not its occurrence's last carries `retry_at` (set with its outcome, or when it
 //! was interrupted); the claim turns each one due into the next attempt's `running` row and
 //! clears the mark and the used delay, in the claim's transaction; with no delay left, a late
-//! outcome of the attempt (its owner was declared dead meanwhile) cannot schedule it again. The unique key (job_id, scheduled_at, attempt)
-//! makes each attempt happen at most once, whichever process claims it.
+//! outcome of the attempt (its owner was declared dead meanwhile) cannot schedule it again.
+//! The unique key (job_id, scheduled_at, attempt) makes each attempt happen at most once,
+//! whichever process claims it.
 
 use std::collections::HashMap;
 

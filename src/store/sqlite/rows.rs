@@ -338,8 +338,8 @@ impl TryFrom<RunRow> for Run {
     }
 }
 
-/// A JSON column of job `id` (`expect`, `history`, `retry`): JSON text, or NULL when the job leaves it
-/// out.
+/// A JSON column of job `id` (`expect`, `history`, `retry`): JSON text, or NULL when the job
+/// leaves it out.
 pub(super) fn json_column<T: serde::Serialize>(
     id: &str,
     value: Option<T>,

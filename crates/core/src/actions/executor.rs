@@ -29,10 +29,11 @@ impl Executor {
     /// Never panics or returns `Err`: every failure is an [`Outcome`]. The action is
     /// validated again first (rows can be edited by hand), and an invalid one fails without
     /// running. http sends `Idempotency-Key: <job_id>@<scheduled_at>` (RFC 3339, millis,
-    /// `Z`), the same for every attempt, and `Schedlite-Attempt: <attempt>`; its timeout covers the whole request including reading the first KiB of body.
-    /// command runs the program without a shell, stdin null, environment inherited plus
-    /// `SCHEDLITE_IDEMPOTENCY_KEY` and `SCHEDLITE_ATTEMPT`; on
-    /// timeout the child is killed and reaped and the output so far is kept.
+    /// `Z`), the same for every attempt, and `Schedlite-Attempt: <attempt>`; its timeout
+    /// covers the whole request including reading the first KiB of body. command runs the
+    /// program without a shell, stdin null, environment inherited plus
+    /// `SCHEDLITE_IDEMPOTENCY_KEY` and `SCHEDLITE_ATTEMPT`; on timeout the child is killed and
+    /// reaped and the output so far is kept.
     /// Cancel-safe: dropping the future drops the request or kills the child.
     #[tracing::instrument(
         name = "execute_action",

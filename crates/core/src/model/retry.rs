@@ -1,7 +1,8 @@
 //! A job's retry policy (DESIGN.md, *Retries*): how many attempts an occurrence gets and how
-//! long each waits after the one before failed. Pure but for the jitter's draw: the claim turns it into the delay it
-//! stores on each attempt's row, so that every path that ends an attempt (its outcome, a
-//! shutdown, the recovery of a dead owner) schedules the next one by the same stored figure.
+//! long each waits after the one before failed. Pure but for the jitter's draw: the claim
+//! turns it into the delay it stores on each attempt's row, so that every path that ends an
+//! attempt (its outcome, a shutdown, the recovery of a dead owner) schedules the next one by
+//! the same stored figure.
 
 use std::time::Duration;
 
