@@ -44,6 +44,10 @@ pub const DEFAULT_SCHEDULER_MAX_IDLE: Duration = Duration::from_secs(1);
 /// Default time between two passes of the history pruner (it also runs once at start).
 pub const DEFAULT_PRUNE_INTERVAL: Duration = Duration::from_secs(600);
 
+/// The least time between two alerts of one job: a job flapping between two healths sends one
+/// alert a minute at most, each a real transition from the health alerted before.
+pub const DEFAULT_ALERT_MIN_INTERVAL: Duration = Duration::from_secs(60);
+
 /// How long run history and audit rows are kept (DESIGN.md, *Run history retention*). Rows
 /// past these limits are pruned in small batches off the scheduler's path; the newest run of
 /// each job and every `running` row are always kept.
@@ -113,6 +117,11 @@ pub struct Config {
     /// Where `POST /admin/backup` writes its copies (`--backup-dir`); `None` means a
     /// `backups` directory beside the database file.
     pub backup_dir: Option<PathBuf>,
+    /// Where alerts of jobs without a webhook of their own are POSTed (`--alert-webhook`);
+    /// `None`: they are recorded and listed only.
+    pub alert_webhook: Option<String>,
+    /// The least time between two alerts of one job (`--alert-min-interval-seconds`).
+    pub alert_min_interval: Duration,
 }
 
 /// Written by hand, not derived: a derived `Debug` would print the database password and the
@@ -138,6 +147,8 @@ impl std::fmt::Debug for Config {
             retention,
             prune_interval,
             backup_dir,
+            alert_webhook,
+            alert_min_interval,
         } = self;
         let mask = |key: &Option<String>| key.as_ref().map(|_| "***");
         f.debug_struct("Config")
@@ -161,6 +172,9 @@ impl std::fmt::Debug for Config {
             .field("retention", retention)
             .field("prune_interval", prune_interval)
             .field("backup_dir", backup_dir)
+            // A webhook's path often holds its token (Slack, Discord): not printed.
+            .field("alert_webhook", &mask(alert_webhook))
+            .field("alert_min_interval", alert_min_interval)
             .finish()
     }
 }
@@ -188,6 +202,8 @@ impl Config {
             backup_dir: None,
             retention: RetentionPolicy::default(),
             prune_interval: Some(DEFAULT_PRUNE_INTERVAL),
+            alert_webhook: None,
+            alert_min_interval: DEFAULT_ALERT_MIN_INTERVAL,
         }
     }
 

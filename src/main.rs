@@ -140,11 +140,26 @@ struct ServeArgs {
     /// instead.
     #[arg(long, env = "SCHEDLITE_PRUNE_EVERY_SECONDS", default_value_t = schedlite::config::DEFAULT_PRUNE_INTERVAL.as_secs(), value_parser = clap::value_parser!(u64).range(0..=604_800))]
     prune_every_seconds: u64,
+    /// Where the alerts of jobs without an `expect.alert_webhook` of their own are POSTed
+    /// (an http or https URL); without it they are recorded and listed only.
+    #[arg(long, env = "SCHEDLITE_ALERT_WEBHOOK", hide_env_values = true, value_parser = webhook_url)]
+    alert_webhook: Option<String>,
+    /// The least seconds between two alerts of one job: a change within it waits, and is
+    /// alerted at its end if the job's health still differs from the one alerted last.
+    #[arg(long, env = "SCHEDLITE_ALERT_MIN_INTERVAL_SECONDS", default_value_t = schedlite::config::DEFAULT_ALERT_MIN_INTERVAL.as_secs(), value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    alert_min_interval_seconds: u64,
     /// For tests only, hidden from `--help`: milliseconds added to this process's wall clock
     /// (negative: behind), so that nodes on one host can disagree about the time as nodes on
     /// different hosts do (issue 11). Read once here; see `timestamp::set_test_clock_offset`.
     #[arg(long, hide = true, default_value_t = 0, allow_hyphen_values = true)]
     test_clock_offset_ms: i64,
+}
+
+/// `--alert-webhook`: an http or https URL with a host, as an action's `url`.
+fn webhook_url(url: &str) -> Result<String, String> {
+    schedlite::actions::check_url("--alert-webhook", url)
+        .map(|()| url.to_string())
+        .map_err(|e| e.message().to_string())
 }
 
 /// The retention policy's flags, shared by `serve` (its pruner) and `prune`.
@@ -282,6 +297,8 @@ async fn serve(db: PathBuf, args: ServeArgs) -> Result<(), String> {
         .map_or(expiry_default, Duration::from_secs);
     config.max_db_pages = args.max_db_pages;
     config.backup_dir = args.backup_dir;
+    config.alert_webhook = args.alert_webhook;
+    config.alert_min_interval = Duration::from_secs(args.alert_min_interval_seconds);
     config.auth_failures_per_minute = args.auth_failures_per_minute;
     config.retention = args.retention.into();
     config.prune_interval =

@@ -15,6 +15,7 @@ use crate::api::{self, AppState};
 use crate::apikey;
 use crate::config::Config;
 use crate::model::Role;
+use crate::scheduler::alerts::{AlertSettings, run_alerts};
 use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerError, SchedulerHandle, retention};
 use crate::store::{OpenOptions, Store, StoreError};
 
@@ -168,6 +169,14 @@ impl Application {
                     stop_rx.clone(),
                 ))
             });
+        // Every process that fires jobs also watches their health and sends alerts.
+        let alerts = self.scheduler.as_ref().map(|_| {
+            let settings = AlertSettings {
+                webhook: state.config.alert_webhook.clone(),
+                min_interval: state.config.alert_min_interval,
+            };
+            tokio::spawn(run_alerts(state.store.clone(), settings, stop_rx.clone()))
+        });
         let scheduler = self.scheduler.map(|s| tokio::spawn(s.run(stop_rx.clone())));
         let mut server_stop = stop_rx.clone();
         let app = app.into_make_service_with_connect_info::<SocketAddr>();
@@ -201,6 +210,11 @@ impl Application {
             && let Err(e) = pruner.await
         {
             tracing::error!(error = %e, "pruner task failed");
+        }
+        if let Some(alerts) = alerts
+            && let Err(e) = alerts.await
+        {
+            tracing::error!(error = %e, "alerts task failed");
         }
         state.store.close().await;
         match served {

@@ -119,6 +119,20 @@ pub fn decode_audit(cursor: &str) -> Result<i64, ApiError> {
         .ok_or_else(bad_cursor)
 }
 
+/// Encodes where the alerts listing continues: before the alert with this id.
+pub fn encode_alerts(id: i64) -> String {
+    seal(&format!("alerts:{id}"))
+}
+
+/// Decodes a cursor of `GET /alerts`.
+pub fn decode_alerts(cursor: &str) -> Result<i64, ApiError> {
+    open(cursor)?
+        .strip_prefix("alerts:")
+        .and_then(|n| n.parse::<i64>().ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(bad_cursor)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,6 +174,9 @@ mod tests {
         assert_eq!(decode_runs(&old).ok(), Some(first));
         assert_eq!(decode_audit(&encode_audit(42)).ok(), Some(42));
         assert!(decode_runs(&encode_audit(42)).is_err());
+        assert_eq!(decode_alerts(&encode_alerts(7)).ok(), Some(7));
+        assert!(decode_alerts(&encode_audit(7)).is_err());
+        assert!(decode_audit(&encode_alerts(7)).is_err());
         assert!(decode_audit(&encode_runs(run)).is_err());
         assert!(decode_audit(&seal("audit:0")).is_err());
         assert!(decode_runs(&seal("run:yesterday")).is_err());

@@ -3,6 +3,7 @@
 //! envelope; every failure is an [`ApiError`].
 
 mod admin;
+mod alerts;
 mod audit;
 mod auth;
 mod cursor;
@@ -80,6 +81,7 @@ pub fn router_and_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi)
         .merge(runs::router())
         .merge(auth::router())
         .merge(audit::router())
+        .merge(alerts::router())
         .merge(admin::router())
         .merge(metrics::router());
     let (routes, openapi) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())

@@ -61,7 +61,7 @@ impl ToSchema for ErrorCode {}
         title = "schedlite",
         description = "A persistent job scheduler: jobs and their triggers in one SQLite file, managed over REST. \
             Authenticate with `X-API-Key: <key>` or `Authorization: Bearer <key>`. Reading jobs, runs, \
-            previews and the audit trail (`GET`) takes an admin or viewer key; every change needs an admin key; \
+            previews, alerts and the audit trail (`GET`) takes an admin or viewer key; every change needs an admin key; \
             `/auth/me` and `/metrics` take any key; health probes and this document need none."
     ),
     modifiers(&SecurityAddon),
@@ -70,6 +70,7 @@ impl ToSchema for ErrorCode {}
         (name = "jobs", description = "Create, change, pause, run and delete jobs; run history and previews"),
         (name = "auth", description = "Who a key is"),
         (name = "audit", description = "Who changed what"),
+        (name = "alerts", description = "Changes of job health, and their delivery to webhooks"),
         (name = "admin", description = "Backups while serving"),
         (name = "health", description = "Probes, no key needed"),
     )

@@ -7,6 +7,7 @@
 //! claimed occurrence is in `dispatch`, the outcome writer in `outcomes`, the heartbeat and the
 //! recovery of dead processes' runs in `recovery`.
 
+pub mod alerts;
 mod backoff;
 mod dispatch;
 mod handle;

@@ -35,6 +35,7 @@ macro_rules! dispatch {
     };
 }
 
+mod alerts;
 mod audit;
 mod claims;
 mod copy;
@@ -52,10 +53,10 @@ use std::path::{Path, PathBuf};
 pub use copy::{CopyError, CopyReport, copy_store};
 pub use schedlite_core::store::columns;
 pub use schedlite_core::store::{
-    AgeCutoffs, AuditEntry, COPY_PAGE, ClaimReport, ClaimedRun, Gauges, Instance, JobCursor,
-    JobFilter, JobOrder, JobPage, MigrationReport, OpenOptions, PRUNE_BATCH, PRUNE_JOBS_PER_STEP,
-    PruneStep, RunCursor, RunRecord, SeedHistory, SeedTrigger, StorageCondition, StoreError,
-    TableCounts,
+    ALERT_LEASE, AgeCutoffs, AttemptResult, AuditEntry, COPY_PAGE, ClaimReport, ClaimedRun, Gauges,
+    Instance, JobCursor, JobFilter, JobOrder, JobPage, MigrationReport, OpenOptions, PRUNE_BATCH,
+    PRUNE_JOBS_PER_STEP, PruneStep, RunCursor, RunRecord, SeedHistory, SeedTrigger,
+    StorageCondition, StoreError, TableCounts, Watched,
 };
 pub use schedlite_postgres::PgStore;
 pub use sqlite::SqliteStore;

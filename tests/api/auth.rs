@@ -141,6 +141,7 @@ async fn a_viewer_reads_what_an_admin_reads_and_changes_nothing(engine: Engine) 
         "/jobs/j1/preview?count=3&from=2027-01-01T00:00:00Z",
         "/jobs/j1/runs",
         "/audit?job_id=j1",
+        "/alerts?job_id=j1",
     ] {
         let as_viewer = app
             .call(Method::GET, path, Some(viewer.as_str()), None)

@@ -87,7 +87,7 @@ async fn a_failing_job_is_late_then_failing_and_its_counters_survive_a_restart(e
         ),
         (
             &json!("ok"),
-            &json!({"success_within_seconds": 1, "max_consecutive_failures": 3, "max_run_seconds": null}),
+            &json!({"success_within_seconds": 1, "max_consecutive_failures": 3, "max_run_seconds": null, "alert_webhook": null}),
             &json!(0),
             &Value::Null
         )

@@ -29,6 +29,7 @@
 //! - `secrets.rs` landed while this suite was being ported: it reads its rows through a pool
 //!   on the SQLite file and is the next to port.
 
+mod alerts;
 mod auth;
 mod backup;
 mod browser;

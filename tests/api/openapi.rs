@@ -26,6 +26,7 @@ const SERVED: &[(&str, &str)] = &[
     ("POST", "/api/v1alpha1/jobs/{job_id}/skip"),
     ("GET", "/api/v1alpha1/auth/me"),
     ("GET", "/api/v1alpha1/audit"),
+    ("GET", "/api/v1alpha1/alerts"),
     ("POST", "/api/v1alpha1/admin/backup"),
     ("GET", "/api/v1alpha1/metrics"),
     ("GET", "/healthz"),
@@ -262,8 +263,8 @@ async fn every_route_serves_exactly_the_roles_its_document_names() {
     }
     assert_eq!(
         served_to_viewer.len(),
-        7,
-        "jobs, a job, its preview and runs, the audit, /auth/me and /metrics: {served_to_viewer:?}"
+        8,
+        "jobs, a job, its preview and runs, the audit, alerts, /auth/me and /metrics: {served_to_viewer:?}"
     );
     let (_, job) = app.get("/jobs/some-job").await;
     assert_eq!(
@@ -318,6 +319,7 @@ async fn the_document_states_the_shapes_and_limits_the_server_enforces() {
         ("get", "/jobs", "limit", 1, 1000),
         ("get", "/jobs/{job_id}/runs", "limit", 1, 1000),
         ("get", "/audit", "limit", 1, 1000),
+        ("get", "/alerts", "limit", 1, 1000),
         ("get", "/jobs/{job_id}/preview", "count", 1, 1000),
     ] {
         let schema = &param(&doc, method, path, name)["schema"];

@@ -146,7 +146,9 @@ async fn arrange(mut server: Server, db: &Path, stub: &Stub) -> String {
                "action": {"type": "noop"}, "history": {"keep_days": 3650}}),
         json!({"id": "broken", "trigger": {"type": "interval", "seconds": 3600},
                "action": {"type": "http", "method": "POST", "url": stub.url("/fail")},
-               "retry": {"max_attempts": 3, "initial_delay_seconds": 3600, "jitter": false}}),
+               "retry": {"max_attempts": 3, "initial_delay_seconds": 3600, "jitter": false},
+               "expect": {"max_consecutive_failures": 1,
+                          "alert_webhook": stub.url("/hook/1000")}}),
         json!({"id": "hang", "trigger": {"type": "date", "run_at": HANG_AT},
                "action": {"type": "http", "method": "GET", "url": stub.url("/sleep/30000"),
                           "timeout_seconds": 60}}),
@@ -176,7 +178,11 @@ async fn arrange(mut server: Server, db: &Path, stub: &Stub) -> String {
                     (VALUES ('tick', 'succeeded'), ('broken', 'failed'), ('hang', 'running'))",
                 )
                 .await;
-            (n == 3 && stub.keys("sleep").len() == 1).then_some(())
+            // `broken`'s alert (ok to failing) was tried once at least; its webhook answers 503.
+            let tried = pool
+                .count("SELECT count(*) FROM alerts WHERE attempts >= 1")
+                .await;
+            (n == 3 && stub.keys("sleep").len() == 1 && tried == 1).then_some(())
         },
     )
     .await;
@@ -380,6 +386,27 @@ fn expectations<'a>(hang_at: &'a str, no: &'a str, pid: &'a str) -> BTreeMap<Str
                 ["broken", "1", "failed"]
             );
             assert!(!rows[0][4].is_empty(), "{rows:?}");
+        }),
+    );
+    expected.insert(
+        column_names(
+            "id|job_id|from_health|to_health|delivery|attempts|next_attempt_at|last_error",
+        ),
+        Box::new(|rows| {
+            // `broken` failed once, which its `expect` calls failing; its webhook refuses.
+            assert_eq!(rows.len(), 1, "{rows:?}");
+            assert_eq!(
+                [rows[0][1], rows[0][2], rows[0][3], rows[0][4], rows[0][7]],
+                [
+                    "broken",
+                    "ok",
+                    "failing",
+                    "pending",
+                    "the webhook answered HTTP 503"
+                ]
+            );
+            assert!(rows[0][5].parse::<u32>().is_ok_and(|n| n >= 1), "{rows:?}");
+            assert!(!rows[0][6].is_empty(), "{rows:?}");
         }),
     );
     expected.insert(

@@ -133,8 +133,10 @@ async fn keys_never_reach_the_logs() {
         .env("SCHEDLITE_DB", &db)
         .env("SCHEDLITE_ADMIN_KEY", admin)
         .env("RUST_LOG", "debug")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        // Files, not pipes: debug logs outgrow a pipe's 64 KiB before the test reads them,
+        // and a server blocked writing its log answers nothing.
+        .stdout(std::fs::File::create(dir.path().join("out.log")).expect("out.log"))
+        .stderr(std::fs::File::create(dir.path().join("err.log")).expect("err.log"))
         .spawn()
         .expect("spawn");
     let client = reqwest::Client::new();
@@ -171,11 +173,9 @@ async fn keys_never_reach_the_logs() {
         .expect("sent");
     assert_eq!(created.status().as_u16(), 201);
     let output = terminate_and_collect(child).await;
-    let logs = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{:?}", output.status);
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).expect("log");
+    let logs = format!("{}{}", read("out.log"), read("err.log"));
     assert!(
         logs.contains("job created"),
         "debug logs were captured: {logs}"

@@ -10,6 +10,7 @@
 //! (`cargo test --test store`, or `cargo test --test store sqlite::` for one engine); CI runs
 //! them with the rest under `cargo test`.
 
+mod alerts;
 mod audit;
 mod claims;
 mod jobs;

@@ -46,7 +46,7 @@ impl PgStore {
             let c = TriggerColumns::of(&job.trigger);
             let pause = job.pause.as_ref();
             let skip = job.skip.as_ref();
-            let expect = json_column(&job.id, job.expect)?;
+            let expect = json_column(&job.id, job.expect.as_ref())?;
             let history = json_column(&job.id, job.history)?;
             let retry = json_column(&job.id, job.retry.some())?;
             sqlx::query!(

@@ -380,7 +380,7 @@ async fn write_row(
 ) -> Result<Option<bool>, StoreError> {
     let c = TriggerColumns::of(&job.trigger);
     let action = action_value(&job.action)?;
-    let expect = json_column(&job.id, job.expect)?;
+    let expect = json_column(&job.id, job.expect.as_ref())?;
     let history = json_column(&job.id, job.history)?;
     let retry = json_column(&job.id, job.retry.some())?;
     // `DO UPDATE … WHERE $18`: when false, a conflicting row is left alone and nothing is
@@ -446,7 +446,7 @@ async fn write_row(
 
 /// A row as a listing shows it: readable, or broken (values the domain refuses, such as a
 /// hand-edited cron expression) with what is wrong.
-fn entry(row: JobRow) -> Result<JobEntry, StoreError> {
+pub(crate) fn entry(row: JobRow) -> Result<JobEntry, StoreError> {
     let id = row.id.clone();
     match Job::try_from(row) {
         Ok(job) => Ok(JobEntry::Readable(job)),

@@ -18,6 +18,7 @@
 //! `.sqlx/` at the workspace root holds the offline data of both engines). Instants are
 //! `timestamptz`, written truncated to the millisecond as the contract says.
 
+mod alerts;
 mod audit;
 mod claims;
 mod copy;

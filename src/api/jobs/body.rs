@@ -137,6 +137,10 @@ pub(in crate::api) struct ExpectBody {
     #[serde(default)]
     #[schema(minimum = 1, maximum = 31_622_400)]
     max_run_seconds: Option<u32>,
+    /// Where this job's alerts (its health changes) are POSTed, instead of the server's
+    /// `--alert-webhook`: an http or https URL of at most 2048 characters.
+    #[serde(default)]
+    alert_webhook: Option<String>,
 }
 
 /// Upper bound of `expect.success_within_seconds` and `expect.max_run_seconds` (a leap year:
@@ -167,6 +171,14 @@ fn parse_expect(body: Option<ExpectBody>) -> Result<Option<Expect>, ApiError> {
             MAX_EXPECT_FAILURES,
         )?,
         max_run_seconds: rule("max_run_seconds", body.max_run_seconds, MAX_EXPECT_SECONDS)?,
+        alert_webhook: body
+            .alert_webhook
+            .map(|url| {
+                crate::actions::check_url("expect.alert_webhook", &url)
+                    .map(|()| url)
+                    .map_err(|e| ApiError::validation(e.field(), e.message()))
+            })
+            .transpose()?,
     }
     .some())
 }

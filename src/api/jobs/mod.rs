@@ -25,6 +25,7 @@ use crate::model::Job;
 use crate::schedule::Trigger;
 use crate::store::StoreError;
 use crate::timestamp::Timestamp;
+pub(in crate::api) use health::JobHealth;
 use response::{JobResponse, Seen};
 
 /// Largest page for `GET /jobs` and run history.

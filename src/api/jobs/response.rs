@@ -87,6 +87,8 @@ pub(in crate::api) struct ExpectResponse {
     max_consecutive_failures: Option<u32>,
     /// `stuck` while a run runs longer than this.
     max_run_seconds: Option<u32>,
+    /// Where its alerts are POSTed; null: the server's `--alert-webhook`, if any.
+    alert_webhook: Option<String>,
 }
 
 /// A job's own history limits, as stored; a field it leaves to the server is null.
@@ -116,6 +118,7 @@ impl From<Expect> for ExpectResponse {
             success_within_seconds: e.success_within_seconds,
             max_consecutive_failures: e.max_consecutive_failures,
             max_run_seconds: e.max_run_seconds,
+            alert_webhook: e.alert_webhook,
         }
     }
 }

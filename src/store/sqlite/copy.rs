@@ -66,7 +66,7 @@ impl SqliteStore {
                 (pause.map(|p| ts(p.at)), pause.and_then(|p| p.until).map(ts));
             let skip_count = job.skip.as_ref().map_or(0, |s| i64::from(s.count));
             let skip_reason = job.skip.as_ref().and_then(|s| s.reason.as_deref());
-            let expect = json_column(&job.id, job.expect)?;
+            let expect = json_column(&job.id, job.expect.as_ref())?;
             let history = json_column(&job.id, job.history)?;
             let retry = json_column(&job.id, job.retry.some())?;
             let last_success_at = job.counters.last_success_at.map(ts);

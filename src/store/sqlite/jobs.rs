@@ -411,7 +411,7 @@ async fn write_row(
     let jitter = i64::from(job.settings.jitter_seconds);
     let paused = bool_int(job.paused);
     let replace = bool_int(replace);
-    let expect = json_column(&job.id, job.expect)?;
+    let expect = json_column(&job.id, job.expect.as_ref())?;
     let history = json_column(&job.id, job.history)?;
     let retry = json_column(&job.id, job.retry.some())?;
     // `DO UPDATE … WHERE ?18`: when false, a conflicting row is left alone (no row changed).
@@ -555,7 +555,7 @@ fn decode_batch(batch: &str) -> Result<Vec<Decoded>, StoreError> {
 
 /// One shaped `jobs` row as a listing shows it: readable, or broken (its columns hold the wrong
 /// types, or values the domain refuses) with what is wrong.
-fn entry(raw: &RawValue) -> Result<JobEntry, StoreError> {
+pub(super) fn entry(raw: &RawValue) -> Result<JobEntry, StoreError> {
     let broken = |id: String, problem: String| Ok(JobEntry::Broken(BrokenJob { id, problem }));
     let row = match serde_json::from_str::<JobRow>(raw.get()) {
         Ok(row) => row,

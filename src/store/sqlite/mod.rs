@@ -6,6 +6,7 @@
 //! data so the crate builds without a database. Timestamps are bound and read as the
 //! fixed-width text of [`crate::timestamp`].
 
+mod alerts;
 mod audit;
 mod backup;
 mod claims;

@@ -3,8 +3,12 @@
 //!
 //! Routes (any method): `/ok` answers 200 `fine`, `/fail` 500 `boom`, `/slow` 200 after 5 s,
 //! `/sleep/{ms}` 200 `done` after `ms` milliseconds, `/flaky/{n}` 503 to the first `n`
-//! requests with a key and 200 to the rest, `/fail-after/{ms}` 500 after `ms` milliseconds. It notes `Schedlite-Attempt` too, so retries
-//! can be told apart.
+//! requests with a key and 200 to the rest, `/fail-after/{ms}` 500 after `ms` milliseconds,
+//! `/alternate` 500 and 200 in turn (a job that flaps). It notes `Schedlite-Attempt` too, so
+//! retries can be told apart.
+//!
+//! It is also an alert webhook: `/hook/{n}` answers 503 to the first `n` requests with a key and
+//! 200 to the rest, and keeps every request's key, JSON body and arrival time ([`Stub::hooks`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,10 +22,21 @@ use axum::routing::any;
 /// its attempt (`-` when it had none).
 type Seen = Arc<Mutex<Vec<(&'static str, String, String)>>>;
 
+/// One request to `/hook/{n}`: its `Idempotency-Key`, its body, when it arrived, and the status
+/// it was answered.
+#[derive(Debug, Clone)]
+pub(crate) struct Hook {
+    pub key: String,
+    pub body: serde_json::Value,
+    pub at: std::time::Instant,
+    pub status: u16,
+}
+
 /// The running stub; stops serving on drop.
 pub(crate) struct Stub {
     base: String,
     seen: Seen,
+    hooks: Arc<Mutex<Vec<Hook>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -56,7 +71,41 @@ impl Stub {
             seen.clone(),
             seen.clone(),
         );
+        let hooks: Arc<Mutex<Vec<Hook>>> = Arc::default();
+        let (h1, turns) = (
+            hooks.clone(),
+            Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        );
         let router = axum::Router::new()
+            .route(
+                "/hook/{n}",
+                any(
+                    move |Path(n): Path<usize>, headers: HeaderMap, body: String| async move {
+                        let mut hooks = h1.lock().expect("hooks");
+                        let key = header(&headers, "idempotency-key");
+                        let before = hooks.iter().filter(|h| h.key == key).count();
+                        let status = if before < n { 503 } else { 200 };
+                        hooks.push(Hook {
+                            key,
+                            body: serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+                            at: std::time::Instant::now(),
+                            status,
+                        });
+                        StatusCode::from_u16(status).expect("status")
+                    },
+                ),
+            )
+            .route(
+                "/alternate",
+                any(move || async move {
+                    let turn = turns.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if turn % 2 == 0 {
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    } else {
+                        StatusCode::OK
+                    }
+                }),
+            )
             .route(
                 "/ok",
                 any(move |headers: HeaderMap| async move {
@@ -124,6 +173,7 @@ impl Stub {
         Stub {
             base: format!("http://127.0.0.1:{port}"),
             seen,
+            hooks,
             task,
         }
     }
@@ -131,6 +181,11 @@ impl Stub {
     /// `http://127.0.0.1:PORT` followed by `path`.
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// The requests to `/hook/{n}` so far, in arrival order.
+    pub(crate) fn hooks(&self) -> Vec<Hook> {
+        self.hooks.lock().expect("hooks").clone()
     }
 
     /// The keys of the requests to `route`, in arrival order.

@@ -17,7 +17,7 @@ mod outcome;
 pub use command::CommandAction;
 pub use error::ActionError;
 pub use executor::Executor;
-pub use http::{FromEnv, HeaderSpec, HttpAction, REDACTED};
+pub use http::{FromEnv, HeaderSpec, HttpAction, REDACTED, check_url};
 pub use outcome::{OUTPUT_LIMIT, Outcome, OutcomeStatus};
 
 use outcome::{lossy_head, lossy_tail};

@@ -13,7 +13,7 @@ use super::{Job, Run, RunStatus};
 
 /// What a job is expected to do; each field is optional, and a job with none expects nothing
 /// (its health is then only `ok`, `paused`, `finished` or `broken`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// A dead-man's switch: `late` when no run succeeded for this long (counted from the last
@@ -27,7 +27,19 @@ pub struct Expect {
     /// `stuck` while a run has been running longer than this (alerted, never killed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_run_seconds: Option<u32>,
+    /// Where this job's alerts are POSTed (an http or https URL), instead of the server's
+    /// `--alert-webhook`. Kept with the expectations: it says who is told when they are not met.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_webhook: Option<String>,
 }
+
+/// What a job that expects nothing expects.
+const NOTHING: Expect = Expect {
+    success_within_seconds: None,
+    max_consecutive_failures: None,
+    max_run_seconds: None,
+    alert_webhook: None,
+};
 
 impl Expect {
     /// `None` when no field is set: a job that expects nothing stores NULL.
@@ -100,7 +112,7 @@ impl Health {
     /// `scheduled_at`). `stuck` looks at the newest run only: with `max_instances` above 1 an
     /// older run still running is not seen (the list reads one run per job).
     pub fn of(job: &Job, newest_run: Option<&Run>, now: DateTime<Utc>) -> Health {
-        let expect = job.expect.unwrap_or_default();
+        let expect = job.expect.as_ref().unwrap_or(&NOTHING);
         if job.paused {
             return Health::Paused;
         }
@@ -250,6 +262,7 @@ mod tests {
         success_within_seconds: Some(100),
         max_consecutive_failures: Some(2),
         max_run_seconds: Some(10),
+        alert_webhook: None,
     };
 
     #[test]

@@ -31,10 +31,15 @@ macro_rules! stored_as_text {
     };
 }
 
+mod alert;
 mod health;
 mod history;
 mod retry;
 
+pub use alert::{
+    Alert, Delivery, MAX_ALERT_ATTEMPTS, NewAlert, reason as alert_reason,
+    retry_delay as alert_retry_delay,
+};
 pub use health::{CounterChange, Expect, FinishedRun, Health, HealthCounters, fold_outcomes};
 pub use history::{HistoryLimits, MAX_KEEP_DAYS, MAX_KEEP_RUNS};
 pub use retry::{MAX_ATTEMPTS, RetryPolicy};

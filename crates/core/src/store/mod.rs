@@ -3,6 +3,7 @@
 //! service's `Store` (`src/store/mod.rs`), which dispatches to the backends; each backend is a
 //! crate or module holding all of its engine's SQL and returning these types.
 
+pub mod alerts;
 mod audit;
 pub mod claims;
 pub mod classify;
@@ -15,6 +16,7 @@ pub mod pauses;
 mod retention;
 mod seed;
 
+pub use alerts::{ALERT_LEASE, AttemptResult, Watched};
 pub use audit::AuditEntry;
 pub use claims::{ClaimReport, ClaimedRun, RunCursor, RunRecord};
 pub use copy::{COPY_PAGE, TableCounts};

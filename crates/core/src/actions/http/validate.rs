@@ -37,24 +37,7 @@ impl HttpAction {
     }
 
     fn validate_url(&self) -> Result<(), ActionError> {
-        let invalid = |message: String| ActionError::invalid("action.url", message);
-        let chars = self.url.chars().count();
-        if chars > MAX_URL_CHARS {
-            return Err(invalid(format!(
-                "at most {MAX_URL_CHARS} characters, got {chars}"
-            )));
-        }
-        let url = Url::parse(&self.url).map_err(|error| invalid(format!("not a URL: {error}")))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(invalid(format!(
-                "scheme must be http or https, got {:?}",
-                url.scheme()
-            )));
-        }
-        if url.host_str().is_none_or(str::is_empty) {
-            return Err(invalid("must have a host".to_owned()));
-        }
-        Ok(())
+        check_url("action.url", &self.url)
     }
 
     pub(super) fn validate_headers(&self) -> Result<(), ActionError> {
@@ -129,4 +112,27 @@ fn validate_env_name(header: &str, env: &str) -> Result<(), ActionError> {
             ),
         ))
     }
+}
+
+/// Checks that `url`, given as `field`, is an http or https URL with a host and at most
+/// [`MAX_URL_CHARS`] characters: an action's target, or where alerts are POSTed.
+pub fn check_url(field: &str, url: &str) -> Result<(), ActionError> {
+    let invalid = |message: String| ActionError::invalid(field, message);
+    let chars = url.chars().count();
+    if chars > MAX_URL_CHARS {
+        return Err(invalid(format!(
+            "at most {MAX_URL_CHARS} characters, got {chars}"
+        )));
+    }
+    let url = Url::parse(url).map_err(|error| invalid(format!("not a URL: {error}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(format!(
+            "scheme must be http or https, got {:?}",
+            url.scheme()
+        )));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("must have a host".to_owned()));
+    }
+    Ok(())
 }
