@@ -26,7 +26,8 @@
 //! `api` (HTTP create, get and list rates and latencies), `scale` (a file with 1,000,000 jobs:
 //! time to ready, RSS, cost of an idle loop pass), `prune` (a burst beside a history of
 //! 10,000,000 prunable runs, with the pruner off and on), `retries` (a burst of failing HTTP
-//! jobs retried three times each, against as many first attempts), and `pg` (the PostgreSQL engine: bursts
+//! jobs retried three times each, against as many first attempts), `bulk` (jobs created 1,000
+//! per `POST /jobs:bulk`, against the probe inserting the same rows), and `pg` (the PostgreSQL engine: bursts
 //! on 1 and 3 nodes, its raw claim limit, idle lateness, GET; only when selected, with
 //! `--postgres`). `peer` (only when selected) runs APScheduler 3 (`bench/run_peer.sh`) on the
 //! same bursts, for the ratio. Every burst is also run by the direct-driver probe (`probe.rs`),
@@ -34,6 +35,7 @@
 
 mod api;
 mod baseline;
+mod bulk;
 mod burst;
 mod db;
 mod peer;
@@ -54,6 +56,7 @@ pub(crate) use std::time::{Duration, Instant};
 
 pub(crate) use api::*;
 pub(crate) use baseline::*;
+pub(crate) use bulk::*;
 pub(crate) use burst::*;
 pub(crate) use chrono::{DateTime, SecondsFormat, Utc};
 pub(crate) use clap::Parser;
@@ -90,8 +93,8 @@ pub(crate) const PLACEHOLDER: &str = "2099-01-01T00:00:00.000Z";
 pub(crate) const LEAD: Duration = Duration::from_millis(2000);
 /// Outcomes written per transaction in the raw loop, as the server's writer does.
 pub(crate) const RAW_RECORD_BATCH: usize = 1024;
-pub(crate) const SCENARIOS: [&str; 10] = [
-    "burst", "raw", "idle", "steady", "api", "scale", "prune", "retries", "pg", "peer",
+pub(crate) const SCENARIOS: [&str; 11] = [
+    "burst", "raw", "idle", "steady", "api", "bulk", "scale", "prune", "retries", "pg", "peer",
 ];
 /// Scenarios that run only when named in `--only` (they need a PostgreSQL server).
 pub(crate) const ON_REQUEST: [&str; 2] = ["pg", "peer"];
@@ -103,7 +106,7 @@ pub(crate) struct Opts {
     /// Smaller sizes and shorter windows (under 3 minutes); long scenarios run once.
     #[arg(long)]
     pub(crate) quick: bool,
-    /// Scenarios to run, comma-separated: burst, raw, idle, steady, api, scale, prune, retries (the
+    /// Scenarios to run, comma-separated: burst, raw, idle, steady, api, bulk, scale, prune, retries (the
     /// default: all of these), pg and peer (only when named).
     #[arg(long, value_delimiter = ',')]
     pub(crate) only: Vec<String>,
@@ -328,6 +331,7 @@ pub(crate) async fn run_scenarios(
             "peer" => scenario_peer(ctx).await,
             "prune" => scenario_prune(ctx).await,
             "retries" => scenario_retries(ctx).await,
+            "bulk" => scenario_bulk(ctx).await,
             _ => scenario_scale(ctx).await,
         };
         r.map_err(|e| format!("{name}: {e}"))?;

@@ -83,6 +83,15 @@ pub enum ApiError {
         /// What was expected.
         message: String,
     },
+    /// 422: some jobs of a bulk request are invalid; nothing was written. Each is named, with
+    /// its place in the request, in the body's `detail.errors`.
+    #[error("{} of {total} jobs are invalid; nothing was changed", errors.len())]
+    BulkInvalid {
+        /// How many jobs the request held.
+        total: usize,
+        /// What is wrong with each invalid one.
+        errors: Vec<BulkItemError>,
+    },
     /// 422: the trigger cannot fire as given (bad cron, unknown timezone, date in the past...).
     #[error("{0}")]
     InvalidTrigger(String),
@@ -114,6 +123,19 @@ pub enum ApiError {
     Store(#[from] StoreError),
 }
 
+/// One invalid job of a bulk request.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct BulkItemError {
+    /// Its place in the request's `jobs`, from 0.
+    pub index: usize,
+    /// Its id, when it had a readable one.
+    pub id: Option<String>,
+    /// The code a single request with this job would have got.
+    pub code: &'static str,
+    /// What is wrong, naming the field (`trigger.seconds: must be …`).
+    pub message: String,
+}
+
 impl ApiError {
     /// Shorthand for [`ApiError::Validation`].
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> ApiError {
@@ -135,6 +157,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Validation { .. }
+            | ApiError::BulkInvalid { .. }
             | ApiError::InvalidTrigger(_)
             | ApiError::CommandJobsDisabled => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::SchedulerNotRunning | ApiError::RequestTimeout(_) => {
@@ -169,7 +192,7 @@ impl ApiError {
             ApiError::InvalidJson(_) => "INVALID_JSON",
             ApiError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             ApiError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
-            ApiError::Validation { .. } => "VALIDATION_ERROR",
+            ApiError::Validation { .. } | ApiError::BulkInvalid { .. } => "VALIDATION_ERROR",
             ApiError::InvalidTrigger(_) => "INVALID_TRIGGER",
             ApiError::CommandJobsDisabled => "COMMAND_JOBS_DISABLED",
             ApiError::SchedulerNotRunning => "SCHEDULER_NOT_RUNNING",
@@ -236,11 +259,11 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!(error.code = self.code(), error.chain = %error_chain(&self), "request failed");
         }
-        let mut response = (
-            status,
-            axum::Json(json!({"detail": {"code": self.code(), "message": self.message()}})),
-        )
-            .into_response();
+        let mut detail = json!({"code": self.code(), "message": self.message()});
+        if let ApiError::BulkInvalid { errors, .. } = &self {
+            detail["errors"] = json!(errors);
+        }
+        let mut response = (status, axum::Json(json!({"detail": detail}))).into_response();
         if self.code() == "DATABASE_BUSY" {
             response.extensions_mut().insert(DatabaseBusy);
         }

@@ -36,6 +36,9 @@ pub struct ErrorDetail {
     code: ErrorCode,
     /// For people: names the field or value at fault; never a stack trace or SQL.
     message: String,
+    /// `POST /jobs:bulk` only: every invalid job of the request (nothing was written).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<Vec<super::error::BulkItemError>>,
 }
 
 /// One of the stable error codes ([`ERROR_CODES`]).
@@ -67,7 +70,7 @@ impl ToSchema for ErrorCode {}
     modifiers(&SecurityAddon),
     components(schemas(ErrorBody, ErrorDetail, HeaderSpec, FromEnv)),
     tags(
-        (name = "jobs", description = "Create, change, pause, run and delete jobs; run history and previews"),
+        (name = "jobs", description = "Create, change, pause, run and delete jobs (one at a time or up to 1,000 at once); run history and previews"),
         (name = "auth", description = "Who a key is"),
         (name = "audit", description = "Who changed what"),
         (name = "alerts", description = "Changes of job health, and their delivery to webhooks"),

@@ -31,6 +31,18 @@ impl Store {
         dispatch!(self, s => s.upsert_job(job, next_run_at, now, key_name).await)
     }
 
+    /// Creates or replaces each job of `jobs` (with its `next_run_at`), all in one transaction:
+    /// every one of them, or on any error none. Each is audited `create` or `replace` as
+    /// `key_name`'s, as [`Store::upsert_job`] does. Returns, in order, whether each was created.
+    pub async fn upsert_jobs(
+        &self,
+        jobs: &[(NewJob, Option<DateTime<Utc>>)],
+        now: DateTime<Utc>,
+        key_name: &str,
+    ) -> Result<Vec<bool>, StoreError> {
+        dispatch!(self, s => s.upsert_jobs(jobs, now, key_name).await)
+    }
+
     /// The job with this id, if any.
     pub async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {
         dispatch!(self, s => s.get_job(id).await)

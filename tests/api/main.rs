@@ -33,6 +33,7 @@ mod alerts;
 mod auth;
 mod backup;
 mod browser;
+mod bulk;
 mod cli;
 mod contention;
 mod copy;

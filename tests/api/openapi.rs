@@ -14,6 +14,7 @@ use crate::helpers::*;
 const SERVED: &[(&str, &str)] = &[
     ("GET", "/api/v1alpha1/jobs"),
     ("POST", "/api/v1alpha1/jobs"),
+    ("POST", "/api/v1alpha1/jobs:bulk"),
     ("GET", "/api/v1alpha1/jobs/{job_id}"),
     ("PUT", "/api/v1alpha1/jobs/{job_id}"),
     ("DELETE", "/api/v1alpha1/jobs/{job_id}"),

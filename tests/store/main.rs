@@ -12,6 +12,7 @@
 
 mod alerts;
 mod audit;
+mod bulk;
 mod claims;
 mod jobs;
 mod keys;

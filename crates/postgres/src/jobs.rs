@@ -371,7 +371,7 @@ fn no_next_run() -> DateTime<Utc> {
 /// keeps its `created_at`). Returns whether it was created, or `None` when a job with its id
 /// exists and `replace` is off (nothing written). One statement for both, so the column list
 /// is written once.
-async fn write_row(
+pub(crate) async fn write_row(
     tx: &mut PgConnection,
     job: &NewJob,
     next_run_at: Option<DateTime<Utc>>,

@@ -20,6 +20,7 @@
 
 mod alerts;
 mod audit;
+mod bulk;
 mod claims;
 mod copy;
 mod health;

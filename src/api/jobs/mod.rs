@@ -1,5 +1,5 @@
 //! `/jobs` (DESIGN.md, *API*): the job resource, split by what each part does: [`crud`]
-//! (list, create, replace, read, delete), [`health`] (the health field and filter), [`manage`] (pause, resume, run now), [`skip`]
+//! (list, create, replace, read, delete), [`bulk`] (up to 1,000 at once), [`health`] (the health field and filter), [`manage`] (pause, resume, run now), [`skip`]
 //! (skip the next occurrences), [`preview`]
 //! (next fire times), [`body`] (the request body, parsed once into [`crate::model::NewJob`]) and
 //! [`response`] (the wire shape, built from domain types by explicit conversions, so no
@@ -7,6 +7,7 @@
 //! Reads take an admin or viewer key, changes an admin key; a monitor key gets 403 on all.
 
 mod body;
+mod bulk;
 mod crud;
 mod health;
 mod manage;
@@ -56,6 +57,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(manage::resume_job))
         .routes(routes!(manage::run_job))
         .routes(routes!(skip::skip_job))
+        .merge(OpenApiRouter::new().routes(routes!(bulk::bulk_jobs)).layer(
+            axum::extract::DefaultBodyLimit::max(crate::api::extract::BULK_BODY_BYTES),
+        ))
 }
 
 /// Checks a job id: `[A-Za-z0-9._-]{1,128}`, not only dots (so it is a safe path segment).

@@ -394,7 +394,7 @@ fn action_json(action: &Action) -> Result<String, StoreError> {
 /// Writes the row of `job`: inserts it, or with `replace` replaces the job with its id (which
 /// keeps its `created_at`). Returns false when a job with its id exists and `replace` is off
 /// (nothing written). One statement for both, so the column list is written once.
-async fn write_row(
+pub(super) async fn write_row(
     tx: &mut sqlx::SqliteConnection,
     job: &NewJob,
     next_run_at: Option<DateTime<Utc>>,

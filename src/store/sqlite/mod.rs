@@ -9,6 +9,7 @@
 mod alerts;
 mod audit;
 mod backup;
+mod bulk;
 mod claims;
 mod conditions;
 mod copy;
