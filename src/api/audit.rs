@@ -43,7 +43,7 @@ pub(super) struct AuditEntryResponse {
     at: Timestamp,
     /// The name of the API key that made the change.
     key_name: String,
-    /// `create`, `replace`, `pause`, `resume`, `run` or `delete`.
+    /// `create`, `replace`, `pause`, `resume`, `run`, `delete`, `skip` or `catch_up`.
     action: String,
     job_id: String,
     /// Details, such as the run id of a manual run.

@@ -66,6 +66,10 @@ pub enum ApiError {
         /// What is wrong with its row, as `GET /jobs/{id}` shows it.
         problem: String,
     },
+    /// 409: `POST /jobs/{id}/catch-up` on a job with nothing awaiting approval (never missed a
+    /// stretch, or it was decided already: two decisions at once decide once).
+    #[error("Job '{0}' has no missed occurrences awaiting approval")]
+    NothingToApprove(String),
     /// 400: the body is not JSON at all.
     #[error("request body is not valid JSON: {0}")]
     InvalidJson(String),
@@ -152,7 +156,9 @@ impl ApiError {
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::JobNotFound(_) | ApiError::RouteNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::JobExists(_) | ApiError::JobBroken { .. } => StatusCode::CONFLICT,
+            ApiError::JobExists(_) | ApiError::JobBroken { .. } | ApiError::NothingToApprove(_) => {
+                StatusCode::CONFLICT
+            }
             ApiError::InvalidJson(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -189,6 +195,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
             ApiError::JobExists(_) => "JOB_ALREADY_EXISTS",
             ApiError::JobBroken { .. } => "JOB_BROKEN",
+            ApiError::NothingToApprove(_) => "NOTHING_TO_APPROVE",
             ApiError::InvalidJson(_) => "INVALID_JSON",
             ApiError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             ApiError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",

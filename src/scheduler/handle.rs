@@ -82,6 +82,10 @@ pub struct SchedulerHandle {
     status: Arc<Mutex<SchedulerStatus>>,
     manual: Arc<Mutex<Option<mpsc::UnboundedSender<ClaimedRun>>>>,
     metrics: Arc<Metrics>,
+    /// Set by a pass that left an approved catch-up stretch waiting for a free slot: the
+    /// outcome writer then wakes the loop once it has freed one (stored an outcome), instead of
+    /// leaving the queue to the next idle pass.
+    catch_up_waiting: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl SchedulerHandle {
@@ -94,6 +98,23 @@ impl SchedulerHandle {
     /// the loop is busy are kept, so none is lost.
     pub fn wake(&self) {
         self.notify.notify_one();
+    }
+
+    /// Notes whether an approved catch-up stretch waits for a slot (see the field).
+    pub(crate) fn set_catch_up_waiting(&self, waiting: bool) {
+        self.catch_up_waiting
+            .store(waiting, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Wakes the loop when a catch-up stretch was waiting for a slot; outcomes were just
+    /// stored, so one may be free.
+    pub(crate) fn wake_waiting_catch_up(&self) {
+        if self
+            .catch_up_waiting
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            self.wake();
+        }
     }
 
     /// Waits for the next [`SchedulerHandle::wake`].

@@ -195,6 +195,7 @@ impl Scheduler {
         if report.jobs > 0 {
             metrics.claim_batch.observe(report.jobs as f64);
         }
+        self.handle.set_catch_up_waiting(report.catch_ups_waiting);
         self.handle.update(|s| s.last_pass_at = Some(now));
         Ok(report)
     }

@@ -86,6 +86,7 @@ pub(super) async fn write_records(
         let stop = batch.iter().any(|r| r.run_id == FLUSH_MARK);
         batch.retain(|r| r.run_id != FLUSH_MARK);
         write_until_taken(&store, &batch).await;
+        handle.wake_waiting_catch_up();
         let mut unsucceeded = batch
             .iter()
             .filter(|r| r.status != RunStatus::Succeeded)

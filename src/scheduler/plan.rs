@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::model::{ClaimPlan, JobSettings, SkipRequest, Span};
+use crate::model::{CatchUp, CatchUpSpan, CatchUpState, ClaimPlan, JobSettings, SkipRequest, Span};
 use crate::schedule::Trigger;
 use crate::timestamp::Timestamp;
 
@@ -62,7 +62,8 @@ pub fn plan(
     now: DateTime<Utc>,
     running: u32,
 ) -> ClaimPlan {
-    let walk = walk_due(trigger, settings, next_run_at, now);
+    let mut walk = walk_due(trigger, settings, next_run_at, now);
+    let catch_up = catch_up(settings.catch_up, &mut walk);
     let (mut runs, overflow) = runs_within_grace(walk.within_span, walk.within);
     let available = settings.max_instances.saturating_sub(running) as usize;
     let skipped = if runs.len() > available {
@@ -76,7 +77,49 @@ pub fn plan(
         runs,
         skipped,
         next_run_at: walk.next.and_then(representable),
+        catch_up,
         ..ClaimPlan::default()
+    }
+}
+
+/// Applies the job's catch-up policy to a walk that found a stretch missed beyond grace:
+/// `coalesce` leaves it missed; `none` adds the occurrences within grace to it (nothing late
+/// runs); `ask` sends the stretch to the queue awaiting approval; `all` sends it to the queue
+/// approved, with the occurrences within grace behind it, so that they run in order.
+fn catch_up(policy: CatchUp, walk: &mut DueWalk) -> Option<CatchUpSpan> {
+    let missed = walk.missed?;
+    match policy {
+        CatchUp::Coalesce => None,
+        CatchUp::None => {
+            fold_within(walk);
+            None
+        }
+        CatchUp::Ask => {
+            walk.missed = None;
+            Some(CatchUpSpan {
+                span: missed,
+                state: CatchUpState::AwaitingApproval,
+            })
+        }
+        CatchUp::All => {
+            fold_within(walk);
+            let span = walk.missed.take()?;
+            Some(CatchUpSpan {
+                span,
+                state: CatchUpState::Approved,
+            })
+        }
+    }
+}
+
+/// Moves the occurrences within grace into the missed span (they follow it in time), as one
+/// stretch with it.
+fn fold_within(walk: &mut DueWalk) {
+    if let Some(span) = walk.within_span.take() {
+        extend(&mut walk.missed, span.first, span.count, span.last);
+    }
+    for at in std::mem::take(&mut walk.within) {
+        extend(&mut walk.missed, at, 1, at);
     }
 }
 
@@ -240,6 +283,7 @@ mod tests {
             coalesce,
             max_instances,
             jitter_seconds: 0,
+            catch_up: CatchUp::Coalesce,
         }
     }
 
@@ -441,5 +485,104 @@ mod tests {
             reason.contains(&format!("at most {MAX_RUNS_PER_CLAIM} ")),
             "{reason}"
         );
+    }
+
+    fn with_policy(policy: CatchUp) -> JobSettings {
+        JobSettings {
+            catch_up: policy,
+            ..settings(5, true, 1)
+        }
+    }
+
+    /// Down from 0 to 20 with an every-second job and a grace of 5: 0..=14 lie beyond grace,
+    /// 15..=20 within it. Each policy sends them where its doc says.
+    #[test]
+    fn each_catch_up_policy_sends_the_stretch_where_it_says() {
+        let beyond = Span {
+            first: at(0),
+            last: at(14),
+            count: 15,
+        };
+        let within = Span {
+            first: at(15),
+            last: at(20),
+            count: 6,
+        };
+        let coalesce = plan(
+            &every_second(),
+            &with_policy(CatchUp::Coalesce),
+            at(0),
+            at(20),
+            0,
+        );
+        assert_eq!(
+            (coalesce.missed, coalesce.runs.clone(), coalesce.catch_up),
+            (Some(beyond), vec![within], None)
+        );
+
+        let none = plan(
+            &every_second(),
+            &with_policy(CatchUp::None),
+            at(0),
+            at(20),
+            0,
+        );
+        let all_of_them = Span {
+            first: at(0),
+            last: at(20),
+            count: 21,
+        };
+        assert_eq!(
+            (none.missed, none.runs.len(), none.catch_up),
+            (Some(all_of_them), 0, None)
+        );
+
+        let ask = plan(
+            &every_second(),
+            &with_policy(CatchUp::Ask),
+            at(0),
+            at(20),
+            0,
+        );
+        let awaiting = CatchUpSpan {
+            span: beyond,
+            state: CatchUpState::AwaitingApproval,
+        };
+        assert_eq!(
+            (ask.missed, ask.runs.clone(), ask.catch_up),
+            (None, vec![within], Some(awaiting))
+        );
+
+        let all = plan(
+            &every_second(),
+            &with_policy(CatchUp::All),
+            at(0),
+            at(20),
+            0,
+        );
+        let queued = CatchUpSpan {
+            span: all_of_them,
+            state: CatchUpState::Approved,
+        };
+        assert_eq!(
+            (all.missed, all.runs.len(), all.catch_up),
+            (None, 0, Some(queued))
+        );
+        for p in [&coalesce, &none, &ask, &all] {
+            assert_eq!(p.next_run_at, Some(at(21)));
+        }
+    }
+
+    /// Without downtime every policy is the old rule: nothing goes to the queue.
+    #[test]
+    fn on_time_occurrences_ignore_the_catch_up_policy() {
+        for policy in CatchUp::ALL {
+            let p = plan(&every_second(), &with_policy(policy), at(10), at(12), 0);
+            assert_eq!(
+                (p.missed, p.runs.len(), p.catch_up),
+                (None, 1, None),
+                "{policy}"
+            );
+        }
     }
 }

@@ -37,6 +37,7 @@ macro_rules! dispatch {
 
 mod alerts;
 mod audit;
+mod catch_ups;
 mod claims;
 mod copy;
 mod health;

@@ -143,10 +143,7 @@ async fn processes_starting_together_on_an_empty_database_print_one_first_key(en
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
             if let Some(status) = child.try_wait().expect("try_wait") {
-                let mut err = String::new();
-                if let Some(mut pipe) = child.stderr.take() {
-                    std::io::Read::read_to_string(&mut pipe, &mut err).ok();
-                }
+                let err = logs_of(url);
                 panic!("process {i} exited before serving ({status}): {err}");
             }
             let up = client.get(&ready).send().await;
@@ -193,9 +190,9 @@ async fn processes_starting_together_on_an_empty_database_print_one_first_key(en
         .map(|k| (k.name.as_str(), k.role, k.revoked_at.is_none()))
         .collect();
     assert_eq!(keys, [("admin", schedlite::model::Role::Admin, true)]);
-    for (child, _, lines) in servers {
+    for (child, url, lines) in servers {
         let out = terminate_and_collect(child).await;
-        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(out.status.success(), "{}", logs_of(&url));
         assert_eq!(lines.iter().count(), 0, "nothing more on stdout");
     }
 }
@@ -286,7 +283,7 @@ async fn first_start_prints_a_working_key_once_and_never_logs_it() {
         output.status
     );
     assert_eq!(stdout.iter().collect::<Vec<_>>(), Vec::<String>::new());
-    let logs = String::from_utf8_lossy(&output.stderr).to_string();
+    let logs = logs_of(&url);
     assert!(logs.contains("serving"), "logs were captured: {logs}");
     assert!(!logs.contains(&key), "the key must not be logged");
     assert!(
@@ -317,7 +314,7 @@ async fn first_start_prints_a_working_key_once_and_never_logs_it() {
         Vec::<String>::new(),
         "the second start prints nothing on stdout"
     );
-    let logs = String::from_utf8_lossy(&output.stderr).to_string();
+    let logs = logs_of(&url);
     assert!(logs.contains("serving"), "logs were captured: {logs}");
     assert!(
         !logs.contains(&key[3..]) && !logs.contains("no API keys existed"),
@@ -343,6 +340,8 @@ async fn first_start_prints_a_working_key_once_and_never_logs_it() {
 
 /// Starts `schedlite serve` on `db` with no key provisioned and debug logs on stderr; returns
 /// the child, its API base URL and its stdout line by line (ends when the process exits).
+/// Its stderr goes to a file in the temp dir named by its port ([`logs_of`]), not a pipe: debug logs fill a pipe's
+/// 64 KiB long before the test reads it, and the server would block writing its logs.
 fn serve_piped(
     db: &std::path::Path,
 ) -> (
@@ -353,6 +352,7 @@ fn serve_piped(
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
     let port = free_port();
+    let log = std::fs::File::create(log_path(port)).expect("log file");
     let mut child = Command::new(env!("CARGO_BIN_EXE_schedlite"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("SCHEDLITE_DB", db)
@@ -360,7 +360,7 @@ fn serve_piped(
         .env_remove("SCHEDLITE_MONITOR_KEY")
         .env("RUST_LOG", "debug")
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(log)
         .spawn()
         .expect("spawn");
     let stdout = child.stdout.take().expect("stdout");
@@ -373,6 +373,23 @@ fn serve_piped(
         }
     });
     (child, format!("http://127.0.0.1:{port}/api/v1alpha1"), rx)
+}
+
+/// Where [`serve_piped`] writes the logs of the server on `port` (a port is one server's at a
+/// time, and a new one truncates the file).
+fn log_path(port: u16) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("schedlite-cli-{port}.log"))
+}
+
+/// The logs the server at `url` (started by [`serve_piped`]) wrote.
+fn logs_of(url: &str) -> String {
+    let port: u16 = url
+        .trim_start_matches("http://127.0.0.1:")
+        .split('/')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port in url");
+    std::fs::read_to_string(log_path(port)).expect("log file")
 }
 
 /// `GET /auth/me` with `key` names the first start's admin key.

@@ -34,6 +34,7 @@ mod auth;
 mod backup;
 mod browser;
 mod bulk;
+mod catch_up;
 mod cli;
 mod contention;
 mod copy;

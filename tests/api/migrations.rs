@@ -157,6 +157,9 @@ const ADDED_SINCE_V1: &[&str] = &[
     "attempt",
     "retry_delay_ms",
     "retry_at",
+    // 20261203000012: the catch-up policy (a v1 job keeps the rule it had, `coalesce`, which
+    // `the_current_binary_upgrades_a_v1_database_with_all_data_intact` checks through the API).
+    "catch_up",
 ];
 
 /// The data a release must carry over: jobs, runs and keys, every column the v1 file had.
@@ -409,6 +412,8 @@ async fn the_current_binary_upgrades_a_v1_database_with_all_data_intact() {
             "paused": false,
             "misfire_grace_seconds": 300,
             "coalesce": true,
+            "catch_up": "coalesce",
+            "awaiting_approval": null,
             "max_instances": 1,
             "jitter_seconds": 0,
             "created_at": "2026-11-28T09:10:00.000Z",

@@ -25,6 +25,7 @@ const SERVED: &[(&str, &str)] = &[
     ("POST", "/api/v1alpha1/jobs/{job_id}/resume"),
     ("POST", "/api/v1alpha1/jobs/{job_id}/run"),
     ("POST", "/api/v1alpha1/jobs/{job_id}/skip"),
+    ("POST", "/api/v1alpha1/jobs/{job_id}/catch-up"),
     ("GET", "/api/v1alpha1/auth/me"),
     ("GET", "/api/v1alpha1/audit"),
     ("GET", "/api/v1alpha1/alerts"),

@@ -36,6 +36,7 @@ async fn what_is_written_is_read_back_field_by_field(db: Db) {
         coalesce: false,
         max_instances: 3,
         jitter_seconds: 2,
+        catch_up: schedlite::model::CatchUp::Ask,
     };
     let jobs = [
         NewJob {

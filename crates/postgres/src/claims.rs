@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use schedlite_core::crash_point;
 use schedlite_core::model::{
-    AuditAction, ClaimPlan, CounterChange, FinishedRun, Job, RunKind, RunStatus, Span,
+    AuditAction, CatchUpSpan, ClaimPlan, CounterChange, FinishedRun, Job, RunKind, RunStatus, Span,
     fold_outcomes,
 };
 use schedlite_core::store::claims::{closed_reason, closed_rows, requested_skip_reason};
@@ -44,7 +44,10 @@ impl PgStore {
             r#"SELECT EXISTS (SELECT 1 FROM jobs WHERE next_run_at <= $1)
                    OR EXISTS (SELECT 1 FROM job_runs AS r WHERE retry_at <= $1
                               AND EXISTS (SELECT 1 FROM jobs AS j
-                                          WHERE j.id = r.job_id AND NOT j.paused)) AS "due!""#,
+                                          WHERE j.id = r.job_id AND NOT j.paused))
+                   OR EXISTS (SELECT 1 FROM catch_ups AS c WHERE state = 'approved'
+                              AND EXISTS (SELECT 1 FROM jobs AS j
+                                          WHERE j.id = c.job_id AND NOT j.paused)) AS "due!""#,
             horizon
         )
         .fetch_one(&mut *self.conn().await?)
@@ -70,6 +73,11 @@ impl PgStore {
         // and once claimed it is this node's run, which the plan would not have seen.
         let retries = super::retries::claim_retries(&mut tx, now, horizon, owner, limit).await?;
         report.runs.extend(retries);
+        // Approved catch-up stretches last: their runs take the slots the claims above left.
+        let (caught_up, waiting) =
+            super::catch_ups::start_approved(&mut tx, now, owner, limit).await?;
+        report.runs.extend(caught_up);
+        report.catch_ups_waiting = waiting;
         crash_point!("claim-before-commit");
         tx.commit().await?;
         Ok(report)
@@ -239,6 +247,9 @@ async fn claim_jobs(
         .execute(&mut *tx)
         .await?;
     }
+    if !decided.catch_ups.is_empty() {
+        super::catch_ups::enqueue(&mut *tx, &decided.catch_ups, now).await?;
+    }
     if !decided.skip_ids.is_empty() {
         // Rare (only jobs with a skip request), so kept out of the statement above, which
         // every claim runs.
@@ -326,6 +337,7 @@ pub(crate) struct Decisions<'a> {
     nexts: Vec<Option<DateTime<Utc>>>,
     skip_ids: Vec<String>,
     skips_left: Vec<i64>,
+    catch_ups: Vec<(String, CatchUpSpan)>,
     pub(crate) by_id: HashMap<&'a str, &'a Job>,
 }
 
@@ -359,6 +371,9 @@ impl<'a> Decisions<'a> {
                     );
                     report.skipped += span.count;
                 }
+            }
+            if let Some(catch_up) = plan.catch_up {
+                d.catch_ups.push((job.id.clone(), catch_up));
             }
             if let Some(left) = plan.skips_left {
                 d.skip_ids.push(job.id.clone());

@@ -389,9 +389,9 @@ pub(crate) async fn write_row(
         r#"INSERT INTO jobs (id, name, trigger_type, cron_expr, timezone, interval_seconds,
                start_at, end_at, run_at, action, next_run_at, paused, misfire_grace_seconds,
                coalesce_missed, max_instances, jitter_seconds, created_at, updated_at, expect,
-               history, retry)
+               history, retry, catch_up)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17,
-                   $19, $20, $21)
+                   $19, $20, $21, $22)
            ON CONFLICT (id) DO UPDATE SET name = excluded.name,
                trigger_type = excluded.trigger_type, cron_expr = excluded.cron_expr,
                timezone = excluded.timezone, interval_seconds = excluded.interval_seconds,
@@ -402,7 +402,8 @@ pub(crate) async fn write_row(
                max_instances = excluded.max_instances, jitter_seconds = excluded.jitter_seconds,
                updated_at = excluded.updated_at, paused_by = NULL, paused_at = NULL,
                pause_reason = NULL, paused_until = NULL, skip_count = 0, skip_reason = NULL,
-               expect = excluded.expect, history = excluded.history, retry = excluded.retry
+               expect = excluded.expect, history = excluded.history, retry = excluded.retry,
+               catch_up = excluded.catch_up
            WHERE $18
            RETURNING (xmax = 0) AS "created!""#,
         job.id,
@@ -426,6 +427,7 @@ pub(crate) async fn write_row(
         expect,
         history,
         retry,
+        job.settings.catch_up.as_str(),
     )
     .fetch_optional(&mut *tx)
     .await?;

@@ -21,6 +21,7 @@
 mod alerts;
 mod audit;
 mod bulk;
+mod catch_ups;
 mod claims;
 mod copy;
 mod health;

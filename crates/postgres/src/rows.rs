@@ -43,6 +43,7 @@ pub(crate) struct JobRow {
     pub consecutive_failures: i64,
     pub history: Option<serde_json::Value>,
     pub retry: Option<serde_json::Value>,
+    pub catch_up: String,
 }
 
 impl TryFrom<JobRow> for Job {
@@ -73,6 +74,10 @@ impl TryFrom<JobRow> for Job {
             coalesce: row.coalesce_missed,
             max_instances: setting(key, "max_instances", row.max_instances, 1)?,
             jitter_seconds: setting(key, "jitter_seconds", row.jitter_seconds, 0)?,
+            catch_up: row
+                .catch_up
+                .parse()
+                .map_err(|e: String| StoreError::corrupt("jobs", key, e))?,
         };
         let pause = pause_note(
             row.paused,

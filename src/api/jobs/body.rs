@@ -57,6 +57,13 @@ pub(in crate::api) struct JobBody {
     /// Occurrences caught up within grace run once (default true).
     #[serde(default)]
     coalesce: Option<bool>,
+    /// Occurrences missed beyond the grace (downtime): `coalesce` (default) records them as
+    /// one `missed` row; `all` runs every one, in order, at most `max_instances` at a time;
+    /// `none` runs nothing late, not even within grace; `ask` holds them until
+    /// `POST /jobs/{job_id}/catch-up`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = "^(coalesce|all|none|ask)$")]
+    catch_up: Option<String>,
     /// Runs of this job that may run at once (default 1, max 1000); more are `skipped`.
     #[serde(default)]
     #[schema(minimum = 1, maximum = 1000)]
@@ -426,9 +433,23 @@ fn job_settings(
     coalesce: Option<bool>,
     max_instances: Option<u32>,
     jitter_seconds: Option<u32>,
+    catch_up: Option<&str>,
 ) -> Result<JobSettings, ApiError> {
     let defaults = JobSettings::default();
+    let catch_up = match catch_up {
+        None => defaults.catch_up,
+        Some(text) => text.parse().map_err(|_| {
+            ApiError::validation(
+                "catch_up",
+                format!(
+                    "must be `coalesce`, `all`, `none` or `ask`, got `{}`",
+                    crate::api::truncate(text, 64)
+                ),
+            )
+        })?,
+    };
     Ok(JobSettings {
+        catch_up,
         misfire_grace_seconds: check_range(
             "misfire_grace_seconds",
             misfire_grace_seconds,
@@ -483,6 +504,7 @@ pub(super) fn new_job(
         body.coalesce,
         body.max_instances,
         body.jitter_seconds,
+        body.catch_up.as_deref(),
     )?;
     let expect = parse_expect(body.expect)?;
     let history = parse_history(body.history)?;

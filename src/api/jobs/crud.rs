@@ -16,6 +16,7 @@ use crate::api::responses::{
     AdminOnly, BadJobBody, BadQuery, JobNotFound, ReadersOnly, Unavailable,
 };
 use crate::api::{ApiError, AppState, cursor, ok, truncate};
+use crate::model::JobEntry;
 use crate::schedule::TriggerKind;
 use crate::store::{JobFilter, JobOrder, StoreError};
 use crate::timestamp::Timestamp;
@@ -248,9 +249,16 @@ pub(super) async fn get_job(
         .get_job_with_last_run(&job_id)
         .await?
         .ok_or_else(not_found)?;
+    let awaiting = match &job {
+        JobEntry::Readable(readable) => super::awaiting_approval(&state, [readable])
+            .await?
+            .remove(&readable.id),
+        JobEntry::Broken(_) => None,
+    };
     let seen = Seen {
         last_run,
         next_retry_at,
+        awaiting,
     };
     Ok(ok(ListedJob::new(job, seen, crate::timestamp::now())))
 }

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::response::{ListedJob, Seen};
 use crate::api::{ApiError, AppState};
-use crate::model::Health;
+use crate::model::{Health, JobEntry};
 use crate::store::{JobCursor, JobFilter, JobOrder};
 
 /// A job's health, by precedence when several apply: `broken` > `paused` > `stuck` >
@@ -76,10 +76,16 @@ pub(super) async fn filtered_page(
         let ids: Vec<&str> = page.jobs.iter().map(|j| j.id()).collect();
         let mut last_runs = state.store.last_runs(&ids).await?;
         let mut next_retries = state.store.next_retries(&ids).await?;
+        let readable = page.jobs.iter().filter_map(|e| match e {
+            JobEntry::Readable(job) => Some(job),
+            JobEntry::Broken(_) => None,
+        });
+        let mut awaiting = super::awaiting_approval(state, readable).await?;
         for entry in page.jobs {
             let seen = Seen {
                 last_run: last_runs.remove(entry.id()),
                 next_retry_at: next_retries.remove(entry.id()),
+                awaiting: awaiting.remove(entry.id()),
             };
             let listed = ListedJob::new(entry, seen, now);
             if wanted.is_none_or(|w| listed.health() == w) {

@@ -8,6 +8,7 @@
 
 mod body;
 mod bulk;
+mod catch_up;
 mod crud;
 mod health;
 mod manage;
@@ -22,7 +23,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{ApiError, AppState, truncate};
-use crate::model::Job;
+use std::collections::HashMap;
+
+use crate::model::{Awaiting, CatchUp, Job};
 use crate::schedule::Trigger;
 use crate::store::StoreError;
 use crate::timestamp::Timestamp;
@@ -57,6 +60,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(manage::resume_job))
         .routes(routes!(manage::run_job))
         .routes(routes!(skip::skip_job))
+        .routes(routes!(catch_up::catch_up_job))
         .merge(OpenApiRouter::new().routes(routes!(bulk::bulk_jobs)).layer(
             axum::extract::DefaultBodyLimit::max(crate::api::extract::BULK_BODY_BYTES),
         ))
@@ -159,11 +163,31 @@ pub(super) async fn existing_job_id(state: &AppState, job_id: &str) -> Result<St
 async fn job_response(state: &AppState, job: Job) -> Result<JobResponse, ApiError> {
     let last = state.store.last_run(&job.id).await?;
     let next_retry_at = state.store.next_retries(&[&job.id]).await?.remove(&job.id);
+    let awaiting = awaiting_approval(state, [&job]).await?.remove(&job.id);
     let seen = Seen {
         last_run: last,
         next_retry_at,
+        awaiting,
     };
     Ok(JobResponse::new(job, seen, crate::timestamp::now()))
+}
+
+/// What awaits a catch-up decision, for those of `jobs` that ask for one: one query, and
+/// none when no job asks (the hot path of `GET /jobs/{job_id}` stays one query). A job replaced
+/// away from `ask` keeps its waiting stretches, decided as before but shown once it asks again.
+pub(super) async fn awaiting_approval<'a>(
+    state: &AppState,
+    jobs: impl IntoIterator<Item = &'a Job>,
+) -> Result<HashMap<String, Awaiting>, ApiError> {
+    let asking: Vec<&str> = jobs
+        .into_iter()
+        .filter(|j| j.settings.catch_up == CatchUp::Ask)
+        .map(|j| j.id.as_str())
+        .collect();
+    if asking.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(state.store.awaiting_approval(&asking).await?)
 }
 
 #[cfg(test)]

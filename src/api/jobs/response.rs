@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use super::health::JobHealth;
 use super::retry::RetryResponse;
 use crate::model::{
-    BrokenJob, Expect, Health, HistoryLimits, Job, JobEntry, PauseNote, Run, SkipRequest,
+    Awaiting, BrokenJob, Expect, Health, HistoryLimits, Job, JobEntry, PauseNote, Run, SkipRequest,
 };
 use crate::schedule::{Trigger, TriggerKind};
 use crate::timestamp::Timestamp;
@@ -52,6 +52,13 @@ pub(in crate::api) struct JobResponse {
     paused: bool,
     misfire_grace_seconds: u32,
     coalesce: bool,
+    /// What happens to occurrences missed beyond the grace (README, *Missed occurrences and
+    /// catch-up*).
+    #[schema(value_type = String, pattern = "^(coalesce|all|none|ask)$")]
+    catch_up: &'static str,
+    /// Occurrences missed beyond the grace that wait for `POST /jobs/{job_id}/catch-up`;
+    /// null when none.
+    awaiting_approval: Option<AwaitingResponse>,
     max_instances: u32,
     jitter_seconds: u32,
     created_at: Timestamp,
@@ -76,6 +83,30 @@ pub(in crate::api) struct JobResponse {
     last_success_at: Option<Timestamp>,
     /// Runs failed or timed out since the last success.
     consecutive_failures: u32,
+}
+
+/// What of a job awaits a catch-up decision, over all its waiting stretches.
+#[derive(Debug, Serialize, ToSchema)]
+pub(in crate::api) struct AwaitingResponse {
+    /// The first occurrence waiting.
+    first: Timestamp,
+    /// The last occurrence waiting.
+    last: Timestamp,
+    /// How many occurrences wait.
+    occurrences: i64,
+    /// Since when (the first stretch was recorded).
+    since: Timestamp,
+}
+
+impl From<Awaiting> for AwaitingResponse {
+    fn from(a: Awaiting) -> AwaitingResponse {
+        AwaitingResponse {
+            first: a.first.into(),
+            last: a.last.into(),
+            occurrences: a.occurrences,
+            since: a.since.into(),
+        }
+    }
 }
 
 /// What a job is expected to do, as stored; an absent rule is null.
@@ -131,6 +162,8 @@ pub(in crate::api) struct Seen {
     pub last_run: Option<Run>,
     /// When its earliest pending retry starts.
     pub next_retry_at: Option<DateTime<Utc>>,
+    /// What awaits a catch-up decision (read only for `catch_up: "ask"` jobs).
+    pub awaiting: Option<Awaiting>,
 }
 
 /// A job whose stored row cannot be read (a bad hand edit): never fired, never deleted by
@@ -234,6 +267,7 @@ impl JobResponse {
         let Seen {
             last_run,
             next_retry_at,
+            awaiting,
         } = seen;
         let health = Health::of(&job, last_run.as_ref(), now);
         JobResponse {
@@ -254,6 +288,8 @@ impl JobResponse {
             paused: job.paused,
             misfire_grace_seconds: job.settings.misfire_grace_seconds,
             coalesce: job.settings.coalesce,
+            catch_up: job.settings.catch_up.as_str(),
+            awaiting_approval: awaiting.map(AwaitingResponse::from),
             max_instances: job.settings.max_instances,
             jitter_seconds: job.settings.jitter_seconds,
             created_at: job.created_at.into(),

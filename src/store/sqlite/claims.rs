@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::rows::decode;
 use super::{SqliteStore, ts};
-use crate::model::{AuditAction, ClaimPlan, Job, RunKind, RunStatus, Span};
+use crate::model::{AuditAction, CatchUpSpan, ClaimPlan, Job, RunKind, RunStatus, Span};
 use crate::store::{ClaimReport, ClaimedRun, StoreError};
 use schedlite_core::store::claims::{closed_reason, closed_rows, requested_skip_reason};
 
@@ -48,7 +48,10 @@ impl SqliteStore {
             r#"SELECT EXISTS (SELECT 1 FROM jobs WHERE next_run_at <= ?1)
                    OR EXISTS (SELECT 1 FROM job_runs AS r WHERE retry_at <= ?1
                               AND EXISTS (SELECT 1 FROM jobs AS j
-                                          WHERE j.id = r.job_id AND j.paused = 0)) AS "due!: bool""#,
+                                          WHERE j.id = r.job_id AND j.paused = 0))
+                   OR EXISTS (SELECT 1 FROM catch_ups AS c WHERE state = 'approved'
+                              AND EXISTS (SELECT 1 FROM jobs AS j
+                                          WHERE j.id = c.job_id AND j.paused = 0)) AS "due!: bool""#,
             horizon_s
         )
         .fetch_one(&self.pool)
@@ -67,6 +70,11 @@ impl SqliteStore {
         let retries =
             super::retries::claim_retries(&mut tx, &now_s, &horizon_s, owner, limit).await?;
         report.runs.extend(retries);
+        // Approved catch-up stretches last: their runs take the slots the claims above left.
+        let (caught_up, waiting) =
+            super::catch_ups::start_approved(&mut tx, &now_s, owner, limit).await?;
+        report.runs.extend(caught_up);
+        report.catch_ups_waiting = waiting;
         crash_point!("claim-before-commit");
         tx.commit().await?;
         Ok(report)
@@ -225,6 +233,9 @@ async fn claim_jobs(
         .execute(&mut *tx)
         .await?;
     }
+    if !decided.catch_ups.is_empty() {
+        super::catch_ups::enqueue(&mut *tx, &decided.catch_ups, now_s).await?;
+    }
     if !decided.skips_left.is_empty() {
         // Rare (only jobs with a skip request), so kept out of the statement above, which
         // every claim runs.
@@ -246,6 +257,7 @@ struct Decisions<'a> {
     rows: Vec<RowSpec<'a>>,
     nexts: Vec<NextRun<'a>>,
     skips_left: Vec<SkipsLeft<'a>>,
+    catch_ups: Vec<(&'a str, CatchUpSpan)>,
     by_id: HashMap<&'a str, &'a Job>,
 }
 
@@ -262,6 +274,7 @@ impl<'a> Decisions<'a> {
             rows: Vec::with_capacity(jobs.len()),
             nexts: Vec::with_capacity(jobs.len()),
             skips_left: Vec::new(),
+            catch_ups: Vec::new(),
             by_id: HashMap::with_capacity(jobs.len()),
         };
         for job in jobs {
@@ -281,6 +294,9 @@ impl<'a> Decisions<'a> {
                     decided.rows.push(row);
                     report.skipped += span.count;
                 }
+            }
+            if let Some(catch_up) = plan.catch_up {
+                decided.catch_ups.push((&job.id, catch_up));
             }
             if let Some(left) = plan.skips_left {
                 decided.skips_left.push(SkipsLeft {

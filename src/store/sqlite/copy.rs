@@ -69,6 +69,7 @@ impl SqliteStore {
             let expect = json_column(&job.id, job.expect.as_ref())?;
             let history = json_column(&job.id, job.history)?;
             let retry = json_column(&job.id, job.retry.some())?;
+            let catch_up = job.settings.catch_up.as_str();
             let last_success_at = job.counters.last_success_at.map(ts);
             let failures = i64::from(job.counters.consecutive_failures);
             sqlx::query!(
@@ -76,9 +77,9 @@ impl SqliteStore {
                     start_at, end_at, run_at, action, next_run_at, paused, misfire_grace_seconds,
                     coalesce_missed, max_instances, jitter_seconds, created_at, updated_at,
                     paused_by, paused_at, pause_reason, paused_until, skip_count, skip_reason,
-                    expect, last_success_at, consecutive_failures, history, retry)
+                    expect, last_success_at, consecutive_failures, history, retry, catch_up)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-                    ?, ?)",
+                    ?, ?, ?)",
                 job.id,
                 job.name,
                 c.trigger_type,
@@ -108,6 +109,7 @@ impl SqliteStore {
                 failures,
                 history,
                 retry,
+                catch_up,
             )
             .execute(&mut *tx)
             .await?;

@@ -414,13 +414,14 @@ pub(super) async fn write_row(
     let expect = json_column(&job.id, job.expect.as_ref())?;
     let history = json_column(&job.id, job.history)?;
     let retry = json_column(&job.id, job.retry.some())?;
+    let catch_up = job.settings.catch_up.as_str();
     // `DO UPDATE … WHERE ?18`: when false, a conflicting row is left alone (no row changed).
     let done = sqlx::query!(
         "INSERT INTO jobs (id, name, trigger_type, cron_expr, timezone, interval_seconds, start_at,
             end_at, run_at, action, next_run_at, paused, misfire_grace_seconds, coalesce_missed,
-            max_instances, jitter_seconds, created_at, updated_at, expect, history, retry)
+            max_instances, jitter_seconds, created_at, updated_at, expect, history, retry, catch_up)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17, ?19,
-            ?20, ?21)
+            ?20, ?21, ?22)
          ON CONFLICT (id) DO UPDATE SET name = excluded.name,
             trigger_type = excluded.trigger_type, cron_expr = excluded.cron_expr,
             timezone = excluded.timezone, interval_seconds = excluded.interval_seconds,
@@ -431,7 +432,7 @@ pub(super) async fn write_row(
             jitter_seconds = excluded.jitter_seconds, updated_at = excluded.updated_at,
             paused_by = NULL, paused_at = NULL, pause_reason = NULL, paused_until = NULL,
             skip_count = 0, skip_reason = NULL, expect = excluded.expect,
-            history = excluded.history, retry = excluded.retry
+            history = excluded.history, retry = excluded.retry, catch_up = excluded.catch_up
          WHERE ?18",
         job.id,
         job.name,
@@ -454,6 +455,7 @@ pub(super) async fn write_row(
         expect,
         history,
         retry,
+        catch_up,
     )
     .execute(&mut *tx)
     .await?;

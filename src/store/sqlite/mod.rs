@@ -10,6 +10,7 @@ mod alerts;
 mod audit;
 mod backup;
 mod bulk;
+mod catch_ups;
 mod claims;
 mod conditions;
 mod copy;

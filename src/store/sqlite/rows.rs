@@ -44,7 +44,8 @@ macro_rules! shaped {
                 'paused_by', paused_by, 'paused_at', paused_at, 'pause_reason', pause_reason,
                 'paused_until', paused_until, 'skip_count', skip_count, 'skip_reason', skip_reason,
                 'expect', expect, 'last_success_at', last_success_at,
-                'consecutive_failures', consecutive_failures, 'history', history, 'retry', retry)"
+                'consecutive_failures', consecutive_failures, 'history', history, 'retry', retry,
+                'catch_up', catch_up)"
         ], [$($rest)*], $args)
     };
     (@munch $mac:ident, [$($done:tt)*], [RUN $($rest:tt)*], $args:tt) => {
@@ -113,6 +114,8 @@ pub(super) struct JobRow<'a> {
     coalesce_missed: bool,
     max_instances: i64,
     jitter_seconds: i64,
+    #[serde(borrow)]
+    catch_up: Cow<'a, str>,
     #[serde(borrow)]
     created_at: Cow<'a, str>,
     #[serde(borrow)]
@@ -212,6 +215,7 @@ impl JobRow<'_> {
             coalesce: self.coalesce_missed,
             max_instances: int_setting(key, "max_instances", self.max_instances, 1)?,
             jitter_seconds: int_setting(key, "jitter_seconds", self.jitter_seconds, 0)?,
+            catch_up: parse_text("jobs", key, &self.catch_up)?,
         })
     }
 }

@@ -32,6 +32,7 @@ macro_rules! stored_as_text {
 }
 
 mod alert;
+mod catch_up;
 mod health;
 mod history;
 mod retry;
@@ -39,6 +40,10 @@ mod retry;
 pub use alert::{
     Alert, Delivery, MAX_ALERT_ATTEMPTS, NewAlert, reason as alert_reason,
     retry_delay as alert_retry_delay,
+};
+pub use catch_up::{
+    Awaiting, CatchUp, CatchUpDecision, CatchUpOutcome, CatchUpSpan, CatchUpState,
+    MAX_CATCH_UP_STARTS, Split, all_but_last, decision_detail, next_occurrences,
 };
 pub use health::{CounterChange, Expect, FinishedRun, Health, HealthCounters, fold_outcomes};
 pub use history::{HistoryLimits, MAX_KEEP_DAYS, MAX_KEEP_RUNS};
@@ -55,6 +60,8 @@ pub struct JobSettings {
     pub max_instances: u32,
     /// Each run starts after a random delay of up to this many seconds.
     pub jitter_seconds: u32,
+    /// What happens to occurrences missed beyond the grace.
+    pub catch_up: CatchUp,
 }
 
 impl Default for JobSettings {
@@ -64,6 +71,7 @@ impl Default for JobSettings {
             coalesce: true,
             max_instances: 1,
             jitter_seconds: 0,
+            catch_up: CatchUp::Coalesce,
         }
     }
 }
@@ -273,11 +281,13 @@ pub enum AuditAction {
     Delete,
     /// `POST /jobs/{id}/skip`.
     Skip,
+    /// `POST /jobs/{id}/catch-up`.
+    CatchUp,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 7] = [
+    pub const ALL: [AuditAction; 8] = [
         AuditAction::Create,
         AuditAction::Replace,
         AuditAction::Pause,
@@ -285,6 +295,7 @@ impl AuditAction {
         AuditAction::Run,
         AuditAction::Delete,
         AuditAction::Skip,
+        AuditAction::CatchUp,
     ];
 
     /// The text stored in `audit_log.action` and sent on the wire.
@@ -297,6 +308,7 @@ impl AuditAction {
             AuditAction::Run => "run",
             AuditAction::Delete => "delete",
             AuditAction::Skip => "skip",
+            AuditAction::CatchUp => "catch_up",
         }
     }
 }
@@ -447,6 +459,8 @@ pub struct ClaimPlan {
     pub skips_left: Option<u32>,
     /// The job's next occurrence after those handled, or `None` when the trigger is finished.
     pub next_run_at: Option<DateTime<Utc>>,
+    /// Occurrences sent to the catch-up queue (the `all` and `ask` policies).
+    pub catch_up: Option<CatchUpSpan>,
 }
 
 #[cfg(test)]

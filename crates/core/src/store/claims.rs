@@ -35,6 +35,9 @@ pub struct ClaimReport {
     pub missed: i64,
     /// Occurrences recorded `skipped`.
     pub skipped: i64,
+    /// Whether an approved catch-up stretch still has occurrences to start (its job had no
+    /// free slot, or more than one claim starts).
+    pub catch_ups_waiting: bool,
 }
 
 impl ClaimReport {
@@ -122,4 +125,16 @@ pub struct RunCursor {
     pub scheduled_at: DateTime<Utc>,
     /// Its attempt.
     pub attempt: u32,
+}
+
+/// The reason on the `missed` row of occurrences that a catch-up decision did not run.
+pub fn declined_reason(decision: &str, key_name: &str, reason: Option<&str>) -> String {
+    match reason {
+        Some(reason) => format!(
+            "missed beyond the grace; not caught up (decision `{decision}` by {key_name}: {reason})"
+        ),
+        None => {
+            format!("missed beyond the grace; not caught up (decision `{decision}` by {key_name})")
+        }
+    }
 }
