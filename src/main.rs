@@ -153,6 +153,25 @@ struct ServeArgs {
     /// different hosts do (issue 11). Read once here; see `timestamp::set_test_clock_offset`.
     #[arg(long, hide = true, default_value_t = 0, allow_hyphen_values = true)]
     test_clock_offset_ms: i64,
+    /// For tests only, hidden from `--help`: `AFTER_MS:BY_MS` steps this process's wall clock
+    /// by BY_MS (negative: back) AFTER_MS after it starts, as an NTP correction would, to test
+    /// how the loop handles a step (DESIGN.md, clock jumps). See `timestamp::step_test_clock`.
+    #[arg(long, hide = true, allow_hyphen_values = true, value_parser = clock_step)]
+    test_clock_step: Option<(u64, i64)>,
+}
+
+/// `--test-clock-step`: `AFTER_MS:BY_MS`.
+fn clock_step(text: &str) -> Result<(u64, i64), String> {
+    let (after, by) = text
+        .split_once(':')
+        .ok_or_else(|| format!("expected AFTER_MS:BY_MS, got `{text}`"))?;
+    let after = after
+        .parse()
+        .map_err(|_| format!("AFTER_MS must be a whole number of milliseconds, got `{after}`"))?;
+    let by = by
+        .parse()
+        .map_err(|_| format!("BY_MS must be a whole number of milliseconds, got `{by}`"))?;
+    Ok((after, by))
 }
 
 /// `--alert-webhook`: an http or https URL with a host, as an action's `url`.
@@ -283,6 +302,13 @@ async fn serve(db: PathBuf, args: ServeArgs) -> Result<(), String> {
             "clock shifted for a test"
         );
     }
+    if let Some((after_ms, by_ms)) = args.test_clock_step {
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(after_ms)).await;
+            schedlite::timestamp::step_test_clock(chrono::Duration::milliseconds(by_ms));
+            tracing::warn!(by_ms, "clock stepped for a test");
+        });
+    }
     // DESIGN.md: 10 s on SQLite (twice its busy timeout), 5 s on PostgreSQL.
     let expiry_default = match schedlite::store::Location::of(&db) {
         schedlite::store::Location::Postgres(_) => DEFAULT_HEARTBEAT_EXPIRY_POSTGRES,
@@ -329,8 +355,8 @@ async fn prune(db: PathBuf, dry_run: bool, retention: RetentionArgs) -> Result<(
     let report = result.map_err(|e| chain(&e))?;
     let verb = if dry_run { "would delete" } else { "deleted" };
     println!(
-        "{verb} {} run rows and {} audit rows",
-        report.runs, report.audit
+        "{verb} {} run rows, {} audit rows and {} revisions",
+        report.runs, report.audit, report.revisions
     );
     Ok(())
 }

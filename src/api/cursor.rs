@@ -133,6 +133,20 @@ pub fn decode_alerts(cursor: &str) -> Result<i64, ApiError> {
         .ok_or_else(bad_cursor)
 }
 
+/// Encodes where a job's revisions continue: below this revision.
+pub fn encode_revisions(revision: u32) -> String {
+    seal(&format!("revisions:{revision}"))
+}
+
+/// Decodes a cursor of `GET /jobs/{job_id}/revisions`.
+pub fn decode_revisions(cursor: &str) -> Result<u32, ApiError> {
+    open(cursor)?
+        .strip_prefix("revisions:")
+        .and_then(|n| n.parse::<u32>().ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(bad_cursor)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

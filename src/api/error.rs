@@ -66,6 +66,14 @@ pub enum ApiError {
         /// What is wrong with its row, as `GET /jobs/{id}` shows it.
         problem: String,
     },
+    /// 404: the job has no revision with this number (never made, or pruned).
+    #[error("Job '{job_id}' has no revision {revision}")]
+    RevisionNotFound {
+        /// The job.
+        job_id: String,
+        /// The revision asked for.
+        revision: u32,
+    },
     /// 409: `POST /jobs/{id}/catch-up` on a job with nothing awaiting approval (never missed a
     /// stretch, or it was decided already: two decisions at once decide once).
     #[error("Job '{0}' has no missed occurrences awaiting approval")]
@@ -154,7 +162,9 @@ impl ApiError {
         match self {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
-            ApiError::JobNotFound(_) | ApiError::RouteNotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::JobNotFound(_)
+            | ApiError::RouteNotFound(_)
+            | ApiError::RevisionNotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::JobExists(_) | ApiError::JobBroken { .. } | ApiError::NothingToApprove(_) => {
                 StatusCode::CONFLICT
@@ -191,6 +201,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => "UNAUTHORIZED",
             ApiError::Forbidden => "FORBIDDEN",
             ApiError::JobNotFound(_) => "JOB_NOT_FOUND",
+            ApiError::RevisionNotFound { .. } => "REVISION_NOT_FOUND",
             ApiError::RouteNotFound(_) => "NOT_FOUND",
             ApiError::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
             ApiError::JobExists(_) => "JOB_ALREADY_EXISTS",

@@ -32,6 +32,13 @@ pub struct ActionLabel {
     pub action: &'static str,
 }
 
+/// Label of clock steps.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DirectionLabel {
+    /// `forward` or `backward`.
+    pub direction: &'static str,
+}
+
 /// Label of storage failures.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabel {
@@ -83,7 +90,7 @@ pub struct HealthLabel {
 /// Label of pruned rows.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TableLabel {
-    /// `job_runs` or `audit_log`.
+    /// `job_runs`, `audit_log` or `job_revisions`.
     pub table: &'static str,
 }
 
@@ -116,6 +123,8 @@ pub struct Metrics {
     pub http_duration: Family<RouteLabels, Histogram>,
     /// Rows deleted by the retention policy.
     pub pruned: Family<TableLabel, Counter>,
+    /// Steps of the wall clock seen by the loop (module `scheduler::clock`).
+    clock_steps: Family<DirectionLabel, Counter>,
     jobs: Gauge,
     paused: Gauge,
     running: Gauge,
@@ -145,6 +154,7 @@ impl Metrics {
             http_requests: Family::default(),
             http_duration: Family::new_with_constructor(|| Histogram::new(seconds_buckets())),
             pruned: Family::default(),
+            clock_steps: Family::default(),
             jobs: Gauge::default(),
             paused: Gauge::default(),
             running: Gauge::default(),
@@ -153,6 +163,10 @@ impl Metrics {
             by_health: Family::default(),
             registry: Registry::default(),
         };
+        // Both directions read 0 until a step: a dashboard can tell "none" from "not exported".
+        for direction in ["forward", "backward"] {
+            let _ = m.clock_steps.get_or_create(&DirectionLabel { direction });
+        }
         m.register(&mut registry);
         Metrics { registry, ..m }
     }
@@ -213,6 +227,16 @@ impl Metrics {
             "Rows deleted by the retention policy",
             self.pruned.clone(),
         );
+        r.register(
+            "clock_steps",
+            "Steps of the wall clock by more than 1 s, by direction",
+            self.clock_steps.clone(),
+        );
+        self.register_gauges(r);
+    }
+
+    /// Registers the gauges, which a scrape reads from the database (`Store::gauges`).
+    fn register_gauges(&self, r: &mut Registry) {
         r.register("jobs", "Jobs in the database", self.jobs.clone());
         r.register("jobs_paused", "Paused jobs", self.paused.clone());
         r.register(
@@ -242,6 +266,13 @@ impl Metrics {
         if n > 0 {
             self.runs.get_or_create(&StatusLabel { status }).inc_by(n);
         }
+    }
+
+    /// Counts a step of the wall clock, `forward` or `backward`.
+    pub fn clock_step(&self, direction: &'static str) {
+        self.clock_steps
+            .get_or_create(&DirectionLabel { direction })
+            .inc();
     }
 
     /// Counts a storage failure.

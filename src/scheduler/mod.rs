@@ -9,6 +9,7 @@
 
 pub mod alerts;
 mod backoff;
+mod clock;
 mod dispatch;
 mod handle;
 mod in_flight;
@@ -80,6 +81,8 @@ pub struct Scheduler {
     records: mpsc::UnboundedSender<RunRecord>,
     records_rx: Mutex<Option<mpsc::UnboundedReceiver<RunRecord>>>,
     submitted_rx: Mutex<Option<mpsc::UnboundedReceiver<ClaimedRun>>>,
+    /// Both clocks at the last pass, to tell a step of the wall clock (module `clock`).
+    clock: std::sync::Mutex<clock::ClockWatch>,
 }
 
 /// Errors that stop the scheduler from starting.
@@ -131,6 +134,10 @@ impl Scheduler {
             records,
             records_rx: Mutex::new(Some(records_rx)),
             submitted_rx: Mutex::new(Some(submitted_rx)),
+            clock: std::sync::Mutex::new(clock::ClockWatch::new(
+                std::time::Instant::now(),
+                timestamp::now(),
+            )),
         };
         scheduler.recover_dead_owners(timestamp::now()).await?;
         let id = scheduler.instance_id.clone();
@@ -244,6 +251,7 @@ impl Scheduler {
     /// row, the pause `backoff` gives.
     async fn turn(&self, shutdown: &mut watch::Receiver<bool>, failures: &mut u32) {
         let now = timestamp::now();
+        self.watch_clock(now);
         let next = self.timed_pass(now).await;
         if matches!(next, Next::Pause) {
             *failures = failures.saturating_add(1);
@@ -271,6 +279,27 @@ impl Scheduler {
             () = tokio::time::sleep(wait) => {}
             () = self.handle.woken() => {}
             _ = shutdown.changed() => {}
+        }
+    }
+
+    /// Compares the wall clock with the monotonic one since the last pass: a step of more
+    /// than a second is logged and counted, and the pass about to run plans from the new time
+    /// (the loop never sleeps longer than `max_idle`, so a step is seen within it).
+    fn watch_clock(&self, wall: DateTime<Utc>) {
+        let step = match self.clock.lock() {
+            Ok(mut watch) => watch.observe(std::time::Instant::now(), wall),
+            Err(poisoned) => poisoned
+                .into_inner()
+                .observe(std::time::Instant::now(), wall),
+        };
+        if let Some(step) = step {
+            tracing::warn!(
+                step_ms = step.millis,
+                direction = step.direction(),
+                "the wall clock stepped; re-planning from the new time (a step back fires \
+                 nothing twice, a step forward is handled as downtime)"
+            );
+            self.handle.metrics().clock_step(step.direction());
         }
     }
 

@@ -24,6 +24,8 @@ pub struct PruneReport {
     pub runs: u64,
     /// Audit rows.
     pub audit: u64,
+    /// Job revisions (pruned with the audit trail, never a job's newest).
+    pub revisions: u64,
 }
 
 /// The age cut-offs of `policy` at `now`.
@@ -73,6 +75,14 @@ pub async fn prune_history(
     loop {
         let step = store.prune_audit(audit_before, dry_run).await?;
         report.audit += step.removed;
+        if step.next.is_none() {
+            break;
+        }
+        tokio::time::sleep(pause).await;
+    }
+    loop {
+        let step = store.prune_revisions(audit_before, dry_run).await?;
+        report.revisions += step.removed;
         if step.next.is_none() {
             break;
         }
@@ -141,8 +151,9 @@ pub async fn run_pruner(
                     let pruned = &handle.metrics().pruned;
                     pruned.get_or_create(&TableLabel { table: "job_runs" }).inc_by(report.runs);
                     pruned.get_or_create(&TableLabel { table: "audit_log" }).inc_by(report.audit);
-                    if report.runs + report.audit > 0 {
-                        tracing::info!(runs = report.runs, audit = report.audit, "history pruned");
+                    pruned.get_or_create(&TableLabel { table: "job_revisions" }).inc_by(report.revisions);
+                    if report.runs + report.audit + report.revisions > 0 {
+                        tracing::info!(runs = report.runs, audit = report.audit, revisions = report.revisions, "history pruned");
                     }
                 }
                 Err(e) => tracing::warn!(error = %crate::error_chain::error_chain(&e), "pruning history failed; retrying later"),

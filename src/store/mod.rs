@@ -46,6 +46,7 @@ mod jobs;
 mod keys;
 mod pauses;
 mod retention;
+mod revisions;
 mod runs;
 mod seed;
 

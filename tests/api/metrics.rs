@@ -133,6 +133,20 @@ async fn metrics_are_valid_openmetrics_and_count_what_happened(engine: Engine) {
     .await;
 
     assert_eq!(families["schedlite_runs"]["type"], "counter");
+    // No step of the clock here: both directions read 0 rather than being absent.
+    assert_eq!(families["schedlite_clock_steps"]["type"], "counter");
+    for direction in ["forward", "backward"] {
+        assert_eq!(
+            sample(
+                &families,
+                "schedlite_clock_steps",
+                "schedlite_clock_steps_total",
+                &[("direction", direction)]
+            ),
+            Some(0.0),
+            "{direction}"
+        );
+    }
     assert_eq!(
         sample(&families, "schedlite_jobs", "schedlite_jobs", &[]),
         Some(2.0)

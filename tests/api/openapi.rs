@@ -26,6 +26,9 @@ const SERVED: &[(&str, &str)] = &[
     ("POST", "/api/v1alpha1/jobs/{job_id}/run"),
     ("POST", "/api/v1alpha1/jobs/{job_id}/skip"),
     ("POST", "/api/v1alpha1/jobs/{job_id}/catch-up"),
+    ("GET", "/api/v1alpha1/jobs/{job_id}/revisions"),
+    ("GET", "/api/v1alpha1/jobs/{job_id}/revisions/{a}/diff/{b}"),
+    ("POST", "/api/v1alpha1/jobs/{job_id}/revisions/{n}/restore"),
     ("GET", "/api/v1alpha1/auth/me"),
     ("GET", "/api/v1alpha1/audit"),
     ("GET", "/api/v1alpha1/alerts"),
@@ -200,6 +203,7 @@ async fn only_the_actions_on_a_job_and_its_preview_document_job_broken() {
         .map(|action| format!("POST /api/v1alpha1/jobs/{{job_id}}/{action}"))
         .into();
     expected.insert("GET /api/v1alpha1/jobs/{job_id}/preview".to_string());
+    expected.insert("POST /api/v1alpha1/jobs/{job_id}/revisions/{n}/restore".to_string());
     assert_eq!(documented, expected);
 }
 
@@ -234,7 +238,13 @@ async fn every_route_serves_exactly_the_roles_its_document_names() {
             method == "GET",
             "{method} {path}: a viewer reads everything and changes nothing"
         );
-        let url = format!("{}{}", app.address, path.replace("{job_id}", "some-job"));
+        // Revision numbers: the job's first (its creation) exists.
+        let path_of_job = path
+            .replace("{job_id}", "some-job")
+            .replace("{a}", "1")
+            .replace("{b}", "1")
+            .replace("{n}", "1");
+        let url = format!("{}{}", app.address, path_of_job);
         for (role, key, may) in [
             ("monitor", MONITOR_KEY, monitor_may),
             ("viewer", viewer.as_str(), viewer_may),
@@ -265,8 +275,8 @@ async fn every_route_serves_exactly_the_roles_its_document_names() {
     }
     assert_eq!(
         served_to_viewer.len(),
-        8,
-        "jobs, a job, its preview and runs, the audit, alerts, /auth/me and /metrics: {served_to_viewer:?}"
+        10,
+        "jobs, a job, its preview, runs, revisions and a diff, the audit, alerts, /auth/me and /metrics: {served_to_viewer:?}"
     );
     let (_, job) = app.get("/jobs/some-job").await;
     assert_eq!(

@@ -242,7 +242,7 @@ async fn prune_on_demand_counts_exactly_in_a_dry_run_and_keeps_running_rows(engi
     assert!(dry.status.success(), "{dry:?}");
     assert_eq!(
         stdout(&dry),
-        format!("would delete {PRUNED_RUNS} run rows and 1 audit rows\n")
+        format!("would delete {PRUNED_RUNS} run rows, 1 audit rows and 0 revisions\n")
     );
     let pool = Pool::connect(&db).await;
     assert_eq!(remaining(&pool).await, before, "a dry run deletes nothing");
@@ -251,13 +251,16 @@ async fn prune_on_demand_counts_exactly_in_a_dry_run_and_keeps_running_rows(engi
     assert!(real.status.success(), "{real:?}");
     assert_eq!(
         stdout(&real),
-        format!("deleted {PRUNED_RUNS} run rows and 1 audit rows\n")
+        format!("deleted {PRUNED_RUNS} run rows, 1 audit rows and 0 revisions\n")
     );
     assert_eq!(remaining(&pool).await, keep);
     assert_eq!(audit_jobs(&pool).await, vec!["new-audit"]);
 
     let again = schedlite(&["prune"], &db);
-    assert_eq!(stdout(&again), "deleted 0 run rows and 0 audit rows\n");
+    assert_eq!(
+        stdout(&again),
+        "deleted 0 run rows, 0 audit rows and 0 revisions\n"
+    );
     let bad = schedlite(&["prune", "--keep-days", "0"], &db);
     crate::helpers::cli::assert_one_line_error(&bad, &["--keep-days", "0"], "keep-days 0");
 }

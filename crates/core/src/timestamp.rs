@@ -19,6 +19,12 @@ pub fn set_test_clock_offset(offset: chrono::Duration) {
     CLOCK_OFFSET_MS.store(offset.num_milliseconds(), Ordering::Relaxed);
 }
 
+/// Steps this process's clock ([`now`]) by `by` while it runs, as an NTP correction steps a
+/// host's: for the test of clock steps only (`serve`'s hidden `--test-clock-step`).
+pub fn step_test_clock(by: chrono::Duration) {
+    CLOCK_OFFSET_MS.fetch_add(by.num_milliseconds(), Ordering::Relaxed);
+}
+
 /// The current instant as this process tells time: the system clock plus the test offset (one
 /// relaxed atomic load, so the hot path pays nothing measurable). The scheduler and the API read
 /// the time here, never from `Utc::now()` directly.

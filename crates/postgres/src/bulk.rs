@@ -1,7 +1,7 @@
 //! PostgreSQL: many jobs created or replaced in one transaction (`POST /jobs/bulk`).
 
 use chrono::{DateTime, Utc};
-use schedlite_core::model::{AuditAction, NewJob};
+use schedlite_core::model::{AuditAction, NewJob, RevisionChange};
 use schedlite_core::store::StoreError;
 
 use super::PgStore;
@@ -28,6 +28,8 @@ impl PgStore {
                 AuditAction::Replace
             };
             super::audit::write_audit(&mut tx, now, key_name, action, &job.id, None).await?;
+            let change = RevisionChange::of_upsert(was_created);
+            super::revisions::write_revision(&mut tx, job, now, key_name, change, None).await?;
             super::notify::job_changed(&mut tx, &job.id).await?;
             created.push(was_created);
         }

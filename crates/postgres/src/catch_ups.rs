@@ -7,8 +7,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use schedlite_core::model::{
-    AuditAction, Awaiting, CatchUpDecision, CatchUpOutcome, CatchUpSpan, CatchUpState, Job,
-    MAX_CATCH_UP_STARTS, RunKind, Span, Split, decision_detail, next_occurrences,
+    AuditAction, Awaiting, CatchUpDecision, CatchUpOutcome, CatchUpSpan, CatchUpState, Job, Queued,
+    RunKind, Span, Split, Starts, decision_detail, plan_starts,
 };
 use schedlite_core::store::claims::{closed_reason, declined_reason};
 use schedlite_core::store::{ClaimedRun, StoreError};
@@ -51,14 +51,15 @@ pub(crate) async fn enqueue(
 
 /// Starts the next occurrences of up to `limit` approved stretches of unpaused jobs, each job
 /// up to its free slots (`max_instances` less its running runs and pending retries, on every
-/// node). Returns the runs, and whether a stretch still has occurrences to start.
+/// node; `model::plan_starts`). Returns the runs, and whether a stretch still has occurrences
+/// to start.
 pub(crate) async fn start_approved(
     tx: &mut PgConnection,
     now: DateTime<Utc>,
     owner: &str,
     limit: u32,
 ) -> Result<(Vec<ClaimedRun>, bool), StoreError> {
-    let queue = sqlx::query!(
+    let queue: Vec<Queued> = sqlx::query!(
         r#"SELECT c.id, c.job_id, c.last_at, c.next_at AS "next_at!"
            FROM catch_ups AS c JOIN jobs AS j ON j.id = c.job_id
            WHERE c.state = 'approved' AND NOT j.paused
@@ -67,7 +68,15 @@ pub(crate) async fn start_approved(
         i64::from(limit)
     )
     .fetch_all(&mut *tx)
-    .await?;
+    .await?
+    .into_iter()
+    .map(|r| Queued {
+        id: r.id,
+        job_id: r.job_id,
+        next_at: r.next_at,
+        last_at: r.last_at,
+    })
+    .collect();
     if queue.is_empty() {
         return Ok((Vec::new(), false));
     }
@@ -78,63 +87,50 @@ pub(crate) async fn start_approved(
         .fetch_all(&mut *tx)
         .await?;
     let jobs = pause_unreadable(&mut *tx, rows).await?;
-    let mut busy = busy_slots(&mut *tx, &ids).await?;
+    let busy = busy_slots(&mut *tx, &ids).await?;
     let mut decided = Decisions::default();
     decided.by_id = jobs
         .iter()
         .map(|j| (j.id.as_str(), j))
         .collect::<HashMap<_, &Job>>();
-    let (mut moved_ids, mut moved_to, mut done) = (Vec::new(), Vec::new(), Vec::new());
-    let mut waiting = false;
-    for stretch in &queue {
-        let Some(job) = decided.by_id.get(stretch.job_id.as_str()).copied() else {
-            continue; // Unreadable: paused above, its stretch waits for the repair.
-        };
-        let used = busy.entry(stretch.job_id.clone()).or_insert(0);
-        let free = i64::from(job.settings.max_instances) - *used;
-        if free <= 0 {
-            waiting = true;
+    let starts = plan_starts(&queue, &decided.by_id, busy);
+    for (job_id, at) in &starts.runs {
+        let Some(job) = decided.by_id.get(job_id.as_str()).copied() else {
             continue;
-        }
-        let limit = usize::try_from(free).unwrap_or(0).min(MAX_CATCH_UP_STARTS);
-        let (starts, next) =
-            next_occurrences(&job.trigger, stretch.next_at, stretch.last_at, limit);
-        for at in &starts {
-            let one = Span {
-                first: *at,
-                last: *at,
-                count: 1,
-            };
-            let delay = job.retry.draw_delay_ms(1);
-            decided.push_attempt(&stretch.job_id, one, now, RunKind::Scheduled, 1, delay);
-        }
-        *used += i64::try_from(starts.len()).unwrap_or(i64::MAX);
-        match next {
-            Some(next) => {
-                waiting = true;
-                moved_ids.push(stretch.id);
-                moved_to.push(ms(next));
-            }
-            None => done.push(stretch.id),
-        }
+        };
+        let one = Span {
+            first: *at,
+            last: *at,
+            count: 1,
+        };
+        let delay = job.retry.draw_delay_ms(1);
+        decided.push_attempt(job_id, one, now, RunKind::Scheduled, 1, delay);
     }
     let runs = if decided.job_ids.is_empty() {
         Vec::new()
     } else {
         insert_rows(&mut *tx, &decided, owner).await?
     };
+    move_on(&mut *tx, &starts).await?;
+    Ok((runs, starts.waiting))
+}
+
+/// Moves each stretch with occurrences left on to its next one, and removes those done.
+async fn move_on(tx: &mut PgConnection, starts: &Starts) -> Result<(), StoreError> {
+    let (ids, nexts): (Vec<i64>, Vec<DateTime<Utc>>) =
+        starts.moved.iter().map(|(id, at)| (*id, ms(*at))).unzip();
     sqlx::query!(
         "UPDATE catch_ups SET next_at = u.next FROM unnest($1::bigint[], $2::timestamptz[]) AS u(id, next)
          WHERE catch_ups.id = u.id",
-        &moved_ids,
-        &moved_to
+        &ids,
+        &nexts
     )
     .execute(&mut *tx)
     .await?;
-    sqlx::query!("DELETE FROM catch_ups WHERE id = ANY($1)", &done)
+    sqlx::query!("DELETE FROM catch_ups WHERE id = ANY($1)", &starts.done)
         .execute(&mut *tx)
         .await?;
-    Ok((runs, waiting))
+    Ok(())
 }
 
 /// Runs running (on any node) or waiting to be retried, per job of `ids`.
@@ -222,41 +218,12 @@ impl PgStore {
             .collect();
         let split = Split::of(&job.trigger, &spans, decision);
         let why = declined_reason(decision.as_str(), key_name, reason);
-        for span in &split.missed {
-            sqlx::query!(
-                "INSERT INTO job_runs (job_id, scheduled_at, last_scheduled_at, occurrences, kind,
-                     status, finished_at, error)
-                 VALUES ($1, $2, $3, $4, 'scheduled', 'missed', $5, $6)
-                 ON CONFLICT (job_id, scheduled_at, attempt) DO NOTHING",
-                job_id,
-                span.first,
-                (span.count > 1).then_some(span.last),
-                span.count,
-                now,
-                closed_reason(span.count, &why)
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
+        write_missed(&mut tx, job_id, &split.missed, now, &why).await?;
         let ids: Vec<i64> = waiting.iter().map(|w| w.id).collect();
         sqlx::query!("DELETE FROM catch_ups WHERE id = ANY($1)", &ids)
             .execute(&mut *tx)
             .await?;
-        for span in &split.run {
-            sqlx::query!(
-                "INSERT INTO catch_ups (job_id, state, first_at, last_at, occurrences, recorded_at,
-                     next_at, decided_by, decided_at)
-                 VALUES ($1, 'approved', $2, $3, $4, $5, $2, $6, $5)",
-                job_id,
-                span.first,
-                span.last,
-                span.count,
-                now,
-                key_name
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
+        approve(&mut tx, job_id, &split.run, now, key_name).await?;
         let outcome = split.outcome();
         let detail = decision_detail(decision, &outcome, reason);
         super::audit::write_audit(
@@ -272,4 +239,57 @@ impl PgStore {
         tx.commit().await?;
         Ok(Some(outcome))
     }
+}
+
+/// Records `spans` of `job_id` as `missed` with the decision's reason `why`, at `now`.
+async fn write_missed(
+    tx: &mut PgConnection,
+    job_id: &str,
+    spans: &[Span],
+    now: DateTime<Utc>,
+    why: &str,
+) -> Result<(), StoreError> {
+    for span in spans {
+        sqlx::query!(
+            "INSERT INTO job_runs (job_id, scheduled_at, last_scheduled_at, occurrences, kind,
+                 status, finished_at, error)
+             VALUES ($1, $2, $3, $4, 'scheduled', 'missed', $5, $6)
+             ON CONFLICT (job_id, scheduled_at, attempt) DO NOTHING",
+            job_id,
+            span.first,
+            (span.count > 1).then_some(span.last),
+            span.count,
+            now,
+            closed_reason(span.count, why)
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Queues `spans` of `job_id` approved by `key_name` at `now`, from their first occurrence.
+async fn approve(
+    tx: &mut PgConnection,
+    job_id: &str,
+    spans: &[Span],
+    now: DateTime<Utc>,
+    key_name: &str,
+) -> Result<(), StoreError> {
+    for span in spans {
+        sqlx::query!(
+            "INSERT INTO catch_ups (job_id, state, first_at, last_at, occurrences, recorded_at,
+                 next_at, decided_by, decided_at)
+             VALUES ($1, 'approved', $2, $3, $4, $5, $2, $6, $5)",
+            job_id,
+            span.first,
+            span.last,
+            span.count,
+            now,
+            key_name
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
 }

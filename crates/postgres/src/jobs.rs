@@ -2,7 +2,7 @@
 //! change notifies the other nodes in its own transaction (`notify.rs`).
 
 use chrono::{DateTime, Utc};
-use schedlite_core::model::{AuditAction, BrokenJob, Job, JobEntry, NewJob, Run};
+use schedlite_core::model::{AuditAction, BrokenJob, Job, JobEntry, NewJob, RevisionChange, Run};
 use schedlite_core::schedule::TriggerKind;
 use schedlite_core::store::columns::TriggerColumns;
 use schedlite_core::store::{Gauges, JobCursor, JobFilter, JobOrder, JobPage, StoreError};
@@ -29,6 +29,8 @@ impl PgStore {
         }
         super::audit::write_audit(&mut tx, now, key_name, AuditAction::Create, &job.id, None)
             .await?;
+        let change = RevisionChange::Create;
+        super::revisions::write_revision(&mut tx, job, now, key_name, change, None).await?;
         super::notify::job_changed(&mut tx, &job.id).await?;
         let stored = read_job(&mut tx, &job.id)
             .await?
@@ -56,6 +58,8 @@ impl PgStore {
             AuditAction::Replace
         };
         super::audit::write_audit(&mut tx, now, key_name, action, &job.id, None).await?;
+        let change = RevisionChange::of_upsert(created);
+        super::revisions::write_revision(&mut tx, job, now, key_name, change, None).await?;
         super::notify::job_changed(&mut tx, &job.id).await?;
         let stored = read_job(&mut tx, &job.id)
             .await?

@@ -33,6 +33,7 @@ mod notify;
 mod pauses;
 mod retention;
 mod retries;
+mod revisions;
 mod rows;
 mod runs;
 mod seed;

@@ -15,6 +15,7 @@ mod manage;
 mod preview;
 mod response;
 mod retry;
+mod revisions;
 mod skip;
 mod trigger_preview;
 
@@ -61,6 +62,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(manage::run_job))
         .routes(routes!(skip::skip_job))
         .routes(routes!(catch_up::catch_up_job))
+        .routes(routes!(revisions::list_revisions))
+        .routes(routes!(revisions::diff_revisions))
+        .routes(routes!(revisions::restore_revision))
         .merge(OpenApiRouter::new().routes(routes!(bulk::bulk_jobs)).layer(
             axum::extract::DefaultBodyLimit::max(crate::api::extract::BULK_BODY_BYTES),
         ))

@@ -1,7 +1,7 @@
 //! A job as it is sent on the wire, built from the domain [`Job`] by an explicit conversion.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::body::{ActionSchema, TriggerBody};
@@ -14,28 +14,8 @@ use super::retry::RetryResponse;
 use crate::model::{
     Awaiting, BrokenJob, Expect, Health, HistoryLimits, Job, JobEntry, PauseNote, Run, SkipRequest,
 };
-use crate::schedule::{Trigger, TriggerKind};
+use crate::schedule::TriggerKind;
 use crate::timestamp::Timestamp;
-
-/// The trigger as it is sent back: the same shape as it is accepted.
-fn trigger_json(trigger: &Trigger) -> Value {
-    match trigger {
-        Trigger::Date { run_at } => json!({"type": "date", "run_at": Timestamp::new(*run_at)}),
-        Trigger::Interval {
-            seconds,
-            start_at,
-            end_at,
-        } => json!({
-            "type": "interval",
-            "seconds": seconds,
-            "start_at": Timestamp::new(*start_at),
-            "end_at": end_at.map(Timestamp::new),
-        }),
-        Trigger::Cron { expr, timezone } => {
-            json!({"type": "cron", "expr": expr.as_str(), "timezone": timezone.name()})
-        }
-    }
-}
 
 /// One job as sent on the wire; the first four fields are the seed story's `JobInfo`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -281,7 +261,7 @@ impl JobResponse {
             next_run_time: job.next_run_at.map(Timestamp::new),
             trigger_type: TriggerType::from(job.trigger.kind()),
             trigger_details: job.trigger.details(),
-            trigger: trigger_json(&job.trigger),
+            trigger: crate::model::trigger_json(&job.trigger),
             name: job.name,
             // Header values are write-only.
             action: job.action.redacted(),

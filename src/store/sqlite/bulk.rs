@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::SqliteStore;
 use super::jobs::write_row;
-use crate::model::{AuditAction, NewJob};
+use crate::model::{AuditAction, NewJob, RevisionChange};
 use crate::store::StoreError;
 
 impl SqliteStore {
@@ -31,6 +31,8 @@ impl SqliteStore {
                 AuditAction::Create
             };
             super::audit::write_audit(&mut tx, now, key_name, action, &job.id, None).await?;
+            let change = RevisionChange::of_upsert(!existed);
+            super::revisions::write_revision(&mut tx, job, now, key_name, change, None).await?;
             created.push(!existed);
         }
         tx.commit().await?;

@@ -13,8 +13,8 @@ use super::claims::{RowSpec, insert_rows, json_text, pause_unreadable};
 use super::rows::decode;
 use super::{SqliteStore, parse_ts, ts};
 use crate::model::{
-    AuditAction, Awaiting, CatchUpDecision, CatchUpOutcome, CatchUpSpan, CatchUpState, Job,
-    MAX_CATCH_UP_STARTS, Span, Split, decision_detail, next_occurrences,
+    AuditAction, Awaiting, CatchUpDecision, CatchUpOutcome, CatchUpSpan, CatchUpState, Job, Queued,
+    Span, Split, Starts, decision_detail, plan_starts,
 };
 use crate::store::{ClaimedRun, StoreError};
 use schedlite_core::store::claims::{closed_reason, declined_reason};
@@ -96,13 +96,52 @@ pub(super) async fn enqueue(
 
 /// Starts the next occurrences of up to `limit` approved stretches of unpaused jobs, each job
 /// up to its free slots (`max_instances` less its running runs and pending retries, on every
-/// process). Returns the runs, and whether a stretch still has occurrences to start.
+/// process; `model::plan_starts`). Returns the runs, and whether a stretch still has
+/// occurrences to start.
 pub(super) async fn start_approved(
     tx: &mut sqlx::SqliteConnection,
     now: &str,
     owner: &str,
     limit: u32,
 ) -> Result<(Vec<ClaimedRun>, bool), StoreError> {
+    let queue = approved(&mut *tx, limit).await?;
+    if queue.is_empty() {
+        return Ok((Vec::new(), false));
+    }
+    let mut ids: Vec<&str> = queue.iter().map(|s| s.job_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let ids = json_text(&ids)?;
+    let jobs = super::jobs::jobs_by_ids(&mut *tx, &ids).await?;
+    let jobs = pause_unreadable(&mut *tx, jobs).await?;
+    let by_id: HashMap<&str, &Job> = jobs.iter().map(|j| (j.id.as_str(), j)).collect();
+    let busy = busy_slots(&mut *tx, &ids).await?;
+    let starts = plan_starts(&queue, &by_id, busy);
+    let rows: Vec<RowSpec> = starts
+        .runs
+        .iter()
+        .filter_map(|(job_id, at)| {
+            let job = by_id.get(job_id.as_str())?;
+            let one = Span {
+                first: *at,
+                last: *at,
+                count: 1,
+            };
+            let delay = job.retry.draw_delay_ms(1);
+            Some(RowSpec::running(&job.id, one, now, 1, delay))
+        })
+        .collect();
+    let runs = if rows.is_empty() {
+        Vec::new()
+    } else {
+        insert_rows(&mut *tx, &rows, &by_id, owner).await?
+    };
+    move_on(&mut *tx, &starts).await?;
+    Ok((runs, starts.waiting))
+}
+
+/// Up to `limit` approved stretches of unpaused jobs, in queue order.
+async fn approved(tx: &mut sqlx::SqliteConnection, limit: u32) -> Result<Vec<Queued>, StoreError> {
     let queue = sqlx::query_scalar!(
         r#"SELECT json_group_array(json_object('id', id, 'job_id', job_id, 'first_at', first_at,
                   'last_at', last_at, 'occurrences', occurrences, 'next_at', next_at))
@@ -114,62 +153,28 @@ pub(super) async fn start_approved(
     .fetch_one(&mut *tx)
     .await?;
     let queue: Vec<Stretch> = decode("catch_ups", "approved", &queue)?;
-    if queue.is_empty() {
-        return Ok((Vec::new(), false));
-    }
-    let mut ids: Vec<&str> = queue.iter().map(|s| s.job_id.as_str()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let ids = json_text(&ids)?;
-    let jobs = super::jobs::jobs_by_ids(&mut *tx, &ids).await?;
-    let jobs = pause_unreadable(&mut *tx, jobs).await?;
-    let by_id: HashMap<&str, &Job> = jobs.iter().map(|j| (j.id.as_str(), j)).collect();
-    let mut busy = busy_slots(&mut *tx, &ids).await?;
-    let mut rows = Vec::new();
-    let mut moved: Vec<(i64, String)> = Vec::new();
-    let mut done: Vec<i64> = Vec::new();
-    let mut waiting = false;
-    for stretch in &queue {
-        let Some(job) = by_id.get(stretch.job_id.as_str()) else {
-            continue; // Unreadable: paused above, its stretch waits for the repair.
-        };
-        let used = busy.entry(stretch.job_id.clone()).or_insert(0);
-        let free = i64::from(job.settings.max_instances) - *used;
-        if free <= 0 {
-            waiting = true;
-            continue;
-        }
-        let span = stretch.span()?;
-        let key = format!("id {}", stretch.id);
-        let from = match &stretch.next_at {
-            Some(at) => parse_ts("catch_ups", &key, "next_at", at)?,
-            None => span.first,
-        };
-        let limit = usize::try_from(free).unwrap_or(0).min(MAX_CATCH_UP_STARTS);
-        let (starts, next) = next_occurrences(&job.trigger, from, span.last, limit);
-        for at in &starts {
-            let one = Span {
-                first: *at,
-                last: *at,
-                count: 1,
+    queue
+        .into_iter()
+        .map(|stretch| {
+            let span = stretch.span()?;
+            let key = format!("id {}", stretch.id);
+            let next_at = match &stretch.next_at {
+                Some(at) => parse_ts("catch_ups", &key, "next_at", at)?,
+                None => span.first,
             };
-            let delay = job.retry.draw_delay_ms(1);
-            rows.push(RowSpec::running(&stretch.job_id, one, now, 1, delay));
-        }
-        *used += i64::try_from(starts.len()).unwrap_or(i64::MAX);
-        match next {
-            Some(next) => {
-                waiting = true;
-                moved.push((stretch.id, ts(next)));
-            }
-            None => done.push(stretch.id),
-        }
-    }
-    let runs = if rows.is_empty() {
-        Vec::new()
-    } else {
-        insert_rows(&mut *tx, &rows, &by_id, owner).await?
-    };
+            Ok(Queued {
+                id: stretch.id,
+                job_id: stretch.job_id,
+                next_at,
+                last_at: span.last,
+            })
+        })
+        .collect()
+}
+
+/// Moves each stretch with occurrences left on to its next one, and removes those done.
+async fn move_on(tx: &mut sqlx::SqliteConnection, starts: &Starts) -> Result<(), StoreError> {
+    let moved: Vec<(i64, String)> = starts.moved.iter().map(|(id, at)| (*id, ts(*at))).collect();
     let moved = json_text(&moved)?;
     sqlx::query!(
         "UPDATE catch_ups SET next_at = u.value ->> 1 FROM json_each(?) AS u
@@ -178,14 +183,14 @@ pub(super) async fn start_approved(
     )
     .execute(&mut *tx)
     .await?;
-    let done = json_text(&done)?;
+    let done = json_text(&starts.done)?;
     sqlx::query!(
         "DELETE FROM catch_ups WHERE id IN (SELECT value FROM json_each(?))",
         done
     )
     .execute(&mut *tx)
     .await?;
-    Ok((runs, waiting))
+    Ok(())
 }
 
 /// Runs running (on any process) or waiting to be retried, per job of `ids` (a JSON array).
@@ -292,25 +297,7 @@ impl SqliteStore {
         let split = Split::of(&job.trigger, &spans, decision);
         let now_s = ts(now);
         let why = declined_reason(decision.as_str(), key_name, reason);
-        for span in &split.missed {
-            let first = ts(span.first);
-            let last = (span.count > 1).then(|| ts(span.last));
-            let error = closed_reason(span.count, &why);
-            sqlx::query!(
-                "INSERT INTO job_runs (job_id, scheduled_at, last_scheduled_at, occurrences, kind,
-                     status, finished_at, error)
-                 VALUES (?, ?, ?, ?, 'scheduled', 'missed', ?, ?)
-                 ON CONFLICT (job_id, scheduled_at, attempt) DO NOTHING",
-                job_id,
-                first,
-                last,
-                span.count,
-                now_s,
-                error
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
+        write_missed(&mut tx, job_id, &split.missed, &now_s, &why).await?;
         let ids: Vec<i64> = waiting.iter().map(|s| s.id).collect();
         let ids = json_text(&ids)?;
         sqlx::query!(
@@ -319,23 +306,7 @@ impl SqliteStore {
         )
         .execute(&mut *tx)
         .await?;
-        for span in &split.run {
-            let first = ts(span.first);
-            let last = ts(span.last);
-            sqlx::query!(
-                "INSERT INTO catch_ups (job_id, state, first_at, last_at, occurrences, recorded_at,
-                     next_at, decided_by, decided_at)
-                 VALUES (?1, 'approved', ?2, ?3, ?4, ?5, ?2, ?6, ?5)",
-                job_id,
-                first,
-                last,
-                span.count,
-                now_s,
-                key_name
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
+        approve(&mut tx, job_id, &split.run, &now_s, key_name).await?;
         let outcome = split.outcome();
         let detail = decision_detail(decision, &outcome, reason);
         super::audit::write_audit(
@@ -350,4 +321,62 @@ impl SqliteStore {
         tx.commit().await?;
         Ok(Some(outcome))
     }
+}
+
+/// Records `spans` of `job_id` as `missed` with the decision's reason `why`, at `now`.
+async fn write_missed(
+    tx: &mut sqlx::SqliteConnection,
+    job_id: &str,
+    spans: &[Span],
+    now: &str,
+    why: &str,
+) -> Result<(), StoreError> {
+    for span in spans {
+        let first = ts(span.first);
+        let last = (span.count > 1).then(|| ts(span.last));
+        let error = closed_reason(span.count, why);
+        sqlx::query!(
+            "INSERT INTO job_runs (job_id, scheduled_at, last_scheduled_at, occurrences, kind,
+                 status, finished_at, error)
+             VALUES (?, ?, ?, ?, 'scheduled', 'missed', ?, ?)
+             ON CONFLICT (job_id, scheduled_at, attempt) DO NOTHING",
+            job_id,
+            first,
+            last,
+            span.count,
+            now,
+            error
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Queues `spans` of `job_id` approved by `key_name` at `now`, from their first occurrence.
+async fn approve(
+    tx: &mut sqlx::SqliteConnection,
+    job_id: &str,
+    spans: &[Span],
+    now: &str,
+    key_name: &str,
+) -> Result<(), StoreError> {
+    for span in spans {
+        let first = ts(span.first);
+        let last = ts(span.last);
+        sqlx::query!(
+            "INSERT INTO catch_ups (job_id, state, first_at, last_at, occurrences, recorded_at,
+                 next_at, decided_by, decided_at)
+             VALUES (?1, 'approved', ?2, ?3, ?4, ?5, ?2, ?6, ?5)",
+            job_id,
+            first,
+            last,
+            span.count,
+            now,
+            key_name
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
 }

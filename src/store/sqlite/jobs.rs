@@ -6,7 +6,7 @@ use serde_json::value::RawValue;
 use super::rows::{JobRow, RunRow, decode, json_column, shaped};
 use super::{SqliteStore, parse_ts, ts};
 use crate::actions::Action;
-use crate::model::{AuditAction, BrokenJob, Job, JobEntry, NewJob, Run};
+use crate::model::{AuditAction, BrokenJob, Job, JobEntry, NewJob, RevisionChange, Run};
 use crate::schedule::{Trigger, TriggerKind};
 use crate::store::{Gauges, JobCursor, JobFilter, JobOrder, JobPage, StoreError};
 
@@ -123,6 +123,8 @@ impl SqliteStore {
         }
         super::audit::write_audit(&mut tx, now, key_name, AuditAction::Create, &job.id, None)
             .await?;
+        let change = RevisionChange::Create;
+        super::revisions::write_revision(&mut tx, job, now, key_name, change, None).await?;
         tx.commit().await?;
         self.get_job(&job.id)
             .await?
@@ -150,6 +152,8 @@ impl SqliteStore {
             AuditAction::Replace
         };
         super::audit::write_audit(&mut tx, now, key_name, action, &job.id, None).await?;
+        let change = RevisionChange::of_upsert(created);
+        super::revisions::write_revision(&mut tx, job, now, key_name, change, None).await?;
         tx.commit().await?;
         let stored = self
             .get_job(&job.id)

@@ -23,6 +23,7 @@ mod outcomes;
 mod pauses;
 mod retention;
 mod retries;
+mod revisions;
 mod rows;
 mod runs;
 mod seed;

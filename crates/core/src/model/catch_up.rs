@@ -156,6 +156,70 @@ pub fn next_occurrences(
     (out, at.filter(|t| *t <= last))
 }
 
+/// An approved stretch as the queue holds it: where it goes on, and its last occurrence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queued {
+    /// Its row.
+    pub id: i64,
+    /// Its job.
+    pub job_id: String,
+    /// The next occurrence to start.
+    pub next_at: DateTime<Utc>,
+    /// The stretch's last occurrence.
+    pub last_at: DateTime<Utc>,
+}
+
+/// What one claim starts of the approved stretches.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Starts {
+    /// The occurrences to start, each with its job, stretch by stretch in queue order.
+    pub runs: Vec<(String, DateTime<Utc>)>,
+    /// Stretches with occurrences left, and where each goes on.
+    pub moved: Vec<(i64, DateTime<Utc>)>,
+    /// Stretches whose last occurrence starts now (or whose job's trigger no longer reaches
+    /// them): their rows go.
+    pub done: Vec<i64>,
+    /// Whether a stretch still has occurrences to start.
+    pub waiting: bool,
+}
+
+/// Decides what the approved stretches `queue` (in queue order) start now: for each, the next
+/// occurrences of its job's trigger up to the job's free slots (`max_instances` less `busy`,
+/// its runs running or waiting to be retried on every process), at most
+/// [`MAX_CATCH_UP_STARTS`]. A stretch whose job is not in `jobs` (unreadable) waits.
+pub fn plan_starts(
+    queue: &[Queued],
+    jobs: &std::collections::HashMap<&str, &super::Job>,
+    mut busy: std::collections::HashMap<String, i64>,
+) -> Starts {
+    let mut starts = Starts::default();
+    for stretch in queue {
+        let Some(job) = jobs.get(stretch.job_id.as_str()) else {
+            continue;
+        };
+        let used = busy.entry(stretch.job_id.clone()).or_insert(0);
+        let free = i64::from(job.settings.max_instances) - *used;
+        if free <= 0 {
+            starts.waiting = true;
+            continue;
+        }
+        let limit = usize::try_from(free).unwrap_or(0).min(MAX_CATCH_UP_STARTS);
+        let (ats, next) = next_occurrences(&job.trigger, stretch.next_at, stretch.last_at, limit);
+        *used += i64::try_from(ats.len()).unwrap_or(i64::MAX);
+        starts
+            .runs
+            .extend(ats.into_iter().map(|at| (stretch.job_id.clone(), at)));
+        match next {
+            Some(next) => {
+                starts.waiting = true;
+                starts.moved.push((stretch.id, next));
+            }
+            None => starts.done.push(stretch.id),
+        }
+    }
+    starts
+}
+
 /// How `latest` splits `span`: the occurrences before its last (`None` when it holds one),
 /// found by walking the trigger (a stretch holds at most the walk limit of the plan).
 pub fn all_but_last(trigger: &Trigger, span: Span) -> Option<Span> {

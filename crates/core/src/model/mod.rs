@@ -36,6 +36,7 @@ mod catch_up;
 mod health;
 mod history;
 mod retry;
+mod revision;
 
 pub use alert::{
     Alert, Delivery, MAX_ALERT_ATTEMPTS, NewAlert, reason as alert_reason,
@@ -43,11 +44,16 @@ pub use alert::{
 };
 pub use catch_up::{
     Awaiting, CatchUp, CatchUpDecision, CatchUpOutcome, CatchUpSpan, CatchUpState,
-    MAX_CATCH_UP_STARTS, Split, all_but_last, decision_detail, next_occurrences,
+    MAX_CATCH_UP_STARTS, Queued, Split, Starts, all_but_last, decision_detail, next_occurrences,
+    plan_starts,
 };
 pub use health::{CounterChange, Expect, FinishedRun, Health, HealthCounters, fold_outcomes};
 pub use history::{HistoryLimits, MAX_KEEP_DAYS, MAX_KEEP_RUNS};
 pub use retry::{MAX_ATTEMPTS, RetryPolicy};
+pub use revision::{
+    FieldChange, Revision, RevisionChange, definition as revision_definition,
+    diff as revision_diff, trigger_json,
+};
 
 /// Per-job firing policy (DESIGN.md, *Firing semantics*).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
