@@ -19,5 +19,5 @@ CREATE TABLE job_revisions (
     restored_from INTEGER CHECK (restored_from IS NULL OR restored_from >= 1),
     CHECK ((change = 'restore') = (restored_from IS NOT NULL)),
     PRIMARY KEY (job_id, revision)
-) WITHOUT ROWID;
+);
 CREATE INDEX job_revisions_by_time ON job_revisions (changed_at);

@@ -184,9 +184,10 @@ async fn a_hand_edited_row_is_broken_never_fired_and_repaired_by_put(engine: Eng
     let app = spawn_app_on_with(engine, scheduler_on()).await;
     let body = json!({"id": "b", "trigger": {"type": "cron", "expr": "* * * * * *"},
         "action": {"type": "noop"}});
-    app.create_job(&body).await;
-    let (status, _) = app.post("/jobs/b/pause", &json!({})).await;
-    assert_eq!(status, 200);
+    // Created paused: an every-second job created active could fire before a pause lands.
+    let mut paused = body.clone();
+    paused["paused"] = json!(true);
+    app.create_job(&paused).await;
     app.create_job(&interval_job("fine", 3600)).await;
     let edited = app
         .pool

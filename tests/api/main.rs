@@ -39,6 +39,7 @@ mod cli;
 mod clock_steps;
 mod contention;
 mod copy;
+mod dst;
 mod failpoints;
 mod faults;
 mod firing;

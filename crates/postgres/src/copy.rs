@@ -54,9 +54,10 @@ impl PgStore {
                     start_at, end_at, run_at, action, next_run_at, paused, misfire_grace_seconds,
                     coalesce_missed, max_instances, jitter_seconds, created_at, updated_at,
                     paused_by, paused_at, pause_reason, paused_until, skip_count, skip_reason,
-                    expect, last_success_at, consecutive_failures, history, retry, catch_up)
+                    expect, last_success_at, consecutive_failures, history, retry, catch_up,
+                    dst_gap, dst_fold)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                    $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)",
+                    $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)",
                 job.id,
                 job.name,
                 c.trigger_type,
@@ -87,6 +88,8 @@ impl PgStore {
                 history,
                 retry,
                 job.settings.catch_up.as_str(),
+                c.dst_gap,
+                c.dst_fold,
             )
             .execute(&mut *tx)
             .await?;

@@ -393,9 +393,9 @@ pub(crate) async fn write_row(
         r#"INSERT INTO jobs (id, name, trigger_type, cron_expr, timezone, interval_seconds,
                start_at, end_at, run_at, action, next_run_at, paused, misfire_grace_seconds,
                coalesce_missed, max_instances, jitter_seconds, created_at, updated_at, expect,
-               history, retry, catch_up)
+               history, retry, catch_up, dst_gap, dst_fold)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17,
-                   $19, $20, $21, $22)
+                   $19, $20, $21, $22, $23, $24)
            ON CONFLICT (id) DO UPDATE SET name = excluded.name,
                trigger_type = excluded.trigger_type, cron_expr = excluded.cron_expr,
                timezone = excluded.timezone, interval_seconds = excluded.interval_seconds,
@@ -407,7 +407,8 @@ pub(crate) async fn write_row(
                updated_at = excluded.updated_at, paused_by = NULL, paused_at = NULL,
                pause_reason = NULL, paused_until = NULL, skip_count = 0, skip_reason = NULL,
                expect = excluded.expect, history = excluded.history, retry = excluded.retry,
-               catch_up = excluded.catch_up
+               catch_up = excluded.catch_up, dst_gap = excluded.dst_gap,
+               dst_fold = excluded.dst_fold
            WHERE $18
            RETURNING (xmax = 0) AS "created!""#,
         job.id,
@@ -432,6 +433,8 @@ pub(crate) async fn write_row(
         history,
         retry,
         job.settings.catch_up.as_str(),
+        c.dst_gap,
+        c.dst_fold,
     )
     .fetch_optional(&mut *tx)
     .await?;

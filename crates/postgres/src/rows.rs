@@ -44,6 +44,8 @@ pub(crate) struct JobRow {
     pub history: Option<serde_json::Value>,
     pub retry: Option<serde_json::Value>,
     pub catch_up: String,
+    pub dst_gap: Option<String>,
+    pub dst_fold: Option<String>,
 }
 
 impl TryFrom<JobRow> for Job {
@@ -59,6 +61,8 @@ impl TryFrom<JobRow> for Job {
             start_at: row.start_at,
             end_at: row.end_at,
             run_at: row.run_at,
+            dst_gap: row.dst_gap,
+            dst_fold: row.dst_fold,
         }
         .into_trigger(key)?;
         let action: Action = serde_json::from_value(row.action).map_err(|e| {

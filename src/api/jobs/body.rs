@@ -18,7 +18,7 @@ use crate::api::objects::object_only;
 use crate::api::openapi::tagged_one_of;
 use crate::api::{ApiError, truncate};
 use crate::model::{Expect, HistoryLimits, JobSettings, NewJob};
-use crate::schedule::Trigger;
+use crate::schedule::{DstPolicy, Fold, Gap, Trigger};
 use crate::timestamp::Timestamp;
 
 /// Body of `POST /jobs` and `PUT /jobs/{job_id}`. Unknown fields are refused.
@@ -258,6 +258,46 @@ pub(in crate::api) struct CronBody {
     /// IANA timezone the expression is read in (default UTC).
     #[serde(default)]
     timezone: Option<String>,
+    /// What its local times in DST gaps and folds do (default: the Time rules).
+    #[serde(default, deserialize_with = "object_only")]
+    dst: Option<DstBody>,
+}
+
+/// A cron trigger's own DST policy; each field is optional.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(in crate::api) struct DstBody {
+    /// A local time in a spring-forward gap: `shift` (default) fires once at the first instant
+    /// after the gap, `skip` does not fire.
+    #[serde(default)]
+    #[schema(pattern = "^(shift|skip)$")]
+    gap: Option<String>,
+    /// A local time a fall-back fold repeats fires at its `first` instant, its `last`, or
+    /// `both` (default: first for fixed hours, both for schedules repeating hourly or faster).
+    #[serde(default)]
+    #[schema(pattern = "^(first|last|both)$")]
+    fold: Option<String>,
+}
+
+/// The policy a DST body asks for, each value checked and named.
+fn parse_dst(body: Option<DstBody>) -> Result<DstPolicy, ApiError> {
+    let Some(body) = body else {
+        return Ok(DstPolicy::default());
+    };
+    let gap = body
+        .gap
+        .map(|g| g.parse::<Gap>())
+        .transpose()
+        .map_err(|e| ApiError::validation("trigger.dst.gap", e))?;
+    let fold = body
+        .fold
+        .map(|f| f.parse::<Fold>())
+        .transpose()
+        .map_err(|e| ApiError::validation("trigger.dst.fold", e))?;
+    Ok(DstPolicy {
+        gap: gap.unwrap_or_default(),
+        fold,
+    })
 }
 
 /// An interval trigger's fields.
@@ -362,16 +402,23 @@ pub(super) fn build_trigger(body: TriggerBody, now: DateTime<Utc>) -> Result<Tri
         ApiError::InvalidTrigger(format!("trigger.{field}: {message}"))
     };
     match body {
-        TriggerBody::Cron(CronBody { expr, timezone }) => {
+        TriggerBody::Cron(CronBody {
+            expr,
+            timezone,
+            dst,
+        }) => {
+            let dst = parse_dst(dst)?;
             let tz = timezone.unwrap_or_else(|| "UTC".to_string());
-            Trigger::cron(&expr, &tz).map_err(|e| {
-                let field = if crate::schedule::parse_timezone(&tz).is_err() {
-                    "timezone"
-                } else {
-                    "expr"
-                };
-                invalid(field, e.to_string())
-            })
+            Trigger::cron(&expr, &tz)
+                .map(|t| t.with_dst(dst))
+                .map_err(|e| {
+                    let field = if crate::schedule::parse_timezone(&tz).is_err() {
+                        "timezone"
+                    } else {
+                        "expr"
+                    };
+                    invalid(field, e.to_string())
+                })
         }
         TriggerBody::Interval(IntervalBody {
             seconds,

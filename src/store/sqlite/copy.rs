@@ -77,9 +77,10 @@ impl SqliteStore {
                     start_at, end_at, run_at, action, next_run_at, paused, misfire_grace_seconds,
                     coalesce_missed, max_instances, jitter_seconds, created_at, updated_at,
                     paused_by, paused_at, pause_reason, paused_until, skip_count, skip_reason,
-                    expect, last_success_at, consecutive_failures, history, retry, catch_up)
+                    expect, last_success_at, consecutive_failures, history, retry, catch_up,
+                    dst_gap, dst_fold)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-                    ?, ?, ?)",
+                    ?, ?, ?, ?, ?)",
                 job.id,
                 job.name,
                 c.trigger_type,
@@ -110,6 +111,8 @@ impl SqliteStore {
                 history,
                 retry,
                 catch_up,
+                c.dst_gap,
+                c.dst_fold,
             )
             .execute(&mut *tx)
             .await?;

@@ -19,6 +19,8 @@ struct TriggerColumns {
     start_at: Option<String>,
     end_at: Option<String>,
     run_at: Option<String>,
+    dst_gap: Option<String>,
+    dst_fold: Option<String>,
 }
 
 impl TriggerColumns {
@@ -31,7 +33,10 @@ impl TriggerColumns {
             start_at: None,
             end_at: None,
             run_at: None,
+            dst_gap: None,
+            dst_fold: None,
         };
+        (cols.dst_gap, cols.dst_fold) = crate::store::columns::dst_columns(trigger);
         match trigger {
             Trigger::Date { run_at } => cols.run_at = Some(ts(*run_at)),
             Trigger::Interval {
@@ -423,9 +428,10 @@ pub(super) async fn write_row(
     let done = sqlx::query!(
         "INSERT INTO jobs (id, name, trigger_type, cron_expr, timezone, interval_seconds, start_at,
             end_at, run_at, action, next_run_at, paused, misfire_grace_seconds, coalesce_missed,
-            max_instances, jitter_seconds, created_at, updated_at, expect, history, retry, catch_up)
+            max_instances, jitter_seconds, created_at, updated_at, expect, history, retry, catch_up,
+            dst_gap, dst_fold)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17, ?19,
-            ?20, ?21, ?22)
+            ?20, ?21, ?22, ?23, ?24)
          ON CONFLICT (id) DO UPDATE SET name = excluded.name,
             trigger_type = excluded.trigger_type, cron_expr = excluded.cron_expr,
             timezone = excluded.timezone, interval_seconds = excluded.interval_seconds,
@@ -436,7 +442,8 @@ pub(super) async fn write_row(
             jitter_seconds = excluded.jitter_seconds, updated_at = excluded.updated_at,
             paused_by = NULL, paused_at = NULL, pause_reason = NULL, paused_until = NULL,
             skip_count = 0, skip_reason = NULL, expect = excluded.expect,
-            history = excluded.history, retry = excluded.retry, catch_up = excluded.catch_up
+            history = excluded.history, retry = excluded.retry, catch_up = excluded.catch_up,
+            dst_gap = excluded.dst_gap, dst_fold = excluded.dst_fold
          WHERE ?18",
         job.id,
         job.name,
@@ -460,6 +467,8 @@ pub(super) async fn write_row(
         history,
         retry,
         catch_up,
+        c.dst_gap,
+        c.dst_fold,
     )
     .execute(&mut *tx)
     .await?;

@@ -19,8 +19,8 @@ use crate::model::{Job, JobSettings, Run, RunKind};
 use crate::schedule::Trigger;
 use crate::store::StoreError;
 use crate::store::columns::{
-    attempt, expect_from_json, health_counters, history_from_json, pause_note, retry_from_json,
-    skip_request,
+    attempt, dst_policy, expect_from_json, health_counters, history_from_json, pause_note,
+    retry_from_json, skip_request,
 };
 
 /// Calls a sqlx query macro on SQL given as pieces, where the bare names `JOB` and `RUN` stand
@@ -45,7 +45,7 @@ macro_rules! shaped {
                 'paused_until', paused_until, 'skip_count', skip_count, 'skip_reason', skip_reason,
                 'expect', expect, 'last_success_at', last_success_at,
                 'consecutive_failures', consecutive_failures, 'history', history, 'retry', retry,
-                'catch_up', catch_up)"
+                'catch_up', catch_up, 'dst_gap', dst_gap, 'dst_fold', dst_fold)"
         ], [$($rest)*], $args)
     };
     (@munch $mac:ident, [$($done:tt)*], [RUN $($rest:tt)*], $args:tt) => {
@@ -116,6 +116,8 @@ pub(super) struct JobRow<'a> {
     jitter_seconds: i64,
     #[serde(borrow)]
     catch_up: Cow<'a, str>,
+    dst_gap: Option<String>,
+    dst_fold: Option<String>,
     #[serde(borrow)]
     created_at: Cow<'a, str>,
     #[serde(borrow)]
@@ -174,7 +176,10 @@ impl JobRow<'_> {
                     .cron_expr
                     .as_deref()
                     .ok_or_else(|| corrupt("cron_expr is NULL".into()))?;
-                Trigger::cron(expr, &self.timezone).map_err(|e| corrupt(e.to_string()))?
+                let dst = dst_policy(key, self.dst_gap.as_deref(), self.dst_fold.as_deref())?;
+                Trigger::cron(expr, &self.timezone)
+                    .map_err(|e| corrupt(e.to_string()))?
+                    .with_dst(dst)
             }
             "interval" => {
                 let seconds = self

@@ -85,8 +85,19 @@ pub fn trigger_json(trigger: &Trigger) -> Value {
             "start_at": Timestamp::new(*start_at),
             "end_at": end_at.map(Timestamp::new),
         }),
-        Trigger::Cron { expr, timezone } => {
-            json!({"type": "cron", "expr": expr.as_str(), "timezone": timezone.name()})
+        Trigger::Cron {
+            expr,
+            timezone,
+            dst,
+        } => {
+            let mut cron =
+                json!({"type": "cron", "expr": expr.as_str(), "timezone": timezone.name()});
+            // Shown only when the job has one of its own: most follow the Time rules.
+            if !dst.is_default() {
+                cron["dst"] =
+                    json!({"gap": dst.gap.as_str(), "fold": dst.fold.map(|f| f.as_str())});
+            }
+            cron
         }
     }
 }

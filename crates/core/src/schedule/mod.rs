@@ -6,7 +6,9 @@
 //! Depends on nothing else of ours.
 
 pub mod cron;
+pub mod dst;
 pub mod trigger;
 
 pub use cron::CronExpr;
+pub use dst::{DstPolicy, Fold, Gap};
 pub use trigger::{DstMark, Fire, Trigger, TriggerError, TriggerKind, parse_timezone};

@@ -16,6 +16,7 @@ use chrono::{
 use chrono_tz::Tz;
 
 use super::cron::{CronExpr, quote};
+use super::dst::{DstPolicy, Fold, Gap};
 
 /// Longest accepted interval: 10 years of 365 days.
 const MAX_INTERVAL_SECONDS: u64 = 315_360_000;
@@ -182,6 +183,8 @@ pub enum Trigger {
         expr: CronExpr,
         /// The job's timezone.
         timezone: Tz,
+        /// What its local times in DST gaps and folds do.
+        dst: DstPolicy,
     },
 }
 
@@ -211,7 +214,32 @@ impl Trigger {
     pub fn cron(expr: &str, timezone: &str) -> Result<Trigger, TriggerError> {
         let expr = CronExpr::parse(expr)?;
         let timezone = parse_timezone(timezone)?;
-        Ok(Trigger::Cron { expr, timezone })
+        Ok(Trigger::Cron {
+            expr,
+            timezone,
+            dst: DstPolicy::default(),
+        })
+    }
+
+    /// This trigger with the DST policy `dst` (cron triggers only; the others have no local
+    /// times and are returned as they are).
+    pub fn with_dst(self, dst: DstPolicy) -> Trigger {
+        match self {
+            Trigger::Cron { expr, timezone, .. } => Trigger::Cron {
+                expr,
+                timezone,
+                dst,
+            },
+            other => other,
+        }
+    }
+
+    /// The DST policy: a cron trigger's own, the default for the others.
+    pub fn dst(&self) -> DstPolicy {
+        match self {
+            Trigger::Cron { dst, .. } => *dst,
+            Trigger::Date { .. } | Trigger::Interval { .. } => DstPolicy::default(),
+        }
     }
 
     /// The trigger's kind.
@@ -261,7 +289,11 @@ impl Trigger {
                 let next = interval_next_after(*seconds, *start_at, after)?;
                 end_at.is_none_or(|end| next <= end).then(|| plain(next))
             }
-            Trigger::Cron { expr, timezone } => cron_next_fire_after(expr, *timezone, after),
+            Trigger::Cron {
+                expr,
+                timezone,
+                dst,
+            } => cron_next_fire_after(expr, *timezone, *dst, after),
         }
     }
 
@@ -432,7 +464,12 @@ fn earliest(pending: Option<Fire>, fire: Fire) -> Fire {
 /// Local order is real-time order except in a fold, where a second-pass instant of an early
 /// local time comes after first-pass instants of later local times; so a second-pass fire is
 /// kept pending while the rest of the fold is checked for an earlier first-pass fire.
-fn cron_next_fire_after(expr: &CronExpr, tz: Tz, after: DateTime<Utc>) -> Option<Fire> {
+fn cron_next_fire_after(
+    expr: &CronExpr,
+    tz: Tz,
+    policy: DstPolicy,
+    after: DateTime<Utc>,
+) -> Option<Fire> {
     if after.year() > LAST_SUPPORTED_YEAR {
         return None;
     }
@@ -443,7 +480,7 @@ fn cron_next_fire_after(expr: &CronExpr, tz: Tz, after: DateTime<Utc>) -> Option
     } else {
         after
     };
-    let fixed_hour = expr.has_fixed_hour();
+    let fold = policy.fold_for(expr.has_fixed_hour());
     let mut cursor = add_seconds(earliest_local_reading(tz, after.naive_utc())?, -1)?;
     let mut pending: Option<Fire> = None;
     // Local times at or past this cannot beat `pending` (the end of its fold).
@@ -469,7 +506,7 @@ fn cron_next_fire_after(expr: &CronExpr, tz: Tz, after: DateTime<Utc>) -> Option
                     a.with_timezone(&Utc).min(b.with_timezone(&Utc)),
                     a.with_timezone(&Utc).max(b.with_timezone(&Utc)),
                 );
-                if first > after {
+                if fold != Fold::Last && first > after {
                     return Some(earliest(
                         pending,
                         Fire {
@@ -478,7 +515,18 @@ fn cron_next_fire_after(expr: &CronExpr, tz: Tz, after: DateTime<Utc>) -> Option
                         },
                     ));
                 }
-                if !fixed_hour && second > after {
+                if fold == Fold::Last && second > after {
+                    // Only second instants fire: they follow local order within the fold.
+                    let at = second;
+                    return Some(earliest(
+                        pending,
+                        Fire {
+                            at,
+                            dst: Some(DstMark::Repeated),
+                        },
+                    ));
+                }
+                if fold == Fold::Both && second > after {
                     if pending.is_none() {
                         pending = Some(Fire {
                             at: second,
@@ -490,9 +538,13 @@ fn cron_next_fire_after(expr: &CronExpr, tz: Tz, after: DateTime<Utc>) -> Option
                     // first of them after `after` is at local + (after - first).
                     cursor = local + (after - first);
                 } else {
-                    let passed = if fixed_hour { first } else { second };
+                    let passed = if fold == Fold::First { first } else { second };
                     cursor = skip_within_regime(tz, local, local + (after - passed));
                 }
+            }
+            LocalResult::None if policy.gap == Gap::Skip => {
+                // The local time does not exist that day: nothing fires for it.
+                cursor = local;
             }
             LocalResult::None => {
                 let Some(transition) = first_instant_after_gap(tz, local) else {
@@ -1203,7 +1255,7 @@ mod tests {
                 return Ok(());
             };
             let tz = parse_timezone(PROPTEST_ZONES[zone]).unwrap_or(Tz::UTC);
-            let trigger = Trigger::Cron { expr: cron.clone(), timezone: tz };
+            let trigger = Trigger::Cron { expr: cron.clone(), timezone: tz, dst: DstPolicy::default() };
             let mut previous = after;
             for fire in trigger.fires_after(after).take(50) {
                 prop_assert!(fire.at > previous, "`{}` in {}: {:?} not after {}", expr, tz, fire, previous);
@@ -1234,7 +1286,7 @@ mod tests {
                 return Ok(());
             };
             let tz = parse_timezone(PROPTEST_ZONES[zone]).unwrap_or(Tz::UTC);
-            let trigger = Trigger::Cron { expr: cron.clone(), timezone: tz };
+            let trigger = Trigger::Cron { expr: cron.clone(), timezone: tz, dst: DstPolicy::default() };
             for transition in transitions_in_year(tz, year) {
                 let from = transition - TimeDelta::hours(30);
                 let to = transition + TimeDelta::hours(30);
@@ -1272,6 +1324,20 @@ mod tests {
 
     /// The fires in (from, to] by the DESIGN.md rules, checking every UTC minute.
     fn oracle(cron: &CronExpr, tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Fire> {
+        oracle_with(cron, tz, DstPolicy::default(), from, to)
+    }
+
+    /// The fires in (from, to] under `policy`, checking every UTC minute: a gap's matches
+    /// become one fire at the first instant after it (`shift`) or none (`skip`); a fold's
+    /// matches fire at their first instant, their second, or both, as `policy` says.
+    fn oracle_with(
+        cron: &CronExpr,
+        tz: Tz,
+        policy: DstPolicy,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Vec<Fire> {
+        let fold = policy.fold_for(cron.has_fixed_hour());
         let mut fires = Vec::new();
         let mut at = from + TimeDelta::minutes(1);
         while at <= to {
@@ -1283,7 +1349,7 @@ mod tests {
                 let gap_start = at.naive_utc() + TimeDelta::seconds(previous_offset);
                 let gap_has_match = (0..(offset - previous_offset) / 60)
                     .any(|m| cron.matches(gap_start + TimeDelta::minutes(m)));
-                if gap_has_match && !cron.matches(local) {
+                if policy.gap == Gap::Shift && gap_has_match && !cron.matches(local) {
                     fires.push(Fire {
                         at,
                         dst: Some(DstMark::Shifted),
@@ -1295,8 +1361,10 @@ mod tests {
                     LocalResult::Ambiguous(a, b) => {
                         let first = a.with_timezone(&Utc).min(b.with_timezone(&Utc));
                         if at == first {
-                            fires.push(Fire { at, dst: None });
-                        } else if !cron.has_fixed_hour() {
+                            if fold != Fold::Last {
+                                fires.push(Fire { at, dst: None });
+                            }
+                        } else if fold != Fold::First {
                             fires.push(Fire {
                                 at,
                                 dst: Some(DstMark::Repeated),
@@ -1309,5 +1377,114 @@ mod tests {
             at += TimeDelta::minutes(1);
         }
         fires
+    }
+
+    /// Every DST policy, in zones whose changes are an hour (Berlin, New York, Santiago in the
+    /// southern hemisphere) or half an hour (Lord Howe), for fixed-hour and repeating
+    /// schedules: the fires near each change of 2026 equal the oracle's, in order.
+    #[test]
+    fn each_dst_policy_matches_the_oracle_in_several_zones() {
+        let zones = [
+            "Europe/Berlin",
+            "America/New_York",
+            "America/Santiago",
+            "Australia/Lord_Howe",
+        ];
+        let exprs = [
+            "30 2 * * *",
+            "*/15 * * * *",
+            "0 * * * *",
+            "10,40 1,2 * * *",
+            "*/10 2 * * *",
+        ];
+        let folds = [None, Some(Fold::First), Some(Fold::Last), Some(Fold::Both)];
+        let mut compared = 0;
+        for zone in zones {
+            let tz = parse_timezone(zone).expect("zone");
+            let changes = transitions_in_year(tz, 2026);
+            assert_eq!(changes.len(), 2, "{zone} changes twice in 2026");
+            for expr in exprs {
+                let cron = CronExpr::parse(expr).expect("expr");
+                for gap in [Gap::Shift, Gap::Skip] {
+                    for fold in folds {
+                        let policy = DstPolicy { gap, fold };
+                        let trigger = Trigger::cron(expr, zone).expect("trigger").with_dst(policy);
+                        for change in &changes {
+                            let (from, to) = (
+                                *change - TimeDelta::hours(30),
+                                *change + TimeDelta::hours(30),
+                            );
+                            let expected = oracle_with(&cron, tz, policy, from, to);
+                            let got: Vec<Fire> = trigger
+                                .fires_after(from)
+                                .take_while(|f| f.at <= to)
+                                .collect();
+                            assert_eq!(
+                                got, expected,
+                                "`{expr}` in {zone} around {change} with {policy:?}"
+                            );
+                            compared += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(compared, 4 * 5 * 2 * 4 * 2);
+    }
+
+    /// The policies differ where they should: in Berlin on the spring-forward day a daily
+    /// 02:30 shifts to 03:00 or is skipped; on the fall-back day it fires at the first 02:30,
+    /// the second, or both.
+    #[test]
+    fn the_policies_change_only_the_gap_and_the_fold() {
+        let fires = |policy: DstPolicy, after: &str| {
+            render(
+                Trigger::cron("30 2 * * *", "Europe/Berlin")
+                    .expect("trigger")
+                    .with_dst(policy)
+                    .fires_after(utc(after))
+                    .take(3),
+            )
+        };
+        let skip = DstPolicy {
+            gap: Gap::Skip,
+            fold: None,
+        };
+        assert_eq!(
+            fires(skip, "2026-03-27T12:00:00Z"),
+            [
+                "2026-03-28T01:30:00Z",
+                "2026-03-30T00:30:00Z",
+                "2026-03-31T00:30:00Z"
+            ]
+        );
+        let fold = |fold| DstPolicy {
+            gap: Gap::Shift,
+            fold: Some(fold),
+        };
+        assert_eq!(
+            fires(fold(Fold::First), "2026-10-24T12:00:00Z"),
+            [
+                "2026-10-25T00:30:00Z",
+                "2026-10-26T01:30:00Z",
+                "2026-10-27T01:30:00Z"
+            ]
+        );
+        assert_eq!(
+            fires(fold(Fold::Last), "2026-10-24T12:00:00Z"),
+            [
+                "2026-10-25T01:30:00Z repeated",
+                "2026-10-26T01:30:00Z",
+                "2026-10-27T01:30:00Z"
+            ]
+        );
+        assert_eq!(
+            fires(fold(Fold::Both), "2026-10-24T12:00:00Z"),
+            [
+                "2026-10-25T00:30:00Z",
+                "2026-10-25T01:30:00Z repeated",
+                "2026-10-26T01:30:00Z"
+            ]
+        );
     }
 }

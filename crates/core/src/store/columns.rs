@@ -9,7 +9,7 @@ use super::StoreError;
 use crate::model::{
     Expect, HealthCounters, HistoryLimits, MAX_ATTEMPTS, PauseNote, RetryPolicy, SkipRequest,
 };
-use crate::schedule::Trigger;
+use crate::schedule::{DstPolicy, Fold, Gap, Trigger};
 
 /// A trigger spread over its columns, instants already read as such.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +28,10 @@ pub struct TriggerColumns {
     pub end_at: Option<DateTime<Utc>>,
     /// date: the one occurrence.
     pub run_at: Option<DateTime<Utc>>,
+    /// cron: its own gap rule (`shift`, `skip`); NULL: the default.
+    pub dst_gap: Option<String>,
+    /// cron: its own fold rule (`first`, `last`, `both`); NULL: the default.
+    pub dst_fold: Option<String>,
 }
 
 impl TriggerColumns {
@@ -41,7 +45,10 @@ impl TriggerColumns {
             start_at: None,
             end_at: None,
             run_at: None,
+            dst_gap: None,
+            dst_fold: None,
         };
+        (cols.dst_gap, cols.dst_fold) = dst_columns(trigger);
         match trigger {
             Trigger::Date { run_at } => cols.run_at = Some(*run_at),
             Trigger::Interval {
@@ -67,7 +74,10 @@ impl TriggerColumns {
                     .cron_expr
                     .as_deref()
                     .ok_or_else(|| corrupt("cron_expr is NULL".into()))?;
-                Trigger::cron(expr, &self.timezone).map_err(|e| corrupt(e.to_string()))
+                let dst = dst_policy(key, self.dst_gap.as_deref(), self.dst_fold.as_deref())?;
+                Trigger::cron(expr, &self.timezone)
+                    .map(|t| t.with_dst(dst))
+                    .map_err(|e| corrupt(e.to_string()))
             }
             "interval" => {
                 let seconds = self
@@ -89,6 +99,34 @@ impl TriggerColumns {
             other => Err(corrupt(format!("unknown trigger_type `{other}`"))),
         }
     }
+}
+
+/// The DST columns of `trigger`: NULL where it follows the default (and for non-cron ones).
+pub fn dst_columns(trigger: &Trigger) -> (Option<String>, Option<String>) {
+    let dst = trigger.dst();
+    let gap = (dst.gap != Gap::default()).then(|| dst.gap.as_str().to_string());
+    (gap, dst.fold.map(|f| f.as_str().to_string()))
+}
+
+/// The DST policy in the `dst_gap` and `dst_fold` columns of the `jobs` row `key`.
+pub fn dst_policy(
+    key: &str,
+    gap: Option<&str>,
+    fold: Option<&str>,
+) -> Result<DstPolicy, StoreError> {
+    let corrupt =
+        |column: &str, e: String| StoreError::corrupt("jobs", key, format!("{column}: {e}"));
+    Ok(DstPolicy {
+        gap: gap
+            .map(str::parse::<Gap>)
+            .transpose()
+            .map_err(|e| corrupt("dst_gap", e))?
+            .unwrap_or_default(),
+        fold: fold
+            .map(str::parse::<Fold>)
+            .transpose()
+            .map_err(|e| corrupt("dst_fold", e))?,
+    })
 }
 
 /// An integer setting of the `jobs` row `key` (`column` holds `value`), refused below `min` or
