@@ -1,7 +1,8 @@
 //! `bulk` (issue 15, item 3): jobs created over HTTP with `POST /jobs:bulk`, 1,000 per request,
 //! one client, on an empty file; against the direct-driver probe writing the same rows on an
-//! empty file of the same schema in the same run: per job its `jobs` row and its audit row,
-//! prepared statements, one transaction per 1,000 jobs, WAL and `synchronous=NORMAL` as the
+//! empty file of the same schema in the same run: per job its `jobs` row, its audit row and its
+//! first revision (the definition as JSON, numbered as the server numbers it), prepared
+//! statements, one transaction per 1,000 jobs, WAL and `synchronous=NORMAL` as the
 //! server has. The ratio is what parsing, checking, HTTP and sqlx cost over SQLite's own insert
 //! rate. A request that is not answered 200, or a count of rows short of what was sent, fails
 //! the scenario.
@@ -90,15 +91,35 @@ fn probe_inserts(db: &Path, total: usize) -> rusqlite::Result<f64> {
                 "INSERT INTO audit_log (at, key_name, action, job_id, detail)
                  VALUES (?1, 'probe', 'create', ?2, NULL)",
             )?;
+            let mut revision = tx.prepare_cached(
+                "INSERT INTO job_revisions (job_id, revision, definition, changed_by, changed_at,
+                     change)
+                 VALUES (?1, (SELECT ifnull(max(revision), 0) + 1 FROM job_revisions
+                              WHERE job_id = ?1), ?2, 'probe', ?3, 'create')",
+            )?;
             for i in 0..PER_REQUEST {
                 let id = format!("bulk-{round:04}-{i:04}");
                 job.execute(params![id, now, action, next])?;
                 audit.execute(params![now, id])?;
+                revision.execute(params![id, definition(&now), now])?;
             }
         }
         tx.commit()?;
     }
     Ok(total as f64 / started.elapsed().as_secs_f64())
+}
+
+/// A definition of the size and shape the server keeps for each bulk job (every field, as a
+/// `PUT` body), so the probe writes as many bytes per revision.
+fn definition(start_at: &str) -> String {
+    json!({"name": null,
+           "trigger": {"type": "interval", "seconds": 3600, "start_at": start_at, "end_at": null},
+           "action": {"type": "noop"}, "misfire_grace_seconds": 60, "coalesce": true,
+           "catch_up": "coalesce", "max_instances": 1, "jitter_seconds": 0, "paused": false,
+           "expect": null, "history": null,
+           "retry": {"max_attempts": 1, "initial_delay_seconds": 10, "max_delay_seconds": 3600,
+                     "multiplier": 2.0, "jitter": true}})
+    .to_string()
 }
 
 /// `bulk`: `--runs` rounds of the HTTP figure and the probe's, then their ratio.

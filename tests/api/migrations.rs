@@ -160,6 +160,9 @@ const ADDED_SINCE_V1: &[&str] = &[
     // 20261203000012: the catch-up policy (a v1 job keeps the rule it had, `coalesce`, which
     // `the_current_binary_upgrades_a_v1_database_with_all_data_intact` checks through the API).
     "catch_up",
+    // 20261203000014: a cron job's own DST policy (NULL for every v1 job: the Time rules).
+    "dst_gap",
+    "dst_fold",
 ];
 
 /// The data a release must carry over: jobs, runs and keys, every column the v1 file had.

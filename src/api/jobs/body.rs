@@ -260,6 +260,7 @@ pub(in crate::api) struct CronBody {
     timezone: Option<String>,
     /// What its local times in DST gaps and folds do (default: the Time rules).
     #[serde(default, deserialize_with = "object_only")]
+    #[schema(inline)]
     dst: Option<DstBody>,
 }
 

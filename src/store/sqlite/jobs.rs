@@ -7,52 +7,9 @@ use super::rows::{JobRow, RunRow, decode, json_column, shaped};
 use super::{SqliteStore, parse_ts, ts};
 use crate::actions::Action;
 use crate::model::{AuditAction, BrokenJob, Job, JobEntry, NewJob, RevisionChange, Run};
-use crate::schedule::{Trigger, TriggerKind};
+use crate::schedule::TriggerKind;
+use crate::store::columns::TriggerColumns;
 use crate::store::{Gauges, JobCursor, JobFilter, JobOrder, JobPage, StoreError};
-
-/// A trigger spread over its typed columns.
-struct TriggerColumns {
-    trigger_type: &'static str,
-    cron_expr: Option<String>,
-    timezone: String,
-    interval_seconds: Option<i64>,
-    start_at: Option<String>,
-    end_at: Option<String>,
-    run_at: Option<String>,
-    dst_gap: Option<String>,
-    dst_fold: Option<String>,
-}
-
-impl TriggerColumns {
-    fn of(trigger: &Trigger) -> TriggerColumns {
-        let mut cols = TriggerColumns {
-            trigger_type: trigger.kind().as_str(),
-            cron_expr: None,
-            timezone: trigger.timezone().name().to_string(),
-            interval_seconds: None,
-            start_at: None,
-            end_at: None,
-            run_at: None,
-            dst_gap: None,
-            dst_fold: None,
-        };
-        (cols.dst_gap, cols.dst_fold) = crate::store::columns::dst_columns(trigger);
-        match trigger {
-            Trigger::Date { run_at } => cols.run_at = Some(ts(*run_at)),
-            Trigger::Interval {
-                seconds,
-                start_at,
-                end_at,
-            } => {
-                cols.interval_seconds = Some(i64::try_from(*seconds).unwrap_or(i64::MAX));
-                cols.start_at = Some(ts(*start_at));
-                cols.end_at = end_at.map(ts);
-            }
-            Trigger::Cron { expr, .. } => cols.cron_expr = Some(expr.as_str().to_string()),
-        }
-        cols
-    }
-}
 
 fn bool_int(b: bool) -> i64 {
     i64::from(b)
@@ -411,6 +368,7 @@ pub(super) async fn write_row(
     replace: bool,
 ) -> Result<bool, StoreError> {
     let c = TriggerColumns::of(&job.trigger);
+    let (start_at, end_at, run_at) = (c.start_at.map(ts), c.end_at.map(ts), c.run_at.map(ts));
     let action = action_json(&job.action)?;
     let next = next_run_at.map(ts);
     let now = ts(now);
@@ -451,9 +409,9 @@ pub(super) async fn write_row(
         c.cron_expr,
         c.timezone,
         c.interval_seconds,
-        c.start_at,
-        c.end_at,
-        c.run_at,
+        start_at,
+        end_at,
+        run_at,
         action,
         next,
         paused,
@@ -475,7 +433,16 @@ pub(super) async fn write_row(
     if done.rows_affected() == 0 {
         return Ok(false);
     }
-    // Retries the policy no longer allows go now: else they count toward max_instances.
+    drop_disallowed_retries(tx, job).await?;
+    Ok(true)
+}
+
+/// Drops the pending retries `job`'s policy no longer allows (its `max_attempts` was lowered):
+/// else they would count toward `max_instances`.
+async fn drop_disallowed_retries(
+    tx: &mut sqlx::SqliteConnection,
+    job: &NewJob,
+) -> Result<(), StoreError> {
     let attempts = i64::from(job.retry.max_attempts);
     sqlx::query!(
         "UPDATE job_runs SET retry_at = NULL, retry_delay_ms = NULL
@@ -485,7 +452,7 @@ pub(super) async fn write_row(
     )
     .execute(&mut *tx)
     .await?;
-    Ok(true)
+    Ok(())
 }
 
 /// Reads one job on a given connection (inside a transaction, for the scheduler's claims).

@@ -457,6 +457,62 @@ fn earliest(pending: Option<Fire>, fire: Fire) -> Fire {
     }
 }
 
+/// What the walk of [`cron_next_fire_after`] does at a local time a fold repeats.
+enum FoldStep {
+    /// This fire is next (unless a pending one is earlier).
+    Fire(Fire),
+    /// Go on looking from this local time.
+    GoOn(NaiveDateTime),
+}
+
+/// A local time a fold repeats, met by the walk of [`cron_next_fire_after`].
+struct FoldWalk {
+    tz: Tz,
+    fold: Fold,
+    after: DateTime<Utc>,
+    local: NaiveDateTime,
+}
+
+impl FoldWalk {
+    /// Decides by the fold rule what its instants `first` and `second` do: fire, wait as the
+    /// pending second-pass fire (`both`: later local times of the fold fire first-pass before
+    /// it), or be passed over.
+    fn step(
+        &self,
+        first: DateTime<Utc>,
+        second: DateTime<Utc>,
+        pending: &mut Option<Fire>,
+        pending_limit: &mut Option<NaiveDateTime>,
+    ) -> FoldStep {
+        let (fold, after, local) = (self.fold, self.after, self.local);
+        if fold != Fold::Last && first > after {
+            return FoldStep::Fire(Fire {
+                at: first,
+                dst: None,
+            });
+        }
+        let repeated = Fire {
+            at: second,
+            dst: Some(DstMark::Repeated),
+        };
+        if fold == Fold::Last && second > after {
+            // Only second instants fire: they follow local order within the fold.
+            return FoldStep::Fire(repeated);
+        }
+        if fold == Fold::Both && second > after {
+            if pending.is_none() {
+                *pending = Some(repeated);
+                *pending_limit = Some(local + (second - first));
+            }
+            // Later local times of this fold fire first-pass before `second`; the first of
+            // them after `after` is at local + (after - first).
+            return FoldStep::GoOn(local + (after - first));
+        }
+        let passed = if fold == Fold::First { first } else { second };
+        FoldStep::GoOn(skip_within_regime(self.tz, local, local + (after - passed)))
+    }
+}
+
 /// Next fire of a cron trigger strictly after `after`, with the DST rules of the module docs.
 ///
 /// Walks matching local times in ascending order from the earliest local reading of any
@@ -502,44 +558,17 @@ fn cron_next_fire_after(
                 cursor = skip_within_regime(tz, local, local + (after - at));
             }
             LocalResult::Ambiguous(a, b) => {
-                let (first, second) = (
-                    a.with_timezone(&Utc).min(b.with_timezone(&Utc)),
-                    a.with_timezone(&Utc).max(b.with_timezone(&Utc)),
-                );
-                if fold != Fold::Last && first > after {
-                    return Some(earliest(
-                        pending,
-                        Fire {
-                            at: first,
-                            dst: None,
-                        },
-                    ));
-                }
-                if fold == Fold::Last && second > after {
-                    // Only second instants fire: they follow local order within the fold.
-                    let at = second;
-                    return Some(earliest(
-                        pending,
-                        Fire {
-                            at,
-                            dst: Some(DstMark::Repeated),
-                        },
-                    ));
-                }
-                if fold == Fold::Both && second > after {
-                    if pending.is_none() {
-                        pending = Some(Fire {
-                            at: second,
-                            dst: Some(DstMark::Repeated),
-                        });
-                        pending_limit = Some(local + (second - first));
-                    }
-                    // Later local times of this fold fire first-pass before `second`; the
-                    // first of them after `after` is at local + (after - first).
-                    cursor = local + (after - first);
-                } else {
-                    let passed = if fold == Fold::First { first } else { second };
-                    cursor = skip_within_regime(tz, local, local + (after - passed));
+                let first = a.with_timezone(&Utc).min(b.with_timezone(&Utc));
+                let second = a.with_timezone(&Utc).max(b.with_timezone(&Utc));
+                let walk = FoldWalk {
+                    tz,
+                    fold,
+                    after,
+                    local,
+                };
+                match walk.step(first, second, &mut pending, &mut pending_limit) {
+                    FoldStep::Fire(fire) => return Some(earliest(pending, fire)),
+                    FoldStep::GoOn(next) => cursor = next,
                 }
             }
             LocalResult::None if policy.gap == Gap::Skip => {
