@@ -151,16 +151,17 @@ function triggerBody(f) {
 }
 
 /// What an edit keeps that the form does not show, since a PUT replaces the whole job: the
-/// job's own history limits, and the rest of its action (headers, body, timeout) while the
-/// action's type is unchanged. Header values come back redacted; the API keeps the stored value
-/// for the redaction marker.
+/// job's own history limits, retry policy, catch-up policy, alert webhook and cron DST policy,
+/// and the rest of its action (headers, body, timeout) while the action's type is unchanged.
+/// Header values come back redacted; the API keeps the stored value for the redaction marker.
 function kept(job, actionType) {
   if (!job) return { action: {} };
   const history = job.history
     ? Object.fromEntries(Object.entries(job.history).filter(([, v]) => v !== null))
     : null;
   const action = job.action.type === actionType ? { ...job.action } : {};
-  return { history, action };
+  const webhook = job.expect ? job.expect.alert_webhook : null;
+  return { history, action, retry: job.retry, catchUp: job.catch_up, webhook, dst: job.trigger.dst };
 }
 
 /// The request body from the form: only what was filled in, typed as the API expects, with
@@ -183,8 +184,12 @@ function body(id, job, f) {
   const expect = {};
   const rules = [['success_within_seconds', f.within], ['max_consecutive_failures', f.failures], ['max_run_seconds', f.maxRun]];
   for (const [name, node] of rules) if (node.value !== '') expect[name] = Number(node.value);
+  if (k.webhook) expect.alert_webhook = k.webhook;
   if (Object.keys(expect).length) b.expect = expect;
   if (k.history) b.history = k.history;
+  if (k.retry) b.retry = k.retry;
+  if (k.catchUp) b.catch_up = k.catchUp;
+  if (k.dst && b.trigger.type === 'cron') b.trigger.dst = k.dst;
   b.coalesce = f.coalesce.checked;
   b.paused = f.paused.checked;
   return b;

@@ -237,8 +237,9 @@ async fn pause_resume_run_now_and_delete_act_on_the_job() {
 }
 
 /// An edit in the form replaces the whole job, yet keeps what the form does not show: the
-/// job's own history limits and the HTTP action's headers (whose stored secret value the
-/// redacted GET never carried), body and timeout.
+/// job's own history limits, retry, catch-up and DST policies, alert webhook, and the HTTP
+/// action's headers (whose stored secret value the redacted GET never carried), body and
+/// timeout.
 #[tokio::test]
 async fn an_edit_in_the_form_keeps_what_the_form_does_not_show() {
     let app = spawn_app().await;
@@ -246,6 +247,10 @@ async fn an_edit_in_the_form_keeps_what_the_form_does_not_show() {
     job["action"] = json!({"type": "http", "method": "POST", "url": "http://127.0.0.1:9/hook",
         "headers": {"X-Token": "s3cret-token"}, "body": "{\"ping\":1}", "timeout_seconds": 5});
     job["history"] = json!({"keep_runs": 50});
+    job["retry"] = json!({"max_attempts": 3});
+    job["catch_up"] = json!("ask");
+    job["expect"] = json!({"max_consecutive_failures": 2, "alert_webhook": "http://127.0.0.1:9/alert"});
+    job["trigger"]["dst"] = json!({"gap": "skip", "fold": "last"});
     app.create_job(&job).await;
     let Some(browser) = Browser::open(&app.address).await else {
         return;
@@ -274,6 +279,21 @@ async fn an_edit_in_the_form_keeps_what_the_form_does_not_show() {
             &json!({"keep_days": null, "keep_failed_days": null, "keep_runs": 50}),
             &json!("{\"ping\":1}"),
             &json!(5)
+        ),
+        "{saved}"
+    );
+    assert_eq!(
+        (
+            &data["retry"]["max_attempts"],
+            &data["catch_up"],
+            &data["expect"]["alert_webhook"],
+            &data["trigger"]["dst"]
+        ),
+        (
+            &json!(3),
+            &json!("ask"),
+            &json!("http://127.0.0.1:9/alert"),
+            &json!({"gap": "skip", "fold": "last"})
         ),
         "{saved}"
     );
