@@ -19,6 +19,8 @@ pub const ERROR_CODES: &[&str] = &[
     "METHOD_NOT_ALLOWED",
     "JOB_ALREADY_EXISTS",
     "JOB_BROKEN",
+    "REVISION_NOT_FOUND",
+    "NOTHING_TO_APPROVE",
     "INVALID_JSON",
     "UNSUPPORTED_MEDIA_TYPE",
     "PAYLOAD_TOO_LARGE",
@@ -324,6 +326,11 @@ mod tests {
                 id: "x".into(),
                 problem: "bad".into(),
             },
+            ApiError::RevisionNotFound {
+                job_id: "x".into(),
+                revision: 1,
+            },
+            ApiError::NothingToApprove("x".into()),
             ApiError::InvalidJson("eof".into()),
             ApiError::UnsupportedMediaType,
             ApiError::PayloadTooLarge(1),
@@ -376,6 +383,19 @@ mod tests {
                 },
                 409,
                 "JOB_BROKEN",
+            ),
+            (
+                ApiError::RevisionNotFound {
+                    job_id: "x".into(),
+                    revision: 2,
+                },
+                404,
+                "REVISION_NOT_FOUND",
+            ),
+            (
+                ApiError::NothingToApprove("x".into()),
+                409,
+                "NOTHING_TO_APPROVE",
             ),
             (
                 ApiError::validation("trigger", "missing"),

@@ -23,6 +23,7 @@ use crate::timestamp::Timestamp;
 /// Query of `GET /jobs/{job_id}/revisions`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(in crate::api) struct RevisionParams {
     /// Page size, 1–1000 (default 100).
     #[serde(default)]

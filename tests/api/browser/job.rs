@@ -249,7 +249,8 @@ async fn an_edit_in_the_form_keeps_what_the_form_does_not_show() {
     job["history"] = json!({"keep_runs": 50});
     job["retry"] = json!({"max_attempts": 3});
     job["catch_up"] = json!("ask");
-    job["expect"] = json!({"max_consecutive_failures": 2, "alert_webhook": "http://127.0.0.1:9/alert"});
+    job["expect"] =
+        json!({"max_consecutive_failures": 2, "alert_webhook": "http://127.0.0.1:9/alert"});
     job["trigger"]["dst"] = json!({"gap": "skip", "fold": "last"});
     app.create_job(&job).await;
     let Some(browser) = Browser::open(&app.address).await else {
