@@ -231,13 +231,13 @@ pub(crate) async fn raw_loop(store: &Store) -> Result<RawRun> {
         let now = Utc::now();
         let t = Instant::now();
         let report = store
-            .claim_due(now, "bench-raw", CLAIM_BATCH, |job, running| {
+            .claim_due(now, "bench-raw", CLAIM_BATCH, |job, busy| {
                 plan::plan(
                     &job.trigger,
                     &job.settings,
                     job.next_run_at.unwrap_or(now),
                     now,
-                    running,
+                    busy.elsewhere,
                 )
             })
             .await
@@ -255,6 +255,7 @@ pub(crate) async fn raw_loop(store: &Store) -> Result<RawRun> {
             exit_code: None,
             output: None,
             error: None,
+            exclusive: run.exclusive,
         }));
         let done = report.jobs == 0;
         while pending.len() >= RAW_RECORD_BATCH || (done && !pending.is_empty()) {

@@ -32,6 +32,7 @@ pub(crate) async fn scenario_idle(ctx: &mut Ctx) -> Result<()> {
                 expect: None,
                 history: None,
                 retry: Default::default(),
+                exclusive: None,
             };
             store
                 .insert_job(&job, Some(at), Utc::now(), "bench")

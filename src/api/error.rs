@@ -21,6 +21,7 @@ pub const ERROR_CODES: &[&str] = &[
     "JOB_BROKEN",
     "REVISION_NOT_FOUND",
     "NOTHING_TO_APPROVE",
+    "EXCLUSIVE_GROUP_BUSY",
     "INVALID_JSON",
     "UNSUPPORTED_MEDIA_TYPE",
     "PAYLOAD_TOO_LARGE",
@@ -67,6 +68,14 @@ pub enum ApiError {
         id: String,
         /// What is wrong with its row, as `GET /jobs/{id}` shows it.
         problem: String,
+    },
+    /// 409: a manual run of a job whose exclusive group another run holds.
+    #[error("Job '{job_id}' cannot run now: {reason}")]
+    GroupBusy {
+        /// The job.
+        job_id: String,
+        /// Who holds the group.
+        reason: String,
     },
     /// 404: the job has no revision with this number (never made, or pruned).
     #[error("Job '{job_id}' has no revision {revision}")]
@@ -168,9 +177,10 @@ impl ApiError {
             | ApiError::RouteNotFound(_)
             | ApiError::RevisionNotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::JobExists(_) | ApiError::JobBroken { .. } | ApiError::NothingToApprove(_) => {
-                StatusCode::CONFLICT
-            }
+            ApiError::JobExists(_)
+            | ApiError::JobBroken { .. }
+            | ApiError::NothingToApprove(_)
+            | ApiError::GroupBusy { .. } => StatusCode::CONFLICT,
             ApiError::InvalidJson(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -209,6 +219,7 @@ impl ApiError {
             ApiError::JobExists(_) => "JOB_ALREADY_EXISTS",
             ApiError::JobBroken { .. } => "JOB_BROKEN",
             ApiError::NothingToApprove(_) => "NOTHING_TO_APPROVE",
+            ApiError::GroupBusy { .. } => "EXCLUSIVE_GROUP_BUSY",
             ApiError::InvalidJson(_) => "INVALID_JSON",
             ApiError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             ApiError::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
@@ -331,6 +342,10 @@ mod tests {
                 revision: 1,
             },
             ApiError::NothingToApprove("x".into()),
+            ApiError::GroupBusy {
+                job_id: "x".into(),
+                reason: "busy".into(),
+            },
             ApiError::InvalidJson("eof".into()),
             ApiError::UnsupportedMediaType,
             ApiError::PayloadTooLarge(1),
@@ -363,6 +378,22 @@ mod tests {
         let mut documented = ERROR_CODES.to_vec();
         documented.sort_unstable();
         assert_eq!(returned, documented);
+    }
+
+    #[test]
+    fn a_busy_exclusive_group_is_a_conflict() {
+        let busy = ApiError::GroupBusy {
+            job_id: "x".into(),
+            reason: "exclusive group `g` is busy: job `y` is running".into(),
+        };
+        assert_eq!(
+            (busy.status().as_u16(), busy.code(), busy.message()),
+            (
+                409,
+                "EXCLUSIVE_GROUP_BUSY",
+                "Job 'x' cannot run now: exclusive group `g` is busy: job `y` is running".into()
+            )
+        );
     }
 
     #[test]

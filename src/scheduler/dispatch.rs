@@ -81,6 +81,7 @@ impl Runner {
             exit_code: outcome.exit_code,
             output: outcome.output,
             error: outcome.error,
+            exclusive: run.exclusive,
         };
         self.observe(&run, &record);
         let _ = self.records.send(record);

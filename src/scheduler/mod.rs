@@ -33,8 +33,8 @@ pub use handle::{SchedulerHandle, SchedulerStatus, StorageNote, Writer};
 use self::in_flight::InFlight;
 use crate::actions::Executor;
 use crate::error_chain::error_chain;
-use crate::model::ClaimPlan;
-use crate::store::{ClaimReport, ClaimedRun, RunRecord, Store, StoreError};
+use crate::model::{ClaimPlan, Holder, Job, gate};
+use crate::store::{Busy, ClaimReport, ClaimedRun, RunRecord, Store, StoreError};
 use crate::timestamp;
 
 /// How far ahead of their instant occurrences are claimed. The run then waits for its exact
@@ -160,38 +160,15 @@ impl Scheduler {
         // (`Store::begin_loop_write` checks the file's identity), so nothing is lost there.
         let report = self
             .store
-            .claim_due_until(
-                now,
-                horizon,
-                &self.instance_id,
-                CLAIM_BATCH,
-                |job, elsewhere| {
-                    // Runs of other processes come from the file; this process's own from
-                    // memory (an action that has finished no longer counts, even before its
-                    // outcome is written).
-                    let running = elsewhere.saturating_add(self.in_flight.executing(&job.id));
-                    let decided = plan::plan(
-                        &job.trigger,
-                        &job.settings,
-                        job.next_run_at.unwrap_or(horizon),
-                        horizon,
-                        running,
-                    );
-                    let decided = plan::apply_skip(decided, job.skip.as_ref());
-                    if elsewhere > 0 && !decided.skipped.is_empty() {
-                        if self.settling.defer(&job.id, std::time::Instant::now()) {
-                            // Left due: see `settle`.
-                            return ClaimPlan {
-                                next_run_at: job.next_run_at,
-                                ..ClaimPlan::default()
-                            };
-                        }
-                    } else {
-                        self.settling.settled(&job.id);
-                    }
-                    decided
-                },
-            )
+            .claim_due_until(now, horizon, &self.instance_id, CLAIM_BATCH, |job, busy| {
+                // Left due: see `settle`, and the `wait` policy of exclusive groups (the
+                // outcome writer wakes the loop when a run of a group ends).
+                self.decide(job, busy, horizon)
+                    .unwrap_or_else(|| ClaimPlan {
+                        next_run_at: job.next_run_at,
+                        ..ClaimPlan::default()
+                    })
+            })
             .await?;
         for run in &report.runs {
             self.dispatch(run.clone());
@@ -205,6 +182,38 @@ impl Scheduler {
         self.handle.set_catch_up_waiting(report.catch_ups_waiting);
         self.handle.update(|s| s.last_pass_at = Some(now));
         Ok(report)
+    }
+
+    /// What to do with one due job, or `None` to leave it due for a later pass: the misfire
+    /// policy, then a skip request, then `max_instances` and the exclusive group. A skip caused
+    /// by another process's run, or by a stored run holding the group, waits a moment first
+    /// (`settle`): that run may have ended with its outcome not yet written.
+    fn decide(&self, job: &Job, busy: Busy<'_>, horizon: DateTime<Utc>) -> Option<ClaimPlan> {
+        // Runs of other processes come from the file; this process's own from memory (an
+        // action that has finished no longer counts, even before its outcome is written).
+        let running = busy
+            .elsewhere
+            .saturating_add(self.in_flight.executing(&job.id));
+        let decided = plan::plan(
+            &job.trigger,
+            &job.settings,
+            job.next_run_at.unwrap_or(horizon),
+            horizon,
+            running,
+        );
+        let decided = plan::apply_skip(decided, job.skip.as_ref());
+        let decided = gate(decided, &job.id, job.exclusive.as_ref(), busy.holder)?;
+        let stored_holder = matches!(busy.holder, Some(Holder::Run { .. }));
+        let others_skip = (busy.elsewhere > 0 && !decided.skipped.is_empty())
+            || (stored_holder && decided.exclusive_skipped.is_some());
+        if others_skip {
+            if self.settling.defer(&job.id, std::time::Instant::now()) {
+                return None;
+            }
+        } else {
+            self.settling.settled(&job.id);
+        }
+        Some(decided)
     }
 
     /// Runs the loop until `shutdown` turns true, then drains: running actions get the

@@ -51,6 +51,7 @@ pub(super) async fn flush_and_stop(
         exit_code: None,
         output: None,
         error: None,
+        exclusive: false,
     });
     if tokio::time::timeout(WRITER_FLUSH_LIMIT, writer)
         .await
@@ -87,6 +88,10 @@ pub(super) async fn write_records(
         batch.retain(|r| r.run_id != FLUSH_MARK);
         write_until_taken(&store, &batch).await;
         handle.wake_waiting_catch_up();
+        if batch.iter().any(|r| r.exclusive) {
+            // A run of an exclusive group ended: a job waiting for the group is due again.
+            handle.wake();
+        }
         let mut unsucceeded = batch
             .iter()
             .filter(|r| r.status != RunStatus::Succeeded)

@@ -3,7 +3,7 @@
 //! the caller's pure plan (`scheduler/plan.rs`); the store only makes the decision durable,
 //! exactly once per occurrence.
 
-use super::{ClaimReport, ClaimedRun, RunRecord, Store, StoreError};
+use super::{Busy, ClaimReport, ClaimedRun, RunRecord, Store, StoreError};
 use crate::model::{ClaimPlan, Job};
 use chrono::{DateTime, Utc};
 
@@ -15,7 +15,7 @@ impl Store {
         now: DateTime<Utc>,
         owner: &str,
         limit: u32,
-        plan: impl FnMut(&Job, u32) -> ClaimPlan,
+        plan: impl FnMut(&Job, Busy<'_>) -> ClaimPlan,
     ) -> Result<ClaimReport, StoreError> {
         self.claim_due_until(now, now, owner, limit, plan).await
     }
@@ -27,9 +27,15 @@ impl Store {
     /// those milliseconds.
     ///
     /// The contract every backend keeps:
-    /// - For each due job, `plan(job, running)` decides (the misfire policy is the caller's,
-    ///   not the store's); `running` counts the job's runs `running` in OTHER processes (the
-    ///   caller knows its own). The store writes what it decided: one `missed` row, one
+    /// - For each due job, `plan(job, busy)` decides (the misfire policy is the caller's,
+    ///   not the store's); `busy.elsewhere` counts the job's runs `running` in OTHER processes
+    ///   (the caller knows its own) or waiting to be retried, and `busy.holder` names what holds
+    ///   the job's exclusive group: a stored run (running or waiting to retry, in any process)
+    ///   or a run an earlier job of the same batch starts. The store writes at most one run
+    ///   per group: a plan that starts one takes the group for the rest of the transaction.
+    ///   On PostgreSQL the claim holds each group's advisory lock until it commits.
+    /// - A due job with the `wait` exclusive policy whose group is held is not due: it is
+    ///   neither planned nor counted (nor is it the earliest next run) until the group frees. The store writes what it decided: one `missed` row, one
     ///   `skipped` row per skipped span, one `running` row (kind `scheduled`, owned by `owner`)
     ///   per run, and the job's new `next_run_at`.
     /// - All of a batch is one transaction: a crash at any instant leaves either the old
@@ -47,7 +53,7 @@ impl Store {
         horizon: DateTime<Utc>,
         owner: &str,
         limit: u32,
-        plan: impl FnMut(&Job, u32) -> ClaimPlan,
+        plan: impl FnMut(&Job, Busy<'_>) -> ClaimPlan,
     ) -> Result<ClaimReport, StoreError> {
         dispatch!(self, s => s.claim_due_until(now, horizon, owner, limit, plan).await)
     }

@@ -55,9 +55,9 @@ use std::path::{Path, PathBuf};
 pub use copy::{CopyError, CopyReport, copy_store};
 pub use schedlite_core::store::columns;
 pub use schedlite_core::store::{
-    ALERT_LEASE, AgeCutoffs, AttemptResult, AuditEntry, COPY_PAGE, ClaimReport, ClaimedRun, Gauges,
-    Instance, JobCursor, JobFilter, JobOrder, JobPage, MigrationReport, OpenOptions, PRUNE_BATCH,
-    PRUNE_JOBS_PER_STEP, PruneStep, RunCursor, RunRecord, SeedHistory, SeedTrigger,
+    ALERT_LEASE, AgeCutoffs, AttemptResult, AuditEntry, Busy, COPY_PAGE, ClaimReport, ClaimedRun,
+    Gauges, Instance, JobCursor, JobFilter, JobOrder, JobPage, MigrationReport, OpenOptions,
+    PRUNE_BATCH, PRUNE_JOBS_PER_STEP, PruneStep, RunCursor, RunRecord, SeedHistory, SeedTrigger,
     StorageCondition, StoreError, TableCounts, Watched,
 };
 pub use schedlite_postgres::PgStore;

@@ -40,6 +40,7 @@ mod clock_steps;
 mod contention;
 mod copy;
 mod dst;
+mod exclusive;
 mod failpoints;
 mod faults;
 mod firing;

@@ -677,6 +677,7 @@ async fn a_manual_run_never_takes_the_instant_of_a_scheduled_occurrence() {
         expect: None,
         history: None,
         retry: Default::default(),
+        exclusive: None,
     };
     let on_the_second = Utc
         .with_ymd_and_hms(2030, 1, 1, 0, 0, 0)

@@ -163,6 +163,9 @@ const ADDED_SINCE_V1: &[&str] = &[
     // 20261203000014: a cron job's own DST policy (NULL for every v1 job: the Time rules).
     "dst_gap",
     "dst_fold",
+    // 20261203000015: exclusive groups (NULL for every v1 job: no group).
+    "exclusive_group",
+    "exclusive_policy",
 ];
 
 /// The data a release must carry over: jobs, runs and keys, every column the v1 file had.
@@ -419,6 +422,8 @@ async fn the_current_binary_upgrades_a_v1_database_with_all_data_intact() {
             "awaiting_approval": null,
             "max_instances": 1,
             "jitter_seconds": 0,
+            "exclusive_group": null,
+            "exclusive_policy": null,
             "created_at": "2026-11-28T09:10:00.000Z",
             "updated_at": "2026-11-28T09:10:00.000Z",
             "last_run": {

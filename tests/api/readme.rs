@@ -147,11 +147,13 @@ async fn arrange(mut server: Server, db: &Path, stub: &Stub) -> String {
         json!({"id": "broken", "trigger": {"type": "interval", "seconds": 3600},
                "action": {"type": "http", "method": "POST", "url": stub.url("/fail")},
                "retry": {"max_attempts": 3, "initial_delay_seconds": 3600, "jitter": false},
+               "exclusive_group": "db",
                "expect": {"max_consecutive_failures": 1,
                           "alert_webhook": stub.url("/hook/1000")}}),
         json!({"id": "hang", "trigger": {"type": "date", "run_at": HANG_AT},
                "action": {"type": "http", "method": "GET", "url": stub.url("/sleep/30000"),
-                          "timeout_seconds": 60}}),
+                          "timeout_seconds": 60},
+               "exclusive_group": "reports"}),
     ] {
         server.create_job(&body).await;
     }
@@ -407,6 +409,24 @@ fn expectations<'a>(hang_at: &'a str, no: &'a str, pid: &'a str) -> BTreeMap<Str
             );
             assert!(rows[0][5].parse::<u32>().is_ok_and(|n| n >= 1), "{rows:?}");
             assert!(!rows[0][6].is_empty(), "{rows:?}");
+        }),
+    );
+    expected.insert(
+        column_names("exclusive_group|job_id|status|owner_id|retry_at"),
+        Box::new(|rows| {
+            let mut got: Vec<[&str; 3]> = rows.iter().map(|r| [r[0], r[1], r[2]]).collect();
+            got.sort_unstable();
+            assert_eq!(
+                got,
+                [["db", "broken", "failed"], ["reports", "hang", "running"]],
+                "{rows:?}"
+            );
+            let retry_at: Vec<bool> = rows.iter().map(|r| r[4].is_empty()).collect();
+            assert_eq!(
+                retry_at.iter().filter(|empty| !**empty).count(),
+                1,
+                "{rows:?}"
+            );
         }),
     );
     expected.insert(

@@ -33,8 +33,8 @@ async fn a_claim_starts_due_runs_and_advances_the_job(db: Db) {
         .expect("insert");
     let report = db
         .store
-        .claim_due(plus_ms(t, 5), "me", 10, |job, running| {
-            assert_eq!((job.id.as_str(), running), ("a", 0));
+        .claim_due(plus_ms(t, 5), "me", 10, |job, busy| {
+            assert_eq!((job.id.as_str(), busy.elsewhere), ("a", 0));
             run_current(job, Duration::seconds(1))
         })
         .await
@@ -105,7 +105,7 @@ async fn an_occurrence_that_has_a_row_is_never_claimed_again(db: Db) {
         .insert_job(&every("a", 1, t), Some(t), t, KEY)
         .await
         .expect("insert");
-    let stay = |job: &schedlite::model::Job, _: u32| ClaimPlan {
+    let stay = |job: &schedlite::model::Job, _: schedlite::store::Busy<'_>| ClaimPlan {
         runs: vec![one(t)],
         next_run_at: job.next_run_at,
         ..ClaimPlan::default()
@@ -146,7 +146,7 @@ async fn concurrent_claims_from_several_handles_never_share_an_occurrence(db: Db
         tasks.push(tokio::spawn(async move {
             let mut claimed = Vec::new();
             loop {
-                let plan = |job: &schedlite::model::Job, _: u32| {
+                let plan = |job: &schedlite::model::Job, _: schedlite::store::Busy<'_>| {
                     let at = job.next_run_at.expect("due");
                     let next = at + Duration::seconds(1);
                     ClaimPlan {
@@ -307,8 +307,8 @@ async fn the_plan_sees_running_runs_of_other_owners_only(db: Db) {
         async move {
             let mut count = None;
             store
-                .claim_due(t, owner, 10, |job, running| {
-                    count = Some(running);
+                .claim_due(t, owner, 10, |job, busy| {
+                    count = Some(busy.elsewhere);
                     ClaimPlan {
                         next_run_at: job.next_run_at,
                         ..ClaimPlan::default()
@@ -398,6 +398,7 @@ async fn outcomes_are_written_once_and_beat_an_interruption(db: Db) {
         exit_code: None,
         output: Some("ok".into()),
         error: None,
+        exclusive: false,
     };
     db.store
         .record_outcomes(&[

@@ -4,7 +4,9 @@ use std::collections::BTreeSet;
 
 use chrono::Duration;
 use schedlite::actions::Action;
-use schedlite::model::{HistoryLimits, JobEntry, JobSettings, NewJob, RetryPolicy};
+use schedlite::model::{
+    Exclusive, ExclusivePolicy, HistoryLimits, JobEntry, JobSettings, NewJob, RetryPolicy,
+};
 use schedlite::schedule::{Trigger, TriggerKind};
 use schedlite::store::{Gauges, JobFilter, JobOrder, StoreError};
 
@@ -59,6 +61,10 @@ async fn what_is_written_is_read_back_field_by_field(db: Db) {
                 multiplier: 3.0,
                 jitter: false,
             },
+            exclusive: Some(Exclusive {
+                group: "reports:nightly".into(),
+                policy: ExclusivePolicy::Wait,
+            }),
         },
         NewJob {
             name: None,
@@ -93,6 +99,7 @@ async fn what_is_written_is_read_back_field_by_field(db: Db) {
         assert_eq!(stored.action, new.action);
         assert_eq!(stored.settings, new.settings);
         assert_eq!(stored.paused, new.paused);
+        assert_eq!(stored.exclusive, new.exclusive);
         assert_eq!(stored.next_run_at, next);
         assert_eq!((stored.created_at, stored.updated_at), (t, t));
         let again = db.store.get_job(&new.id).await.expect("get");

@@ -30,6 +30,7 @@ pub fn job(id: &str, trigger: Trigger) -> NewJob {
         expect: None,
         history: None,
         retry: RetryPolicy::default(),
+        exclusive: None,
     }
 }
 

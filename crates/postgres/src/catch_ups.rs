@@ -7,8 +7,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use schedlite_core::model::{
-    AuditAction, Awaiting, CatchUpDecision, CatchUpOutcome, CatchUpSpan, CatchUpState, Job, Queued,
-    RunKind, Span, Split, Starts, decision_detail, plan_starts,
+    AuditAction, Awaiting, CatchUpDecision, CatchUpOutcome, CatchUpSpan, CatchUpState, Groups, Job,
+    Queued, RunKind, Span, Split, Starts, decision_detail, plan_starts,
 };
 use schedlite_core::store::claims::{closed_reason, declined_reason};
 use schedlite_core::store::{ClaimedRun, StoreError};
@@ -58,6 +58,7 @@ pub(crate) async fn start_approved(
     now: DateTime<Utc>,
     owner: &str,
     limit: u32,
+    groups: &mut Groups,
 ) -> Result<(Vec<ClaimedRun>, bool), StoreError> {
     let queue: Vec<Queued> = sqlx::query!(
         r#"SELECT c.id, c.job_id, c.last_at, c.next_at AS "next_at!"
@@ -93,7 +94,9 @@ pub(crate) async fn start_approved(
         .iter()
         .map(|j| (j.id.as_str(), j))
         .collect::<HashMap<_, &Job>>();
-    let starts = plan_starts(&queue, &decided.by_id, busy);
+    let refs: Vec<&Job> = jobs.iter().collect();
+    super::exclusive::find_holders(&mut *tx, &refs, groups, super::exclusive::Locking::Try).await?;
+    let starts = plan_starts(&queue, &decided.by_id, busy, groups);
     for (job_id, at) in &starts.runs {
         let Some(job) = decided.by_id.get(job_id.as_str()).copied() else {
             continue;

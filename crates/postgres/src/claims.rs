@@ -13,13 +13,14 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use schedlite_core::crash_point;
 use schedlite_core::model::{
-    AuditAction, CatchUpSpan, ClaimPlan, CounterChange, FinishedRun, Job, RunKind, RunStatus, Span,
-    fold_outcomes,
+    AuditAction, CatchUpSpan, ClaimPlan, CounterChange, FinishedRun, Groups, Job, RunKind,
+    RunStatus, Span, fold_outcomes,
 };
-use schedlite_core::store::claims::{closed_reason, closed_rows, requested_skip_reason};
-use schedlite_core::store::{ClaimReport, ClaimedRun, RunRecord, StoreError};
+use schedlite_core::store::claims::{closed_reason, closed_rows, reasoned_skips};
+use schedlite_core::store::{Busy, ClaimReport, ClaimedRun, RunRecord, StoreError};
 use sqlx::PgConnection;
 
+use super::exclusive::{Locking, find_holders, not_waiting};
 use super::rows::JobRow;
 use super::{PgStore, ms};
 
@@ -35,39 +36,46 @@ impl PgStore {
         horizon: DateTime<Utc>,
         owner: &str,
         limit: u32,
-        mut plan: impl FnMut(&Job, u32) -> ClaimPlan,
+        mut plan: impl FnMut(&Job, Busy<'_>) -> ClaimPlan,
     ) -> Result<ClaimReport, StoreError> {
         let horizon = ms(horizon.max(now));
         let now = ms(now);
         let mut report = ClaimReport::default();
-        let any_due = sqlx::query_scalar!(
-            r#"SELECT EXISTS (SELECT 1 FROM jobs WHERE next_run_at <= $1)
+        let any_due = not_waiting!(query_scalar!(
+            [r#"SELECT EXISTS (SELECT 1 FROM jobs WHERE next_run_at <= $1 AND "# NOT_WAITING r#")
                    OR EXISTS (SELECT 1 FROM job_runs AS r WHERE retry_at <= $1
                               AND EXISTS (SELECT 1 FROM jobs AS j
                                           WHERE j.id = r.job_id AND NOT j.paused))
                    OR EXISTS (SELECT 1 FROM catch_ups AS c WHERE state = 'approved'
                               AND EXISTS (SELECT 1 FROM jobs AS j
-                                          WHERE j.id = c.job_id AND NOT j.paused)) AS "due!""#,
+                                          WHERE j.id = c.job_id AND NOT j.paused)) AS "due!""#],
             horizon
-        )
+        ))
         .fetch_one(&mut *self.conn().await?)
         .await?;
         if !any_due {
             return Ok(report);
         }
         let mut tx = self.begin().await?;
-        let due = sqlx::query_as!(
+        let due = not_waiting!(query_as!(
             JobRow,
-            "SELECT * FROM jobs WHERE next_run_at <= $1 ORDER BY next_run_at, id LIMIT $2
-             FOR UPDATE SKIP LOCKED",
+            ["SELECT * FROM jobs WHERE next_run_at <= $1 AND " NOT_WAITING "
+              ORDER BY next_run_at, id LIMIT $2 FOR UPDATE SKIP LOCKED"],
             horizon,
             i64::from(limit)
-        )
+        ))
         .fetch_all(&mut *tx)
         .await?;
         report.jobs = due.len();
+        // Who holds each exclusive group this claim touches, and what it starts in them.
+        let mut groups = Groups::default();
         if !due.is_empty() {
-            claim_jobs(&mut tx, due, now, owner, &mut plan, &mut report).await?;
+            let claim = Claim {
+                now,
+                owner,
+                groups: &mut groups,
+            };
+            claim_jobs(&mut tx, due, claim, &mut plan, &mut report).await?;
         }
         // Retries after first attempts: a pending retry counted toward `max_instances` above,
         // and once claimed it is this node's run, which the plan would not have seen.
@@ -75,7 +83,7 @@ impl PgStore {
         report.runs.extend(retries);
         // Approved catch-up stretches last: their runs take the slots the claims above left.
         let (caught_up, waiting) =
-            super::catch_ups::start_approved(&mut tx, now, owner, limit).await?;
+            super::catch_ups::start_approved(&mut tx, now, owner, limit, &mut groups).await?;
         report.runs.extend(caught_up);
         report.catch_ups_waiting = waiting;
         crash_point!("claim-before-commit");
@@ -98,6 +106,18 @@ impl PgStore {
             tx.rollback().await?;
             return Ok(None);
         };
+        if let Some(ex) = &job.exclusive {
+            let mut groups = Groups::default();
+            find_holders(&mut tx, &[&job], &mut groups, Locking::Wait).await?;
+            if let Some(holder) = groups.holder(&ex.group) {
+                let reason = holder.busy_reason(&ex.group);
+                tx.rollback().await?;
+                return Err(StoreError::GroupBusy {
+                    job_id: job.id,
+                    reason,
+                });
+            }
+        }
         let one_ms = chrono::Duration::milliseconds(1);
         let delay = job.retry.draw_delay_ms(1);
         let mut at = now;
@@ -139,6 +159,7 @@ impl PgStore {
                     scheduled_at: at,
                     attempt: 1,
                     start_at: at,
+                    exclusive: job.exclusive.is_some(),
                     action: job.action,
                     jitter_seconds: 0,
                 }));
@@ -223,14 +244,16 @@ impl PgStore {
 async fn claim_jobs(
     tx: &mut PgConnection,
     due: Vec<JobRow>,
-    now: DateTime<Utc>,
-    owner: &str,
-    plan: &mut impl FnMut(&Job, u32) -> ClaimPlan,
+    claim: Claim<'_>,
+    plan: &mut impl FnMut(&Job, Busy<'_>) -> ClaimPlan,
     report: &mut ClaimReport,
 ) -> Result<(), StoreError> {
+    let Claim { now, owner, groups } = claim;
     let jobs = pause_unreadable(&mut *tx, due).await?;
     let running = running_elsewhere(&mut *tx, &jobs, owner).await?;
-    let decided = Decisions::of(&jobs, &running, now, plan, report);
+    let refs: Vec<&Job> = jobs.iter().collect();
+    find_holders(&mut *tx, &refs, groups, Locking::Wait).await?;
+    let decided = Decisions::of(&jobs, (&running, groups), now, plan, report);
     if !decided.job_ids.is_empty() {
         report.runs = insert_rows(&mut *tx, &decided, owner).await?;
     }
@@ -319,6 +342,13 @@ async fn running_elsewhere(
     Ok(rows.into_iter().map(|r| (r.job_id, r.n)).collect())
 }
 
+/// When and for whom a claim writes, and the groups it has looked at so far.
+struct Claim<'a> {
+    now: DateTime<Utc>,
+    owner: &'a str,
+    groups: &'a mut Groups,
+}
+
 /// What the plan decided for a batch, as columns of the rows to insert and the next runs.
 #[derive(Default)]
 pub(crate) struct Decisions<'a> {
@@ -345,32 +375,34 @@ impl<'a> Decisions<'a> {
     /// Asks `plan` about each job and counts the missed and skipped occurrences into `report`.
     fn of(
         jobs: &'a [Job],
-        running: &HashMap<String, i64>,
+        (running, groups): (&HashMap<String, i64>, &mut Groups),
         now: DateTime<Utc>,
-        plan: &mut impl FnMut(&Job, u32) -> ClaimPlan,
+        plan: &mut impl FnMut(&Job, Busy<'_>) -> ClaimPlan,
         report: &mut ClaimReport,
     ) -> Decisions<'a> {
         let mut d = Decisions::default();
         for job in jobs {
             let count = running.get(&job.id).copied().unwrap_or(0);
-            let plan = plan(job, u32::try_from(count).unwrap_or(u32::MAX));
+            let group = job.exclusive.as_ref().map(|e| e.group.as_str());
+            let busy = Busy {
+                elsewhere: u32::try_from(count).unwrap_or(u32::MAX),
+                holder: group.and_then(|g| groups.holder(g)),
+            };
+            let plan = plan(job, busy);
+            groups.after_plan(&job.id, job.exclusive.as_ref(), &plan);
             for (span, status, reason) in closed_rows(&plan) {
                 d.push(&job.id, span, status, now, Some(reason));
                 report.count_closed(&span, status);
             }
-            if !plan.skipped_on_request.is_empty() {
-                let reason =
-                    requested_skip_reason(job.skip.as_ref().and_then(|s| s.reason.as_deref()));
-                for span in &plan.skipped_on_request {
-                    d.push(
-                        &job.id,
-                        *span,
-                        RunStatus::Skipped,
-                        now,
-                        Some(reason.as_str()),
-                    );
-                    report.skipped += span.count;
-                }
+            for (span, reason) in reasoned_skips(&plan, job.skip.as_ref()) {
+                d.push(
+                    &job.id,
+                    span,
+                    RunStatus::Skipped,
+                    now,
+                    Some(reason.as_str()),
+                );
+                report.skipped += span.count;
             }
             if let Some(catch_up) = plan.catch_up {
                 d.catch_ups.push((job.id.clone(), catch_up));
@@ -490,6 +522,7 @@ pub(crate) async fn insert_rows(
                 } else {
                     0
                 },
+                exclusive: job.exclusive.is_some(),
             })
         })
         .collect();

@@ -3,7 +3,7 @@
 //! largest id so that new rows never collide with copied ones.
 
 use schedlite_core::model::{Job, KeyInfo, Run};
-use schedlite_core::store::columns::TriggerColumns;
+use schedlite_core::store::columns::{TriggerColumns, exclusive_columns};
 use schedlite_core::store::{AuditEntry, StoreError, TableCounts};
 
 use super::rows::{RunRow, action_value, json_column};
@@ -49,15 +49,17 @@ impl PgStore {
             let expect = json_column(&job.id, job.expect.as_ref())?;
             let history = json_column(&job.id, job.history)?;
             let retry = json_column(&job.id, job.retry.some())?;
+            let (group, policy) = exclusive_columns(job.exclusive.as_ref());
             sqlx::query!(
                 "INSERT INTO jobs (id, name, trigger_type, cron_expr, timezone, interval_seconds,
                     start_at, end_at, run_at, action, next_run_at, paused, misfire_grace_seconds,
                     coalesce_missed, max_instances, jitter_seconds, created_at, updated_at,
                     paused_by, paused_at, pause_reason, paused_until, skip_count, skip_reason,
                     expect, last_success_at, consecutive_failures, history, retry, catch_up,
-                    dst_gap, dst_fold)
+                    dst_gap, dst_fold, exclusive_group, exclusive_policy)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                    $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)",
+                    $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33,
+                    $34)",
                 job.id,
                 job.name,
                 c.trigger_type,
@@ -90,6 +92,8 @@ impl PgStore {
                 job.settings.catch_up.as_str(),
                 c.dst_gap,
                 c.dst_fold,
+                group,
+                policy,
             )
             .execute(&mut *tx)
             .await?;

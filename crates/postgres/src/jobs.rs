@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use schedlite_core::model::{AuditAction, BrokenJob, Job, JobEntry, NewJob, RevisionChange, Run};
 use schedlite_core::schedule::TriggerKind;
-use schedlite_core::store::columns::TriggerColumns;
+use schedlite_core::store::columns::{TriggerColumns, exclusive_columns};
 use schedlite_core::store::{Gauges, JobCursor, JobFilter, JobOrder, JobPage, StoreError};
 use sqlx::PgConnection;
 
@@ -243,15 +243,15 @@ impl PgStore {
     /// The earliest `next_run_at` of any job or `retry_at` of an unpaused job's pending retry:
     /// when the loop must wake next.
     pub async fn earliest_next_run(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        Ok(sqlx::query_scalar!(
-            r#"SELECT least(
-                   (SELECT next_run_at FROM jobs WHERE next_run_at IS NOT NULL
+        Ok(crate::exclusive::not_waiting!(query_scalar!(
+            [r#"SELECT least(
+                   (SELECT next_run_at FROM jobs WHERE next_run_at IS NOT NULL AND "# NOT_WAITING r#"
                     ORDER BY next_run_at LIMIT 1),
                    (SELECT retry_at FROM job_runs AS r WHERE retry_at IS NOT NULL
                       AND EXISTS (SELECT 1 FROM jobs AS j WHERE j.id = r.job_id AND NOT j.paused)
                     ORDER BY retry_at LIMIT 1)
-               ) AS "next""#
-        )
+               ) AS "next""#]
+        ))
         .fetch_one(&mut *self.conn().await?)
         .await?)
     }
@@ -387,15 +387,16 @@ pub(crate) async fn write_row(
     let expect = json_column(&job.id, job.expect.as_ref())?;
     let history = json_column(&job.id, job.history)?;
     let retry = json_column(&job.id, job.retry.some())?;
+    let (group, policy) = exclusive_columns(job.exclusive.as_ref());
     // `DO UPDATE … WHERE $18`: when false, a conflicting row is left alone and nothing is
     // returned. `xmax = 0` holds for a row this statement inserted, not for one it updated.
     let created = sqlx::query_scalar!(
         r#"INSERT INTO jobs (id, name, trigger_type, cron_expr, timezone, interval_seconds,
                start_at, end_at, run_at, action, next_run_at, paused, misfire_grace_seconds,
                coalesce_missed, max_instances, jitter_seconds, created_at, updated_at, expect,
-               history, retry, catch_up, dst_gap, dst_fold)
+               history, retry, catch_up, dst_gap, dst_fold, exclusive_group, exclusive_policy)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17,
-                   $19, $20, $21, $22, $23, $24)
+                   $19, $20, $21, $22, $23, $24, $25, $26)
            ON CONFLICT (id) DO UPDATE SET name = excluded.name,
                trigger_type = excluded.trigger_type, cron_expr = excluded.cron_expr,
                timezone = excluded.timezone, interval_seconds = excluded.interval_seconds,
@@ -407,8 +408,8 @@ pub(crate) async fn write_row(
                updated_at = excluded.updated_at, paused_by = NULL, paused_at = NULL,
                pause_reason = NULL, paused_until = NULL, skip_count = 0, skip_reason = NULL,
                expect = excluded.expect, history = excluded.history, retry = excluded.retry,
-               catch_up = excluded.catch_up, dst_gap = excluded.dst_gap,
-               dst_fold = excluded.dst_fold
+               catch_up = excluded.catch_up, dst_gap = excluded.dst_gap, dst_fold = excluded.dst_fold,
+               exclusive_group = excluded.exclusive_group, exclusive_policy = excluded.exclusive_policy
            WHERE $18
            RETURNING (xmax = 0) AS "created!""#,
         job.id,
@@ -435,6 +436,8 @@ pub(crate) async fn write_row(
         job.settings.catch_up.as_str(),
         c.dst_gap,
         c.dst_fold,
+        group,
+        policy,
     )
     .fetch_optional(&mut *tx)
     .await?;

@@ -24,6 +24,7 @@ mod bulk;
 mod catch_ups;
 mod claims;
 mod copy;
+mod exclusive;
 mod health;
 mod instances;
 mod jobs;

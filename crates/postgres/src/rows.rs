@@ -7,8 +7,8 @@ use schedlite_core::actions::Action;
 use schedlite_core::model::{Job, JobSettings, Run, RunKind, RunStatus};
 use schedlite_core::store::StoreError;
 use schedlite_core::store::columns::{
-    TriggerColumns, attempt, expect_from_value, health_counters, history_from_value, pause_note,
-    retry_from_value, setting, skip_request,
+    TriggerColumns, attempt, exclusive, expect_from_value, health_counters, history_from_value,
+    pause_note, retry_from_value, setting, skip_request,
 };
 
 /// One `jobs` row, all columns (`SELECT * FROM jobs`).
@@ -46,6 +46,8 @@ pub(crate) struct JobRow {
     pub catch_up: String,
     pub dst_gap: Option<String>,
     pub dst_fold: Option<String>,
+    pub exclusive_group: Option<String>,
+    pub exclusive_policy: Option<String>,
 }
 
 impl TryFrom<JobRow> for Job {
@@ -102,6 +104,7 @@ impl TryFrom<JobRow> for Job {
             .transpose()?
             .unwrap_or_default();
         let counters = health_counters(key, row.last_success_at, row.consecutive_failures)?;
+        let exclusive = exclusive(key, row.exclusive_group, row.exclusive_policy.as_deref())?;
         Ok(Job {
             next_run_at: row.next_run_at,
             created_at: row.created_at,
@@ -117,6 +120,7 @@ impl TryFrom<JobRow> for Job {
             expect,
             history,
             retry,
+            exclusive,
             counters,
         })
     }

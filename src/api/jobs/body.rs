@@ -8,6 +8,7 @@ use utoipa::openapi::schema::AdditionalProperties;
 use utoipa::openapi::{ObjectBuilder, RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
+use super::exclusive::parse_exclusive;
 use super::retry::{RetryBody, parse_retry};
 use super::{
     MAX_GRACE_SECONDS, MAX_INSTANCES, MAX_JITTER_SECONDS, MAX_NAME_CHARS, check_range, first_run,
@@ -85,6 +86,17 @@ pub(in crate::api) struct JobBody {
     /// How a failed attempt is tried again (default: it is not; DESIGN.md, *Retries*).
     #[serde(default, deserialize_with = "object_only")]
     retry: Option<RetryBody>,
+    /// At most one run of this group at a time, across every process and node (a failed
+    /// attempt waiting for its retry holds it too); default: no group.
+    #[serde(default)]
+    #[schema(max_length = 128, pattern = "^[A-Za-z0-9._:-]{1,128}$")]
+    exclusive_group: Option<String>,
+    /// An occurrence due while its group is held: `skip` (default) records it `skipped`,
+    /// naming the job holding the group; `wait` keeps it due until the group is free (within
+    /// the misfire grace). Only with `exclusive_group`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = "^(skip|wait)$")]
+    exclusive_policy: Option<String>,
 }
 
 /// A job's own history limits; each field is optional and overrides the server's flag of the
@@ -557,6 +569,7 @@ pub(super) fn new_job(
     let expect = parse_expect(body.expect)?;
     let history = parse_history(body.history)?;
     let retry = parse_retry(body.retry)?;
+    let exclusive = parse_exclusive(body.exclusive_group, body.exclusive_policy.as_deref())?;
     let trigger = build_trigger(trigger_body, now)?;
     let paused = body.paused.unwrap_or(false);
     let first = first_run(&trigger, now);
@@ -575,6 +588,7 @@ pub(super) fn new_job(
         expect,
         history,
         retry,
+        exclusive,
     };
     Ok((job, if paused { None } else { first }))
 }

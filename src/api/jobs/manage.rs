@@ -16,6 +16,7 @@ use crate::api::responses::{AdminOnly, BadBody, JobBroken, JobNotFound, Unavaila
 use crate::api::runs::RunResponse;
 use crate::api::{ApiError, AppState, ok, truncate};
 use crate::model::PauseNote;
+use crate::store::StoreError;
 use crate::timestamp::Timestamp;
 
 /// The run started by `POST /jobs/{job_id}/run`.
@@ -173,7 +174,11 @@ pub(super) async fn resume_job(
         (status = 202, description = "A manual run was started", body = Envelope<RunNow>),
         AdminOnly,
         JobNotFound,
-        JobBroken,
+        (
+            status = 409,
+            description = "JOB_BROKEN: the job's stored definition cannot be read; EXCLUSIVE_GROUP_BUSY: another run holds the job's exclusive group (the message names it)",
+            body = ErrorBody
+        ),
         (
             status = 503,
             description = "SCHEDULER_NOT_RUNNING, DATABASE_BUSY or DATABASE_UNAVAILABLE",
@@ -204,7 +209,13 @@ pub(super) async fn run_job(
             let claimed = state
                 .store
                 .insert_manual_run(&job_id, now, &instance, &key_name)
-                .await?
+                .await
+                .map_err(|e| match e {
+                    StoreError::GroupBusy { job_id, reason } => {
+                        ApiError::GroupBusy { job_id, reason }
+                    }
+                    other => ApiError::from(other),
+                })?
                 .ok_or_else(|| ApiError::JobNotFound(truncate(&job_id, 128)))?;
             let run_id = claimed.run_id;
             if !state.scheduler.submit(claimed) {

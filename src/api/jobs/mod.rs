@@ -10,6 +10,7 @@ mod body;
 mod bulk;
 mod catch_up;
 mod crud;
+mod exclusive;
 mod health;
 mod manage;
 mod preview;

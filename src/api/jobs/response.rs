@@ -41,6 +41,12 @@ pub(in crate::api) struct JobResponse {
     awaiting_approval: Option<AwaitingResponse>,
     max_instances: u32,
     jitter_seconds: u32,
+    /// Its exclusive group: at most one run of the group at a time; null: none.
+    exclusive_group: Option<String>,
+    /// What an occurrence due while its group is held does (`skip` or `wait`); null when the
+    /// job has no group.
+    #[schema(value_type = Option<String>, pattern = "^(skip|wait)$")]
+    exclusive_policy: Option<&'static str>,
     created_at: Timestamp,
     updated_at: Timestamp,
     last_run: Option<RunResponse>,
@@ -272,6 +278,8 @@ impl JobResponse {
             awaiting_approval: awaiting.map(AwaitingResponse::from),
             max_instances: job.settings.max_instances,
             jitter_seconds: job.settings.jitter_seconds,
+            exclusive_policy: job.exclusive.as_ref().map(|e| e.policy.as_str()),
+            exclusive_group: job.exclusive.map(|e| e.group),
             created_at: job.created_at.into(),
             updated_at: job.updated_at.into(),
             last_run: last_run.map(RunResponse::from),

@@ -151,8 +151,8 @@ function triggerBody(f) {
 }
 
 /// What an edit keeps that the form does not show, since a PUT replaces the whole job: the
-/// job's own history limits, retry policy, catch-up policy, alert webhook and cron DST policy,
-/// and the rest of its action (headers, body, timeout) while the action's type is unchanged.
+/// job's own history limits, retry policy, catch-up policy, alert webhook, cron DST policy and
+/// exclusive group, and the rest of its action (headers, body, timeout) while the action's type is unchanged.
 /// Header values come back redacted; the API keeps the stored value for the redaction marker.
 function kept(job, actionType) {
   if (!job) return { action: {} };
@@ -161,7 +161,10 @@ function kept(job, actionType) {
     : null;
   const action = job.action.type === actionType ? { ...job.action } : {};
   const webhook = job.expect ? job.expect.alert_webhook : null;
-  return { history, action, retry: job.retry, catchUp: job.catch_up, webhook, dst: job.trigger.dst };
+  const exclusive = job.exclusive_group
+    ? { exclusive_group: job.exclusive_group, exclusive_policy: job.exclusive_policy }
+    : null;
+  return { history, action, retry: job.retry, catchUp: job.catch_up, webhook, dst: job.trigger.dst, exclusive };
 }
 
 /// The request body from the form: only what was filled in, typed as the API expects, with
@@ -189,6 +192,7 @@ function body(id, job, f) {
   if (k.history) b.history = k.history;
   if (k.retry) b.retry = k.retry;
   if (k.catchUp) b.catch_up = k.catchUp;
+  if (k.exclusive) Object.assign(b, k.exclusive);
   if (k.dst && b.trigger.type === 'cron') b.trigger.dst = k.dst;
   b.coalesce = f.coalesce.checked;
   b.paused = f.paused.checked;

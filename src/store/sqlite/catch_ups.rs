@@ -13,8 +13,8 @@ use super::claims::{RowSpec, insert_rows, json_text, pause_unreadable};
 use super::rows::decode;
 use super::{SqliteStore, parse_ts, ts};
 use crate::model::{
-    AuditAction, Awaiting, CatchUpDecision, CatchUpOutcome, CatchUpSpan, CatchUpState, Job, Queued,
-    Span, Split, Starts, decision_detail, plan_starts,
+    AuditAction, Awaiting, CatchUpDecision, CatchUpOutcome, CatchUpSpan, CatchUpState, Groups, Job,
+    Queued, Span, Split, Starts, decision_detail, plan_starts,
 };
 use crate::store::{ClaimedRun, StoreError};
 use schedlite_core::store::claims::{closed_reason, declined_reason};
@@ -103,6 +103,7 @@ pub(super) async fn start_approved(
     now: &str,
     owner: &str,
     limit: u32,
+    groups: &mut Groups,
 ) -> Result<(Vec<ClaimedRun>, bool), StoreError> {
     let queue = approved(&mut *tx, limit).await?;
     if queue.is_empty() {
@@ -116,7 +117,9 @@ pub(super) async fn start_approved(
     let jobs = pause_unreadable(&mut *tx, jobs).await?;
     let by_id: HashMap<&str, &Job> = jobs.iter().map(|j| (j.id.as_str(), j)).collect();
     let busy = busy_slots(&mut *tx, &ids).await?;
-    let starts = plan_starts(&queue, &by_id, busy);
+    let refs: Vec<&Job> = jobs.iter().collect();
+    super::exclusive::find_holders(&mut *tx, &refs, groups).await?;
+    let starts = plan_starts(&queue, &by_id, busy, groups);
     let rows: Vec<RowSpec> = starts
         .runs
         .iter()

@@ -11,11 +11,11 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::rows::decode;
+use super::rows::{decode, shaped};
 use super::{SqliteStore, ts};
-use crate::model::{AuditAction, CatchUpSpan, ClaimPlan, Job, RunKind, RunStatus, Span};
-use crate::store::{ClaimReport, ClaimedRun, StoreError};
-use schedlite_core::store::claims::{closed_reason, closed_rows, requested_skip_reason};
+use crate::model::{AuditAction, CatchUpSpan, ClaimPlan, Groups, Job, RunKind, RunStatus, Span};
+use crate::store::{Busy, ClaimReport, ClaimedRun, StoreError};
+use schedlite_core::store::claims::{closed_reason, closed_rows, reasoned_skips};
 
 /// How many times a manual run moves its instant on by 1 ms when the instant is taken (by a
 /// trigger occurrence or an earlier manual run in the same millisecond) before giving up.
@@ -37,23 +37,23 @@ impl SqliteStore {
         horizon: DateTime<Utc>,
         owner: &str,
         limit: u32,
-        mut plan: impl FnMut(&Job, u32) -> ClaimPlan,
+        mut plan: impl FnMut(&Job, Busy<'_>) -> ClaimPlan,
     ) -> Result<ClaimReport, StoreError> {
         let horizon_s = ts(horizon.max(now));
         let now_s = ts(now);
         let mut report = ClaimReport::default();
         // A read first: an idle pass must not take the write lock (other processes and the
         // API want it), and this indexed probe costs the same with 10 jobs or a million.
-        let any_due = sqlx::query_scalar!(
-            r#"SELECT EXISTS (SELECT 1 FROM jobs WHERE next_run_at <= ?1)
+        let any_due = shaped!(query_scalar!(
+            [r#"SELECT EXISTS (SELECT 1 FROM jobs WHERE next_run_at <= ?1 AND "# NOT_WAITING r#")
                    OR EXISTS (SELECT 1 FROM job_runs AS r WHERE retry_at <= ?1
                               AND EXISTS (SELECT 1 FROM jobs AS j
                                           WHERE j.id = r.job_id AND j.paused = 0))
                    OR EXISTS (SELECT 1 FROM catch_ups AS c WHERE state = 'approved'
                               AND EXISTS (SELECT 1 FROM jobs AS j
-                                          WHERE j.id = c.job_id AND j.paused = 0)) AS "due!: bool""#,
+                                          WHERE j.id = c.job_id AND j.paused = 0)) AS "due!: bool""#],
             horizon_s
-        )
+        ))
         .fetch_one(&self.pool)
         .await?;
         if !any_due {
@@ -62,8 +62,15 @@ impl SqliteStore {
         let mut tx = self.begin_loop_write().await?;
         let due = super::jobs::due_jobs(&mut tx, &horizon_s, i64::from(limit)).await?;
         report.jobs = due.len();
+        // Who holds each exclusive group this claim touches, and what it starts in them.
+        let mut groups = Groups::default();
         if !due.is_empty() {
-            claim_jobs(&mut tx, due, &now_s, owner, &mut plan, &mut report).await?;
+            let claim = Claim {
+                now: &now_s,
+                owner,
+                groups: &mut groups,
+            };
+            claim_jobs(&mut tx, due, claim, &mut plan, &mut report).await?;
         }
         // Retries after first attempts: a pending retry counted toward `max_instances` above,
         // and once claimed it is this process's run, which the plan would not have seen.
@@ -72,7 +79,7 @@ impl SqliteStore {
         report.runs.extend(retries);
         // Approved catch-up stretches last: their runs take the slots the claims above left.
         let (caught_up, waiting) =
-            super::catch_ups::start_approved(&mut tx, &now_s, owner, limit).await?;
+            super::catch_ups::start_approved(&mut tx, &now_s, owner, limit, &mut groups).await?;
         report.runs.extend(caught_up);
         report.catch_ups_waiting = waiting;
         crash_point!("claim-before-commit");
@@ -96,6 +103,18 @@ impl SqliteStore {
             tx.rollback().await?;
             return Ok(None);
         };
+        if let Some(ex) = &job.exclusive {
+            let mut groups = Groups::default();
+            super::exclusive::find_holders(&mut tx, &[&job], &mut groups).await?;
+            if let Some(holder) = groups.holder(&ex.group) {
+                let reason = holder.busy_reason(&ex.group);
+                tx.rollback().await?;
+                return Err(StoreError::GroupBusy {
+                    job_id: job.id,
+                    reason,
+                });
+            }
+        }
         let delay = job.retry.draw_delay_ms(1);
         let mut at = now;
         for _ in 0..MAX_MANUAL_RUN_SHIFTS {
@@ -131,6 +150,7 @@ impl SqliteStore {
                     scheduled_at: at,
                     attempt: 1,
                     start_at: at,
+                    exclusive: job.exclusive.is_some(),
                     action: job.action,
                     jitter_seconds: 0,
                 }));
@@ -209,14 +229,20 @@ async fn running_elsewhere(
 async fn claim_jobs(
     tx: &mut sqlx::SqliteConnection,
     due: Vec<Result<Job, (String, StoreError)>>,
-    now_s: &str,
-    owner: &str,
-    plan: &mut impl FnMut(&Job, u32) -> ClaimPlan,
+    claim: Claim<'_>,
+    plan: &mut impl FnMut(&Job, Busy<'_>) -> ClaimPlan,
     report: &mut ClaimReport,
 ) -> Result<(), StoreError> {
+    let Claim {
+        now: now_s,
+        owner,
+        groups,
+    } = claim;
     let jobs = pause_unreadable(&mut *tx, due).await?;
     let running = running_elsewhere(&mut *tx, &jobs, owner).await?;
-    let decided = Decisions::of(&jobs, &running, now_s, plan, report);
+    let refs: Vec<&Job> = jobs.iter().collect();
+    super::exclusive::find_holders(&mut *tx, &refs, groups).await?;
+    let decided = Decisions::of(&jobs, (&running, groups), now_s, plan, report);
     if !decided.rows.is_empty() {
         report.runs = insert_rows(&mut *tx, &decided.rows, &decided.by_id, owner).await?;
     }
@@ -252,6 +278,13 @@ async fn claim_jobs(
     Ok(())
 }
 
+/// Where and for whom a claim writes, and the groups it has looked at so far.
+struct Claim<'a> {
+    now: &'a str,
+    owner: &'a str,
+    groups: &'a mut Groups,
+}
+
 /// What the plan decided for a batch, as the rows to insert and the next runs to set.
 struct Decisions<'a> {
     rows: Vec<RowSpec<'a>>,
@@ -265,9 +298,9 @@ impl<'a> Decisions<'a> {
     /// Asks `plan` about each job and counts the missed and skipped occurrences into `report`.
     fn of(
         jobs: &'a [Job],
-        running: &HashMap<String, i64>,
+        (running, groups): (&HashMap<String, i64>, &mut Groups),
         now: &'a str,
-        plan: &mut impl FnMut(&Job, u32) -> ClaimPlan,
+        plan: &mut impl FnMut(&Job, Busy<'_>) -> ClaimPlan,
         report: &mut ClaimReport,
     ) -> Decisions<'a> {
         let mut decided = Decisions {
@@ -279,21 +312,23 @@ impl<'a> Decisions<'a> {
         };
         for job in jobs {
             let count = running.get(&job.id).copied().unwrap_or(0);
-            let plan = plan(job, u32::try_from(count).unwrap_or(u32::MAX));
+            let group = job.exclusive.as_ref().map(|e| e.group.as_str());
+            let busy = Busy {
+                elsewhere: u32::try_from(count).unwrap_or(u32::MAX),
+                holder: group.and_then(|g| groups.holder(g)),
+            };
+            let plan = plan(job, busy);
+            groups.after_plan(&job.id, job.exclusive.as_ref(), &plan);
             for (span, status, reason) in closed_rows(&plan) {
                 decided
                     .rows
                     .push(RowSpec::closed(&job.id, span, status, now, reason));
                 report.count_closed(&span, status);
             }
-            if !plan.skipped_on_request.is_empty() {
-                let reason =
-                    requested_skip_reason(job.skip.as_ref().and_then(|s| s.reason.as_deref()));
-                for span in &plan.skipped_on_request {
-                    let row = RowSpec::closed(&job.id, *span, RunStatus::Skipped, now, &reason);
-                    decided.rows.push(row);
-                    report.skipped += span.count;
-                }
+            for (span, reason) in reasoned_skips(&plan, job.skip.as_ref()) {
+                let row = RowSpec::closed(&job.id, span, RunStatus::Skipped, now, &reason);
+                decided.rows.push(row);
+                report.skipped += span.count;
             }
             if let Some(catch_up) = plan.catch_up {
                 decided.catch_ups.push((&job.id, catch_up));
@@ -378,6 +413,7 @@ pub(super) async fn insert_rows(
             } else {
                 0
             },
+            exclusive: job.exclusive.is_some(),
         });
     }
     // Runs start in due order.

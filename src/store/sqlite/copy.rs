@@ -4,7 +4,7 @@
 use super::rows::{RunRow, decode, json_column, shaped};
 use super::{SqliteStore, ts};
 use crate::model::{Job, KeyInfo, Run};
-use crate::store::columns::TriggerColumns;
+use crate::store::columns::{TriggerColumns, exclusive_columns};
 use crate::store::{AuditEntry, StoreError, TableCounts};
 
 impl SqliteStore {
@@ -70,6 +70,7 @@ impl SqliteStore {
             let history = json_column(&job.id, job.history)?;
             let retry = json_column(&job.id, job.retry.some())?;
             let catch_up = job.settings.catch_up.as_str();
+            let (group, policy) = exclusive_columns(job.exclusive.as_ref());
             let last_success_at = job.counters.last_success_at.map(ts);
             let failures = i64::from(job.counters.consecutive_failures);
             sqlx::query!(
@@ -78,9 +79,9 @@ impl SqliteStore {
                     coalesce_missed, max_instances, jitter_seconds, created_at, updated_at,
                     paused_by, paused_at, pause_reason, paused_until, skip_count, skip_reason,
                     expect, last_success_at, consecutive_failures, history, retry, catch_up,
-                    dst_gap, dst_fold)
+                    dst_gap, dst_fold, exclusive_group, exclusive_policy)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-                    ?, ?, ?, ?, ?)",
+                    ?, ?, ?, ?, ?, ?, ?)",
                 job.id,
                 job.name,
                 c.trigger_type,
@@ -113,6 +114,8 @@ impl SqliteStore {
                 catch_up,
                 c.dst_gap,
                 c.dst_fold,
+                group,
+                policy,
             )
             .execute(&mut *tx)
             .await?;

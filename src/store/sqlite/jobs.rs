@@ -8,7 +8,7 @@ use super::{SqliteStore, parse_ts, ts};
 use crate::actions::Action;
 use crate::model::{AuditAction, BrokenJob, Job, JobEntry, NewJob, RevisionChange, Run};
 use crate::schedule::TriggerKind;
-use crate::store::columns::TriggerColumns;
+use crate::store::columns::{TriggerColumns, exclusive_columns};
 use crate::store::{Gauges, JobCursor, JobFilter, JobOrder, JobPage, StoreError};
 
 fn bool_int(b: bool) -> i64 {
@@ -336,16 +336,16 @@ impl SqliteStore {
     /// The earliest `next_run_at` of any job or `retry_at` of an unpaused job's pending retry,
     /// which is when the scheduler must wake next.
     pub async fn earliest_next_run(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let next = sqlx::query_scalar!(
-            r#"SELECT min(t) AS "next: String" FROM (
+        let next = shaped!(query_scalar!(
+            [r#"SELECT min(t) AS "next: String" FROM (
                    SELECT * FROM (SELECT next_run_at AS t FROM jobs WHERE next_run_at IS NOT NULL
-                                  ORDER BY next_run_at LIMIT 1)
+                                  AND "# NOT_WAITING r#" ORDER BY next_run_at LIMIT 1)
                    UNION ALL
                    SELECT * FROM (SELECT retry_at FROM job_runs AS r WHERE retry_at IS NOT NULL
                                     AND EXISTS (SELECT 1 FROM jobs AS j
                                                 WHERE j.id = r.job_id AND j.paused = 0)
-                                  ORDER BY retry_at LIMIT 1))"#
-        )
+                                  ORDER BY retry_at LIMIT 1))"#]
+        ))
         .fetch_one(&self.pool)
         .await?;
         next.map(|t| parse_ts("jobs", "earliest", "next_run_at", &t))
@@ -382,14 +382,15 @@ pub(super) async fn write_row(
     let history = json_column(&job.id, job.history)?;
     let retry = json_column(&job.id, job.retry.some())?;
     let catch_up = job.settings.catch_up.as_str();
+    let (group, policy) = exclusive_columns(job.exclusive.as_ref());
     // `DO UPDATE … WHERE ?18`: when false, a conflicting row is left alone (no row changed).
     let done = sqlx::query!(
         "INSERT INTO jobs (id, name, trigger_type, cron_expr, timezone, interval_seconds, start_at,
             end_at, run_at, action, next_run_at, paused, misfire_grace_seconds, coalesce_missed,
             max_instances, jitter_seconds, created_at, updated_at, expect, history, retry, catch_up,
-            dst_gap, dst_fold)
+            dst_gap, dst_fold, exclusive_group, exclusive_policy)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17, ?19,
-            ?20, ?21, ?22, ?23, ?24)
+            ?20, ?21, ?22, ?23, ?24, ?25, ?26)
          ON CONFLICT (id) DO UPDATE SET name = excluded.name,
             trigger_type = excluded.trigger_type, cron_expr = excluded.cron_expr,
             timezone = excluded.timezone, interval_seconds = excluded.interval_seconds,
@@ -401,7 +402,8 @@ pub(super) async fn write_row(
             paused_by = NULL, paused_at = NULL, pause_reason = NULL, paused_until = NULL,
             skip_count = 0, skip_reason = NULL, expect = excluded.expect,
             history = excluded.history, retry = excluded.retry, catch_up = excluded.catch_up,
-            dst_gap = excluded.dst_gap, dst_fold = excluded.dst_fold
+            dst_gap = excluded.dst_gap, dst_fold = excluded.dst_fold,
+            exclusive_group = excluded.exclusive_group, exclusive_policy = excluded.exclusive_policy
          WHERE ?18",
         job.id,
         job.name,
@@ -427,6 +429,8 @@ pub(super) async fn write_row(
         catch_up,
         c.dst_gap,
         c.dst_fold,
+        group,
+        policy,
     )
     .execute(&mut *tx)
     .await?;
@@ -485,7 +489,8 @@ pub(super) async fn due_jobs(
 ) -> Result<Vec<Decoded>, StoreError> {
     let batch = shaped!(query_scalar!(
         [r#"SELECT json_group_array("# JOB r#") AS "rows!: String"
-            FROM (SELECT * FROM jobs WHERE next_run_at <= ? ORDER BY next_run_at LIMIT ? + 0)"#],
+            FROM (SELECT * FROM jobs WHERE next_run_at <= ? AND "# NOT_WAITING r#"
+                  ORDER BY next_run_at LIMIT ? + 0)"#],
         now,
         limit
     ))

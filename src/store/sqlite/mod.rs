@@ -15,6 +15,7 @@ mod claims;
 mod conditions;
 mod copy;
 mod error;
+mod exclusive;
 mod health;
 mod instances;
 mod jobs;

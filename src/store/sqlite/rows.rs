@@ -19,13 +19,14 @@ use crate::model::{Job, JobSettings, Run, RunKind};
 use crate::schedule::Trigger;
 use crate::store::StoreError;
 use crate::store::columns::{
-    attempt, dst_policy, expect_from_json, health_counters, history_from_json, pause_note,
-    retry_from_json, skip_request,
+    attempt, dst_policy, exclusive, expect_from_json, health_counters, history_from_json,
+    pause_note, retry_from_json, skip_request,
 };
 
 /// Calls a sqlx query macro on SQL given as pieces, where the bare names `JOB` and `RUN` stand
 /// for the JSON object of a `jobs` / `job_runs` row (its keys are the fields of [`JobRow`] /
-/// [`RunRow`]; the columns are unqualified, so the row is the innermost table in scope).
+/// [`RunRow`]; the columns are unqualified, so the row is the innermost table in scope), and
+/// `NOT_WAITING` for the condition that a row of `jobs` is not waiting for its exclusive group.
 ///
 /// sqlx's macros take their SQL only as string literals joined by `+` (no constants), so the
 /// shapes are spliced in here: `shaped!(query_scalar!(["SELECT " JOB " FROM jobs WHERE id = ?"], id))`.
@@ -45,7 +46,8 @@ macro_rules! shaped {
                 'paused_until', paused_until, 'skip_count', skip_count, 'skip_reason', skip_reason,
                 'expect', expect, 'last_success_at', last_success_at,
                 'consecutive_failures', consecutive_failures, 'history', history, 'retry', retry,
-                'catch_up', catch_up, 'dst_gap', dst_gap, 'dst_fold', dst_fold)"
+                'catch_up', catch_up, 'dst_gap', dst_gap, 'dst_fold', dst_fold,
+                'exclusive_group', exclusive_group, 'exclusive_policy', exclusive_policy)"
         ], [$($rest)*], $args)
     };
     (@munch $mac:ident, [$($done:tt)*], [RUN $($rest:tt)*], $args:tt) => {
@@ -56,6 +58,18 @@ macro_rules! shaped {
                 'duration_ms', duration_ms, 'owner_id', owner_id, 'http_status', http_status,
                 'exit_code', exit_code, 'output', output, 'error', error, 'attempt', attempt,
                 'retry_delay_ms', retry_delay_ms, 'retry_at', retry_at)"
+        ], [$($rest)*], $args)
+    };
+    // A due `jobs` row that is not waiting for its exclusive group: the `wait` policy leaves a
+    // job due while a run of its group is running or waiting to retry, and the loop must not
+    // claim (or wake for) it over and over meanwhile.
+    (@munch $mac:ident, [$($done:tt)*], [NOT_WAITING $($rest:tt)*], $args:tt) => {
+        $crate::store::sqlite::rows::shaped!(@munch $mac, [$($done)* +
+            "NOT (jobs.exclusive_policy IS 'wait' AND EXISTS (
+                 SELECT 1 FROM jobs AS g WHERE g.exclusive_group = jobs.exclusive_group
+                 AND (EXISTS (SELECT 1 FROM job_runs AS r WHERE r.job_id = g.id AND r.status = 'running')
+                      OR EXISTS (SELECT 1 FROM job_runs AS r
+                                 WHERE r.job_id = g.id AND r.retry_at IS NOT NULL))))"
         ], [$($rest)*], $args)
     };
     (@munch $mac:ident, [$($done:tt)*], [$sql:literal $($rest:tt)*], $args:tt) => {
@@ -118,6 +132,8 @@ pub(super) struct JobRow<'a> {
     catch_up: Cow<'a, str>,
     dst_gap: Option<String>,
     dst_fold: Option<String>,
+    exclusive_group: Option<String>,
+    exclusive_policy: Option<String>,
     #[serde(borrow)]
     created_at: Cow<'a, str>,
     #[serde(borrow)]
@@ -259,6 +275,7 @@ impl TryFrom<JobRow<'_>> for Job {
             .map(|r| retry_from_json(key, r))
             .transpose()?
             .unwrap_or_default();
+        let exclusive = exclusive(key, row.exclusive_group, row.exclusive_policy.as_deref())?;
         let counters = health_counters(
             key,
             parse_opt_ts(
@@ -284,6 +301,7 @@ impl TryFrom<JobRow<'_>> for Job {
             expect,
             history,
             retry,
+            exclusive,
             counters,
         })
     }

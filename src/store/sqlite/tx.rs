@@ -174,6 +174,7 @@ mod tests {
             expect: None,
             history: None,
             retry: Default::default(),
+            exclusive: None,
         };
         store
             .insert_job(&job, Some(now), now, "k")

@@ -237,9 +237,9 @@ async fn pause_resume_run_now_and_delete_act_on_the_job() {
 }
 
 /// An edit in the form replaces the whole job, yet keeps what the form does not show: the
-/// job's own history limits, retry, catch-up and DST policies, alert webhook, and the HTTP
-/// action's headers (whose stored secret value the redacted GET never carried), body and
-/// timeout.
+/// job's own history limits, retry, catch-up and DST policies, exclusive group, alert webhook,
+/// and the HTTP action's headers (whose stored secret value the redacted GET never carried),
+/// body and timeout.
 #[tokio::test]
 async fn an_edit_in_the_form_keeps_what_the_form_does_not_show() {
     let app = spawn_app().await;
@@ -252,6 +252,8 @@ async fn an_edit_in_the_form_keeps_what_the_form_does_not_show() {
     job["expect"] =
         json!({"max_consecutive_failures": 2, "alert_webhook": "http://127.0.0.1:9/alert"});
     job["trigger"]["dst"] = json!({"gap": "skip", "fold": "last"});
+    job["exclusive_group"] = json!("backups");
+    job["exclusive_policy"] = json!("wait");
     app.create_job(&job).await;
     let Some(browser) = Browser::open(&app.address).await else {
         return;
@@ -288,13 +290,15 @@ async fn an_edit_in_the_form_keeps_what_the_form_does_not_show() {
             &data["retry"]["max_attempts"],
             &data["catch_up"],
             &data["expect"]["alert_webhook"],
-            &data["trigger"]["dst"]
+            &data["trigger"]["dst"],
+            (&data["exclusive_group"], &data["exclusive_policy"])
         ),
         (
             &json!(3),
             &json!("ask"),
             &json!("http://127.0.0.1:9/alert"),
-            &json!({"gap": "skip", "fold": "last"})
+            &json!({"gap": "skip", "fold": "last"}),
+            (&json!("backups"), &json!("wait"))
         ),
         "{saved}"
     );

@@ -186,11 +186,15 @@ pub struct Starts {
 /// Decides what the approved stretches `queue` (in queue order) start now: for each, the next
 /// occurrences of its job's trigger up to the job's free slots (`max_instances` less `busy`,
 /// its runs running or waiting to be retried on every process), at most
-/// [`MAX_CATCH_UP_STARTS`]. A stretch whose job is not in `jobs` (unreadable) waits.
+/// [`MAX_CATCH_UP_STARTS`]. A stretch whose job is not in `jobs` (unreadable) waits. A job in
+/// an exclusive group starts one occurrence, and only while `groups` says the group is free
+/// (it waits otherwise, whatever its policy: an approved occurrence is never skipped); the
+/// group is the claim's from then on.
 pub fn plan_starts(
     queue: &[Queued],
     jobs: &std::collections::HashMap<&str, &super::Job>,
     mut busy: std::collections::HashMap<String, i64>,
+    groups: &mut super::Groups,
 ) -> Starts {
     let mut starts = Starts::default();
     for stretch in queue {
@@ -198,10 +202,20 @@ pub fn plan_starts(
             continue;
         };
         let used = busy.entry(stretch.job_id.clone()).or_insert(0);
-        let free = i64::from(job.settings.max_instances) - *used;
+        let mut free = i64::from(job.settings.max_instances) - *used;
+        if let Some(ex) = &job.exclusive {
+            if groups.holder(&ex.group).is_some() {
+                free = 0;
+            } else {
+                free = free.min(1);
+            }
+        }
         if free <= 0 {
             starts.waiting = true;
             continue;
+        }
+        if let Some(ex) = &job.exclusive {
+            groups.claim(&ex.group, &job.id);
         }
         let limit = usize::try_from(free).unwrap_or(0).min(MAX_CATCH_UP_STARTS);
         let (ats, next) = next_occurrences(&job.trigger, stretch.next_at, stretch.last_at, limit);
@@ -421,5 +435,70 @@ mod tests {
         assert_eq!((none.missed.len(), none.run.len()), (1, 0));
         let all = Split::of(&every_10, &[older, newer], CatchUpDecision::All);
         assert_eq!(all.outcome().to_run, 6);
+    }
+
+    fn grouped(id: &str, max_instances: u32) -> super::super::Job {
+        super::super::Job {
+            id: id.into(),
+            name: None,
+            trigger: Trigger::interval(10, at(0), None).expect("valid"),
+            action: crate::actions::Action::Noop,
+            settings: super::super::JobSettings {
+                max_instances,
+                ..Default::default()
+            },
+            paused: false,
+            next_run_at: None,
+            created_at: at(0),
+            updated_at: at(0),
+            pause: None,
+            skip: None,
+            expect: None,
+            history: None,
+            retry: Default::default(),
+            exclusive: Some(super::super::Exclusive {
+                group: "g".into(),
+                policy: super::super::ExclusivePolicy::Skip,
+            }),
+            counters: Default::default(),
+        }
+    }
+
+    #[test]
+    fn an_approved_stretch_in_a_group_starts_one_at_a_time_and_only_when_the_group_is_free() {
+        let (a, b) = (grouped("a", 5), grouped("b", 5));
+        let jobs: std::collections::HashMap<&str, &super::super::Job> =
+            [("a", &a), ("b", &b)].into_iter().collect();
+        let queue = |id: &str, n: i64| Queued {
+            id: n,
+            job_id: id.into(),
+            next_at: at(10),
+            last_at: at(50),
+        };
+        let mut groups = super::super::Groups::default();
+        groups.found("g", None);
+        let starts = plan_starts(
+            &[queue("a", 1), queue("b", 2)],
+            &jobs,
+            Default::default(),
+            &mut groups,
+        );
+        assert_eq!(
+            starts.runs,
+            vec![("a".to_string(), at(10))],
+            "one, of the first"
+        );
+        assert_eq!(starts.moved, vec![(1, at(20))]);
+        assert!(starts.waiting);
+        let mut held = super::super::Groups::default();
+        held.found(
+            "g",
+            Some(super::super::Holder::Run {
+                job_id: "z".into(),
+                retrying: false,
+            }),
+        );
+        let none = plan_starts(&[queue("a", 1)], &jobs, Default::default(), &mut held);
+        assert!(none.runs.is_empty() && none.moved.is_empty() && none.waiting);
     }
 }

@@ -231,6 +231,7 @@ mod tests {
             expect: expect.some(),
             history: None,
             retry: Default::default(),
+            exclusive: None,
             counters: HealthCounters::default(),
         }
     }

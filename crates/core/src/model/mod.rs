@@ -33,6 +33,7 @@ macro_rules! stored_as_text {
 
 mod alert;
 mod catch_up;
+mod exclusive;
 mod health;
 mod history;
 mod retry;
@@ -46,6 +47,9 @@ pub use catch_up::{
     Awaiting, CatchUp, CatchUpDecision, CatchUpOutcome, CatchUpSpan, CatchUpState,
     MAX_CATCH_UP_STARTS, Queued, Split, Starts, all_but_last, decision_detail, next_occurrences,
     plan_starts,
+};
+pub use exclusive::{
+    Exclusive, ExclusivePolicy, ExclusiveSkip, Groups, Holder, MAX_GROUP_LEN, gate, valid_group,
 };
 pub use health::{CounterChange, Expect, FinishedRun, Health, HealthCounters, fold_outcomes};
 pub use history::{HistoryLimits, MAX_KEEP_DAYS, MAX_KEEP_RUNS};
@@ -104,6 +108,8 @@ pub struct NewJob {
     pub history: Option<HistoryLimits>,
     /// How a failed attempt is tried again (the default: it is not).
     pub retry: RetryPolicy,
+    /// Its exclusive group; `None`: it runs beside anything.
+    pub exclusive: Option<Exclusive>,
 }
 
 /// A stored job.
@@ -139,6 +145,8 @@ pub struct Job {
     pub history: Option<HistoryLimits>,
     /// How a failed attempt is tried again (the default: it is not).
     pub retry: RetryPolicy,
+    /// Its exclusive group; `None`: it runs beside anything.
+    pub exclusive: Option<Exclusive>,
     /// The counters its health is computed from, kept by the outcome write.
     pub counters: HealthCounters,
 }
@@ -467,6 +475,9 @@ pub struct ClaimPlan {
     pub next_run_at: Option<DateTime<Utc>>,
     /// Occurrences sent to the catch-up queue (the `all` and `ask` policies).
     pub catch_up: Option<CatchUpSpan>,
+    /// Runs not started because the job's exclusive group was held: one `skipped` row each,
+    /// naming the holder.
+    pub exclusive_skipped: Option<ExclusiveSkip>,
 }
 
 #[cfg(test)]

@@ -118,6 +118,8 @@ pub fn definition(job: &NewJob) -> Value {
         "expect": job.expect,
         "history": job.history,
         "retry": job.retry,
+        "exclusive_group": job.exclusive.as_ref().map(|e| e.group.as_str()),
+        "exclusive_policy": job.exclusive.as_ref().map(|e| e.policy.as_str()),
     })
 }
 

@@ -2,7 +2,7 @@
 //! `Store`, and each backend implements them in its own SQL.
 
 use crate::actions::Action;
-use crate::model::{ClaimPlan, RunStatus, Span};
+use crate::model::{ClaimPlan, Holder, RunStatus, SkipRequest, Span};
 use chrono::{DateTime, Utc};
 
 /// A run claimed by this process, to execute now.
@@ -22,6 +22,20 @@ pub struct ClaimedRun {
     pub action: Action,
     /// Random start delay bound (first attempts only: a retry's delay has its own jitter).
     pub jitter_seconds: u32,
+    /// Whether its job is in an exclusive group: its outcome may free the group for a job
+    /// waiting on it, so the loop looks again once the outcome is written.
+    pub exclusive: bool,
+}
+
+/// What else a due job's plan must respect, as the store found it in the claim transaction.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Busy<'a> {
+    /// Its runs `running` in OTHER processes or waiting to be retried (the caller counts its
+    /// own from memory).
+    pub elsewhere: u32,
+    /// Who holds its exclusive group (a stored run of any process, or a run this claim
+    /// starts); `None` when it has no group or the group is free.
+    pub holder: Option<&'a Holder>,
 }
 
 /// What one claim transaction did.
@@ -71,6 +85,8 @@ pub struct RunRecord {
     pub output: Option<String>,
     /// Why it did not succeed.
     pub error: Option<String>,
+    /// Whether its job is in an exclusive group ([`ClaimedRun::exclusive`]).
+    pub exclusive: bool,
 }
 
 /// Why occurrences were recorded `missed`.
@@ -98,6 +114,21 @@ pub fn closed_rows(plan: &ClaimPlan) -> impl Iterator<Item = (Span, RunStatus, &
         .iter()
         .map(|s| (*s, RunStatus::Skipped, SKIPPED_REASON));
     missed.into_iter().chain(overflow).chain(skipped)
+}
+
+/// The `skipped` rows of `plan` whose reason is the job's own, each with its reason: those
+/// skipped on request (`skip` is the job's request), then those whose exclusive group was
+/// held, in due order within each.
+pub fn reasoned_skips(plan: &ClaimPlan, skip: Option<&SkipRequest>) -> Vec<(Span, String)> {
+    let mut rows = Vec::new();
+    if !plan.skipped_on_request.is_empty() {
+        let reason = requested_skip_reason(skip.and_then(|s| s.reason.as_deref()));
+        rows.extend(plan.skipped_on_request.iter().map(|s| (*s, reason.clone())));
+    }
+    if let Some(busy) = &plan.exclusive_skipped {
+        rows.extend(busy.spans.iter().map(|s| (*s, busy.reason.clone())));
+    }
+    rows
 }
 
 /// Why occurrences were recorded `skipped` on request, with the request's reason if it gave one.

@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 
 use super::StoreError;
 use crate::model::{
-    Expect, HealthCounters, HistoryLimits, MAX_ATTEMPTS, PauseNote, RetryPolicy, SkipRequest,
+    Exclusive, ExclusivePolicy, Expect, HealthCounters, HistoryLimits, MAX_ATTEMPTS, MAX_GROUP_LEN,
+    PauseNote, RetryPolicy, SkipRequest, valid_group,
 };
 use crate::schedule::{DstPolicy, Fold, Gap, Trigger};
 
@@ -127,6 +128,45 @@ pub fn dst_policy(
             .transpose()
             .map_err(|e| corrupt("dst_fold", e))?,
     })
+}
+
+/// The exclusive group in the `exclusive_group` and `exclusive_policy` columns of the `jobs` row
+/// `key` (the migration's CHECK keeps them NULL together; a hand edit that breaks that is
+/// reported, not guessed at).
+pub fn exclusive(
+    key: &str,
+    group: Option<String>,
+    policy: Option<&str>,
+) -> Result<Option<Exclusive>, StoreError> {
+    let corrupt = |reason: String| StoreError::corrupt("jobs", key, reason);
+    match (group, policy) {
+        (None, None) => Ok(None),
+        (Some(group), Some(policy)) => {
+            if !valid_group(&group) {
+                return Err(corrupt(format!(
+                    "exclusive_group: `{group}` is not 1 to {MAX_GROUP_LEN} of A-Z a-z 0-9 . _ : -"
+                )));
+            }
+            let policy = policy
+                .parse::<ExclusivePolicy>()
+                .map_err(|e| corrupt(format!("exclusive_policy: {e}")))?;
+            Ok(Some(Exclusive { group, policy }))
+        }
+        (Some(_), None) => Err(corrupt(
+            "exclusive_policy is NULL while exclusive_group is set".into(),
+        )),
+        (None, Some(_)) => Err(corrupt(
+            "exclusive_group is NULL while exclusive_policy is set".into(),
+        )),
+    }
+}
+
+/// The `exclusive_group` and `exclusive_policy` columns of `exclusive`.
+pub fn exclusive_columns(exclusive: Option<&Exclusive>) -> (Option<&str>, Option<&'static str>) {
+    (
+        exclusive.map(|e| e.group.as_str()),
+        exclusive.map(|e| e.policy.as_str()),
+    )
 }
 
 /// An integer setting of the `jobs` row `key` (`column` holds `value`), refused below `min` or

@@ -80,6 +80,14 @@ pub enum StoreError {
     /// A job with this id exists already.
     #[error("a job with id `{0}` already exists")]
     JobExists(String),
+    /// A manual run was refused: its job's exclusive group is held by another run.
+    #[error("job `{job_id}` cannot run now: {reason}")]
+    GroupBusy {
+        /// The job asked to run.
+        job_id: String,
+        /// Who holds the group ([`crate::model::Holder::busy_reason`]).
+        reason: String,
+    },
     /// A live API key with this name exists already.
     #[error("a live API key named `{0}` already exists")]
     KeyNameTaken(String),

@@ -18,7 +18,7 @@ mod seed;
 
 pub use alerts::{ALERT_LEASE, AttemptResult, Watched};
 pub use audit::AuditEntry;
-pub use claims::{ClaimReport, ClaimedRun, RunCursor, RunRecord};
+pub use claims::{Busy, ClaimReport, ClaimedRun, RunCursor, RunRecord};
 pub use copy::{COPY_PAGE, TableCounts};
 pub use error::{StorageCondition, StoreError};
 pub use instances::Instance;
