@@ -11,6 +11,7 @@ crate::both_engines!(
     a_thousand_jobs_are_created_then_replaced_in_one_request,
     one_invalid_job_writes_nothing_and_each_is_named,
     bulk_requests_are_bounded_and_for_admins,
+    a_bulk_replace_keeps_a_header_value_sent_back_redacted,
 );
 
 /// Every-`seconds` noop jobs `prefix-0` … `prefix-{n-1}`.
@@ -78,6 +79,43 @@ async fn a_thousand_jobs_are_created_then_replaced_in_one_request(engine: Engine
     );
     let replaces = "SELECT count(*) FROM audit_log WHERE action = 'replace'";
     assert_eq!(app.count(replaces).await, 500);
+    // Each job's revisions: one per create, a second for each replace.
+    let revisions = "SELECT count(*) FROM job_revisions WHERE revision = 1 AND change = 'create'";
+    assert_eq!(app.count(revisions).await, 1500);
+    let second = "SELECT count(*) FROM job_revisions WHERE revision = 2 AND change = 'replace'
+                  AND job_id LIKE 'a-%'";
+    assert_eq!(app.count(second).await, 500);
+    assert_eq!(app.count("SELECT count(*) FROM job_revisions").await, 2000);
+}
+
+/// A job's GET shows its header values redacted; sent back so in a bulk replace they keep the
+/// stored value (as a PUT does), while a new value replaces it.
+async fn a_bulk_replace_keeps_a_header_value_sent_back_redacted(engine: Engine) {
+    let app = spawn_app_on(engine).await;
+    let mut job = interval_job("hook", 60);
+    job["action"] = json!({"type": "http", "url": "http://127.0.0.1:9/hook",
+                           "headers": {"X-Token": "s3cret-bulk"}});
+    let (status, body) = bulk(&app, &[job]).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, shown) = app.get("/jobs/hook").await;
+    let mut again = shown["data"].clone();
+    assert_eq!(again["action"]["headers"]["X-Token"], json!("<redacted>"));
+    let mut back = json!({"id": "hook", "name": "renamed", "trigger": again["trigger"].take(),
+                          "action": again["action"].take()});
+    let (status, body) = bulk(&app, std::slice::from_ref(&back)).await;
+    assert_eq!(status, 200, "{body}");
+    let text = match engine {
+        Engine::Sqlite => "action",
+        Engine::Postgres => "action::text",
+    };
+    let kept =
+        format!("SELECT count(*) FROM jobs WHERE name = 'renamed' AND {text} LIKE '%s3cret-bulk%'");
+    assert_eq!(app.count(&kept).await, 1);
+    back["action"]["headers"]["X-Token"] = json!("new-s3cret");
+    let (status, body) = bulk(&app, &[back]).await;
+    assert_eq!(status, 200, "{body}");
+    let replaced = format!("SELECT count(*) FROM jobs WHERE {text} LIKE '%new-s3cret%'");
+    assert_eq!(app.count(&replaced).await, 1);
 }
 
 /// Among valid jobs, one with a bad trigger, one without an id, one not JSON object and an id

@@ -50,7 +50,7 @@ pub(in crate::api) struct JobBody {
     /// What the job does: `{"type":"noop"}`, `{"type":"http",…}` or `{"type":"command",…}`
     /// (DESIGN.md, *Actions*).
     #[schema(value_type = ActionSchema)]
-    action: Value,
+    pub(super) action: Value,
     /// Later than this, an occurrence is recorded `missed` instead of run (default 60, max 604800).
     #[serde(default)]
     #[schema(minimum = 0, maximum = 604_800)]

@@ -83,11 +83,16 @@ async fn check(
         let e = ApiError::validation("id", format!("`{id}` appears more than once"));
         return Ok(Err((Some(id), e)));
     }
-    // As PUT: header values read back redacted mean "keep", so the stored action is needed;
-    // a broken row is replaced like a missing one.
-    let current = match state.store.get_job(&id).await {
-        Err(StoreError::Corrupt { .. }) => None,
-        other => other?,
+    // As PUT: header values read back redacted mean "keep", so the stored action is needed
+    // (and read only then: a bulk create must not cost a read per job); a broken row is
+    // replaced like a missing one.
+    let current = if keeps_a_redacted_header(&body) {
+        match state.store.get_job(&id).await {
+            Err(StoreError::Corrupt { .. }) => None,
+            other => other?,
+        }
+    } else {
+        None
     };
     let stored = current.as_ref().map(|j| &j.action);
     Ok(new_job(
@@ -98,6 +103,15 @@ async fn check(
         stored,
     )
     .map_err(|e| (Some(id), e)))
+}
+
+/// Whether a header value of the body's action is the redaction marker a GET shows, which
+/// means "keep the stored value": only then is the stored action needed.
+fn keeps_a_redacted_header(body: &JobBody) -> bool {
+    body.action
+        .get("headers")
+        .and_then(serde_json::Value::as_object)
+        .is_some_and(|headers| headers.values().any(|v| v == crate::actions::REDACTED))
 }
 
 #[utoipa::path(

@@ -3,13 +3,14 @@
 use chrono::{DateTime, Utc};
 
 use super::SqliteStore;
-use super::jobs::write_row;
-use crate::model::{AuditAction, NewJob, RevisionChange};
+use super::write::{existing, record_changes, write_rows};
+use crate::model::NewJob;
 use crate::store::StoreError;
 
 impl SqliteStore {
     /// [`crate::store::Store::upsert_jobs`] on SQLite: one `BEGIN IMMEDIATE` transaction, so
-    /// the write lock is taken once for the whole batch and a failure leaves nothing behind.
+    /// the write lock is taken once for the whole batch and a failure leaves nothing behind;
+    /// five statements for the whole batch (module `write`).
     pub async fn upsert_jobs(
         &self,
         jobs: &[(NewJob, Option<DateTime<Utc>>)],
@@ -17,25 +18,17 @@ impl SqliteStore {
         key_name: &str,
     ) -> Result<Vec<bool>, StoreError> {
         let mut tx = self.begin_write().await?;
-        let mut created = Vec::with_capacity(jobs.len());
-        for (job, next_run_at) in jobs {
-            let existed =
-                sqlx::query_scalar!("SELECT count(*) AS n FROM jobs WHERE id = ?", job.id)
-                    .fetch_one(&mut *tx)
-                    .await?
-                    > 0;
-            write_row(&mut tx, job, *next_run_at, now, true).await?;
-            let action = if existed {
-                AuditAction::Replace
-            } else {
-                AuditAction::Create
-            };
-            super::audit::write_audit(&mut tx, now, key_name, action, &job.id, None).await?;
-            let change = RevisionChange::of_upsert(!existed);
-            super::revisions::write_revision(&mut tx, job, now, key_name, change, None).await?;
-            created.push(!existed);
-        }
+        let ids: Vec<&str> = jobs.iter().map(|(job, _)| job.id.as_str()).collect();
+        let existed = existing(&mut tx, &ids).await?;
+        let rows: Vec<(&NewJob, Option<DateTime<Utc>>)> =
+            jobs.iter().map(|(job, next)| (job, *next)).collect();
+        write_rows(&mut tx, &rows, now, true).await?;
+        let changes: Vec<(&NewJob, bool)> = jobs
+            .iter()
+            .map(|(job, _)| (job, !existed.contains(&job.id)))
+            .collect();
+        record_changes(&mut tx, &changes, now, key_name).await?;
         tx.commit().await?;
-        Ok(created)
+        Ok(changes.into_iter().map(|(_, created)| created).collect())
     }
 }

@@ -3,12 +3,11 @@
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 
-use super::rows::{JobRow, RunRow, decode, json_column, shaped};
+use super::rows::{JobRow, RunRow, decode, shaped};
+use super::write::write_row;
 use super::{SqliteStore, parse_ts, ts};
-use crate::actions::Action;
 use crate::model::{AuditAction, BrokenJob, Job, JobEntry, NewJob, RevisionChange, Run};
 use crate::schedule::TriggerKind;
-use crate::store::columns::{TriggerColumns, exclusive_columns};
 use crate::store::{Gauges, JobCursor, JobFilter, JobOrder, JobPage, StoreError};
 
 fn bool_int(b: bool) -> i64 {
@@ -351,112 +350,6 @@ impl SqliteStore {
         next.map(|t| parse_ts("jobs", "earliest", "next_run_at", &t))
             .transpose()
     }
-}
-
-fn action_json(action: &Action) -> Result<String, StoreError> {
-    serde_json::to_string(action).map_err(|e| StoreError::corrupt("jobs", "action", e.to_string()))
-}
-
-/// Writes the row of `job`: inserts it, or with `replace` replaces the job with its id (which
-/// keeps its `created_at`). Returns false when a job with its id exists and `replace` is off
-/// (nothing written). One statement for both, so the column list is written once.
-pub(super) async fn write_row(
-    tx: &mut sqlx::SqliteConnection,
-    job: &NewJob,
-    next_run_at: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-    replace: bool,
-) -> Result<bool, StoreError> {
-    let c = TriggerColumns::of(&job.trigger);
-    let (start_at, end_at, run_at) = (c.start_at.map(ts), c.end_at.map(ts), c.run_at.map(ts));
-    let action = action_json(&job.action)?;
-    let next = next_run_at.map(ts);
-    let now = ts(now);
-    let grace = i64::from(job.settings.misfire_grace_seconds);
-    let coalesce = bool_int(job.settings.coalesce);
-    let max_instances = i64::from(job.settings.max_instances);
-    let jitter = i64::from(job.settings.jitter_seconds);
-    let paused = bool_int(job.paused);
-    let replace = bool_int(replace);
-    let expect = json_column(&job.id, job.expect.as_ref())?;
-    let history = json_column(&job.id, job.history)?;
-    let retry = json_column(&job.id, job.retry.some())?;
-    let catch_up = job.settings.catch_up.as_str();
-    let (group, policy) = exclusive_columns(job.exclusive.as_ref());
-    // `DO UPDATE … WHERE ?18`: when false, a conflicting row is left alone (no row changed).
-    let done = sqlx::query!(
-        "INSERT INTO jobs (id, name, trigger_type, cron_expr, timezone, interval_seconds, start_at,
-            end_at, run_at, action, next_run_at, paused, misfire_grace_seconds, coalesce_missed,
-            max_instances, jitter_seconds, created_at, updated_at, expect, history, retry, catch_up,
-            dst_gap, dst_fold, exclusive_group, exclusive_policy)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17, ?19,
-            ?20, ?21, ?22, ?23, ?24, ?25, ?26)
-         ON CONFLICT (id) DO UPDATE SET name = excluded.name,
-            trigger_type = excluded.trigger_type, cron_expr = excluded.cron_expr,
-            timezone = excluded.timezone, interval_seconds = excluded.interval_seconds,
-            start_at = excluded.start_at, end_at = excluded.end_at, run_at = excluded.run_at,
-            action = excluded.action, next_run_at = excluded.next_run_at,
-            paused = excluded.paused, misfire_grace_seconds = excluded.misfire_grace_seconds,
-            coalesce_missed = excluded.coalesce_missed, max_instances = excluded.max_instances,
-            jitter_seconds = excluded.jitter_seconds, updated_at = excluded.updated_at,
-            paused_by = NULL, paused_at = NULL, pause_reason = NULL, paused_until = NULL,
-            skip_count = 0, skip_reason = NULL, expect = excluded.expect,
-            history = excluded.history, retry = excluded.retry, catch_up = excluded.catch_up,
-            dst_gap = excluded.dst_gap, dst_fold = excluded.dst_fold,
-            exclusive_group = excluded.exclusive_group, exclusive_policy = excluded.exclusive_policy
-         WHERE ?18",
-        job.id,
-        job.name,
-        c.trigger_type,
-        c.cron_expr,
-        c.timezone,
-        c.interval_seconds,
-        start_at,
-        end_at,
-        run_at,
-        action,
-        next,
-        paused,
-        grace,
-        coalesce,
-        max_instances,
-        jitter,
-        now,
-        replace,
-        expect,
-        history,
-        retry,
-        catch_up,
-        c.dst_gap,
-        c.dst_fold,
-        group,
-        policy,
-    )
-    .execute(&mut *tx)
-    .await?;
-    if done.rows_affected() == 0 {
-        return Ok(false);
-    }
-    drop_disallowed_retries(tx, job).await?;
-    Ok(true)
-}
-
-/// Drops the pending retries `job`'s policy no longer allows (its `max_attempts` was lowered):
-/// else they would count toward `max_instances`.
-async fn drop_disallowed_retries(
-    tx: &mut sqlx::SqliteConnection,
-    job: &NewJob,
-) -> Result<(), StoreError> {
-    let attempts = i64::from(job.retry.max_attempts);
-    sqlx::query!(
-        "UPDATE job_runs SET retry_at = NULL, retry_delay_ms = NULL
-         WHERE job_id = ? AND retry_at IS NOT NULL AND attempt >= ?",
-        job.id,
-        attempts
-    )
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
 }
 
 /// Reads one job on a given connection (inside a transaction, for the scheduler's claims).

@@ -29,6 +29,7 @@ mod rows;
 mod runs;
 mod seed;
 mod tx;
+mod write;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

@@ -131,7 +131,7 @@ impl SqliteStore {
             tx.rollback().await?;
             return Ok(None);
         }
-        super::jobs::write_row(&mut tx, job, next_run_at, now, true).await?;
+        super::write::write_row(&mut tx, job, next_run_at, now, true).await?;
         let detail = format!("{{\"restored_from\":{from}}}");
         super::audit::write_audit(
             &mut tx,

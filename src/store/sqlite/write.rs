@@ -1,0 +1,239 @@
+//! SQLite: writing job definitions: the `jobs` rows, their audit rows and their revisions, for
+//! one job (create, replace, restore) or a thousand (`POST /jobs:bulk`). Each step is one
+//! statement for the whole batch, reading its rows as JSON objects through `jsonb_each`, so a
+//! bulk request costs the same handful of statements as a single create rather than a handful
+//! per job: every statement is a hand-off to the driver's thread, which dominated bulk writes.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::claims::json_text;
+use super::rows::json_column;
+use super::ts;
+use crate::model::{AuditAction, NewJob, RevisionChange, revision_definition};
+use crate::store::StoreError;
+use crate::store::columns::{TriggerColumns, exclusive_columns};
+
+/// One `jobs` row as the upsert reads it, with the job's retry limit for
+/// [`drop_disallowed_retries`].
+#[derive(Serialize)]
+struct JobColumns<'a> {
+    id: &'a str,
+    name: Option<&'a str>,
+    trigger_type: String,
+    cron_expr: Option<String>,
+    timezone: String,
+    interval_seconds: Option<i64>,
+    start_at: Option<String>,
+    end_at: Option<String>,
+    run_at: Option<String>,
+    action: String,
+    next_run_at: Option<String>,
+    paused: bool,
+    misfire_grace_seconds: u32,
+    coalesce_missed: bool,
+    max_instances: u32,
+    jitter_seconds: u32,
+    expect: Option<String>,
+    history: Option<String>,
+    retry: Option<String>,
+    catch_up: &'static str,
+    dst_gap: Option<String>,
+    dst_fold: Option<String>,
+    exclusive_group: Option<&'a str>,
+    exclusive_policy: Option<&'static str>,
+    max_attempts: u32,
+}
+
+impl<'a> JobColumns<'a> {
+    fn of(job: &'a NewJob, next_run_at: Option<DateTime<Utc>>) -> Result<Self, StoreError> {
+        let c = TriggerColumns::of(&job.trigger);
+        let (exclusive_group, exclusive_policy) = exclusive_columns(job.exclusive.as_ref());
+        Ok(JobColumns {
+            id: &job.id,
+            name: job.name.as_deref(),
+            trigger_type: c.trigger_type,
+            cron_expr: c.cron_expr,
+            timezone: c.timezone,
+            interval_seconds: c.interval_seconds,
+            start_at: c.start_at.map(ts),
+            end_at: c.end_at.map(ts),
+            run_at: c.run_at.map(ts),
+            action: serde_json::to_string(&job.action)
+                .map_err(|e| StoreError::corrupt("jobs", &job.id, e.to_string()))?,
+            next_run_at: next_run_at.map(ts),
+            paused: job.paused,
+            misfire_grace_seconds: job.settings.misfire_grace_seconds,
+            coalesce_missed: job.settings.coalesce,
+            max_instances: job.settings.max_instances,
+            jitter_seconds: job.settings.jitter_seconds,
+            expect: json_column(&job.id, job.expect.as_ref())?,
+            history: json_column(&job.id, job.history)?,
+            retry: json_column(&job.id, job.retry.some())?,
+            catch_up: job.settings.catch_up.as_str(),
+            dst_gap: c.dst_gap,
+            dst_fold: c.dst_fold,
+            exclusive_group,
+            exclusive_policy,
+            max_attempts: job.retry.max_attempts,
+        })
+    }
+}
+
+/// Writes the rows of `jobs` (each with its next run) in one statement: inserts them, and
+/// with `replace` replaces the jobs whose ids exist (each keeps its `created_at`; a replace
+/// ends a pause and a skip request). Without `replace` an existing id is left alone. Then
+/// drops the pending retries the new policies no longer allow. Returns how many rows were
+/// written.
+pub(super) async fn write_rows(
+    tx: &mut sqlx::SqliteConnection,
+    jobs: &[(&NewJob, Option<DateTime<Utc>>)],
+    now: DateTime<Utc>,
+    replace: bool,
+) -> Result<u64, StoreError> {
+    let rows = jobs
+        .iter()
+        .map(|(job, next)| JobColumns::of(job, *next))
+        .collect::<Result<Vec<_>, _>>()?;
+    let rows = json_text(&rows)?;
+    let now = ts(now);
+    // `DO UPDATE … WHERE ?3`: when false, a conflicting row is left alone (no row changed).
+    let done = sqlx::query!(
+        "INSERT INTO jobs (id, name, trigger_type, cron_expr, timezone, interval_seconds, start_at,
+            end_at, run_at, action, next_run_at, paused, misfire_grace_seconds, coalesce_missed,
+            max_instances, jitter_seconds, created_at, updated_at, expect, history, retry, catch_up,
+            dst_gap, dst_fold, exclusive_group, exclusive_policy)
+         SELECT j.value ->> 'id', j.value ->> 'name', j.value ->> 'trigger_type',
+            j.value ->> 'cron_expr', j.value ->> 'timezone', j.value ->> 'interval_seconds',
+            j.value ->> 'start_at', j.value ->> 'end_at', j.value ->> 'run_at',
+            j.value ->> 'action', j.value ->> 'next_run_at', j.value ->> 'paused',
+            j.value ->> 'misfire_grace_seconds', j.value ->> 'coalesce_missed',
+            j.value ->> 'max_instances', j.value ->> 'jitter_seconds', ?2, ?2,
+            j.value ->> 'expect', j.value ->> 'history', j.value ->> 'retry',
+            j.value ->> 'catch_up', j.value ->> 'dst_gap', j.value ->> 'dst_fold',
+            j.value ->> 'exclusive_group', j.value ->> 'exclusive_policy'
+         FROM jsonb_each(?1) AS j WHERE true
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name,
+            trigger_type = excluded.trigger_type, cron_expr = excluded.cron_expr,
+            timezone = excluded.timezone, interval_seconds = excluded.interval_seconds,
+            start_at = excluded.start_at, end_at = excluded.end_at, run_at = excluded.run_at,
+            action = excluded.action, next_run_at = excluded.next_run_at,
+            paused = excluded.paused, misfire_grace_seconds = excluded.misfire_grace_seconds,
+            coalesce_missed = excluded.coalesce_missed, max_instances = excluded.max_instances,
+            jitter_seconds = excluded.jitter_seconds, updated_at = excluded.updated_at,
+            paused_by = NULL, paused_at = NULL, pause_reason = NULL, paused_until = NULL,
+            skip_count = 0, skip_reason = NULL, expect = excluded.expect,
+            history = excluded.history, retry = excluded.retry, catch_up = excluded.catch_up,
+            dst_gap = excluded.dst_gap, dst_fold = excluded.dst_fold,
+            exclusive_group = excluded.exclusive_group, exclusive_policy = excluded.exclusive_policy
+         WHERE ?3",
+        rows,
+        now,
+        replace
+    )
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() > 0 {
+        // A lowered `max_attempts` is how an operator stops retrying: the pending retries
+        // beyond it go.
+        sqlx::query!(
+            "UPDATE job_runs SET retry_at = NULL, retry_delay_ms = NULL
+             FROM jsonb_each(?) AS j
+             WHERE job_runs.job_id = j.value ->> 'id' AND job_runs.retry_at IS NOT NULL
+               AND job_runs.attempt >= j.value ->> 'max_attempts'",
+            rows
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(done.rows_affected())
+}
+
+/// [`write_rows`] for one job: whether its row was written (false: its id exists and
+/// `replace` is off).
+pub(super) async fn write_row(
+    tx: &mut sqlx::SqliteConnection,
+    job: &NewJob,
+    next_run_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    replace: bool,
+) -> Result<bool, StoreError> {
+    Ok(write_rows(tx, &[(job, next_run_at)], now, replace).await? > 0)
+}
+
+/// The ids among `ids` that have a row.
+pub(super) async fn existing(
+    tx: &mut sqlx::SqliteConnection,
+    ids: &[&str],
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    let ids = json_text(ids)?;
+    let found = sqlx::query_scalar!(
+        r#"SELECT json_group_array(id) AS "ids!: String" FROM jobs
+           WHERE id IN (SELECT value FROM json_each(?))"#,
+        ids
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    serde_json::from_str(&found)
+        .map_err(|e| StoreError::corrupt("jobs", "existing ids", e.to_string()))
+}
+
+/// One change to record: its audit row and its revision.
+#[derive(Serialize)]
+struct Change<'a> {
+    id: &'a str,
+    action: &'static str,
+    change: &'static str,
+    definition: String,
+}
+
+/// Records, for each job of `jobs` with whether it was created, its audit row (`create` or
+/// `replace`) and its revision, by `key_name` at `now`: two statements for the batch.
+pub(super) async fn record_changes(
+    tx: &mut sqlx::SqliteConnection,
+    jobs: &[(&NewJob, bool)],
+    now: DateTime<Utc>,
+    key_name: &str,
+) -> Result<(), StoreError> {
+    let changes: Vec<Change> = jobs
+        .iter()
+        .map(|(job, created)| Change {
+            id: &job.id,
+            action: if *created {
+                AuditAction::Create
+            } else {
+                AuditAction::Replace
+            }
+            .as_str(),
+            change: RevisionChange::of_upsert(*created).as_str(),
+            definition: revision_definition(job).to_string(),
+        })
+        .collect();
+    let changes = json_text(&changes)?;
+    let now = ts(now);
+    sqlx::query!(
+        "INSERT INTO audit_log (at, key_name, action, job_id)
+         SELECT ?2, ?3, c.value ->> 'action', c.value ->> 'id' FROM jsonb_each(?1) AS c",
+        changes,
+        now,
+        key_name
+    )
+    .execute(&mut *tx)
+    .await?;
+    // Ids are distinct within a batch (the API refuses a repeated one), so each revision
+    // number is its job's last plus one.
+    sqlx::query!(
+        "INSERT INTO job_revisions (job_id, revision, definition, changed_by, changed_at, change)
+         SELECT c.value ->> 'id',
+                (SELECT ifnull(max(revision), 0) + 1 FROM job_revisions
+                 WHERE job_id = c.value ->> 'id'),
+                c.value ->> 'definition', ?3, ?2, c.value ->> 'change'
+         FROM jsonb_each(?1) AS c",
+        changes,
+        now,
+        key_name
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
