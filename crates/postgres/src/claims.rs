@@ -383,12 +383,7 @@ impl<'a> Decisions<'a> {
         let mut d = Decisions::default();
         for job in jobs {
             let count = running.get(&job.id).copied().unwrap_or(0);
-            let group = job.exclusive.as_ref().map(|e| e.group.as_str());
-            let busy = Busy {
-                elsewhere: u32::try_from(count).unwrap_or(u32::MAX),
-                holder: group.and_then(|g| groups.holder(g)),
-            };
-            let plan = plan(job, busy);
+            let plan = plan(job, Busy::of(job, count, groups));
             groups.after_plan(&job.id, job.exclusive.as_ref(), &plan);
             for (span, status, reason) in closed_rows(&plan) {
                 d.push(&job.id, span, status, now, Some(reason));

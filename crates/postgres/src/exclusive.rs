@@ -60,16 +60,10 @@ pub(crate) async fn find_holders(
     groups: &mut Groups,
     locking: Locking,
 ) -> Result<(), StoreError> {
-    let mut wanted: Vec<String> = jobs
-        .iter()
-        .filter_map(|j| j.exclusive.as_ref().map(|e| e.group.clone()))
-        .filter(|g| !groups.knows(g))
-        .collect();
+    let mut wanted = groups.unknown(jobs);
     if wanted.is_empty() {
         return Ok(());
     }
-    wanted.sort_unstable();
-    wanted.dedup();
     match locking {
         Locking::Wait => {
             sqlx::query!(
@@ -108,17 +102,7 @@ pub(crate) async fn find_holders(
     )
     .fetch_all(&mut *tx)
     .await?;
-    for h in held {
-        groups.found(
-            &h.group,
-            Some(Holder::Run {
-                job_id: h.job_id,
-                retrying: h.retrying,
-            }),
-        );
-    }
-    for name in &wanted {
-        groups.found(name, None);
-    }
+    let held = held.into_iter().map(|h| (h.group, h.job_id, h.retrying));
+    groups.record(&wanted, held);
     Ok(())
 }

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::claims::json_text;
 use super::rows::decode;
-use crate::model::{Groups, Holder, Job};
+use crate::model::{Groups, Job};
 use crate::store::StoreError;
 
 /// One run holding a group, read by name.
@@ -26,16 +26,10 @@ pub(super) async fn find_holders(
     jobs: &[&Job],
     groups: &mut Groups,
 ) -> Result<(), StoreError> {
-    let mut wanted: Vec<&str> = jobs
-        .iter()
-        .filter_map(|j| j.exclusive.as_ref().map(|e| e.group.as_str()))
-        .filter(|g| !groups.knows(g))
-        .collect();
+    let wanted = groups.unknown(jobs);
     if wanted.is_empty() {
         return Ok(());
     }
-    wanted.sort_unstable();
-    wanted.dedup();
     let names = json_text(&wanted)?;
     let held = sqlx::query_scalar!(
         r#"SELECT json_group_array(json_object('group', g.exclusive_group, 'job_id', h.job_id,
@@ -53,17 +47,7 @@ pub(super) async fn find_holders(
     .fetch_one(&mut *tx)
     .await?;
     let held: Vec<Held> = decode("job_runs", "exclusive group holders", &held)?;
-    for h in held {
-        groups.found(
-            &h.group,
-            Some(Holder::Run {
-                job_id: h.job_id,
-                retrying: h.retrying,
-            }),
-        );
-    }
-    for name in wanted {
-        groups.found(name, None);
-    }
+    let held = held.into_iter().map(|h| (h.group, h.job_id, h.retrying));
+    groups.record(&wanted, held);
     Ok(())
 }

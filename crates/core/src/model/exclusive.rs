@@ -138,6 +138,34 @@ impl Groups {
         }
     }
 
+    /// The groups of `jobs` not looked up yet, sorted and once each (the order a claim takes
+    /// their locks in).
+    pub fn unknown(&self, jobs: &[&super::Job]) -> Vec<String> {
+        let mut wanted: Vec<String> = jobs
+            .iter()
+            .filter_map(|j| j.exclusive.as_ref().map(|e| e.group.clone()))
+            .filter(|g| !self.knows(g))
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        wanted
+    }
+
+    /// Notes a lookup of `wanted`: the stored runs holding them, as (group, job, retrying),
+    /// and the groups none holds as free.
+    pub fn record(
+        &mut self,
+        wanted: &[String],
+        held: impl IntoIterator<Item = (String, String, bool)>,
+    ) {
+        for (group, job_id, retrying) in held {
+            self.found(&group, Some(Holder::Run { job_id, retrying }));
+        }
+        for name in wanted {
+            self.found(name, None);
+        }
+    }
+
     /// Whether `group` was looked up.
     pub fn knows(&self, group: &str) -> bool {
         self.known.contains(group)

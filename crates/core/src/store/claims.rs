@@ -64,6 +64,18 @@ impl ClaimReport {
     }
 }
 
+impl<'a> Busy<'a> {
+    /// What `job` must respect: `elsewhere` of its runs counted by the store, and the holder
+    /// of its group in `groups`.
+    pub fn of(job: &crate::model::Job, elsewhere: i64, groups: &'a crate::model::Groups) -> Self {
+        let group = job.exclusive.as_ref().map(|e| e.group.as_str());
+        Busy {
+            elsewhere: u32::try_from(elsewhere).unwrap_or(u32::MAX),
+            holder: group.and_then(|g| groups.holder(g)),
+        }
+    }
+}
+
 /// The outcome of one run, as written by `Store::record_outcomes`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunRecord {
