@@ -20,6 +20,7 @@ crate::both_engines!(
     a_held_group_skips_naming_the_holder_and_refuses_a_manual_run,
     a_waiting_job_runs_once_the_group_is_free,
     three_processes_hammering_one_group_never_overlap,
+    a_killed_holder_frees_its_group_for_the_waiting_job,
     bad_exclusive_input_is_refused_naming_the_field,
 );
 
@@ -296,6 +297,66 @@ async fn three_processes_hammering_one_group_never_overlap(engine: Engine) {
     let owners = all_owners(&last, &ids).await;
     assert!(owners >= 2, "runs from {owners} process(es)");
     drop(last);
+}
+
+/// A process killed with SIGKILL while its run holds a group leaves that run `running`, so
+/// the group stays held until a live process recovers the run (`interrupted`, found by its
+/// heartbeat); only then does the job waiting for the group run, at its own instant.
+async fn a_killed_holder_frees_its_group_for_the_waiting_job(engine: Engine) {
+    let stub = Stub::start().await;
+    let (db, _guard) = fresh(engine).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let mut doomed = serve(engine, &db, dir.path()).await;
+    let survivor = serve(engine, &db, dir.path()).await;
+    doomed
+        .create_job(&in_group(
+            "holder",
+            every(3600),
+            "g",
+            "skip",
+            &stub,
+            600_000,
+        ))
+        .await;
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/v1alpha1/jobs/holder/run", doomed.base()))
+        .header("X-API-Key", KEY)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status().as_u16(), 202);
+    wait_for("the holder's call", Duration::from_secs(10), || async {
+        (!stub.keys("sleep").is_empty()).then_some(())
+    })
+    .await;
+    let due = crate::helpers::clock::trunc_ms(Utc::now() + chrono::Duration::milliseconds(500));
+    let date = json!({"type": "date", "run_at": crate::helpers::clock::ts(due)});
+    let mut waiter = in_group("waiter", date, "g", "wait", &stub, 10);
+    waiter["misfire_grace_seconds"] = json!(300);
+    survivor.create_job(&waiter).await;
+    // Past its instant, the waiter waits: nothing to await but time (an absence).
+    let past_due = due + chrono::Duration::milliseconds(1500) - Utc::now();
+    tokio::time::sleep(past_due.to_std().unwrap_or_default()).await;
+    let page = get(&survivor, "/jobs/waiter/runs?limit=10").await;
+    assert_eq!(page["data"]["runs"], json!([]), "ran beside the holder");
+    doomed.kill_hard().await;
+    let done = wait_for("the waiter's run", Duration::from_secs(30), || async {
+        let page = get(&survivor, "/jobs/waiter/runs?limit=10").await;
+        let runs = page["data"]["runs"].as_array().expect("runs").clone();
+        assert!(runs.iter().all(|r| r["status"] != "skipped"), "{runs:?}");
+        runs.into_iter().find(|r| r["status"] == "succeeded")
+    })
+    .await;
+    let page = get(&survivor, "/jobs/holder/runs?limit=10").await;
+    let held = &page["data"]["runs"][0];
+    assert_eq!(held["status"], "interrupted", "{page}");
+    assert_eq!(at(&done, "scheduled_at"), due, "{done}");
+    assert!(
+        at(&done, "started_at") >= at(held, "finished_at"),
+        "the waiter started before the holder's run was closed: {done} {held}"
+    );
+    assert_eq!(stub.duplicate_keys(), Vec::<String>::new());
 }
 
 /// How many processes started runs of `ids` (the owners in the audit trail of runs).

@@ -16,7 +16,9 @@ use schedlite_core::model::{
     AuditAction, CatchUpSpan, ClaimPlan, CounterChange, FinishedRun, Groups, Job, RunKind,
     RunStatus, Span, fold_outcomes,
 };
-use schedlite_core::store::claims::{closed_reason, closed_rows, reasoned_skips};
+use schedlite_core::store::claims::{
+    closed_reason, closed_rows, manual_run_allowed, reasoned_skips,
+};
 use schedlite_core::store::{Busy, ClaimReport, ClaimedRun, RunRecord, StoreError};
 use sqlx::PgConnection;
 
@@ -106,16 +108,12 @@ impl PgStore {
             tx.rollback().await?;
             return Ok(None);
         };
-        if let Some(ex) = &job.exclusive {
+        if job.exclusive.is_some() {
             let mut groups = Groups::default();
             find_holders(&mut tx, &[&job], &mut groups, Locking::Wait).await?;
-            if let Some(holder) = groups.holder(&ex.group) {
-                let reason = holder.busy_reason(&ex.group);
+            if let Err(refused) = manual_run_allowed(&job, &groups) {
                 tx.rollback().await?;
-                return Err(StoreError::GroupBusy {
-                    job_id: job.id,
-                    reason,
-                });
+                return Err(refused);
             }
         }
         let one_ms = chrono::Duration::milliseconds(1);

@@ -15,7 +15,9 @@ use super::rows::{decode, shaped};
 use super::{SqliteStore, ts};
 use crate::model::{AuditAction, CatchUpSpan, ClaimPlan, Groups, Job, RunKind, RunStatus, Span};
 use crate::store::{Busy, ClaimReport, ClaimedRun, StoreError};
-use schedlite_core::store::claims::{closed_reason, closed_rows, reasoned_skips};
+use schedlite_core::store::claims::{
+    closed_reason, closed_rows, manual_run_allowed, reasoned_skips,
+};
 
 /// How many times a manual run moves its instant on by 1 ms when the instant is taken (by a
 /// trigger occurrence or an earlier manual run in the same millisecond) before giving up.
@@ -103,16 +105,12 @@ impl SqliteStore {
             tx.rollback().await?;
             return Ok(None);
         };
-        if let Some(ex) = &job.exclusive {
+        if job.exclusive.is_some() {
             let mut groups = Groups::default();
             super::exclusive::find_holders(&mut tx, &[&job], &mut groups).await?;
-            if let Some(holder) = groups.holder(&ex.group) {
-                let reason = holder.busy_reason(&ex.group);
+            if let Err(refused) = manual_run_allowed(&job, &groups) {
                 tx.rollback().await?;
-                return Err(StoreError::GroupBusy {
-                    job_id: job.id,
-                    reason,
-                });
+                return Err(refused);
             }
         }
         let delay = job.retry.draw_delay_ms(1);

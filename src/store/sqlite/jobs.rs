@@ -6,7 +6,7 @@ use serde_json::value::RawValue;
 use super::rows::{JobRow, RunRow, decode, shaped};
 use super::write::write_row;
 use super::{SqliteStore, parse_ts, ts};
-use crate::model::{AuditAction, BrokenJob, Job, JobEntry, NewJob, RevisionChange, Run};
+use crate::model::{AuditAction, BrokenJob, Job, JobEntry, NewJob, Run};
 use crate::schedule::TriggerKind;
 use crate::store::{Gauges, JobCursor, JobFilter, JobOrder, JobPage, StoreError};
 
@@ -82,10 +82,7 @@ impl SqliteStore {
             tx.rollback().await?;
             return Err(StoreError::JobExists(job.id.clone()));
         }
-        super::audit::write_audit(&mut tx, now, key_name, AuditAction::Create, &job.id, None)
-            .await?;
-        let change = RevisionChange::Create;
-        super::revisions::write_revision(&mut tx, job, now, key_name, change, None).await?;
+        super::write::record_changes(&mut tx, &[(job, true)], now, key_name).await?;
         tx.commit().await?;
         self.get_job(&job.id)
             .await?
@@ -102,19 +99,9 @@ impl SqliteStore {
         key_name: &str,
     ) -> Result<(Job, bool), StoreError> {
         let mut tx = self.begin_write().await?;
-        let created_at = sqlx::query_scalar!("SELECT created_at FROM jobs WHERE id = ?", job.id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let created = created_at.is_none();
-        write_row(&mut tx, job, next_run_at, now, true).await?;
-        let action = if created {
-            AuditAction::Create
-        } else {
-            AuditAction::Replace
-        };
-        super::audit::write_audit(&mut tx, now, key_name, action, &job.id, None).await?;
-        let change = RevisionChange::of_upsert(created);
-        super::revisions::write_revision(&mut tx, job, now, key_name, change, None).await?;
+        let created =
+            super::write::upsert_rows(&mut tx, &[(job, next_run_at)], now, key_name).await?;
+        let created = created.first().copied().unwrap_or(false);
         tx.commit().await?;
         let stored = self
             .get_job(&job.id)

@@ -161,8 +161,28 @@ pub(super) async fn write_row(
     Ok(write_rows(tx, &[(job, next_run_at)], now, replace).await? > 0)
 }
 
+/// Creates or replaces `jobs` (each with its next run) with their audit rows and revisions, in
+/// the caller's transaction: five statements whatever the batch's size. Returns, in order,
+/// whether each job was created (false: replaced).
+pub(super) async fn upsert_rows(
+    tx: &mut sqlx::SqliteConnection,
+    jobs: &[(&NewJob, Option<DateTime<Utc>>)],
+    now: DateTime<Utc>,
+    key_name: &str,
+) -> Result<Vec<bool>, StoreError> {
+    let ids: Vec<&str> = jobs.iter().map(|(job, _)| job.id.as_str()).collect();
+    let existed = existing(tx, &ids).await?;
+    write_rows(tx, jobs, now, true).await?;
+    let changes: Vec<(&NewJob, bool)> = jobs
+        .iter()
+        .map(|(job, _)| (*job, !existed.contains(&job.id)))
+        .collect();
+    record_changes(tx, &changes, now, key_name).await?;
+    Ok(changes.into_iter().map(|(_, created)| created).collect())
+}
+
 /// The ids among `ids` that have a row.
-pub(super) async fn existing(
+async fn existing(
     tx: &mut sqlx::SqliteConnection,
     ids: &[&str],
 ) -> Result<std::collections::HashSet<String>, StoreError> {

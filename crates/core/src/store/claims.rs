@@ -76,6 +76,25 @@ impl<'a> Busy<'a> {
     }
 }
 
+/// Whether a manual run of `job` may start now, given its group's holders as looked up in
+/// `groups`: a manual run never waits, so a held group refuses it
+/// ([`super::StoreError::GroupBusy`], the API's 409).
+pub fn manual_run_allowed(
+    job: &crate::model::Job,
+    groups: &crate::model::Groups,
+) -> Result<(), super::StoreError> {
+    let Some(group) = job.exclusive.as_ref().map(|e| e.group.as_str()) else {
+        return Ok(());
+    };
+    match groups.holder(group) {
+        None => Ok(()),
+        Some(holder) => Err(super::StoreError::GroupBusy {
+            job_id: job.id.clone(),
+            reason: holder.busy_reason(group),
+        }),
+    }
+}
+
 /// The outcome of one run, as written by `Store::record_outcomes`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunRecord {
