@@ -128,6 +128,7 @@ pub(crate) async fn big_template(ctx: &mut Ctx) -> Result<PathBuf> {
     let first = Utc::now() + chrono::Duration::days(1);
     insert_interval_jobs(&path, "s", big, 86_400, first, 86_400_000.0 / big as f64).await?;
     insert_date_jobs(&path, "b", ctx.sizes.scale_burst, PLACEHOLDER).await?;
+    let (finished, left) = seed_realistic_history(&path, &pool, "s", big).await?;
     close_pool(pool).await?;
     let size = std::fs::metadata(&path)?.len() as f64 / 1_048_576.0;
     eprintln!(
@@ -135,7 +136,9 @@ pub(crate) async fn big_template(ctx: &mut Ctx) -> Result<PathBuf> {
         t.elapsed().as_secs_f64()
     );
     ctx.report.note(format!(
-        "the {big}-job file is {size:.0} MiB ({big} interval jobs plus {} date jobs)",
+        "the {big}-job file is {size:.0} MiB: {big} interval jobs with {finished} finished runs \
+         ({RUNS_PER_JOB} each), {left} runs left `running` by a dead process (recovered by each \
+         server at start), and {} date jobs for the burst",
         ctx.sizes.scale_burst
     ));
     Ok(path)

@@ -37,6 +37,7 @@ mod bulk;
 mod catch_up;
 mod cli;
 mod clock_steps;
+mod concurrent_writes;
 mod contention;
 mod copy;
 mod dst;

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::SqliteStore;
-use super::write::upsert_rows;
+use super::write::{JobWrite, upsert_rows};
 use crate::model::NewJob;
 use crate::store::StoreError;
 
@@ -18,9 +18,16 @@ impl SqliteStore {
         key_name: &str,
     ) -> Result<Vec<bool>, StoreError> {
         let mut tx = self.begin_write().await?;
-        let rows: Vec<(&NewJob, Option<DateTime<Utc>>)> =
-            jobs.iter().map(|(job, next)| (job, *next)).collect();
-        let created = upsert_rows(&mut tx, &rows, now, key_name).await?;
+        let rows: Vec<JobWrite> = jobs
+            .iter()
+            .map(|(job, next_run_at)| JobWrite {
+                job,
+                next_run_at: *next_run_at,
+                at: now,
+                key_name,
+            })
+            .collect();
+        let created = upsert_rows(&mut tx, &rows).await?;
         tx.commit().await?;
         Ok(created)
     }

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 
+use super::group::WriteKind;
 use super::rows::{JobRow, RunRow, decode, shaped};
-use super::write::write_row;
 use super::{SqliteStore, parse_ts, ts};
 use crate::model::{AuditAction, BrokenJob, Job, JobEntry, NewJob, Run};
 use crate::schedule::TriggerKind;
@@ -75,15 +75,8 @@ impl SqliteStore {
         now: DateTime<Utc>,
         key_name: &str,
     ) -> Result<Job, StoreError> {
-        let mut tx = self.begin_write().await?;
-        // An existing id writes nothing: an expected refusal (409) that hands the connection
-        // back rather than closing it.
-        if !write_row(&mut tx, job, next_run_at, now, false).await? {
-            tx.rollback().await?;
-            return Err(StoreError::JobExists(job.id.clone()));
-        }
-        super::write::record_changes(&mut tx, &[(job, true)], now, key_name).await?;
-        tx.commit().await?;
+        self.write_job(WriteKind::Create, job, next_run_at, now, key_name)
+            .await?;
         self.get_job(&job.id)
             .await?
             .ok_or_else(|| StoreError::corrupt("jobs", &job.id, "vanished right after insert"))
@@ -98,11 +91,9 @@ impl SqliteStore {
         now: DateTime<Utc>,
         key_name: &str,
     ) -> Result<(Job, bool), StoreError> {
-        let mut tx = self.begin_write().await?;
-        let created =
-            super::write::upsert_rows(&mut tx, &[(job, next_run_at)], now, key_name).await?;
-        let created = created.first().copied().unwrap_or(false);
-        tx.commit().await?;
+        let created = self
+            .write_job(WriteKind::Put, job, next_run_at, now, key_name)
+            .await?;
         let stored = self
             .get_job(&job.id)
             .await?

@@ -16,6 +16,7 @@ mod conditions;
 mod copy;
 mod error;
 mod exclusive;
+mod group;
 mod health;
 mod instances;
 mod jobs;
@@ -75,6 +76,8 @@ pub struct SqliteStore {
     /// The `max_page_count` cap every connection runs with, if any:
     /// [`SqliteStore::condition_persists`] compares the file's size with it.
     max_pages: Option<u32>,
+    /// The API's single job writes waiting to share a transaction (`group.rs`).
+    group: std::sync::Arc<group::GroupCommit>,
 }
 
 impl SqliteStore {
@@ -152,6 +155,7 @@ impl SqliteStore {
             path: path.to_path_buf(),
             identity: file_identity(path),
             max_pages: limits.max_pages,
+            group: std::sync::Arc::default(),
         };
         // Reading the schema forces SQLite to read the header: a file that is not a database
         // fails here rather than on the first request.

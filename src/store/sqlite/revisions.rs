@@ -131,7 +131,13 @@ impl SqliteStore {
             tx.rollback().await?;
             return Ok(None);
         }
-        super::write::write_row(&mut tx, job, next_run_at, now, true).await?;
+        let write = super::write::JobWrite {
+            job,
+            next_run_at,
+            at: now,
+            key_name,
+        };
+        super::write::write_rows(&mut tx, &[write], true).await?;
         let detail = format!("{{\"restored_from\":{from}}}");
         super::audit::write_audit(
             &mut tx,

@@ -43,10 +43,24 @@ struct JobColumns<'a> {
     exclusive_group: Option<&'a str>,
     exclusive_policy: Option<&'static str>,
     max_attempts: u32,
+    /// The row's `created_at` (when created) and `updated_at`.
+    at: String,
+}
+
+/// One job definition to write: the job, its next run, and when and by whom it was changed.
+/// Each carries its own instant and key, so one transaction can hold the writes of several
+/// requests (`group.rs`).
+#[derive(Clone, Copy)]
+pub(super) struct JobWrite<'a> {
+    pub(super) job: &'a NewJob,
+    pub(super) next_run_at: Option<DateTime<Utc>>,
+    pub(super) at: DateTime<Utc>,
+    pub(super) key_name: &'a str,
 }
 
 impl<'a> JobColumns<'a> {
-    fn of(job: &'a NewJob, next_run_at: Option<DateTime<Utc>>) -> Result<Self, StoreError> {
+    fn of(w: &JobWrite<'a>) -> Result<Self, StoreError> {
+        let (job, next_run_at) = (w.job, w.next_run_at);
         let c = TriggerColumns::of(&job.trigger);
         let (exclusive_group, exclusive_policy) = exclusive_columns(job.exclusive.as_ref());
         Ok(JobColumns {
@@ -76,6 +90,7 @@ impl<'a> JobColumns<'a> {
             exclusive_group,
             exclusive_policy,
             max_attempts: job.retry.max_attempts,
+            at: ts(w.at),
         })
     }
 }
@@ -87,17 +102,15 @@ impl<'a> JobColumns<'a> {
 /// written.
 pub(super) async fn write_rows(
     tx: &mut sqlx::SqliteConnection,
-    jobs: &[(&NewJob, Option<DateTime<Utc>>)],
-    now: DateTime<Utc>,
+    jobs: &[JobWrite<'_>],
     replace: bool,
 ) -> Result<u64, StoreError> {
     let rows = jobs
         .iter()
-        .map(|(job, next)| JobColumns::of(job, *next))
+        .map(JobColumns::of)
         .collect::<Result<Vec<_>, _>>()?;
     let rows = json_text(&rows)?;
-    let now = ts(now);
-    // `DO UPDATE … WHERE ?3`: when false, a conflicting row is left alone (no row changed).
+    // `DO UPDATE … WHERE ?2`: when false, a conflicting row is left alone (no row changed).
     let done = sqlx::query!(
         "INSERT INTO jobs (id, name, trigger_type, cron_expr, timezone, interval_seconds, start_at,
             end_at, run_at, action, next_run_at, paused, misfire_grace_seconds, coalesce_missed,
@@ -108,7 +121,8 @@ pub(super) async fn write_rows(
             j.value ->> 'start_at', j.value ->> 'end_at', j.value ->> 'run_at',
             j.value ->> 'action', j.value ->> 'next_run_at', j.value ->> 'paused',
             j.value ->> 'misfire_grace_seconds', j.value ->> 'coalesce_missed',
-            j.value ->> 'max_instances', j.value ->> 'jitter_seconds', ?2, ?2,
+            j.value ->> 'max_instances', j.value ->> 'jitter_seconds', j.value ->> 'at',
+            j.value ->> 'at',
             j.value ->> 'expect', j.value ->> 'history', j.value ->> 'retry',
             j.value ->> 'catch_up', j.value ->> 'dst_gap', j.value ->> 'dst_fold',
             j.value ->> 'exclusive_group', j.value ->> 'exclusive_policy'
@@ -126,9 +140,8 @@ pub(super) async fn write_rows(
             history = excluded.history, retry = excluded.retry, catch_up = excluded.catch_up,
             dst_gap = excluded.dst_gap, dst_fold = excluded.dst_fold,
             exclusive_group = excluded.exclusive_group, exclusive_policy = excluded.exclusive_policy
-         WHERE ?3",
+         WHERE ?2",
         rows,
-        now,
         replace
     )
     .execute(&mut *tx)
@@ -149,40 +162,26 @@ pub(super) async fn write_rows(
     Ok(done.rows_affected())
 }
 
-/// [`write_rows`] for one job: whether its row was written (false: its id exists and
-/// `replace` is off).
-pub(super) async fn write_row(
-    tx: &mut sqlx::SqliteConnection,
-    job: &NewJob,
-    next_run_at: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-    replace: bool,
-) -> Result<bool, StoreError> {
-    Ok(write_rows(tx, &[(job, next_run_at)], now, replace).await? > 0)
-}
-
-/// Creates or replaces `jobs` (each with its next run) with their audit rows and revisions, in
-/// the caller's transaction: five statements whatever the batch's size. Returns, in order,
-/// whether each job was created (false: replaced).
+/// Creates or replaces `jobs` (distinct ids) with their audit rows and revisions, in the
+/// caller's transaction: five statements whatever the batch's size. Returns, in order, whether
+/// each job was created (false: replaced).
 pub(super) async fn upsert_rows(
     tx: &mut sqlx::SqliteConnection,
-    jobs: &[(&NewJob, Option<DateTime<Utc>>)],
-    now: DateTime<Utc>,
-    key_name: &str,
+    jobs: &[JobWrite<'_>],
 ) -> Result<Vec<bool>, StoreError> {
-    let ids: Vec<&str> = jobs.iter().map(|(job, _)| job.id.as_str()).collect();
+    let ids: Vec<&str> = jobs.iter().map(|w| w.job.id.as_str()).collect();
     let existed = existing(tx, &ids).await?;
-    write_rows(tx, jobs, now, true).await?;
-    let changes: Vec<(&NewJob, bool)> = jobs
+    write_rows(tx, jobs, true).await?;
+    let changes: Vec<(JobWrite, bool)> = jobs
         .iter()
-        .map(|(job, _)| (*job, !existed.contains(&job.id)))
+        .map(|w| (*w, !existed.contains(&w.job.id)))
         .collect();
-    record_changes(tx, &changes, now, key_name).await?;
+    record_changes(tx, &changes).await?;
     Ok(changes.into_iter().map(|(_, created)| created).collect())
 }
 
 /// The ids among `ids` that have a row.
-async fn existing(
+pub(super) async fn existing(
     tx: &mut sqlx::SqliteConnection,
     ids: &[&str],
 ) -> Result<std::collections::HashSet<String>, StoreError> {
@@ -205,20 +204,21 @@ struct Change<'a> {
     action: &'static str,
     change: &'static str,
     definition: String,
+    at: String,
+    key_name: &'a str,
 }
 
-/// Records, for each job of `jobs` with whether it was created, its audit row (`create` or
-/// `replace`) and its revision, by `key_name` at `now`: two statements for the batch.
+/// Records, for each write of `jobs` with whether it created its job, its audit row (`create`
+/// or `replace`) and its revision, by the write's key at its instant: two statements for the
+/// batch.
 pub(super) async fn record_changes(
     tx: &mut sqlx::SqliteConnection,
-    jobs: &[(&NewJob, bool)],
-    now: DateTime<Utc>,
-    key_name: &str,
+    jobs: &[(JobWrite<'_>, bool)],
 ) -> Result<(), StoreError> {
     let changes: Vec<Change> = jobs
         .iter()
-        .map(|(job, created)| Change {
-            id: &job.id,
+        .map(|(w, created)| Change {
+            id: &w.job.id,
             action: if *created {
                 AuditAction::Create
             } else {
@@ -226,17 +226,17 @@ pub(super) async fn record_changes(
             }
             .as_str(),
             change: RevisionChange::of_upsert(*created).as_str(),
-            definition: revision_definition(job).to_string(),
+            definition: revision_definition(w.job).to_string(),
+            at: ts(w.at),
+            key_name: w.key_name,
         })
         .collect();
     let changes = json_text(&changes)?;
-    let now = ts(now);
     sqlx::query!(
         "INSERT INTO audit_log (at, key_name, action, job_id)
-         SELECT ?2, ?3, c.value ->> 'action', c.value ->> 'id' FROM jsonb_each(?1) AS c",
-        changes,
-        now,
-        key_name
+         SELECT c.value ->> 'at', c.value ->> 'key_name', c.value ->> 'action', c.value ->> 'id'
+         FROM jsonb_each(?1) AS c",
+        changes
     )
     .execute(&mut *tx)
     .await?;
@@ -247,11 +247,10 @@ pub(super) async fn record_changes(
          SELECT c.value ->> 'id',
                 (SELECT ifnull(max(revision), 0) + 1 FROM job_revisions
                  WHERE job_id = c.value ->> 'id'),
-                c.value ->> 'definition', ?3, ?2, c.value ->> 'change'
+                c.value ->> 'definition', c.value ->> 'key_name', c.value ->> 'at',
+                c.value ->> 'change'
          FROM jsonb_each(?1) AS c",
-        changes,
-        now,
-        key_name
+        changes
     )
     .execute(&mut *tx)
     .await?;

@@ -1,0 +1,197 @@
+//! SQLite: group commit of the API's single job writes (`POST /jobs`, `PUT /jobs/{id}`).
+//!
+//! SQLite runs one writer at a time, and each statement is a hand-off to the driver's thread,
+//! so concurrent creates used to queue one transaction (six statements) each behind the one
+//! API writer connection. Here a write joins a queue, and whoever leads takes everything queued
+//! and writes it in one transaction with the set-based statements of `write.rs`: while one
+//! transaction runs, the writes that arrive meanwhile gather for the next. A lone write costs
+//! what it did; eight concurrent ones share one transaction.
+//!
+//! Each write is still its own: a create whose id exists gets its own `JobExists` and the rest
+//! of the group is written; writes of the same id never share a transaction (the later one
+//! waits for the next), so each sees the one before it; and a group whose transaction fails
+//! is written again one write per transaction, so one write's failure is never another's.
+//! The transaction runs in a task of its own: a caller that goes away (a client gone, a
+//! deadline) must not cancel the others' writes halfway.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::oneshot;
+
+use super::SqliteStore;
+use super::write::{JobWrite, existing, record_changes, write_rows};
+use crate::model::NewJob;
+use crate::store::StoreError;
+
+/// How many writes one transaction takes at most.
+const MAX_GROUP: usize = 256;
+
+/// What a single write asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum WriteKind {
+    /// Create only: an existing id is refused.
+    Create,
+    /// Create or replace.
+    Put,
+}
+
+/// A write waiting in the queue, with where its answer goes: whether it created its job.
+struct Pending {
+    kind: WriteKind,
+    job: NewJob,
+    next_run_at: Option<DateTime<Utc>>,
+    at: DateTime<Utc>,
+    key_name: String,
+    reply: oneshot::Sender<Result<bool, StoreError>>,
+}
+
+impl Pending {
+    fn write(&self) -> JobWrite<'_> {
+        JobWrite {
+            job: &self.job,
+            next_run_at: self.next_run_at,
+            at: self.at,
+            key_name: &self.key_name,
+        }
+    }
+}
+
+/// The queue of writes and the lead: one per store, shared by its clones.
+#[derive(Default)]
+pub(super) struct GroupCommit {
+    queue: std::sync::Mutex<Vec<Pending>>,
+    lead: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for GroupCommit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let queued = self.queue.lock().map_or(0, |q| q.len());
+        f.debug_struct("GroupCommit")
+            .field("queued", &queued)
+            .finish()
+    }
+}
+
+impl SqliteStore {
+    /// Writes `job` (with its next run) as `key_name`'s change at `at`, in a group with the
+    /// writes queued beside it. Returns whether it created the job; a [`WriteKind::Create`] of
+    /// an existing id gives [`StoreError::JobExists`] and writes nothing.
+    pub(super) async fn write_job(
+        &self,
+        kind: WriteKind,
+        job: &NewJob,
+        next_run_at: Option<DateTime<Utc>>,
+        at: DateTime<Utc>,
+        key_name: &str,
+    ) -> Result<bool, StoreError> {
+        self.check_file()?;
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            kind,
+            job: job.clone(),
+            next_run_at,
+            at,
+            key_name: key_name.to_string(),
+            reply,
+        };
+        self.group
+            .queue
+            .lock()
+            .map_err(|_| StoreError::corrupt("jobs", &job.id, "the write queue was poisoned"))?
+            .push(pending);
+        let store = self.clone();
+        tokio::spawn(async move { store.lead_groups().await });
+        answer.await.unwrap_or_else(|_| {
+            Err(StoreError::corrupt(
+                "jobs",
+                &job.id,
+                "the group commit ended without an answer",
+            ))
+        })
+    }
+
+    /// Takes the lead, then writes groups until the queue is empty (another write's leader may
+    /// have emptied it already: then there is nothing to do).
+    async fn lead_groups(&self) {
+        let _lead = self.group.lead.lock().await;
+        loop {
+            let group = self.next_group();
+            if group.is_empty() {
+                return;
+            }
+            self.commit_group(group).await;
+        }
+    }
+
+    /// The queued writes for one transaction, in arrival order: up to [`MAX_GROUP`], stopping
+    /// before an id the group already has.
+    fn next_group(&self) -> Vec<Pending> {
+        let Ok(mut queue) = self.group.queue.lock() else {
+            return Vec::new();
+        };
+        let mut ids = HashSet::new();
+        let end = queue
+            .iter()
+            .position(|p| ids.len() == MAX_GROUP || !ids.insert(p.job.id.clone()))
+            .unwrap_or(queue.len());
+        queue.drain(..end).collect()
+    }
+
+    /// Writes `group` in one transaction and answers each write; when that transaction fails,
+    /// writes each alone so that each gets its own answer.
+    async fn commit_group(&self, group: Vec<Pending>) {
+        if group.len() > 1 {
+            match self.write_group(&group).await {
+                Ok(answers) => {
+                    for (pending, answer) in group.into_iter().zip(answers) {
+                        let _ = pending.reply.send(answer);
+                    }
+                    return;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, writes = group.len(), "group write failed; writing each alone");
+                }
+            }
+        }
+        for pending in group {
+            let answer = match self.write_group(std::slice::from_ref(&pending)).await {
+                Ok(mut answers) => answers.pop().unwrap_or(Ok(false)),
+                Err(e) => Err(e),
+            };
+            let _ = pending.reply.send(answer);
+        }
+    }
+
+    /// One transaction for `group` (distinct ids): the existing ids, then the rows, audit rows
+    /// and revisions of every write but the refused creates. The answers, in order.
+    async fn write_group(
+        &self,
+        group: &[Pending],
+    ) -> Result<Vec<Result<bool, StoreError>>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let ids: Vec<&str> = group.iter().map(|p| p.job.id.as_str()).collect();
+        let existed = existing(&mut tx, &ids).await?;
+        let mut answers = Vec::with_capacity(group.len());
+        let mut writes = Vec::with_capacity(group.len());
+        for pending in group {
+            let exists = existed.contains(&pending.job.id);
+            if exists && pending.kind == WriteKind::Create {
+                answers.push(Err(StoreError::JobExists(pending.job.id.clone())));
+            } else {
+                answers.push(Ok(!exists));
+                writes.push((pending.write(), !exists));
+            }
+        }
+        if writes.is_empty() {
+            // Only refusals: nothing to write, and the connection goes back to the pool.
+            tx.rollback().await?;
+            return Ok(answers);
+        }
+        let rows: Vec<JobWrite> = writes.iter().map(|(w, _)| *w).collect();
+        write_rows(&mut tx, &rows, true).await?;
+        record_changes(&mut tx, &writes).await?;
+        tx.commit().await?;
+        Ok(answers)
+    }
+}
