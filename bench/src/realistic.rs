@@ -79,3 +79,36 @@ pub(crate) async fn left_running(pool: &SqlitePool) -> Result<i64> {
     .fetch_one(pool)
     .await?)
 }
+
+/// Waits (up to `limit`) until `server` has completed its first retention pass, which starts
+/// with the server and walks the whole history: read figures taken meanwhile would measure the
+/// pass too. Returns how long the wait was; `None` for a build that does not count its passes
+/// (before `schedlite_prune_passes_total`, e.g. a `--baseline`), which is not waited for.
+pub(crate) async fn first_prune_pass(
+    http: &reqwest::Client,
+    server: &Server,
+    limit: Duration,
+) -> Result<Option<Duration>> {
+    let started = Instant::now();
+    loop {
+        let text = http
+            .get(server.url("/metrics"))
+            .header("X-API-Key", ADMIN_KEY)
+            .send()
+            .await?
+            .text()
+            .await?;
+        let passes = text
+            .lines()
+            .find_map(|l| l.strip_prefix("schedlite_prune_passes_total "))
+            .and_then(|v| v.trim().parse::<f64>().ok());
+        match passes {
+            Some(n) if n >= 1.0 => return Ok(Some(started.elapsed())),
+            Some(_) if started.elapsed() < limit => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Some(_) => return Err(format!("no retention pass done within {limit:?}").into()),
+            None => return Ok(None),
+        }
+    }
+}

@@ -23,6 +23,9 @@ pub(crate) async fn scenario_scale(ctx: &mut Ctx) -> Result<()> {
             )
             .into());
         }
+        let cpu_before = cpu_seconds_precise(server.pid)?;
+        let pass = first_prune_pass(&ctx.http, &server, Duration::from_secs(300)).await?;
+        let pass_cpu = cpu_seconds_precise(server.pid)? - cpu_before;
         tokio::time::sleep(Duration::from_secs(2)).await;
         let rest = rss_mib(server.pid)?;
         let cpu = idle_cpu(&server, window).await?;
@@ -54,6 +57,20 @@ pub(crate) async fn scenario_scale(ctx: &mut Ctx) -> Result<()> {
             "ms",
             small_ready_ms,
         );
+        if let Some(pass) = pass {
+            r.add(
+                &scenario,
+                "first retention pass, ready → done",
+                "ms",
+                pass.as_secs_f64() * 1000.0,
+            );
+            r.add(
+                &scenario,
+                "server CPU during the first retention pass",
+                "ms",
+                pass_cpu * 1000.0,
+            );
+        }
         r.add(&scenario, "VmRSS at rest", "MiB", rest);
         r.add(&scenario, "VmRSS at rest, 10 jobs", "MiB", small_rest);
         r.add(
@@ -76,7 +93,7 @@ pub(crate) async fn scenario_scale(ctx: &mut Ctx) -> Result<()> {
         );
         r.add(
             &scenario,
-            "idle server CPU (loop passes, heartbeat)",
+            "idle server CPU after the first retention pass",
             "ms CPU/s",
             per_s(cpu),
         );

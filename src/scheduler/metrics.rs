@@ -123,6 +123,9 @@ pub struct Metrics {
     pub http_duration: Family<RouteLabels, Histogram>,
     /// Rows deleted by the retention policy.
     pub pruned: Family<TableLabel, Counter>,
+    /// Retention passes completed: a pass over a large history takes a while, and an operator
+    /// (or the benchmark) can tell when the one at start is done.
+    pub prune_passes: Counter,
     /// Steps of the wall clock seen by the loop (module `scheduler::clock`).
     clock_steps: Family<DirectionLabel, Counter>,
     jobs: Gauge,
@@ -154,6 +157,7 @@ impl Metrics {
             http_requests: Family::default(),
             http_duration: Family::new_with_constructor(|| Histogram::new(seconds_buckets())),
             pruned: Family::default(),
+            prune_passes: Counter::default(),
             clock_steps: Family::default(),
             jobs: Gauge::default(),
             paused: Gauge::default(),
@@ -226,6 +230,11 @@ impl Metrics {
             "pruned_rows",
             "Rows deleted by the retention policy",
             self.pruned.clone(),
+        );
+        r.register(
+            "prune_passes",
+            "Retention passes completed",
+            self.prune_passes.clone(),
         );
         r.register(
             "clock_steps",

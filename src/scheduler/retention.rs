@@ -148,6 +148,8 @@ pub async fn run_pruner(
         tokio::select! {
             result = pass => match result {
                 Ok(report) => {
+                    // Counted first: whoever sees the pass's rows counted sees the pass.
+                    handle.metrics().prune_passes.inc();
                     let pruned = &handle.metrics().pruned;
                     pruned.get_or_create(&TableLabel { table: "job_runs" }).inc_by(report.runs);
                     pruned.get_or_create(&TableLabel { table: "audit_log" }).inc_by(report.audit);

@@ -220,6 +220,11 @@ async fn the_server_prunes_history_past_the_policy_and_keeps_the_rest(engine: En
         text.contains("\nschedlite_pruned_rows_total{table=\"audit_log\"} 1\n"),
         "{text}"
     );
+    let passes = text
+        .lines()
+        .find_map(|l| l.strip_prefix("schedlite_prune_passes_total "))
+        .and_then(|v| v.parse::<u64>().ok());
+    assert!(passes.is_some_and(|n| n >= 1), "{text}");
     app.stop().await;
 }
 
