@@ -234,7 +234,16 @@ pub(crate) fn source_stamp(server_bin: &Path) -> String {
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
     };
     let head = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
-    let dirty = match git(&["status", "--porcelain", "--untracked-files=no"]) {
+    // The bench's own outputs (`bench/results/`, rewritten by every run) are not the source.
+    let status = [
+        "status",
+        "--porcelain",
+        "--untracked-files=no",
+        "--",
+        ".",
+        ":(exclude)bench/results",
+    ];
+    let dirty = match git(&status) {
         Some(changes) if changes.is_empty() => "clean",
         Some(_) => "dirty",
         None => "unknown",
@@ -278,6 +287,8 @@ pub(crate) async fn run(opts: Opts) -> Result<()> {
     };
     let started = Instant::now();
     let load_before = loadavg();
+    // Stamped before the run: a file edited while it runs does not change what was measured.
+    let stamp = source_stamp(&ctx.server_bin);
     let postgres = opts.postgres.as_deref();
     let mut compared = String::new();
     let result = match &opts.baseline {
@@ -300,7 +311,7 @@ pub(crate) async fn run(opts: Opts) -> Result<()> {
     let mut doc = format!(
         "# schedlite-bench results\n\n{} · {} · {} · load average {} before, {} after · mode {mode}, {runs} · scenarios {} · {:.0} s\n\n",
         Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
-        source_stamp(&ctx.server_bin),
+        stamp,
         machine(),
         load_before,
         loadavg(),
