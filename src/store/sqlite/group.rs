@@ -10,9 +10,12 @@
 //! Each write is still its own: a create whose id exists gets its own `JobExists` and the rest
 //! of the group is written; writes of the same id never share a transaction (the later one
 //! waits for the next), so each sees the one before it; and a group whose transaction fails
-//! is written again one write per transaction, so one write's failure is never another's.
+//! on one write's account is written again one write per transaction, so one write's failure
+//! is never another's (a storage that refuses every write, busy or full, answers them all).
 //! The transaction runs in a task of its own: a caller that goes away (a client gone, a
-//! deadline) must not cancel the others' writes halfway.
+//! deadline) must not cancel the others' writes halfway. Its own write is dropped instead, if
+//! the transaction has not started it (checked once the write lock is held): a request
+//! answered 503 `REQUEST_TIMEOUT` must not be written after all.
 
 use std::collections::HashSet;
 
@@ -64,9 +67,18 @@ pub(super) struct GroupCommit {
     lead: tokio::sync::Mutex<()>,
 }
 
+/// The queue, whether or not a thread panicked holding it: it is a list of pending writes,
+/// never left half-changed by the code that holds it.
+fn queue(group: &GroupCommit) -> std::sync::MutexGuard<'_, Vec<Pending>> {
+    group
+        .queue
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl std::fmt::Debug for GroupCommit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let queued = self.queue.lock().map_or(0, |q| q.len());
+        let queued = queue(self).len();
         f.debug_struct("GroupCommit")
             .field("queued", &queued)
             .finish()
@@ -95,11 +107,7 @@ impl SqliteStore {
             key_name: key_name.to_string(),
             reply,
         };
-        self.group
-            .queue
-            .lock()
-            .map_err(|_| StoreError::corrupt("jobs", &job.id, "the write queue was poisoned"))?
-            .push(pending);
+        queue(&self.group).push(pending);
         let store = self.clone();
         tokio::spawn(async move { store.lead_groups().await });
         answer.await.unwrap_or_else(|_| {
@@ -127,9 +135,7 @@ impl SqliteStore {
     /// The queued writes for one transaction, in arrival order: up to [`MAX_GROUP`], stopping
     /// before an id the group already has.
     fn next_group(&self) -> Vec<Pending> {
-        let Ok(mut queue) = self.group.queue.lock() else {
-            return Vec::new();
-        };
+        let mut queue = queue(&self.group);
         let mut ids = HashSet::new();
         let end = queue
             .iter()
@@ -145,41 +151,62 @@ impl SqliteStore {
             match self.write_group(&group).await {
                 Ok(answers) => {
                     for (pending, answer) in group.into_iter().zip(answers) {
-                        let _ = pending.reply.send(answer);
+                        if let Some(answer) = answer {
+                            let _ = pending.reply.send(answer);
+                        }
                     }
                     return;
                 }
                 Err(e) => {
+                    // The storage refuses every write alike (busy, full, …): each gets the
+                    // error at once. Written again one by one, each would wait out the busy
+                    // timeout anew, and the last answer would come many timeouts late.
+                    let copies: Option<Vec<StoreError>> =
+                        group.iter().map(|_| e.storage_wide()).collect();
+                    if let Some(copies) = copies {
+                        for (pending, copy) in group.into_iter().zip(copies) {
+                            let _ = pending.reply.send(Err(copy));
+                        }
+                        return;
+                    }
                     tracing::debug!(error = %e, writes = group.len(), "group write failed; writing each alone");
                 }
             }
         }
         for pending in group {
             let answer = match self.write_group(std::slice::from_ref(&pending)).await {
-                Ok(mut answers) => answers.pop().unwrap_or(Ok(false)),
-                Err(e) => Err(e),
+                Ok(mut answers) => answers.pop().flatten(),
+                Err(e) => Some(Err(e)),
             };
-            let _ = pending.reply.send(answer);
+            if let Some(answer) = answer {
+                let _ = pending.reply.send(answer);
+            }
         }
     }
 
     /// One transaction for `group` (distinct ids): the existing ids, then the rows, audit rows
-    /// and revisions of every write but the refused creates. The answers, in order.
+    /// and revisions of every write but the refused creates and the abandoned ones. The
+    /// answers, in order; `None` for a write abandoned by its caller (a request past its
+    /// deadline, a client gone), which is not written: its client was told it failed.
     async fn write_group(
         &self,
         group: &[Pending],
-    ) -> Result<Vec<Result<bool, StoreError>>, StoreError> {
+    ) -> Result<Vec<Option<Result<bool, StoreError>>>, StoreError> {
         let mut tx = self.begin_write().await?;
-        let ids: Vec<&str> = group.iter().map(|p| p.job.id.as_str()).collect();
+        // Checked once the lock is ours: BEGIN may have waited long for another writer.
+        let live: Vec<&Pending> = group.iter().filter(|p| !p.reply.is_closed()).collect();
+        let ids: Vec<&str> = live.iter().map(|p| p.job.id.as_str()).collect();
         let existed = existing(&mut tx, &ids).await?;
         let mut answers = Vec::with_capacity(group.len());
         let mut writes = Vec::with_capacity(group.len());
         for pending in group {
             let exists = existed.contains(&pending.job.id);
-            if exists && pending.kind == WriteKind::Create {
-                answers.push(Err(StoreError::JobExists(pending.job.id.clone())));
+            if pending.reply.is_closed() {
+                answers.push(None);
+            } else if exists && pending.kind == WriteKind::Create {
+                answers.push(Some(Err(StoreError::JobExists(pending.job.id.clone()))));
             } else {
-                answers.push(Ok(!exists));
+                answers.push(Some(Ok(!exists)));
                 writes.push((pending.write(), !exists));
             }
         }

@@ -119,6 +119,23 @@ impl StoreError {
         matches!(self, StoreError::Busy)
     }
 
+    /// A copy of an error that the storage gives every write alike (busy, full, read-only,
+    /// file gone, unreachable), for each of several writes that met it together; `None` for
+    /// an error of one write's own (a bad row, a refused id).
+    pub fn storage_wide(&self) -> Option<StoreError> {
+        match self {
+            StoreError::Busy => Some(StoreError::Busy),
+            StoreError::ReadOnly => Some(StoreError::ReadOnly),
+            StoreError::Full => Some(StoreError::Full),
+            StoreError::Unavailable(reason) => Some(StoreError::Unavailable(reason.clone())),
+            StoreError::FileGone { path, reason } => Some(StoreError::FileGone {
+                path: path.clone(),
+                reason,
+            }),
+            _ => None,
+        }
+    }
+
     /// The lasting condition of the storage this error reveals, if it is one that refuses
     /// writes until an operator or time mends it (and that `Store::condition_persists`
     /// can re-check), as opposed to a passing wait or a bad row.
@@ -168,6 +185,24 @@ mod tests {
         );
         assert_eq!(StoreError::Busy.condition(), None);
         assert_eq!(StoreError::corrupt("jobs", "x", "bad").condition(), None);
+    }
+
+    #[test]
+    fn errors_every_write_meets_alike_are_copied_and_a_write_s_own_are_not() {
+        assert!(matches!(
+            StoreError::Busy.storage_wide(),
+            Some(StoreError::Busy)
+        ));
+        assert!(matches!(
+            StoreError::Unavailable("down".into()).storage_wide(),
+            Some(StoreError::Unavailable(r)) if r == "down"
+        ));
+        assert!(StoreError::JobExists("a".into()).storage_wide().is_none());
+        assert!(
+            StoreError::corrupt("jobs", "a", "bad")
+                .storage_wide()
+                .is_none()
+        );
     }
 
     #[test]
