@@ -144,8 +144,9 @@ impl SqliteStore {
         queue.drain(..end).collect()
     }
 
-    /// Writes `group` in one transaction and answers each write; when that transaction fails,
-    /// writes each alone so that each gets its own answer.
+    /// Writes `group` in one transaction and answers each write. When that transaction fails
+    /// on one write's account, writes each alone so that each gets its own answer; when the
+    /// storage refuses writes as such (busy, full, …), answers each with that error.
     async fn commit_group(&self, group: Vec<Pending>) {
         if group.len() > 1 {
             match self.write_group(&group).await {
