@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 
 use super::SqliteStore;
-use super::write::{JobWrite, existing, record_changes, write_rows};
+use super::write::{JobWrite, existing, write_changes};
 use crate::model::NewJob;
 use crate::store::StoreError;
 
@@ -194,14 +194,13 @@ impl SqliteStore {
         group: &[Pending],
     ) -> Result<Vec<Option<Result<bool, StoreError>>>, StoreError> {
         let mut tx = self.begin_write().await?;
-        // Checked once the lock is ours: BEGIN may have waited long for another writer.
-        let live: Vec<&Pending> = group.iter().filter(|p| !p.reply.is_closed()).collect();
-        let ids: Vec<&str> = live.iter().map(|p| p.job.id.as_str()).collect();
+        let ids: Vec<&str> = group.iter().map(|p| p.job.id.as_str()).collect();
         let existed = existing(&mut tx, &ids).await?;
         let mut answers = Vec::with_capacity(group.len());
         let mut writes = Vec::with_capacity(group.len());
         for pending in group {
             let exists = existed.contains(&pending.job.id);
+            // Checked once the lock is ours: BEGIN may have waited long for another writer.
             if pending.reply.is_closed() {
                 answers.push(None);
             } else if exists && pending.kind == WriteKind::Create {
@@ -216,9 +215,7 @@ impl SqliteStore {
             tx.rollback().await?;
             return Ok(answers);
         }
-        let rows: Vec<JobWrite> = writes.iter().map(|(w, _)| *w).collect();
-        write_rows(&mut tx, &rows, true).await?;
-        record_changes(&mut tx, &writes).await?;
+        write_changes(&mut tx, &writes).await?;
         tx.commit().await?;
         Ok(answers)
     }

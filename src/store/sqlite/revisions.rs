@@ -137,7 +137,7 @@ impl SqliteStore {
             at: now,
             key_name,
         };
-        super::write::write_rows(&mut tx, &[write], true).await?;
+        super::write::write_rows(&mut tx, &[write]).await?;
         let detail = format!("{{\"restored_from\":{from}}}");
         super::audit::write_audit(
             &mut tx,

@@ -96,22 +96,21 @@ impl<'a> JobColumns<'a> {
 }
 
 /// Writes the rows of `jobs` (each with its next run) in one statement: inserts them, and
-/// with `replace` replaces the jobs whose ids exist (each keeps its `created_at`; a replace
-/// ends a pause and a skip request). Without `replace` an existing id is left alone. Then
-/// drops the pending retries the new policies no longer allow. Returns how many rows were
-/// written.
+/// replaces the jobs whose ids exist (each keeps its `created_at`; a replace ends a pause and
+/// a skip request). Then drops the pending retries the new policies no longer allow.
 pub(super) async fn write_rows(
     tx: &mut sqlx::SqliteConnection,
     jobs: &[JobWrite<'_>],
-    replace: bool,
-) -> Result<u64, StoreError> {
+) -> Result<(), StoreError> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
     let rows = jobs
         .iter()
         .map(JobColumns::of)
         .collect::<Result<Vec<_>, _>>()?;
     let rows = json_text(&rows)?;
-    // `DO UPDATE … WHERE ?2`: when false, a conflicting row is left alone (no row changed).
-    let done = sqlx::query!(
+    sqlx::query!(
         "INSERT INTO jobs (id, name, trigger_type, cron_expr, timezone, interval_seconds, start_at,
             end_at, run_at, action, next_run_at, paused, misfire_grace_seconds, coalesce_missed,
             max_instances, jitter_seconds, created_at, updated_at, expect, history, retry, catch_up,
@@ -139,27 +138,34 @@ pub(super) async fn write_rows(
             skip_count = 0, skip_reason = NULL, expect = excluded.expect,
             history = excluded.history, retry = excluded.retry, catch_up = excluded.catch_up,
             dst_gap = excluded.dst_gap, dst_fold = excluded.dst_fold,
-            exclusive_group = excluded.exclusive_group, exclusive_policy = excluded.exclusive_policy
-         WHERE ?2",
-        rows,
-        replace
+            exclusive_group = excluded.exclusive_group, exclusive_policy = excluded.exclusive_policy",
+        rows
     )
     .execute(&mut *tx)
     .await?;
-    if done.rows_affected() > 0 {
-        // A lowered `max_attempts` is how an operator stops retrying: the pending retries
-        // beyond it go.
-        sqlx::query!(
-            "UPDATE job_runs SET retry_at = NULL, retry_delay_ms = NULL
-             FROM jsonb_each(?) AS j
-             WHERE job_runs.job_id = j.value ->> 'id' AND job_runs.retry_at IS NOT NULL
-               AND job_runs.attempt >= j.value ->> 'max_attempts'",
-            rows
-        )
-        .execute(&mut *tx)
-        .await?;
-    }
-    Ok(done.rows_affected())
+    // A lowered `max_attempts` is how an operator stops retrying: the pending retries beyond
+    // it go.
+    sqlx::query!(
+        "UPDATE job_runs SET retry_at = NULL, retry_delay_ms = NULL
+         FROM jsonb_each(?) AS j
+         WHERE job_runs.job_id = j.value ->> 'id' AND job_runs.retry_at IS NOT NULL
+           AND job_runs.attempt >= j.value ->> 'max_attempts'",
+        rows
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Writes `writes` (distinct ids, each with whether it creates its job) with their audit rows
+/// and revisions: [`write_rows`], then [`record_changes`].
+pub(super) async fn write_changes(
+    tx: &mut sqlx::SqliteConnection,
+    writes: &[(JobWrite<'_>, bool)],
+) -> Result<(), StoreError> {
+    let rows: Vec<JobWrite> = writes.iter().map(|(w, _)| *w).collect();
+    write_rows(tx, &rows).await?;
+    record_changes(tx, writes).await
 }
 
 /// Creates or replaces `jobs` (distinct ids) with their audit rows and revisions, in the
@@ -171,12 +177,11 @@ pub(super) async fn upsert_rows(
 ) -> Result<Vec<bool>, StoreError> {
     let ids: Vec<&str> = jobs.iter().map(|w| w.job.id.as_str()).collect();
     let existed = existing(tx, &ids).await?;
-    write_rows(tx, jobs, true).await?;
     let changes: Vec<(JobWrite, bool)> = jobs
         .iter()
         .map(|w| (*w, !existed.contains(&w.job.id)))
         .collect();
-    record_changes(tx, &changes).await?;
+    write_changes(tx, &changes).await?;
     Ok(changes.into_iter().map(|(_, created)| created).collect())
 }
 
@@ -211,7 +216,7 @@ struct Change<'a> {
 /// Records, for each write of `jobs` with whether it created its job, its audit row (`create`
 /// or `replace`) and its revision, by the write's key at its instant: two statements for the
 /// batch.
-pub(super) async fn record_changes(
+async fn record_changes(
     tx: &mut sqlx::SqliteConnection,
     jobs: &[(JobWrite<'_>, bool)],
 ) -> Result<(), StoreError> {
