@@ -321,7 +321,9 @@ pub(crate) async fn run(opts: Opts) -> Result<()> {
     doc.push_str(&ctx.report.markdown());
     doc.push_str(&compared);
     write_results(&opts, &doc)?;
-    if result.is_ok() {
+    if std::env::var_os("SCHEDLITE_BENCH_SERVER_LOG").is_some() {
+        println!("server logs kept in {}", dir.display());
+    } else if result.is_ok() {
         let _ = std::fs::remove_dir_all(&dir);
     }
     result.map_err(Into::into)

@@ -46,7 +46,7 @@ impl Ctx {
             .args(&self.server_args)
             .env("SCHEDLITE_DB", db)
             .env("SCHEDLITE_ADMIN_KEY", ADMIN_KEY)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", server_log_filter())
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -222,4 +222,11 @@ pub(crate) fn rss_sampler(
         }
     });
     (tx, task)
+}
+
+/// The server's `RUST_LOG`: `warn`, or `SCHEDLITE_BENCH_SERVER_LOG` when it is set (say
+/// `warn,sqlx::query=debug` for every statement with its time, to see where a burst goes); the
+/// bench then keeps its work directory with the server logs.
+pub(crate) fn server_log_filter() -> String {
+    std::env::var("SCHEDLITE_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".to_owned())
 }

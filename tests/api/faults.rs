@@ -226,7 +226,8 @@ fn a_read_only_database_file_is_refused_at_start() {
 }
 
 /// A hand edit that stores a value of the wrong type in one due job pauses that job and names
-/// it in the log; every other job keeps firing.
+/// it in the log; every other job keeps firing, one whose name holds line breaks, quotes and
+/// braces too (the claim reads its due rows one per line).
 #[tokio::test]
 async fn a_badly_hand_edited_job_is_paused_and_the_others_keep_firing() {
     let app = spawn_app_with(scheduler_on()).await;
@@ -237,6 +238,12 @@ async fn a_badly_hand_edited_job_is_paused_and_the_others_keep_firing() {
         .execute(app.pool.sqlite())
         .await
         .expect("hand edit");
+    sqlx::query(
+        "UPDATE jobs SET name = 'two' || char(10) || 'lines \"}' || char(13, 10) WHERE id = 'good'",
+    )
+    .execute(app.pool.sqlite())
+    .await
+    .expect("a name with line breaks");
     let before = app.succeeded_count("good").await;
     wait_for("good keeps running", Duration::from_secs(6), || async {
         (app.succeeded_count("good").await >= before + 2).then_some(())

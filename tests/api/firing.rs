@@ -7,13 +7,15 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::helpers::clock::{next_whole_second, sleep_until, ts};
+use crate::helpers::clock::{from_now, next_whole_second, sleep_until, ts};
 use crate::helpers::rows::runs_of;
+use crate::helpers::stub::Stub;
 use crate::helpers::*;
 
 crate::both_engines!(
     without_coalesce_each_missed_occurrence_runs_up_to_the_cap_and_the_rest_are_missed,
-    jitter_delays_each_start_within_the_window_and_spreads_them
+    jitter_delays_each_start_within_the_window_and_spreads_them,
+    an_instant_that_has_its_row_is_not_run_again_and_its_claim_runs_the_rest
 );
 
 /// Most separate runs one claim starts for one job with `coalesce: false`; earlier occurrences
@@ -177,4 +179,45 @@ async fn jitter_delays_each_start_within_the_window_and_spreads_them(engine: Eng
         early > 0 && early < JITTER_JOBS,
         "starts spread over both halves of the window: {delays_ms:?}"
     );
+}
+
+/// A job made due again at an instant that already has its row (a hand edit of `next_run_at`)
+/// is claimed in one transaction with a job due at that instant for the first time: the first
+/// gets no second row and no second call, the other is called once and its outcome lands on
+/// its own row. (On SQLite the claim then reads its new rows back rather than numbering them.)
+async fn an_instant_that_has_its_row_is_not_run_again_and_its_claim_runs_the_rest(engine: Engine) {
+    let stub = Stub::start().await;
+    let app = spawn_app_on_with(engine, scheduler_on()).await;
+    for (id, run_at) in [
+        ("done", chrono::Duration::milliseconds(1500)),
+        // Due only when the edit below makes it so.
+        ("fresh", chrono::Duration::hours(1)),
+    ] {
+        app.create_job(
+            &json!({"id": id, "trigger": {"type": "date", "run_at": from_now(run_at)},
+                               "action": {"type": "http", "url": stub.url("/ok")}}),
+        )
+        .await;
+    }
+    wait_for("the first run", Duration::from_secs(10), || async {
+        (app.succeeded_count("done").await == 1).then_some(())
+    })
+    .await;
+    let sql =
+        "UPDATE jobs SET next_run_at = (SELECT scheduled_at FROM job_runs WHERE job_id = 'done')
+               WHERE id IN ('done', 'fresh')";
+    assert_eq!(app.pool.execute(sql).await, 2);
+    wait_for("the fresh run", Duration::from_secs(10), || async {
+        (app.succeeded_count("fresh").await == 1).then_some(())
+    })
+    .await;
+    assert_eq!(stub.keys("ok").len(), 2, "one call per job");
+    assert_eq!(stub.duplicate_keys(), Vec::<String>::new());
+    let rows = "SELECT count(*) FROM job_runs WHERE status = 'succeeded' AND http_status = 200";
+    assert_eq!(
+        app.count(rows).await,
+        2,
+        "one row per job, each with its own outcome"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM job_runs").await, 2);
 }

@@ -356,14 +356,8 @@ pub(super) async fn insert_rows(
     by_id: &HashMap<&str, &Job>,
     owner: &str,
 ) -> Result<Vec<ClaimedRun>, StoreError> {
-    // Rows this insert creates are exactly those above the current largest id: the write
-    // lock is held, and rowids grow. Reading them back as one JSON row avoids a channel
-    // hand-off per row (see `rows.rs`).
-    let before = sqlx::query_scalar!(r#"SELECT ifnull(max(id), 0) AS "id!: i64" FROM job_runs"#)
-        .fetch_one(&mut *tx)
-        .await?;
     let specs = json_text(rows)?;
-    sqlx::query!(
+    let done = sqlx::query!(
         r#"INSERT INTO job_runs (job_id, scheduled_at, last_scheduled_at, occurrences, kind, status,
                started_at, finished_at, owner_id, error, attempt, retry_delay_ms)
            SELECT r.value ->> 'job_id', r.value ->> 'scheduled_at', r.value ->> 'last_scheduled_at',
@@ -377,38 +371,18 @@ pub(super) async fn insert_rows(
     )
     .execute(&mut *tx)
     .await?;
-    let inserted = sqlx::query_scalar!(
-        r#"SELECT json_group_array(json_object('id', id, 'job_id', job_id, 'scheduled_at', scheduled_at,
-                  'attempt', attempt))
-               AS "rows!: String"
-           FROM job_runs WHERE id > ? AND status = 'running'"#,
-        before
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    let inserted: Vec<Inserted> = decode("job_runs", "claimed batch", &inserted)?;
-    let mut runs = Vec::with_capacity(inserted.len());
-    for row in inserted {
-        let Some(job) = by_id.get(row.job_id.as_str()) else {
-            continue;
-        };
-        let scheduled_at =
-            super::parse_ts("job_runs", &row.job_id, "scheduled_at", &row.scheduled_at)?;
-        runs.push(ClaimedRun {
-            run_id: row.id,
-            scheduled_at,
-            attempt: row.attempt,
-            start_at: scheduled_at,
-            job_id: row.job_id,
-            action: job.action.clone(),
-            jitter_seconds: if row.attempt == 1 {
-                job.settings.jitter_seconds
-            } else {
-                0
-            },
-            exclusive: job.exclusive.is_some(),
-        });
-    }
+    let inserted = usize::try_from(done.rows_affected()).unwrap_or(usize::MAX);
+    // With the write lock held, one statement's new rows take consecutive rowids, one above
+    // the largest before it, in the order the array gives them. When every row was inserted,
+    // row i therefore has the i-th of those ids and nothing needs reading back.
+    let first = done.last_insert_rowid() - i64::try_from(inserted).unwrap_or(i64::MAX) + 1;
+    let mut runs = if inserted == rows.len() {
+        numbered(rows, first, by_id)
+    } else if inserted == 0 {
+        Vec::new()
+    } else {
+        read_back(&mut *tx, first, by_id).await?
+    };
     // Runs start in due order.
     runs.sort_by(|a, b| {
         a.scheduled_at
@@ -418,10 +392,74 @@ pub(super) async fn insert_rows(
     Ok(runs)
 }
 
+/// The claimed runs of `rows`, all inserted, the first with id `first`.
+fn numbered(rows: &[RowSpec<'_>], first: i64, by_id: &HashMap<&str, &Job>) -> Vec<ClaimedRun> {
+    let mut runs = Vec::with_capacity(rows.len());
+    for (id, row) in (first..).zip(rows) {
+        if row.status != RunStatus::Running.as_str() {
+            continue;
+        }
+        if let Some(job) = by_id.get(row.job_id) {
+            runs.push(claimed(job, id, row.at, row.attempt));
+        }
+    }
+    runs
+}
+
+/// The `running` rows of an insert that skipped some of its rows (their attempts had rows
+/// already), read back from their ids, which start at `first`. Read as one JSON row: a channel
+/// hand-off per row costs more (see `rows.rs`).
+async fn read_back(
+    tx: &mut sqlx::SqliteConnection,
+    first: i64,
+    by_id: &HashMap<&str, &Job>,
+) -> Result<Vec<ClaimedRun>, StoreError> {
+    let inserted = sqlx::query_scalar!(
+        r#"SELECT json_group_array(json_object('id', id, 'job_id', job_id, 'scheduled_at', scheduled_at,
+                  'attempt', attempt))
+               AS "rows!: String"
+           FROM job_runs WHERE id >= ? AND status = 'running'"#,
+        first
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let inserted: Vec<Inserted> = decode("job_runs", "claimed batch", &inserted)?;
+    let mut runs = Vec::with_capacity(inserted.len());
+    for row in inserted {
+        let Some(job) = by_id.get(row.job_id.as_str()) else {
+            continue;
+        };
+        let at = super::parse_ts("job_runs", &row.job_id, "scheduled_at", &row.scheduled_at)?;
+        runs.push(claimed(job, row.id, at, row.attempt));
+    }
+    Ok(runs)
+}
+
+/// Run `run_id` of `job`, attempt `attempt` at the occurrence `at`, as the loop dispatches it.
+fn claimed(job: &Job, run_id: i64, at: DateTime<Utc>, attempt: u32) -> ClaimedRun {
+    ClaimedRun {
+        run_id,
+        scheduled_at: at,
+        attempt,
+        start_at: at,
+        job_id: job.id.clone(),
+        action: job.action.clone(),
+        jitter_seconds: if attempt == 1 {
+            job.settings.jitter_seconds
+        } else {
+            0
+        },
+        exclusive: job.exclusive.is_some(),
+    }
+}
+
 /// One row to insert into `job_runs`, serialized as a JSON object for `jsonb_each`.
 #[derive(Serialize)]
 pub(super) struct RowSpec<'a> {
     job_id: &'a str,
+    /// The occurrence's instant, for the claimed run (the row stores it as `scheduled_at`).
+    #[serde(skip)]
+    at: DateTime<Utc>,
     scheduled_at: String,
     last_scheduled_at: Option<String>,
     occurrences: i64,
@@ -445,6 +483,7 @@ impl<'a> RowSpec<'a> {
         let error = closed_reason(span.count, reason);
         RowSpec {
             job_id,
+            at: span.first,
             scheduled_at: ts(span.first),
             last_scheduled_at: (span.count > 1).then(|| ts(span.last)),
             occurrences: span.count,
@@ -469,6 +508,7 @@ impl<'a> RowSpec<'a> {
     ) -> RowSpec<'a> {
         RowSpec {
             job_id,
+            at: span.first,
             scheduled_at: ts(span.first),
             last_scheduled_at: (span.count > 1).then(|| ts(span.last)),
             occurrences: span.count,

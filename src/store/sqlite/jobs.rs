@@ -359,7 +359,7 @@ pub(super) async fn due_jobs(
     limit: i64,
 ) -> Result<Vec<Decoded>, StoreError> {
     let batch = shaped!(query_scalar!(
-        [r#"SELECT json_group_array("# JOB r#") AS "rows!: String"
+        [r#"SELECT ifnull(group_concat("# JOB r#", char(10)), '') AS "rows!: String"
             FROM (SELECT * FROM jobs WHERE next_run_at <= ? AND "# NOT_WAITING r#"
                   ORDER BY next_run_at LIMIT ? + 0)"#],
         now,
@@ -376,7 +376,7 @@ pub(super) async fn jobs_by_ids(
     ids: &str,
 ) -> Result<Vec<Decoded>, StoreError> {
     let batch = shaped!(query_scalar!(
-        [r#"SELECT json_group_array("# JOB r#") AS "rows!: String"
+        [r#"SELECT ifnull(group_concat("# JOB r#", char(10)), '') AS "rows!: String"
             FROM (SELECT * FROM jobs WHERE id IN (SELECT value FROM json_each(?)))"#],
         ids
     ))
@@ -388,19 +388,18 @@ pub(super) async fn jobs_by_ids(
 /// A job of a batch: readable, or its id and what is wrong with its row.
 type Decoded = Result<Job, (String, StoreError)>;
 
-/// A batch of shaped `jobs` rows, each decoded on its own.
+/// A batch of shaped `jobs` rows, one per line, each decoded on its own.
 fn decode_batch(batch: &str) -> Result<Vec<Decoded>, StoreError> {
     // Each row is decoded on its own: one hand-edited value of the wrong type (CHECKs let
     // `'60s'` into an INTEGER column) must pause that job, not stop every job from firing.
-    // The rows are borrowed as raw JSON text and decoded once each, straight into `JobRow`
-    // (a `serde_json::Value` per row first cost a map and a key string per column).
-    let rows: Vec<&RawValue> = serde_json::from_str(batch)
-        .map_err(|e| StoreError::corrupt("jobs", "due batch", e.to_string()))?;
-    Ok(rows
-        .into_iter()
+    // The rows come one per line (`group_concat` with a newline: `json_object` of column values
+    // escapes every control character, so a row never holds a raw newline), decoded once each
+    // straight into `JobRow`. A JSON array cost a second parse of the whole batch to split it.
+    Ok(batch
+        .split_terminator('\n')
         .map(|raw| {
-            let row = serde_json::from_str::<JobRow>(raw.get()).map_err(|e| {
-                let id = serde_json::from_str::<RowId>(raw.get())
+            let row = serde_json::from_str::<JobRow>(raw).map_err(|e| {
+                let id = serde_json::from_str::<RowId>(raw)
                     .map_or_else(|_| "?".to_string(), |r| r.id.into_owned());
                 let reason = format!("unexpected column types: {e}");
                 (id.clone(), StoreError::corrupt("jobs", &id, reason))

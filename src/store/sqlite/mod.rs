@@ -67,8 +67,10 @@ pub struct SqliteStore {
     /// queueing here is first come first served, where SQLite's busy handler sleeps and retries
     /// (its backoff made the write tail 4× longer with several connections).
     writer: SqlitePool,
-    /// Connections for the scheduler's writes (claims, outcomes, heartbeats, recovery), kept
-    /// apart from the API's so a queue of API writes cannot hold up the loop.
+    /// The connection for the scheduler's writes (claims, outcomes, heartbeats, recovery), kept
+    /// apart from the API's so a queue of API writes cannot hold up the loop. One, for the
+    /// reason the API has one: with two, a claim and an outcome batch met in SQLite's busy
+    /// handler, whose sleeps took half the writer's time in a burst of 100,000.
     loop_writer: SqlitePool,
     path: PathBuf,
     /// (device, inode) of the file when it was opened, to notice it being deleted or replaced.
@@ -146,7 +148,7 @@ impl SqliteStore {
                 .map_err(|e| error::from_open(path, e))
         };
         let writer = connect(1, options.clone()).await?;
-        let loop_writer = connect(2, options.clone()).await?;
+        let loop_writer = connect(1, options.clone()).await?;
         let pool = connect(8, options).await?;
         let store = SqliteStore {
             pool,
