@@ -453,7 +453,9 @@ fn claimed(job: &Job, run_id: i64, at: DateTime<Utc>, attempt: u32) -> ClaimedRu
     }
 }
 
-/// One row to insert into `job_runs`, serialized as a JSON object for `jsonb_each`.
+/// One row to insert into `job_runs`, serialized as a JSON object for `jsonb_each`. Absent
+/// values are left out rather than sent as `null` (`->>` reads a missing key as NULL): less
+/// JSON for SQLite to parse and walk per row.
 #[derive(Serialize)]
 pub(super) struct RowSpec<'a> {
     job_id: &'a str,
@@ -461,14 +463,19 @@ pub(super) struct RowSpec<'a> {
     #[serde(skip)]
     at: DateTime<Utc>,
     scheduled_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     last_scheduled_at: Option<String>,
     occurrences: i64,
     kind: &'static str,
     status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
     started_at: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     finished_at: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
     attempt: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
     retry_delay_ms: Option<i64>,
 }
 
@@ -535,6 +542,7 @@ impl<'a> RowSpec<'a> {
 #[derive(Serialize)]
 struct NextRun<'a> {
     id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
     next_run_at: Option<String>,
 }
 

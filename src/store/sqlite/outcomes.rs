@@ -82,6 +82,7 @@ impl SqliteStore {
 #[derive(Serialize)]
 struct Change {
     id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     success_at: Option<String>,
     failures: u32,
 }
@@ -106,7 +107,8 @@ fn counter_changes(records: &[RunRecord]) -> Vec<Change> {
         .collect()
 }
 
-/// One outcome for `record_outcomes`' one `UPDATE … FROM jsonb_each`.
+/// One outcome for `record_outcomes`' one `UPDATE … FROM jsonb_each`; absent values are left
+/// out (`->>` reads a missing key as NULL), as in the claim's rows.
 #[derive(Serialize)]
 struct Outcome<'a> {
     id: i64,
@@ -114,8 +116,12 @@ struct Outcome<'a> {
     started_at: String,
     finished_at: String,
     duration_ms: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
     http_status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     exit_code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     output: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a str>,
 }
