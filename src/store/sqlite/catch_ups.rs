@@ -9,8 +9,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::claims::{RowSpec, insert_rows, json_text, pause_unreadable};
+use super::claims::{json_text, pause_unreadable};
 use super::rows::decode;
+use super::run_rows::{RowSpec, insert_rows};
 use super::{SqliteStore, parse_ts, ts};
 use crate::model::{
     AuditAction, Awaiting, CatchUpDecision, CatchUpOutcome, CatchUpSpan, CatchUpState, Groups, Job,

@@ -27,6 +27,7 @@ mod retention;
 mod retries;
 mod revisions;
 mod rows;
+mod run_rows;
 mod runs;
 mod seed;
 mod tx;

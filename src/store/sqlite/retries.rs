@@ -11,8 +11,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::claims::{RowSpec, insert_rows, json_text, pause_unreadable};
+use super::claims::{json_text, pause_unreadable};
 use super::rows::decode;
+use super::run_rows::{RowSpec, insert_rows};
 use super::{parse_opt_ts, parse_text, parse_ts};
 use crate::model::{Job, RunKind, Span};
 use crate::store::{ClaimedRun, StoreError};
