@@ -87,6 +87,7 @@ pub(super) async fn write_records(
         let stop = batch.iter().any(|r| r.run_id == FLUSH_MARK);
         batch.retain(|r| r.run_id != FLUSH_MARK);
         write_until_taken(&store, &batch).await;
+        in_flight.written(batch.iter().map(|r| r.run_id));
         handle.wake_waiting_catch_up();
         if batch.iter().any(|r| r.exclusive) {
             // A run of an exclusive group ended: a job waiting for the group is due again.

@@ -126,7 +126,8 @@ impl Scheduler {
     }
 
     /// Marks `interrupted` the runs the database holds as `running` for this process that it
-    /// is not executing, claimed more than [`UNSTARTED_CLAIM_AGE`] ago. They exist when a
+    /// is neither executing nor holding an outcome for, claimed more than
+    /// [`UNSTARTED_CLAIM_AGE`] ago. They exist when a
     /// claim's commit reached the database but its answer was lost with the connection (a
     /// PostgreSQL node cut off mid-commit): the process took the claim for failed and never
     /// started them, while its heartbeat keeps any other process from recovering them, so
@@ -139,13 +140,12 @@ impl Scheduler {
         if stale.is_empty() {
             return Ok(0);
         }
-        let orphans: Vec<i64> = match self.in_flight.runs.lock() {
-            Ok(runs) => stale
-                .iter()
-                .map(|(id, _)| *id)
-                .filter(|id| !runs.contains_key(id))
-                .collect(),
-            Err(_) => return Ok(0),
+        // A run that finished while the database was away has its outcome held by the writer,
+        // its row still `running`: it is not a claim this process never started, and marking it
+        // `interrupted` would set a retry for an attempt that may have succeeded.
+        let ids: Vec<i64> = stale.iter().map(|(id, _)| *id).collect();
+        let Some(orphans) = self.in_flight.never_started(&ids) else {
+            return Ok(0);
         };
         if orphans.is_empty() {
             return Ok(0);
