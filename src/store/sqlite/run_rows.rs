@@ -154,20 +154,11 @@ impl<'a> RowSpec<'a> {
         now: &'a str,
         reason: &str,
     ) -> RowSpec<'a> {
-        let error = closed_reason(span.count, reason);
         RowSpec {
-            job_id,
-            at: span.first,
-            scheduled_at: ts(span.first),
-            last_scheduled_at: (span.count > 1).then(|| ts(span.last)),
-            occurrences: span.count,
-            kind: RunKind::Scheduled.as_str(),
             status: status.as_str(),
-            started_at: None,
             finished_at: Some(now),
-            error: Some(error),
-            attempt: 1,
-            retry_delay_ms: None,
+            error: Some(closed_reason(span.count, reason)),
+            ..RowSpec::of_span(job_id, span, 1)
         }
     }
 
@@ -181,6 +172,17 @@ impl<'a> RowSpec<'a> {
         retry_delay_ms: Option<i64>,
     ) -> RowSpec<'a> {
         RowSpec {
+            status: RunStatus::Running.as_str(),
+            started_at: Some(now),
+            retry_delay_ms,
+            ..RowSpec::of_span(job_id, span, attempt)
+        }
+    }
+
+    /// What every row of attempt `attempt` at `span` holds; the constructors above add its
+    /// status and what goes with it.
+    fn of_span(job_id: &'a str, span: Span, attempt: u32) -> RowSpec<'a> {
+        RowSpec {
             job_id,
             at: span.first,
             scheduled_at: ts(span.first),
@@ -188,11 +190,11 @@ impl<'a> RowSpec<'a> {
             occurrences: span.count,
             kind: RunKind::Scheduled.as_str(),
             status: RunStatus::Running.as_str(),
-            started_at: Some(now),
+            started_at: None,
             finished_at: None,
             error: None,
             attempt,
-            retry_delay_ms,
+            retry_delay_ms: None,
         }
     }
 
